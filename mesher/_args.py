@@ -1,0 +1,124 @@
+"""Argument checks that must run before any SQL.
+
+Only what the database cannot refuse cleanly is checked here: types, id
+syntax, closed sets that callers pass as strings, and credential formats.
+Messages name the argument and never echo a secret.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+from uuid import UUID
+
+from .errors import InvalidInput
+from .models import Role
+
+_SESSION_TOKEN = re.compile(r"[0-9a-f]{64}")
+_API_KEY = re.compile(r"mshr_[0-9a-f]{48}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+_YYYYMMDD = re.compile(r"[0-9]{8}")
+BCRYPT_MAX_BYTES = 72
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def uuid_arg(value: Any, name: str) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    if isinstance(value, str):
+        try:
+            return UUID(value)
+        except ValueError:
+            pass
+    raise InvalidInput(f"{name} must be a UUID, got {_preview(value)}")
+
+
+def optional_uuid_arg(value: Any, name: str) -> UUID | None:
+    return None if value is None else uuid_arg(value, name)
+
+
+def text_arg(value: Any, name: str, *, max_length: int = 1024) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InvalidInput(f"{name} must not be empty")
+    if len(value) > max_length:
+        raise InvalidInput(f"{name} is longer than {max_length} characters")
+    if "\x00" in value:
+        raise InvalidInput(f"{name} contains a NUL character")
+    return value
+
+
+def optional_text_arg(value: Any, name: str, *, max_length: int = 1024) -> str | None:
+    return None if value is None else text_arg(value, name, max_length=max_length)
+
+
+def email_arg(value: Any) -> str:
+    email = text_arg(value, "email", max_length=254)
+    if not _EMAIL.fullmatch(email):
+        raise InvalidInput(f"email is not an address: {_preview(email)}")
+    return email
+
+
+def password_arg(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"password must be a string, got {type(value).__name__}")
+    if not value:
+        raise InvalidInput("password must not be empty")
+    if "\x00" in value:
+        raise InvalidInput("password contains a NUL character")
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidInput("password is not valid Unicode text") from None
+    if size > BCRYPT_MAX_BYTES:
+        # bcrypt silently ignores everything past 72 bytes; refuse instead.
+        raise InvalidInput(f"password is {size} bytes in UTF-8; the limit is {BCRYPT_MAX_BYTES}")
+    return value
+
+
+def role_arg(value: Any) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        allowed = ", ".join(r.value for r in Role)
+        raise InvalidInput(f"role must be one of {allowed}, got {_preview(value)}") from None
+
+
+def session_token_arg(value: Any) -> str:
+    if not isinstance(value, str) or not _SESSION_TOKEN.fullmatch(value):
+        raise InvalidInput("session token must be 64 lowercase hex characters")
+    return value
+
+
+def api_key_arg(value: Any) -> str:
+    if not isinstance(value, str) or not _API_KEY.fullmatch(value):
+        raise InvalidInput("api key must be 'mshr_' followed by 48 lowercase hex characters")
+    return value
+
+
+def day_arg(value: Any) -> dt.date:
+    """A UTC day: a ``date`` (not a ``datetime``) or a ``'YYYYMMDD'`` string."""
+    if isinstance(value, dt.datetime):
+        raise InvalidInput("day must be a date or 'YYYYMMDD', not a datetime")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and _YYYYMMDD.fullmatch(value):
+        try:
+            return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
+        except ValueError:
+            pass
+    raise InvalidInput(f"day must be a date or a valid 'YYYYMMDD' string, got {_preview(value)}")
+
+
+def count_arg(value: Any, name: str, *, minimum: int = 0, maximum: int = 10_000) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{name} must be an integer, got {type(value).__name__}")
+    if not minimum <= value <= maximum:
+        raise InvalidInput(f"{name} must be between {minimum} and {maximum}, got {value}")
+    return value

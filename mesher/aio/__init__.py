@@ -1,0 +1,1 @@
+"""Async twins of mesher.queries and mesher.partitions (same names, same SQL)."""

@@ -1,0 +1,44 @@
+"""Daily partitions of the ``events`` table.
+
+``events`` is range-partitioned on ``received_at``; each partition
+``events_YYYYMMDD`` covers one UTC day. The DDL lives in the SQL function
+``create_events_partition`` (``sql/schema/0005_events.sql``), which
+serializes concurrent callers with an advisory lock held to the end of the
+caller's transaction. Like the query helpers, these never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from .._args import count_arg, day_arg
+from .._sql import async_queries
+from ..errors import translate_errors
+
+_q = async_queries()
+
+__all__ = ["create_partition", "create_partitions_ahead", "partition_name"]
+
+
+def partition_name(day: dt.date | str) -> str:
+    """``events_YYYYMMDD`` for a day; ``InvalidInput`` for anything else."""
+    return f"events_{day_arg(day):%Y%m%d}"
+
+
+@translate_errors
+async def create_partition(conn: AsyncConnection[Any], day: dt.date | str) -> bool:
+    """Create the partition for one UTC day; True if it was created, False if
+    it already existed. ``day`` is a ``date`` or a ``'YYYYMMDD'`` string."""
+    created: bool = await _q.create_events_partition(conn, day=day_arg(day))
+    return created
+
+
+@translate_errors
+async def create_partitions_ahead(conn: AsyncConnection[Any], days: int) -> list[str]:
+    """Ensure partitions for today (UTC) through today + days - 1; returns the
+    names of those created now."""
+    rows = _q.create_events_partitions_ahead(conn, days=count_arg(days, "days"))
+    return [row["partition_name"] async for row in rows if row["created"]]

@@ -1,0 +1,234 @@
+"""Pydantic models for Mesher's rows and payloads.
+
+Row models are frozen and built from query rows by the helpers; ids are
+UUIDs, timestamps timezone-aware datetimes, and JSONB columns arrive parsed
+into the typed sub-models. Credentials never live in a model: ``User`` has
+no password hash, ``Session`` no token, and ``ApiKey.key_value`` is a
+``SecretStr`` that prints as ``**********``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+__all__ = [
+    "AlertCondition",
+    "AlertRule",
+    "ApiKey",
+    "Breadcrumb",
+    "Event",
+    "EventPayload",
+    "ExceptionInfo",
+    "Issue",
+    "IssueStatus",
+    "OrgMembership",
+    "Organization",
+    "Project",
+    "Role",
+    "Session",
+    "Severity",
+    "StackFrame",
+    "User",
+]
+
+#: Upper bound of one event, serialized as JSON.
+MAX_EVENT_BYTES = 256 * 1024
+
+
+class Severity(StrEnum):
+    """Event and issue level, Sentry's five (LOCKED in the specification)."""
+
+    FATAL = "fatal"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    DEBUG = "debug"
+
+
+class IssueStatus(StrEnum):
+    UNRESOLVED = "unresolved"
+    RESOLVED = "resolved"
+    ARCHIVED = "archived"
+
+
+class Role(StrEnum):
+    """An organization member's role."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _Payload(BaseModel):
+    """Incoming data: unknown fields are refused rather than silently dropped."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_max_length=8192)
+
+
+# --- event parts (also stored as JSONB) -------------------------------------
+
+Text = Annotated[str, Field(max_length=8192)]
+ShortText = Annotated[str, Field(max_length=256)]
+
+
+class StackFrame(_Payload):
+    filename: ShortText
+    function_name: ShortText
+    lineno: int | None = Field(default=None, ge=0)
+    colno: int | None = Field(default=None, ge=0)
+    context_line: Text | None = None
+    in_app: bool = False
+
+
+class ExceptionInfo(_Payload):
+    type_name: ShortText
+    value: Text = ""
+    module: ShortText | None = None
+
+
+class Breadcrumb(_Payload):
+    timestamp: AwareDatetime | None = None
+    category: ShortText | None = None
+    message: Text | None = None
+    level: Severity | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+TagKey = Annotated[str, Field(min_length=1, max_length=32)]
+TagValue = Annotated[str, Field(max_length=200)]
+
+
+class EventPayload(_Payload):
+    """An event as an SDK sends it; validation bounds every size."""
+
+    message: Text = ""
+    level: Severity = Severity.ERROR
+    fingerprint: ShortText | None = None
+    exception: ExceptionInfo | None = None
+    stacktrace: list[StackFrame] = Field(default_factory=list, max_length=250)
+    breadcrumbs: list[Breadcrumb] = Field(default_factory=list, max_length=100)
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=32)
+    extra: dict[str, Any] = Field(default_factory=dict, max_length=100)
+    user_context: dict[str, Any] = Field(default_factory=dict, max_length=50)
+    sdk_name: ShortText | None = None
+    sdk_version: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _bounded_size(self) -> EventPayload:
+        size = len(self.model_dump_json())
+        if size > MAX_EVENT_BYTES:
+            raise ValueError(f"event is {size} bytes as JSON; the limit is {MAX_EVENT_BYTES}")
+        return self
+
+
+class Event(_Row):
+    id: UUID
+    project_id: UUID
+    issue_id: UUID
+    level: Severity
+    message: str
+    fingerprint: str
+    exception: ExceptionInfo | None
+    stacktrace: list[StackFrame]
+    breadcrumbs: list[Breadcrumb]
+    tags: dict[str, str]
+    extra: dict[str, Any]
+    user_context: dict[str, Any]
+    sdk_name: str | None
+    sdk_version: str | None
+    received_at: AwareDatetime
+
+
+# --- issues ------------------------------------------------------------------
+
+
+class Issue(_Row):
+    id: UUID
+    project_id: UUID
+    fingerprint: str
+    title: str
+    level: Severity
+    status: IssueStatus
+    event_count: int
+    first_seen: AwareDatetime
+    last_seen: AwareDatetime
+    assigned_to: UUID | None
+
+
+# --- tenancy -----------------------------------------------------------------
+
+
+class Organization(_Row):
+    id: UUID
+    name: str
+    slug: str
+    created_at: AwareDatetime
+
+
+class Project(_Row):
+    id: UUID
+    org_id: UUID
+    name: str
+    platform: str | None
+    created_at: AwareDatetime
+
+
+class ApiKey(_Row):
+    id: UUID
+    project_id: UUID
+    key_value: SecretStr
+    label: str
+    created_at: AwareDatetime
+    revoked_at: AwareDatetime | None
+
+
+class User(_Row):
+    """A user as application code sees it: there is no password_hash field."""
+
+    id: UUID
+    email: str
+    display_name: str
+    created_at: AwareDatetime
+
+
+class OrgMembership(_Row):
+    id: UUID
+    user_id: UUID
+    org_id: UUID
+    role: Role
+    joined_at: AwareDatetime
+
+
+class Session(_Row):
+    """A live session. The token itself is never stored, so it is not here."""
+
+    user_id: UUID
+    created_at: AwareDatetime
+    expires_at: AwareDatetime
+
+
+# --- alerts ------------------------------------------------------------------
+
+
+class AlertCondition(_Payload):
+    condition_type: Literal["threshold", "new_issue", "regression"]
+    threshold: int = Field(default=1, gt=0)
+    window_minutes: int = Field(default=60, gt=0)
+
+
+class AlertRule(_Row):
+    id: UUID
+    project_id: UUID
+    name: str
+    condition_json: AlertCondition
+    action_json: dict[str, Any]
+    enabled: bool
+    created_at: AwareDatetime

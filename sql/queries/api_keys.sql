@@ -1,0 +1,32 @@
+-- name: create_api_key(project_id, label)$
+-- Issues a new key for a project: 'mshr_' plus 48 hex characters from 24
+-- random bytes; returns the key. An unknown project_id violates
+-- api_keys_project_id_fkey.
+INSERT INTO api_keys (project_id, label, key_value)
+VALUES (:project_id, :label, 'mshr_' || encode(gen_random_bytes(24), 'hex'))
+RETURNING key_value;
+
+-- name: get_project_by_api_key(key_value)^
+-- The project a live (not revoked) key belongs to. The ingestion hot path:
+-- idx_api_keys_value (partial, revoked_at IS NULL), then the projects pkey.
+SELECT
+    p.id,
+    p.org_id,
+    p.name,
+    p.platform,
+    p.created_at
+FROM api_keys AS k
+INNER JOIN projects AS p ON k.project_id = p.id
+WHERE
+    k.key_value = :key_value
+    AND k.revoked_at IS NULL;
+
+-- name: revoke_api_key(id)!
+-- Revokes a key by id (primary key); returns the rows changed: 0 when the
+-- key does not exist or was already revoked, so revoked_at keeps the first
+-- revocation time.
+UPDATE api_keys
+SET revoked_at = now()
+WHERE
+    id = :id
+    AND revoked_at IS NULL;

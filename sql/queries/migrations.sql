@@ -1,0 +1,25 @@
+-- name: acquire_migration_lock()$
+-- Session-level advisory lock: concurrent migration runs wait here, one at a time.
+SELECT pg_advisory_lock(hashtext('mesher.migrate'));
+
+-- name: release_migration_lock()$
+-- Releases the lock taken by acquire_migration_lock (also released on disconnect).
+SELECT pg_advisory_unlock(hashtext('mesher.migrate'));
+
+-- name: migration_history_exists()$
+-- Whether before_migrate.sql has ever run here.
+SELECT to_regclass('schema_migrations') IS NOT NULL;
+
+-- name: list_applied_migrations()
+-- Every applied file with the checksum it had (schema_migrations pkey order).
+SELECT
+    filename,
+    checksum,
+    applied_at
+FROM schema_migrations
+ORDER BY filename;
+
+-- name: record_migration(filename, checksum, duration_ms)!
+-- Records one applied file, in the same transaction as its DDL.
+INSERT INTO schema_migrations (filename, checksum, duration_ms)
+VALUES (:filename, :checksum, :duration_ms);

@@ -1,0 +1,29 @@
+-- name: insert_project(org_id, name, platform)$
+-- Creates a project in an organization; returns its id. An unknown org_id
+-- violates projects_org_id_fkey.
+INSERT INTO projects (org_id, name, platform)
+VALUES (:org_id, :name, :platform)
+RETURNING id;
+
+-- name: get_project(id)^
+-- One project by id (primary key).
+SELECT
+    id,
+    org_id,
+    name,
+    platform,
+    created_at
+FROM projects
+WHERE id = :id;
+
+-- name: list_projects_by_org(org_id)
+-- An organization's projects, by name (idx_projects_org).
+SELECT
+    id,
+    org_id,
+    name,
+    platform,
+    created_at
+FROM projects
+WHERE org_id = :org_id
+ORDER BY name, id;
