@@ -153,6 +153,12 @@ class Cluster:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         user = service_user()
         if user is not None:
+            for needed in (self.bin_dir, self.data_dir.parent):
+                if not _reachable_by(user, needed):
+                    raise EmbeddedError(
+                        f"the server user {user!r} cannot reach {needed}: make its parent "
+                        "folders traversable (chmod o+x) or set MESHER_HOME elsewhere"
+                    )
             shutil.chown(self.data_dir, user)
         self.data_dir.chmod(0o700)
         self._pg(

@@ -1,0 +1,291 @@
+"""Migrations: ordering, history, immutability, concurrency, CLI behaviour."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from mesher import embedded
+from mesher._sql import sql_dir
+from mesher.errors import MigrationError
+from mesher.migrate import load_migrations, migrate, redact, status
+
+from .conftest import Server
+
+FILES = [m.filename for m in load_migrations()]
+
+
+def _history(url: str) -> list[tuple[str, str]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT filename, checksum FROM schema_migrations ORDER BY 1").fetchall()
+
+
+def _tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            " AND tablename NOT LIKE 'events\\_%'"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+@pytest.fixture
+def schema_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "schema"
+    shutil.copytree(sql_dir() / "schema", target)
+    return target
+
+
+def test_fresh_migrate_then_noop(empty_db_url: str) -> None:
+    lines: list[str] = []
+    first = migrate(empty_db_url, echo=lines.append)
+    assert first.applied == FILES
+    assert len(first.partitions_created) == 7
+    assert [line.split()[1] for line in lines[: len(FILES)]] == FILES
+    assert lines[-1].startswith("partitions: created 7 (events_")
+    second = migrate(empty_db_url, echo=lines.append)
+    assert (second.applied, second.partitions_created) == ([], [])
+    assert second.already_applied == len(FILES)
+    assert lines[-2:] == [
+        f"schema up to date ({len(FILES)} migrations applied earlier)",
+        "partitions: the 7 days ahead already exist",
+    ]
+    assert [s.state for s in status(empty_db_url)] == ["applied"] * len(FILES)
+
+
+def test_four_concurrent_runs(empty_db_url: str) -> None:
+    barrier = threading.Barrier(4)
+    applied: list[str] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            applied.extend(migrate(empty_db_url).applied)
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(applied) == FILES  # each file applied exactly once overall
+    assert [f for f, _ in _history(empty_db_url)] == FILES
+
+
+def test_changed_applied_file_is_refused(empty_db_url: str, schema_copy: Path) -> None:
+    migrate(empty_db_url, schema_dir=schema_copy)
+    history = _history(empty_db_url)
+    target = schema_copy / FILES[1]
+    target.write_text(target.read_text() + "\n-- an innocent-looking edit\n")
+    (schema_copy / "0999_new.sql").write_text("CREATE TABLE should_not_exist (x int);\n")
+    with pytest.raises(MigrationError, match=f"{FILES[1]} was changed after it was applied"):
+        migrate(empty_db_url, schema_dir=schema_copy)
+    assert _history(empty_db_url) == history
+    assert "should_not_exist" not in _tables(empty_db_url)
+    states = {s.filename: s.state for s in status(empty_db_url, schema_dir=schema_copy)}
+    assert (states[FILES[1]], states["0999_new.sql"]) == ("changed", "pending")
+
+
+def test_missing_applied_file_is_refused(empty_db_url: str, schema_copy: Path) -> None:
+    migrate(empty_db_url, schema_dir=schema_copy)
+    (schema_copy / FILES[-1]).unlink()
+    with pytest.raises(MigrationError, match=f"{FILES[-1]} was applied here but is missing"):
+        migrate(empty_db_url, schema_dir=schema_copy)
+
+
+def test_new_file_is_applied_in_order(empty_db_url: str, schema_copy: Path) -> None:
+    migrate(empty_db_url, schema_dir=schema_copy)
+    (schema_copy / "0998_b.sql").write_text("CREATE TABLE b (x int REFERENCES a (x));\n")
+    (schema_copy / "0997_a.sql").write_text("CREATE TABLE a (x int PRIMARY KEY);\n")
+    assert migrate(empty_db_url, schema_dir=schema_copy).applied == ["0997_a.sql", "0998_b.sql"]
+    assert {"a", "b"} <= _tables(empty_db_url)
+
+
+def test_failing_file_is_rolled_back_whole(empty_db_url: str, schema_copy: Path) -> None:
+    migrate(empty_db_url, schema_dir=schema_copy)
+    (schema_copy / "0997_bad.sql").write_text(
+        "CREATE TABLE half_done (x int);\nSELECT 1 / 0;\n"
+    )
+    with pytest.raises(MigrationError, match=r"0997_bad.sql failed: division by zero \(SQLSTATE 22012\)"):
+        migrate(empty_db_url, schema_dir=schema_copy)
+    assert "half_done" not in _tables(empty_db_url)
+    assert "0997_bad.sql" not in [f for f, _ in _history(empty_db_url)]
+
+
+@pytest.mark.parametrize("name", ["7_short.sql", "0007-dash.sql", "0007_Upper.sql"])
+def test_misnamed_file_is_refused(empty_db_url: str, schema_copy: Path, name: str) -> None:
+    (schema_copy / name).write_text("SELECT 1;\n")
+    with pytest.raises(MigrationError, match="named NNNN_name.sql"):
+        migrate(empty_db_url, schema_dir=schema_copy)
+    assert "organizations" not in _tables(empty_db_url)
+
+
+def test_duplicate_number_is_refused(empty_db_url: str, schema_copy: Path) -> None:
+    (schema_copy / "0001_again.sql").write_text("SELECT 1;\n")
+    with pytest.raises(MigrationError, match="share a number"):
+        migrate(empty_db_url, schema_dir=schema_copy)
+
+
+def _defaults(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    rows = conn.execute(
+        """SELECT c.relname, pg_get_expr(d.adbin, d.adrelid)
+        FROM pg_attrdef d JOIN pg_class c ON c.oid = d.adrelid
+        JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+        WHERE a.attname = 'id' AND c.relnamespace = 'public'::regnamespace"""
+    ).fetchall()
+    return dict(rows)
+
+
+def test_upgrade_trap_rebinds_defaults_to_builtin(server: Server, empty_db_url: str) -> None:
+    migrate(empty_db_url)
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        if conn.info.server_version < 180000:
+            # 15-17: the polyfill serves every id default, and makes v7 ids.
+            assert set(_defaults(conn).values()) == {"uuidv7()"}
+            (new_id,) = conn.execute("INSERT INTO organizations (name, slug) VALUES ('o', 'o') RETURNING id").fetchone()
+            assert new_id.version == 7
+            return
+        # Recreate what a pg_upgrade from 15 leaves behind: defaults bound to the polyfill.
+        polyfill = (sql_dir() / "schema" / "0001_extensions.sql").read_text()
+        body = polyfill[polyfill.index("CREATE FUNCTION") : polyfill.index("END IF;")]
+        conn.execute(body)
+        for table in _defaults(conn):
+            conn.execute(f"ALTER TABLE {table} ALTER COLUMN id SET DEFAULT public.uuidv7()")
+        assert set(_defaults(conn).values()) == {"public.uuidv7()"}
+    migrate(empty_db_url)
+    with psycopg.connect(empty_db_url) as conn:
+        assert set(_defaults(conn).values()) == {"uuidv7()"}
+        # Dropped without CASCADE: nothing depends on the polyfill any more.
+        assert conn.execute("SELECT to_regprocedure('public.uuidv7()')").fetchone() == (None,)
+
+
+# --- the command line ----------------------------------------------------------
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "mesher.migrate", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_cli_migrates_and_reports_status(empty_db_url: str) -> None:
+    run = _cli(env={"DATABASE_URL": empty_db_url})
+    assert run.returncode == 0, run.stderr
+    assert [line.split()[1] for line in run.stdout.splitlines()[: len(FILES)]] == FILES
+    again = _cli("--database-url", empty_db_url, "--days", "3", "--status")
+    assert again.returncode == 0
+    assert [line.split()[:2] for line in again.stdout.splitlines()] == [
+        ["applied", f] for f in FILES
+    ]
+
+
+def _assert_one_line_error(run: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_cli_bad_url() -> None:
+    run = _cli("--database-url", "postgresql://u:hunter2@127.0.0.1:notaport/db")
+    _assert_one_line_error(run, "mesher.migrate:", "u:***@")
+    assert "hunter2" not in run.stderr
+
+
+def test_cli_server_down() -> None:
+    port = embedded.free_port()
+    run = _cli("--database-url", f"postgresql://u:hunter2@127.0.0.1:{port}/db")
+    _assert_one_line_error(run, "cannot use", "Connection refused")
+    assert "hunter2" not in run.stderr
+
+
+def test_cli_missing_privileges(server: Server, empty_db_url: str) -> None:
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS mesher_nobody")
+        conn.execute("CREATE ROLE mesher_nobody LOGIN")
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    url = empty_db_url.replace(f"{embedded.SUPERUSER}@", "mesher_nobody@")
+    try:
+        run = _cli("--database-url", url)
+        _assert_one_line_error(run, "before_migrate.sql failed: permission denied", "42501")
+    finally:
+        with psycopg.connect(empty_db_url, autocommit=True) as conn:
+            conn.execute("DROP ROLE mesher_nobody")
+
+
+def test_cli_bad_days() -> None:
+    run = _cli("--days", "-1", "--database-url", "postgresql://x@127.0.0.1/db")
+    assert run.returncode == 2
+    assert "--days must be between 0 and 10000" in run.stderr
+
+
+def test_redact() -> None:
+    assert redact("postgresql://me:s3cret@db:5432/x") == "postgresql://me:***@db:5432/x"
+    assert redact("host=db password=s3cret user=me") == "host=db password=*** user=me"
+    assert redact("postgresql://me@db/x") == "postgresql://me@db/x"
+
+
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A temporary folder that a server running as another user can reach."""
+    path = Path(tempfile.mkdtemp(prefix="mesher-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_embedded_default(open_tmp: Path) -> None:
+    """No DATABASE_URL: a project-local PostgreSQL 18 is created, started, migrated."""
+    home = open_tmp / "home"
+    env = {"MESHER_HOME": str(home), "MESHER_PG18_BIN": str(embedded.install_pg18())}
+    try:
+        first = _cli(env=env)
+        assert first.returncode == 0, first.stderr
+        assert first.stdout.startswith("using the embedded PostgreSQL 18: postgresql://mesher@127.0.0.1:")
+        assert f"applied {FILES[-1]}" in first.stdout
+        assert (home / "pg18-data" / "PG_VERSION").read_text().strip() == "18"
+        second = _cli(env=env)
+        assert second.returncode == 0, second.stderr
+        assert "schema up to date" in second.stdout
+        url = first.stdout.splitlines()[0].split(": ", 1)[1]
+        with psycopg.connect(url) as conn:
+            assert conn.info.server_version >= 180000
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "mesher.embedded", "stop"],
+            env={**os.environ, **env},
+            capture_output=True,
+            check=False,
+        )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the server as another user")
+def test_embedded_unreachable_home_is_a_clear_error(tmp_path: Path) -> None:
+    hidden = tmp_path / "private"
+    hidden.mkdir(mode=0o700)
+    env = {"MESHER_HOME": str(hidden / "home"), "MESHER_PG18_BIN": str(embedded.install_pg18())}
+    run = _cli(env=env)
+    _assert_one_line_error(run, "embedded PostgreSQL", "cannot reach", "MESHER_HOME")
