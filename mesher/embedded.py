@@ -8,7 +8,7 @@ only, with trust authentication for the local ``mesher`` role. It is a
 development convenience, not a production server.
 
 PostgreSQL refuses to run as root. When run as root, the server runs as an
-unprivileged user (``$MESHER_PG_USER``, default ``postgres``). If that user
+unprivileged user (``$MESHER_PG_USER``, else ``postgres``, else ``nobody``). If that user
 cannot reach the current directory, the cluster lives under
 ``/var/lib/mesher/<hash of the directory>`` instead, and is reported so.
 
@@ -55,18 +55,23 @@ def _run(cmd: list[str], *, as_user: str | None = None) -> subprocess.CompletedP
 
 
 def service_user() -> str | None:
-    """The user the server runs as when we are root; None when we are not."""
+    """The user the server runs as when we are root; None when we are not.
+
+    ``$MESHER_PG_USER`` if set, else ``postgres`` if it exists, else ``nobody``.
+    """
     if os.geteuid() != 0:
         return None
-    name = os.environ.get("MESHER_PG_USER", "postgres")
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        raise EmbeddedError(
-            f"running as root, and the server user {name!r} does not exist: "
-            "create it (useradd --system postgres) or set MESHER_PG_USER"
-        ) from None
-    return name
+    wanted = os.environ.get("MESHER_PG_USER")
+    for name in [wanted] if wanted else ["postgres", "nobody"]:
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return name
+    raise EmbeddedError(
+        f"running as root, and no unprivileged user ({wanted or 'postgres, nobody'}) exists "
+        "to run the server: create one or set MESHER_PG_USER"
+    )
 
 
 def _reachable_by(user: str, path: Path) -> bool:

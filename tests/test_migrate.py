@@ -27,7 +27,9 @@ FILES = [m.filename for m in load_migrations()]
 
 def _history(url: str) -> list[tuple[str, str]]:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT filename, checksum FROM schema_migrations ORDER BY 1").fetchall()
+        return conn.execute(
+            "SELECT filename, checksum FROM schema_migrations ORDER BY 1"
+        ).fetchall()
 
 
 def _tables(url: str) -> set[str]:
@@ -72,7 +74,7 @@ def test_four_concurrent_runs(empty_db_url: str) -> None:
         try:
             barrier.wait()
             applied.extend(migrate(empty_db_url).applied)
-        except BaseException as exc:  # noqa: BLE001 - asserted below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(4)]
@@ -116,10 +118,10 @@ def test_new_file_is_applied_in_order(empty_db_url: str, schema_copy: Path) -> N
 
 def test_failing_file_is_rolled_back_whole(empty_db_url: str, schema_copy: Path) -> None:
     migrate(empty_db_url, schema_dir=schema_copy)
-    (schema_copy / "0997_bad.sql").write_text(
-        "CREATE TABLE half_done (x int);\nSELECT 1 / 0;\n"
-    )
-    with pytest.raises(MigrationError, match=r"0997_bad.sql failed: division by zero \(SQLSTATE 22012\)"):
+    (schema_copy / "0997_bad.sql").write_text("CREATE TABLE half_done (x int);\nSELECT 1 / 0;\n")
+    with pytest.raises(
+        MigrationError, match=r"0997_bad.sql failed: division by zero \(SQLSTATE 22012\)"
+    ):
         migrate(empty_db_url, schema_dir=schema_copy)
     assert "half_done" not in _tables(empty_db_url)
     assert "0997_bad.sql" not in [f for f, _ in _history(empty_db_url)]
@@ -128,7 +130,7 @@ def test_failing_file_is_rolled_back_whole(empty_db_url: str, schema_copy: Path)
 @pytest.mark.parametrize("name", ["7_short.sql", "0007-dash.sql", "0007_Upper.sql"])
 def test_misnamed_file_is_refused(empty_db_url: str, schema_copy: Path, name: str) -> None:
     (schema_copy / name).write_text("SELECT 1;\n")
-    with pytest.raises(MigrationError, match="named NNNN_name.sql"):
+    with pytest.raises(MigrationError, match=r"named NNNN_name\.sql"):
         migrate(empty_db_url, schema_dir=schema_copy)
     assert "organizations" not in _tables(empty_db_url)
 
@@ -155,7 +157,9 @@ def test_upgrade_trap_rebinds_defaults_to_builtin(server: Server, empty_db_url: 
         if conn.info.server_version < 180000:
             # 15-17: the polyfill serves every id default, and makes v7 ids.
             assert set(_defaults(conn).values()) == {"uuidv7()"}
-            (new_id,) = conn.execute("INSERT INTO organizations (name, slug) VALUES ('o', 'o') RETURNING id").fetchone()
+            (new_id,) = conn.execute(
+                "INSERT INTO organizations (name, slug) VALUES ('o', 'o') RETURNING id"
+            ).fetchone()
             assert new_id.version == 7
             return
         # Recreate what a pg_upgrade from 15 leaves behind: defaults bound to the polyfill.
@@ -264,7 +268,9 @@ def test_embedded_default(open_tmp: Path) -> None:
     try:
         first = _cli(env=env)
         assert first.returncode == 0, first.stderr
-        assert first.stdout.startswith("using the embedded PostgreSQL 18: postgresql://mesher@127.0.0.1:")
+        assert first.stdout.startswith(
+            "using the embedded PostgreSQL 18: postgresql://mesher@127.0.0.1:"
+        )
         assert f"applied {FILES[-1]}" in first.stdout
         assert (home / "pg18-data" / "PG_VERSION").read_text().strip() == "18"
         second = _cli(env=env)

@@ -107,7 +107,7 @@ def test_concurrent_creation_is_safe(db_url: str) -> None:
                 partitions.create_partitions_ahead(conn, 30)
                 partitions.create_partition(conn, "20400101")
                 conn.commit()
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]

@@ -308,7 +308,9 @@ def test_default_role_is_member(conn: Conn, org_id: uuid.UUID, user_id: uuid.UUI
     assert q.get_members(conn, org_id)[0].role is Role.MEMBER
 
 
-def test_duplicate_membership_is_conflict(conn: Conn, org_id: uuid.UUID, user_id: uuid.UUID) -> None:
+def test_duplicate_membership_is_conflict(
+    conn: Conn, org_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
     q.add_member(conn, user_id, org_id, "member")
     with pytest.raises(Conflict, match="already a member"):
         q.add_member(conn, user_id, org_id, "admin")
@@ -341,9 +343,8 @@ def test_failed_call_leaves_database_as_it_was(db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
         q.insert_org(conn, "Acme", "acme")
         conn.commit()
-        with pytest.raises(Conflict):
-            with conn.transaction():
-                q.insert_org(conn, "Acme again", "acme")
+        with pytest.raises(Conflict), conn.transaction():
+            q.insert_org(conn, "Acme again", "acme")
         assert [o.name for o in q.list_orgs(conn)] == ["Acme"]
 
 

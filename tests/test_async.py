@@ -1,0 +1,87 @@
+"""The async twins: same names, same SQL, same errors."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from mesher import partitions, queries
+from mesher.aio import partitions as apartitions
+from mesher.aio import queries as aq
+from mesher.errors import Conflict, InvalidCredentials, InvalidInput, NotFound
+from mesher.models import Role
+
+T = TypeVar("T")
+
+
+def run(db_url: str, body: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+    async def main() -> T:
+        # dict_row on purpose: helpers must not depend on the caller's row factory.
+        async with await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row) as conn:
+            return await body(conn)
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize(("sync_mod", "async_mod"), [(queries, aq), (partitions, apartitions)])
+def test_same_names_and_signatures(sync_mod: Any, async_mod: Any) -> None:
+    assert sync_mod.__all__ == async_mod.__all__
+    for name in async_mod.__all__:
+        afn, fn = getattr(async_mod, name), getattr(sync_mod, name)
+        assert inspect.iscoroutinefunction(afn) != (name == "partition_name")
+        assert not inspect.iscoroutinefunction(fn)
+        a_params = list(inspect.signature(afn).parameters)
+        assert a_params == list(inspect.signature(fn).parameters)
+
+
+def test_async_round_trip(db_url: str) -> None:
+    async def body(conn: psycopg.AsyncConnection[Any]) -> None:
+        org_id = await aq.insert_org(conn, "Acme", "acme")
+        assert (await aq.get_org(conn, org_id)).slug == "acme"
+        assert [o.id for o in await aq.list_orgs(conn)] == [org_id]
+        project_id = await aq.insert_project(conn, org_id, "Web", "js")
+        assert [p.id for p in await aq.list_projects_by_org(conn, org_id)] == [project_id]
+        key = await aq.create_api_key(conn, project_id, "default")
+        assert (await aq.get_project_by_api_key(conn, key)).id == project_id
+        user_id = await aq.create_user(conn, "a@example.com", "pw", "A")
+        assert (await aq.authenticate_user(conn, "A@EXAMPLE.COM", "pw")).id == user_id
+        token = await aq.create_session(conn, user_id)
+        assert re.fullmatch(r"[0-9a-f]{64}", token)
+        assert (await aq.validate_session(conn, token)).user_id == user_id
+        assert await aq.delete_session(conn, token) == 1
+        await aq.add_member(conn, user_id, org_id, Role.OWNER)
+        assert [m.role for m in await aq.get_members(conn, org_id)] == [Role.OWNER]
+        assert [m.org_id for m in await aq.get_user_orgs(conn, user_id)] == [org_id]
+        assert await apartitions.create_partition(conn, "20350101") is True
+        assert await apartitions.create_partitions_ahead(conn, 3) == []
+        await conn.commit()
+
+    run(db_url, body)
+    with psycopg.connect(db_url) as conn:
+        assert [o.slug for o in queries.list_orgs(conn)] == ["acme"]
+
+
+def test_async_errors_are_translated(db_url: str) -> None:
+    async def body(conn: psycopg.AsyncConnection[Any]) -> None:
+        await aq.insert_org(conn, "Acme", "acme")
+        await conn.commit()
+        with pytest.raises(Conflict):
+            await aq.insert_org(conn, "Again", "acme")
+        await conn.rollback()
+        with pytest.raises(NotFound):
+            await aq.get_org(conn, "00000000-0000-7000-8000-000000000000")
+        with pytest.raises(InvalidInput):
+            await aq.get_org(conn, "nope")
+        with pytest.raises(InvalidCredentials):
+            await aq.authenticate_user(conn, "x@example.com", "pw")
+        with pytest.raises(InvalidInput):
+            await apartitions.create_partition(conn, "20350230")
+
+    run(db_url, body)
