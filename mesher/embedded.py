@@ -231,8 +231,8 @@ def dev_cluster() -> Cluster:
     return cluster
 
 
-def ensure_dev_server() -> str:
-    """Create (first time) and start the dev cluster; returns its database URL."""
+def ensure_dev_server() -> Cluster:
+    """Create (first time) and start the dev cluster, with its database."""
     import psycopg
 
     cluster = dev_cluster()
@@ -246,7 +246,7 @@ def ensure_dev_server() -> str:
         ).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DEV_DATABASE}"')
-    return cluster.url()
+    return cluster
 
 
 def main(argv: list[str]) -> int:
@@ -255,7 +255,7 @@ def main(argv: list[str]) -> int:
         if command == "install":
             print(install_pg18())
         elif command in ("start", "url"):
-            print(ensure_dev_server())
+            print(ensure_dev_server().url())
         elif command == "stop":
             cluster = dev_cluster()
             if cluster.initialized() and cluster.running():

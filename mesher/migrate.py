@@ -244,11 +244,12 @@ def main(argv: list[str] | None = None) -> int:
             from .embedded import EmbeddedError, ensure_dev_server
 
             try:
-                url = ensure_dev_server()
+                cluster = ensure_dev_server()
             except EmbeddedError as exc:
                 print(f"mesher.migrate: embedded PostgreSQL: {exc}", file=sys.stderr)
                 return 1
-            print(f"using the embedded PostgreSQL 18: {url}")
+            url = cluster.url()
+            print(f"using the embedded PostgreSQL 18 (data in {cluster.data_dir}): {url}")
         if args.status:
             for s in status(url):
                 when = f"  {s.applied_at:%Y-%m-%d %H:%M:%S %Z}" if s.applied_at else ""

@@ -269,7 +269,8 @@ def test_embedded_default(open_tmp: Path) -> None:
         first = _cli(env=env)
         assert first.returncode == 0, first.stderr
         assert first.stdout.startswith(
-            "using the embedded PostgreSQL 18: postgresql://mesher@127.0.0.1:"
+            f"using the embedded PostgreSQL 18 (data in {home / 'pg18-data'}): "
+            "postgresql://mesher@127.0.0.1:"
         )
         assert f"applied {FILES[-1]}" in first.stdout
         assert (home / "pg18-data" / "PG_VERSION").read_text().strip() == "18"
