@@ -7,10 +7,16 @@ Messages name the argument and never echo a secret.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import re
-from typing import Any
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any, TypeVar
 from uuid import UUID
+
+from pydantic import BaseModel, ValidationError
 
 from .errors import InvalidInput
 from .models import Role
@@ -20,6 +26,8 @@ _API_KEY = re.compile(r"mshr_[0-9a-f]{48}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _YYYYMMDD = re.compile(r"[0-9]{8}")
 BCRYPT_MAX_BYTES = 72
+E = TypeVar("E", bound=Enum)
+M = TypeVar("M", bound=BaseModel)
 
 
 def _preview(value: Any) -> str:
@@ -83,11 +91,7 @@ def password_arg(value: Any) -> str:
 
 
 def role_arg(value: Any) -> Role:
-    try:
-        return Role(value)
-    except ValueError:
-        allowed = ", ".join(r.value for r in Role)
-        raise InvalidInput(f"role must be one of {allowed}, got {_preview(value)}") from None
+    return enum_arg(value, Role, "role")
 
 
 def session_token_arg(value: Any) -> str:
@@ -122,3 +126,68 @@ def count_arg(value: Any, name: str, *, minimum: int = 0, maximum: int = 10_000)
     if not minimum <= value <= maximum:
         raise InvalidInput(f"{name} must be between {minimum} and {maximum}, got {value}")
     return value
+
+
+def aware_datetime_arg(value: Any, name: str) -> dt.datetime:
+    if not isinstance(value, dt.datetime) or value.utcoffset() is None:
+        raise InvalidInput(f"{name} must be a timezone-aware datetime, got {_preview(value)}")
+    return value
+
+
+def tags_arg(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not value:
+        raise InvalidInput("tags must be a non-empty mapping of strings to strings")
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise InvalidInput("tags must be a non-empty mapping of strings to strings")
+        text_arg(key, "tag name", max_length=32)
+        if "\x00" in item or len(item) > 200:
+            raise InvalidInput(f"tag {key!r}: values are at most 200 characters, without NUL")
+    return dict(value)
+
+
+def enum_arg(value: Any, kind: type[E], name: str) -> E:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(str(member.value) for member in kind)
+        raise InvalidInput(f"{name} must be one of {allowed}, got {_preview(value)}") from None
+
+
+def optional_enum_arg(value: Any, kind: type[E], name: str) -> E | None:
+    return None if value is None else enum_arg(value, kind, name)
+
+
+def encode_cursor(at: dt.datetime, row_id: UUID) -> str:
+    """An opaque keyset-pagination cursor: the last row's (timestamp, id)."""
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{row_id}".encode()).decode()
+
+
+def cursor_arg(value: Any) -> tuple[dt.datetime, UUID] | tuple[None, None]:
+    if value is None:
+        return None, None
+    try:
+        at, row_id = base64.urlsafe_b64decode(str(value).encode()).decode().split("|")
+        parsed = dt.datetime.fromisoformat(at)
+        if parsed.utcoffset() is None:
+            raise ValueError
+        return parsed, UUID(row_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("cursor is not one this API returned") from None
+
+
+def model_arg(value: Any, model: type[M], what: str) -> M:
+    """A model instance, or a mapping validated into one; ``InvalidInput``
+    naming the first problems otherwise (never echoing the values)."""
+    if isinstance(value, model):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{what}: must be a {model.__name__} or a mapping")
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
+        raise InvalidInput(f"{what}: {problems}") from None

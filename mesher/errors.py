@@ -75,6 +75,9 @@ _CONSTRAINT_MESSAGES = {
     "sessions_user_id_fkey": "user not found",
     "org_memberships_user_id_fkey": "user not found",
     "org_memberships_org_id_fkey": "organization not found",
+    "issues_project_id_fkey": "project not found",
+    "issues_assigned_to_fkey": "user not found",
+    "alert_rules_project_id_fkey": "project not found",
 }
 
 

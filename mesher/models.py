@@ -10,20 +10,33 @@ no password hash, ``Session`` no token, and ``ApiKey.key_value`` is a
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
+    "Alert",
     "AlertCondition",
     "AlertRule",
+    "AlertStatus",
     "ApiKey",
     "Breadcrumb",
     "Event",
+    "EventPage",
     "EventPayload",
     "ExceptionInfo",
+    "IngestedEvent",
     "Issue",
+    "IssuePage",
     "IssueStatus",
     "OrgMembership",
     "Organization",
@@ -53,6 +66,14 @@ class IssueStatus(StrEnum):
     UNRESOLVED = "unresolved"
     RESOLVED = "resolved"
     ARCHIVED = "archived"
+
+
+class AlertStatus(StrEnum):
+    """An alert only moves forward: active, acknowledged, resolved."""
+
+    ACTIVE = "active"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
 
 
 class Role(StrEnum):
@@ -106,6 +127,16 @@ TagKey = Annotated[str, Field(min_length=1, max_length=32)]
 TagValue = Annotated[str, Field(max_length=200)]
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class EventPayload(_Payload):
     """An event as an SDK sends it; validation bounds every size."""
 
@@ -122,7 +153,9 @@ class EventPayload(_Payload):
     sdk_version: ShortText | None = None
 
     @model_validator(mode="after")
-    def _bounded_size(self) -> EventPayload:
+    def _storable(self) -> EventPayload:
+        if _has_nul(self.model_dump()):
+            raise ValueError("event contains a NUL character, which PostgreSQL cannot store")
         size = len(self.model_dump_json())
         if size > MAX_EVENT_BYTES:
             raise ValueError(f"event is {size} bytes as JSON; the limit is {MAX_EVENT_BYTES}")
@@ -130,6 +163,8 @@ class EventPayload(_Payload):
 
 
 class Event(_Row):
+    """A stored event; JSONB columns that are NULL read as empty."""
+
     id: UUID
     project_id: UUID
     issue_id: UUID
@@ -145,6 +180,16 @@ class Event(_Row):
     sdk_name: str | None
     sdk_version: str | None
     received_at: AwareDatetime
+
+    @field_validator("stacktrace", "breadcrumbs", mode="before")
+    @classmethod
+    def _null_list(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("user_context", mode="before")
+    @classmethod
+    def _null_dict(cls, value: Any) -> Any:
+        return {} if value is None else value
 
 
 # --- issues ------------------------------------------------------------------
@@ -225,10 +270,53 @@ class AlertCondition(_Payload):
 
 
 class AlertRule(_Row):
+    """A rule; ``condition`` and ``action`` are the columns condition_json and
+    action_json, parsed."""
+
     id: UUID
     project_id: UUID
     name: str
-    condition_json: AlertCondition
-    action_json: dict[str, Any]
+    condition: AlertCondition
+    action: dict[str, Any]
     enabled: bool
+    cooldown_minutes: int
+    last_fired_at: AwareDatetime | None
     created_at: AwareDatetime
+
+
+class Alert(_Row):
+    """One firing of a rule."""
+
+    id: UUID
+    rule_id: UUID
+    project_id: UUID
+    status: AlertStatus
+    message: str
+    condition_snapshot: AlertCondition
+    triggered_at: AwareDatetime
+    acknowledged_at: AwareDatetime | None
+    resolved_at: AwareDatetime | None
+
+
+# --- results of the write path and of paginated reads -------------------------
+
+
+class IngestedEvent(NamedTuple):
+    """What the write path did with one event."""
+
+    event_id: UUID
+    issue_id: UUID
+    new_issue: bool  # the event opened a new issue
+    regressed: bool  # the event reopened a resolved issue
+
+
+class IssuePage(_Row):
+    """One page of issues; pass ``next_cursor`` back for the next, None at the end."""
+
+    items: list[Issue]
+    next_cursor: str | None
+
+
+class EventPage(_Row):
+    items: list[Event]
+    next_cursor: str | None

@@ -26,7 +26,7 @@ def _bounds(conn: Conn, name: str) -> str:
 def _event_partitions(conn: Conn) -> list[str]:
     rows = conn.execute(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "WHERE i.inhparent = 'events'::regclass ORDER BY 1"
+        "WHERE i.inhparent = 'events'::regclass AND c.relname <> 'events_default' ORDER BY 1"
     ).fetchall()
     return [r[0] for r in rows]
 

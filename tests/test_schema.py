@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg import errors as pg
 
-from mesher.models import IssueStatus, Role, Severity
+from mesher.models import AlertStatus, IssueStatus, Role, Severity
 
 Conn = psycopg.Connection[Any]
 
@@ -31,6 +31,11 @@ TABLES = {
     ],
     "alert_rules": [
         "id", "project_id", "name", "condition_json", "action_json", "enabled", "created_at",
+        "cooldown_minutes", "last_fired_at",
+    ],
+    "alerts": [
+        "id", "rule_id", "project_id", "status", "message", "condition_snapshot",
+        "triggered_at", "acknowledged_at", "resolved_at",
     ],
 }  # fmt: skip
 
@@ -50,6 +55,10 @@ INDEXES = {
     "idx_events_fingerprint": "(fingerprint)",
     "idx_events_tags": "USING gin (tags jsonb_path_ops)",
     "idx_alert_rules_project": "(project_id) WHERE (enabled = true)",
+    # beyond the specification (0007)
+    "idx_issues_project_event_count": "(project_id, event_count DESC)",
+    "idx_alerts_project_triggered": "(project_id, triggered_at DESC)",
+    "idx_alerts_rule": "(rule_id)",
 }
 
 
@@ -98,6 +107,10 @@ def test_events_partitioned_by_received_at(conn: Conn) -> None:
         WHERE p.partrelid = 'events'::regclass"""
     ).fetchone()
     assert (strategy, key) == ("r", "RANGE (received_at)")
+    (default,) = conn.execute(
+        "SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = 'events_default'"
+    ).fetchone()
+    assert default == "DEFAULT"
     (pk,) = conn.execute(
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
         "WHERE conrelid = 'events'::regclass AND contype = 'p'"
@@ -136,6 +149,7 @@ def _check_values(conn: Conn, constraint: str) -> set[str]:
         ("issues_status_check", {s.value for s in IssueStatus}),
         ("issues_level_check", {s.value for s in Severity}),
         ("events_level_check", {s.value for s in Severity}),
+        ("alerts_status_check", {s.value for s in AlertStatus}),
     ],
 )
 def test_check_constraints_match_the_enums(conn: Conn, constraint: str, values: set[str]) -> None:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ("queries", "partitions")
+MODULES = ("queries", "partitions", "ingest")
 REPLACEMENTS = (
     ("async def ", "def "),
     ("async for ", "for "),

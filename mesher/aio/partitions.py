@@ -1,26 +1,37 @@
-"""Daily partitions of the ``events`` table.
+"""Daily partitions of the ``events`` table, and their maintenance.
 
 ``events`` is range-partitioned on ``received_at``; each partition
-``events_YYYYMMDD`` covers one UTC day. The DDL lives in the SQL function
-``create_events_partition`` (``sql/schema/0005_events.sql``), which
-serializes concurrent callers with an advisory lock held to the end of the
-caller's transaction. Like the query helpers, these never commit.
+``events_YYYYMMDD`` covers one UTC day, and ``events_default`` catches rows
+whose day has no partition yet, so no event is ever refused. The DDL lives
+in SQL functions (``sql/schema/0007_ingest_alerts.sql``) that serialize
+concurrent callers with an advisory lock.
+
+``create_partition`` and ``create_partitions_ahead`` never commit, like the
+query helpers. ``maintain`` commits each of its steps itself.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
 
 from .._args import count_arg, day_arg
 from .._sql import async_queries
-from ..errors import translate_errors
+from ..errors import InvalidInput, translate_errors
 
 _q = async_queries()
 
-__all__ = ["create_partition", "create_partitions_ahead", "partition_name"]
+__all__ = [
+    "MaintenanceReport",
+    "create_partition",
+    "create_partitions_ahead",
+    "maintain",
+    "partition_name",
+]
 
 
 def partition_name(day: dt.date | str) -> str:
@@ -31,9 +42,10 @@ def partition_name(day: dt.date | str) -> str:
 @translate_errors
 async def create_partition(conn: AsyncConnection[Any], day: dt.date | str) -> bool:
     """Create the partition for one UTC day; True if it was created, False if
-    it already existed. ``day`` is a ``date`` or a ``'YYYYMMDD'`` string."""
-    created: bool = await _q.create_events_partition(conn, day=day_arg(day))
-    return created
+    it already existed. ``day`` is a ``date`` or a ``'YYYYMMDD'`` string.
+    Rows of that day waiting in ``events_default`` move into it."""
+    moved: int | None = await _q.create_events_partition(conn, day=day_arg(day))
+    return moved is not None
 
 
 @translate_errors
@@ -42,3 +54,62 @@ async def create_partitions_ahead(conn: AsyncConnection[Any], days: int) -> list
     names of those created now."""
     rows = _q.create_events_partitions_ahead(conn, days=count_arg(days, "days"))
     return [row["partition_name"] async for row in rows if row["created"]]
+
+
+@dataclass
+class MaintenanceReport:
+    created: list[str] = field(default_factory=list)  # partitions made ahead
+    moved: dict[str, int] = field(default_factory=dict)  # partition -> rows from events_default
+    dropped: list[str] = field(default_factory=list)  # partitions past the retention
+
+    def lines(self) -> list[str]:
+        """What was done, one line per kind of step, for people and logs."""
+        out = [
+            f"partitions: created {len(self.created)} ({', '.join(self.created)})"
+            if self.created
+            else "partitions: the days ahead already exist"
+        ]
+        if self.moved:
+            rows = sum(self.moved.values())
+            out.append(f"moved {rows} rows out of events_default into {', '.join(self.moved)}")
+        if self.dropped:
+            out.append(f"dropped {len(self.dropped)} expired ({', '.join(self.dropped)})")
+        return out
+
+
+@translate_errors
+async def maintain(
+    conn: AsyncConnection[Any], days_ahead: int = 7, retention_days: int = 90
+) -> MaintenanceReport:
+    """Keep the partitions healthy; idempotent, one run at a time.
+
+    1. create the partitions for today (UTC) and ``days_ahead - 1`` days after;
+    2. move rows that landed in ``events_default`` into their own daily
+       partitions (created for them), one day per transaction;
+    3. drop the partitions whose whole day is older than ``retention_days``.
+       Issues and their counts are left as they are.
+
+    Each step commits on its own, so ``conn`` must not be inside a transaction.
+    """
+    ahead = count_arg(days_ahead, "days_ahead")
+    retention = count_arg(retention_days, "retention_days", minimum=1, maximum=100_000)
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        raise InvalidInput("maintain commits each step: call it outside a transaction")
+    report = MaintenanceReport()
+    await _q.acquire_maintenance_lock(conn)
+    try:
+        async with conn.transaction():
+            report.created = await create_partitions_ahead(conn, ahead)
+        async with conn.transaction():
+            stranded = [row["partition_day"] async for row in _q.list_default_partition_days(conn)]
+        for day in stranded:
+            async with conn.transaction():
+                moved = await _q.create_events_partition(conn, day=day)
+            report.moved[partition_name(day)] = moved or 0
+        async with conn.transaction():
+            rows = _q.drop_expired_events_partitions(conn, retention_days=retention)
+            report.dropped = [row["partition_name"] async for row in rows]
+    finally:
+        if not conn.broken:
+            await _q.release_maintenance_lock(conn)
+    return report

@@ -1,6 +1,7 @@
 -- name: create_events_partition(day)$
--- Creates events_YYYYMMDD for one UTC day unless it exists; returns true if
--- it was created (create_events_partition in 0005_events.sql).
+-- Creates events_YYYYMMDD for one UTC day unless it exists, moving that day's
+-- rows out of events_default; returns the rows moved, NULL if it existed
+-- (create_events_partition in 0007_ingest_alerts.sql).
 SELECT create_events_partition(:day);
 
 -- name: create_events_partitions_ahead(days)
@@ -13,6 +14,26 @@ WITH days AS (
 
 SELECT
     'events_' || to_char(partition_day, 'YYYYMMDD') AS partition_name,
-    create_events_partition(partition_day) AS created
+    create_events_partition(partition_day) IS NOT NULL AS created
 FROM days
 ORDER BY partition_day;
+
+-- name: list_default_partition_days()
+-- The UTC days of the rows that landed in events_default (no partition
+-- existed for their day), oldest first.
+SELECT DISTINCT (received_at AT TIME ZONE 'UTC')::DATE AS partition_day
+FROM events_default
+ORDER BY partition_day;
+
+-- name: drop_expired_events_partitions(retention_days)
+-- Drops daily partitions older than the retention; one row per dropped
+-- partition (drop_expired_events_partitions in 0007_ingest_alerts.sql).
+SELECT drop_expired_events_partitions(:retention_days) AS partition_name;
+
+-- name: acquire_maintenance_lock()$
+-- Session-level advisory lock: one maintenance run at a time.
+SELECT pg_advisory_lock(hashtext('mesher.maintain'));
+
+-- name: release_maintenance_lock()$
+-- Releases acquire_maintenance_lock (also released on disconnect).
+SELECT pg_advisory_unlock(hashtext('mesher.maintain'));

@@ -1,0 +1,240 @@
+-- name: create_alert_rule(project_id, name, condition, action, cooldown_minutes)^
+-- Creates an enabled rule; returns it. An unknown project violates
+-- alert_rules_project_id_fkey.
+INSERT INTO alert_rules (project_id, name, condition_json, action_json, cooldown_minutes)
+VALUES (:project_id, :name, :condition, :action, :cooldown_minutes)
+RETURNING
+    id,
+    project_id,
+    name,
+    condition_json AS condition,
+    action_json AS action,
+    enabled,
+    cooldown_minutes,
+    last_fired_at,
+    created_at;
+
+-- name: list_alert_rules(project_id)
+-- A project's rules, enabled or not, oldest first (the project_id foreign
+-- key has no full index; idx_alert_rules_project covers the enabled ones).
+SELECT
+    id,
+    project_id,
+    name,
+    condition_json AS condition,
+    action_json AS action,
+    enabled,
+    cooldown_minutes,
+    last_fired_at,
+    created_at
+FROM alert_rules
+WHERE project_id = :project_id
+ORDER BY created_at, id;
+
+-- name: set_alert_rule_enabled(id, enabled)^
+-- Enables or disables a rule (primary key); returns it, none if missing.
+UPDATE alert_rules
+SET enabled = :enabled
+WHERE id = :id
+RETURNING
+    id,
+    project_id,
+    name,
+    condition_json AS condition,
+    action_json AS action,
+    enabled,
+    cooldown_minutes,
+    last_fired_at,
+    created_at;
+
+-- name: delete_alert_rule(id)!
+-- Deletes a rule and, by cascade, its alerts; returns the rows deleted.
+DELETE FROM alert_rules
+WHERE id = :id;
+
+-- name: fire_threshold_rules(project_id)
+-- Fires every enabled threshold rule of a project whose event count in its
+-- window reaches its threshold and whose cooldown has passed: records the
+-- alert and sets last_fired_at in this one statement. The rule rows are
+-- locked (SKIP LOCKED), so two evaluators never fire the same rule twice:
+-- the second skips a rule being fired, or sees its new last_fired_at.
+-- Rules: idx_alert_rules_project; counts: idx_events_project_received.
+WITH due AS (
+    SELECT
+        r.id,
+        r.project_id,
+        r.condition_json,
+        (r.condition_json ->> 'threshold')::INTEGER AS threshold,
+        (r.condition_json ->> 'window_minutes')::INTEGER AS window_minutes
+    FROM alert_rules AS r
+    WHERE
+        r.project_id = :project_id
+        AND r.enabled
+        AND r.condition_json ->> 'condition_type' = 'threshold'
+        AND (
+            r.last_fired_at IS NULL
+            OR r.last_fired_at <= now() - make_interval(mins => r.cooldown_minutes)
+        )
+    FOR UPDATE OF r SKIP LOCKED
+),
+
+counted AS (
+    SELECT
+        due.*,
+        (
+            SELECT count(*)
+            FROM events AS e
+            WHERE
+                e.project_id = due.project_id
+                AND e.received_at >= now() - make_interval(mins => due.window_minutes)
+        ) AS event_count
+    FROM due
+),
+
+fired AS (
+    UPDATE alert_rules AS r
+    SET last_fired_at = now()
+    FROM counted
+    WHERE r.id = counted.id AND counted.event_count >= counted.threshold
+    RETURNING
+        r.id, r.project_id, counted.condition_json, counted.event_count, counted.window_minutes
+)
+
+INSERT INTO alerts (rule_id, project_id, message, condition_snapshot)
+SELECT
+    id AS rule_id,
+    project_id,
+    event_count || ' events in the last ' || window_minutes || ' minutes' AS message,
+    condition_json AS condition_snapshot
+FROM fired
+RETURNING
+    id,
+    rule_id,
+    project_id,
+    status,
+    message,
+    condition_snapshot,
+    triggered_at,
+    acknowledged_at,
+    resolved_at;
+
+-- name: fire_issue_rules(project_id, condition_type, issue_ids)
+-- Fires each enabled new_issue or regression rule of a project whose cooldown
+-- has passed, once for the given issues (those the write path reported new,
+-- or regressed); same single-statement locking as fire_threshold_rules.
+WITH due AS (
+    SELECT
+        r.id,
+        r.project_id,
+        r.condition_json
+    FROM alert_rules AS r
+    WHERE
+        r.project_id = :project_id
+        AND r.enabled
+        AND r.condition_json ->> 'condition_type' = :condition_type
+        AND cardinality(cast(:issue_ids AS UUID[])) > 0
+        AND (
+            r.last_fired_at IS NULL
+            OR r.last_fired_at <= now() - make_interval(mins => r.cooldown_minutes)
+        )
+    FOR UPDATE OF r SKIP LOCKED
+),
+
+fired AS (
+    UPDATE alert_rules AS r
+    SET last_fired_at = now()
+    FROM due
+    WHERE r.id = due.id
+    RETURNING r.id, r.project_id, due.condition_json
+)
+
+INSERT INTO alerts (rule_id, project_id, message, condition_snapshot)
+SELECT
+    fired.id AS rule_id,
+    fired.project_id,
+    (
+        SELECT
+            CASE :condition_type WHEN 'new_issue' THEN 'new issue: ' ELSE 'regression: ' END
+            || string_agg(i.title, '; ' ORDER BY i.title)
+        FROM issues AS i
+        WHERE i.id = any(cast(:issue_ids AS UUID[]))
+    ) AS message,
+    fired.condition_json AS condition_snapshot
+FROM fired
+RETURNING
+    id,
+    rule_id,
+    project_id,
+    status,
+    message,
+    condition_snapshot,
+    triggered_at,
+    acknowledged_at,
+    resolved_at;
+
+-- name: acknowledge_alert(id)^
+-- Moves an active alert to acknowledged (primary key); none if the alert is
+-- missing or not active.
+UPDATE alerts
+SET status = 'acknowledged', acknowledged_at = now()
+WHERE id = :id AND status = 'active'
+RETURNING
+    id,
+    rule_id,
+    project_id,
+    status,
+    message,
+    condition_snapshot,
+    triggered_at,
+    acknowledged_at,
+    resolved_at;
+
+-- name: resolve_alert(id)^
+-- Moves an active or acknowledged alert to resolved; none if the alert is
+-- missing or already resolved.
+UPDATE alerts
+SET status = 'resolved', resolved_at = now()
+WHERE id = :id AND status IN ('active', 'acknowledged')
+RETURNING
+    id,
+    rule_id,
+    project_id,
+    status,
+    message,
+    condition_snapshot,
+    triggered_at,
+    acknowledged_at,
+    resolved_at;
+
+-- name: get_alert(id)^
+-- One alert by id (primary key).
+SELECT
+    id,
+    rule_id,
+    project_id,
+    status,
+    message,
+    condition_snapshot,
+    triggered_at,
+    acknowledged_at,
+    resolved_at
+FROM alerts
+WHERE id = :id;
+
+-- name: list_alerts(project_id, status, page_size)
+-- A project's alerts, newest first, optionally of one status
+-- (idx_alerts_project_triggered).
+SELECT
+    id,
+    rule_id,
+    project_id,
+    status,
+    message,
+    condition_snapshot,
+    triggered_at,
+    acknowledged_at,
+    resolved_at
+FROM alerts
+WHERE project_id = :project_id AND (cast(:status AS TEXT) IS NULL OR status = :status)
+ORDER BY triggered_at DESC, id DESC
+LIMIT :page_size;

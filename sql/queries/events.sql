@@ -1,0 +1,122 @@
+-- name: get_event(project_id, id, not_before, not_after)^
+-- One event of a project. The id is a UUIDv7, so its timestamp bounds
+-- received_at: the caller passes a window around it and partition pruning
+-- limits the lookup to the partitions of that window (primary key index).
+SELECT
+    id,
+    project_id,
+    issue_id,
+    level,
+    message,
+    fingerprint,
+    exception,
+    stacktrace,
+    breadcrumbs,
+    tags,
+    extra,
+    user_context,
+    sdk_name,
+    sdk_version,
+    received_at
+FROM events
+WHERE
+    id = :id
+    AND project_id = :project_id
+    AND received_at >= :not_before
+    AND received_at < :not_after;
+
+-- name: list_events_for_issue(issue_id, after_received_at, after_id, page_size)
+-- An issue's events, newest first, keyset-paginated on (received_at, id).
+-- Served by idx_events_issue_received in each partition (merge-appended).
+SELECT
+    id,
+    project_id,
+    issue_id,
+    level,
+    message,
+    fingerprint,
+    exception,
+    stacktrace,
+    breadcrumbs,
+    tags,
+    extra,
+    user_context,
+    sdk_name,
+    sdk_version,
+    received_at
+FROM events
+WHERE
+    issue_id = :issue_id
+    AND (
+        cast(:after_received_at AS TIMESTAMPTZ) IS NULL
+        OR (
+            received_at <= :after_received_at
+            AND (received_at, id) < (:after_received_at, cast(:after_id AS UUID))
+        )
+    )
+ORDER BY received_at DESC, id DESC
+LIMIT :page_size;
+
+-- name: filter_events_by_tags(project_id, tags, since, page_size)
+-- A project's events since a time whose tags contain all the given pairs,
+-- newest first. The containment test (@>) is served by the jsonb_path_ops
+-- GIN index idx_events_tags; since prunes partitions.
+SELECT
+    id,
+    project_id,
+    issue_id,
+    level,
+    message,
+    fingerprint,
+    exception,
+    stacktrace,
+    breadcrumbs,
+    tags,
+    extra,
+    user_context,
+    sdk_name,
+    sdk_version,
+    received_at
+FROM events
+WHERE
+    tags @> :tags
+    AND project_id = :project_id
+    AND received_at >= :since
+ORDER BY received_at DESC, id DESC
+LIMIT :page_size;
+
+-- name: event_volume(project_id, bucket, since)
+-- Events per hour or day (UTC) since a time, including empty buckets, for a
+-- dashboard chart. Counts are served by idx_events_project_received.
+WITH counted AS (
+    SELECT
+        date_trunc(:bucket, received_at, 'UTC') AS bucket_start,
+        count(*) AS event_count
+    FROM events
+    WHERE project_id = :project_id AND received_at >= :since
+    GROUP BY bucket_start
+),
+
+buckets AS (
+    SELECT generate_series(
+        date_trunc(:bucket, cast(:since AS TIMESTAMPTZ), 'UTC'),
+        date_trunc(:bucket, now(), 'UTC'),
+        cast('1 ' || :bucket AS INTERVAL)
+    ) AS bucket_start
+)
+
+SELECT
+    buckets.bucket_start,
+    coalesce(counted.event_count, 0) AS event_count
+FROM buckets
+LEFT JOIN counted ON buckets.bucket_start = counted.bucket_start
+ORDER BY buckets.bucket_start;
+
+-- name: level_breakdown(project_id, since)
+-- Events per level since a time (idx_events_project_received).
+SELECT
+    level,
+    count(*) AS event_count
+FROM events
+WHERE project_id = :project_id AND received_at >= :since
+GROUP BY level;

@@ -1,0 +1,110 @@
+-- name: get_issue(id)^
+-- One issue by id (primary key).
+SELECT
+    id,
+    project_id,
+    fingerprint,
+    title,
+    level,
+    status,
+    event_count,
+    first_seen,
+    last_seen,
+    assigned_to
+FROM issues
+WHERE id = :id;
+
+-- name: list_issues(project_id, status, level, after_last_seen, after_id, page_size)
+-- A project's issues, most recently seen first, optionally of one status
+-- and/or level. Keyset pagination on (last_seen, id): pass the last row's
+-- values to get the next page. Served by idx_issues_project_last_seen; the
+-- plain last_seen bound lets the index start at the cursor.
+SELECT
+    id,
+    project_id,
+    fingerprint,
+    title,
+    level,
+    status,
+    event_count,
+    first_seen,
+    last_seen,
+    assigned_to
+FROM issues
+WHERE
+    project_id = :project_id
+    AND (cast(:status AS TEXT) IS NULL OR status = :status)
+    AND (cast(:level AS TEXT) IS NULL OR level = :level)
+    AND (
+        cast(:after_last_seen AS TIMESTAMPTZ) IS NULL
+        OR (
+            last_seen <= :after_last_seen
+            AND (last_seen, id) < (:after_last_seen, cast(:after_id AS UUID))
+        )
+    )
+ORDER BY last_seen DESC, id DESC
+LIMIT :page_size;
+
+-- name: set_issue_status(id, status)^
+-- Moves an issue to a status (primary key); returns the updated row, none
+-- if the issue does not exist.
+UPDATE issues
+SET status = :status
+WHERE id = :id
+RETURNING
+    id,
+    project_id,
+    fingerprint,
+    title,
+    level,
+    status,
+    event_count,
+    first_seen,
+    last_seen,
+    assigned_to;
+
+-- name: assign_issue(id, user_id)^
+-- Assigns an issue to a user, or unassigns it with NULL; returns the updated
+-- row, none if the issue does not exist. An unknown user violates
+-- issues_assigned_to_fkey.
+UPDATE issues
+SET assigned_to = :user_id
+WHERE id = :id
+RETURNING
+    id,
+    project_id,
+    fingerprint,
+    title,
+    level,
+    status,
+    event_count,
+    first_seen,
+    last_seen,
+    assigned_to;
+
+-- name: count_issues_by_status(project_id)
+-- Issue counts per status for a project (idx_issues_project_status).
+SELECT
+    status,
+    count(*) AS issue_count
+FROM issues
+WHERE project_id = :project_id
+GROUP BY status;
+
+-- name: top_issues(project_id, page_size)
+-- A project's issues with the most events (idx_issues_project_event_count).
+SELECT
+    id,
+    project_id,
+    fingerprint,
+    title,
+    level,
+    status,
+    event_count,
+    first_seen,
+    last_seen,
+    assigned_to
+FROM issues
+WHERE project_id = :project_id
+ORDER BY event_count DESC, id DESC
+LIMIT :page_size;
