@@ -182,7 +182,7 @@ def model_arg(value: Any, model: type[M], what: str) -> M:
     if isinstance(value, model):
         return value
     if not isinstance(value, Mapping):
-        raise InvalidInput(f"{what}: must be a {model.__name__} or a mapping")
+        raise InvalidInput(f"{what}: must be a mapping or {model.__name__}")
     try:
         return model.model_validate(value)
     except ValidationError as exc:

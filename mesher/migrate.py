@@ -2,7 +2,8 @@
 
 Usage::
 
-    python -m mesher.migrate [--database-url URL] [--days N] [--status]
+    python -m mesher.migrate [--database-url URL] [--days N] [--retention-days N]
+                             [--status | --maintain]
 
 The URL comes from ``--database-url``, else ``$DATABASE_URL``, else the
 embedded development server (see ``mesher.embedded``).
@@ -14,7 +15,12 @@ queue up one behind the other:
 2. every numbered file ``NNNN_name.sql`` not yet in the history, in order,
    each in its own transaction together with its history row;
 3. ``after_migrate.sql`` (idempotent fix-ups, e.g. rebinding uuidv7);
-4. the ``events`` partitions for today (UTC) and the following days.
+4. partition maintenance (``mesher.partitions.maintain``): the ``events``
+   partitions for today (UTC) and the following days, rows stranded in
+   ``events_default`` moved to their day, partitions past the retention
+   dropped.
+
+``--maintain`` runs step 4 alone, for a daily cron job.
 
 An applied file is immutable: if its checksum changed, or it disappeared,
 the run stops before applying anything. Add a new numbered file instead.
@@ -37,11 +43,20 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from . import partitions
 from ._sql import sql_dir, sync_queries
 from .errors import MesherError, MigrationError
+from .partitions import MaintenanceReport, maintain
 
-__all__ = ["FileStatus", "Migration", "MigrationReport", "load", "main", "migrate", "status"]
+__all__ = [
+    "FileStatus",
+    "Migration",
+    "MigrationReport",
+    "load",
+    "main",
+    "migrate",
+    "run_maintenance",
+    "status",
+]
 
 _NUMBERED = re.compile(r"[0-9]{4}_[a-z0-9_]+\.sql")
 _HOOKS = ("before_migrate.sql", "after_migrate.sql")
@@ -62,7 +77,7 @@ class Migration:
 class MigrationReport:
     applied: list[str] = field(default_factory=list)
     already_applied: int = 0
-    partitions_created: list[str] = field(default_factory=list)
+    maintenance: MaintenanceReport = field(default_factory=MaintenanceReport)
 
 
 @dataclass(frozen=True)
@@ -134,6 +149,7 @@ def migrate(
     conninfo: str,
     *,
     days: int = 7,
+    retention_days: int = 90,
     echo: Callable[[str], None] | None = None,
     schema_dir: Path | None = None,
 ) -> MigrationReport:
@@ -171,19 +187,29 @@ def migrate(
                 say(f"applied {migration.filename} ({elapsed} ms)")
             with conn.transaction():
                 _apply(conn, "after_migrate.sql", (folder / "after_migrate.sql").read_text())
-            with conn.transaction():
-                report.partitions_created = partitions.create_partitions_ahead(conn, days)
+            if not report.applied:
+                say(f"schema up to date ({report.already_applied} migrations applied earlier)")
+            report.maintenance = maintain(conn, days, retention_days)
         finally:
             if not conn.broken:
                 _q.release_migration_lock(conn)
-    if not report.applied:
-        say(f"schema up to date ({report.already_applied} migrations applied earlier)")
-    created = report.partitions_created
-    say(
-        f"partitions: created {len(created)} ({', '.join(created)})"
-        if created
-        else f"partitions: the {days} days ahead already exist"
-    )
+    for line in report.maintenance.lines():
+        say(line)
+    return report
+
+
+def run_maintenance(
+    conninfo: str,
+    *,
+    days: int = 7,
+    retention_days: int = 90,
+    echo: Callable[[str], None] | None = None,
+) -> MaintenanceReport:
+    """Partition maintenance alone (``--maintain``), on its own connection."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        report = maintain(conn, days, retention_days)
+    for line in report.lines():
+        (echo or (lambda _line: None))(line)
     return report
 
 
@@ -228,11 +254,23 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         "--days", type=int, default=7, help="days of event partitions to create ahead (default 7)"
     )
     parser.add_argument(
+        "--retention-days",
+        type=int,
+        default=90,
+        help="drop event partitions whose day is older than this (default 90)",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--status", action="store_true", help="list applied and pending files; change nothing"
+    )
+    mode.add_argument(
+        "--maintain", action="store_true", help="partition maintenance only (for cron)"
     )
     args = parser.parse_args(argv)
     if not 0 <= args.days <= 10_000:
         parser.error("--days must be between 0 and 10000")
+    if not 1 <= args.retention_days <= 100_000:
+        parser.error("--retention-days must be between 1 and 100000")
     return args
 
 
@@ -254,8 +292,10 @@ def main(argv: list[str] | None = None) -> int:
             for s in status(url):
                 when = f"  {s.applied_at:%Y-%m-%d %H:%M:%S %Z}" if s.applied_at else ""
                 print(f"{s.state:8} {s.filename}{when}")
+        elif args.maintain:
+            run_maintenance(url, days=args.days, retention_days=args.retention_days, echo=print)
         else:
-            migrate(url, days=args.days, echo=print)
+            migrate(url, days=args.days, retention_days=args.retention_days, echo=print)
     except MesherError as exc:
         print(f"mesher.migrate: {exc}", file=sys.stderr)
         return 1

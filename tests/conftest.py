@@ -105,3 +105,14 @@ def conn(db_url: str) -> Iterator[psycopg.Connection[Any]]:
     """A connection to a fresh migrated database; commits are the test's business."""
     with psycopg.connect(db_url) as connection:
         yield connection
+
+
+@pytest.fixture
+def project_id(conn: psycopg.Connection[Any]) -> Any:
+    """A committed organization and project in the test's database."""
+    from mesher import queries
+
+    org = queries.insert_org(conn, "Acme", "acme")
+    project = queries.insert_project(conn, org, "Backend", "python")
+    conn.commit()
+    return project

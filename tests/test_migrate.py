@@ -52,15 +52,15 @@ def test_fresh_migrate_then_noop(empty_db_url: str) -> None:
     lines: list[str] = []
     first = migrate(empty_db_url, echo=lines.append)
     assert first.applied == FILES
-    assert len(first.partitions_created) == 7
+    assert len(first.maintenance.created) == 7
     assert [line.split()[1] for line in lines[: len(FILES)]] == FILES
     assert lines[-1].startswith("partitions: created 7 (events_")
     second = migrate(empty_db_url, echo=lines.append)
-    assert (second.applied, second.partitions_created) == ([], [])
+    assert (second.applied, second.maintenance.created) == ([], [])
     assert second.already_applied == len(FILES)
     assert lines[-2:] == [
         f"schema up to date ({len(FILES)} migrations applied earlier)",
-        "partitions: the 7 days ahead already exist",
+        "partitions: the days ahead already exist",
     ]
     assert [s.state for s in status(empty_db_url)] == ["applied"] * len(FILES)
 

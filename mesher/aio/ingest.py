@@ -5,10 +5,12 @@ runs, then, in one transaction (``conn.transaction()``: a savepoint inside
 the caller's open transaction, else a transaction of its own, committed on
 success):
 
-1. upsert one issue row per distinct fingerprint, adding the number of
+1. lock the batch's existing issues (in fingerprint order) and note which
+   are resolved;
+2. upsert one issue row per distinct fingerprint, adding the number of
    events (``event_count + n``), moving ``last_seen``, and regressing a
    resolved issue to unresolved (an archived one stays archived);
-2. write the events, with COPY for a batch.
+3. write the events, with COPY for a batch.
 
 Each event gets its id (a UUIDv7) and ``received_at`` here, from one clock
 reading. The result says, per event, its issue and whether that issue was
@@ -111,11 +113,13 @@ def _severity(level: Any) -> int:
 
 
 async def _write(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[IngestedEvent]:
+    params = _issue_params(project_id, events)
     async with conn.transaction():
-        issues = {
-            row["fingerprint"]: row
-            async for row in _q.upsert_issues(conn, **_issue_params(project_id, events))
-        }
+        # Lock the existing issues first: their status before this batch says
+        # which ones regress, and cannot change until the batch commits.
+        locked = _q.lock_issues(conn, project_id=project_id, fingerprints=params["fingerprints"])
+        resolved = {row["fingerprint"] async for row in locked if row["status"] == "resolved"}
+        issues = {row["fingerprint"]: row async for row in _q.upsert_issues(conn, **params)}
         rows = [e.row(project_id, issues[e.fingerprint]["id"]) for e in events]
         if len(rows) == 1:
             columns = _q.insert_event.parameters
@@ -129,7 +133,7 @@ async def _write(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[
             e.event_id,
             issues[e.fingerprint]["id"],
             issues[e.fingerprint]["new_issue"],
-            issues[e.fingerprint]["regressed"],
+            e.fingerprint in resolved,
         )
         for e in events
     ]
