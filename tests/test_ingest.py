@@ -201,7 +201,11 @@ def test_exact_counts_under_eight_connections(db_url: str, project_id: uuid.UUID
                     if i % 2:
                         ingest_event(conn, project_id, boom(n + i))
                     else:
-                        ingest_events(conn, project_id, [boom(i), {"message": f"worker {chr(97 + n)}"}, boom(n)])
+                        ingest_events(
+                            conn,
+                            project_id,
+                            [boom(i), {"message": f"worker {chr(97 + n)}"}, boom(n)],
+                        )
         except BaseException as exc:
             errors.append(exc)
 
