@@ -1,0 +1,181 @@
+"""Alert rules, firing, cooldowns, concurrent evaluators, alert lifecycle."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+
+from mesher import queries as q
+from mesher.errors import Conflict, InvalidInput, NotFound
+from mesher.ingest import ingest_event, ingest_events
+from mesher.models import AlertCondition, AlertStatus
+
+Conn = psycopg.Connection[Any]
+MISSING = uuid.UUID("00000000-0000-7000-8000-000000000000")
+EMAIL = {"type": "email", "to": "oncall@example.com"}
+
+
+def threshold(n: int, window: int = 5) -> dict[str, Any]:
+    return {"condition_type": "threshold", "threshold": n, "window_minutes": window}
+
+
+def test_rule_management(conn: Conn, project_id: uuid.UUID) -> None:
+    rule = q.create_alert_rule(conn, project_id, "Spike", threshold(10), EMAIL)
+    assert (rule.enabled, rule.cooldown_minutes, rule.last_fired_at) == (True, 60, None)
+    assert rule.condition == AlertCondition(
+        condition_type="threshold", threshold=10, window_minutes=5
+    )
+    assert rule.action == EMAIL
+    other = q.create_alert_rule(
+        conn, project_id, "New", AlertCondition(condition_type="new_issue"), {}, cooldown_minutes=5
+    )
+    assert [r.id for r in q.list_alert_rules(conn, project_id)] == [rule.id, other.id]
+    assert q.set_alert_rule_enabled(conn, rule.id, False).enabled is False
+    assert q.delete_alert_rule(conn, other.id) == 1
+    assert q.delete_alert_rule(conn, other.id) == 0
+    assert [r.id for r in q.list_alert_rules(conn, project_id)] == [rule.id]
+    with pytest.raises(NotFound):
+        q.set_alert_rule_enabled(conn, MISSING, True)
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ({"condition_type": "sometimes"}, "condition: condition_type"),
+        (threshold(0), "condition: threshold: Input should be greater than 0"),
+        (threshold(5, window=-1), "condition: window_minutes"),
+        ("threshold", "condition: must be a mapping"),
+    ],
+)
+def test_bad_conditions(conn: Conn, project_id: uuid.UUID, condition: Any, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        q.create_alert_rule(conn, project_id, "r", condition, {})
+    assert q.list_alert_rules(conn, project_id) == []
+
+
+def test_rule_for_missing_project(conn: Conn) -> None:
+    with pytest.raises(NotFound, match="project not found"):
+        q.create_alert_rule(conn, MISSING, "r", threshold(1), {})
+
+
+def test_threshold_fires_once_per_cooldown(conn: Conn, project_id: uuid.UUID) -> None:
+    rule = q.create_alert_rule(conn, project_id, "Spike", threshold(3), EMAIL, cooldown_minutes=30)
+    q.create_alert_rule(conn, project_id, "New", {"condition_type": "new_issue"}, {})
+    ingest_events(conn, project_id, [{"message": "a"}] * 2)
+    assert q.evaluate_alert_rules(conn, project_id) == []  # 2 < 3
+    ingest_event(conn, project_id, {"message": "a"})
+    (alert,) = q.evaluate_alert_rules(conn, project_id)
+    assert (alert.rule_id, alert.status, alert.project_id) == (
+        rule.id,
+        AlertStatus.ACTIVE,
+        project_id,
+    )
+    assert alert.message == "3 events in the last 5 minutes"
+    assert alert.condition_snapshot.threshold == 3
+    fired_at = q.list_alert_rules(conn, project_id)[0].last_fired_at
+    assert fired_at is not None
+    ingest_events(conn, project_id, [{"message": "a"}] * 5)
+    assert q.evaluate_alert_rules(conn, project_id) == []  # cooling down
+    conn.execute("UPDATE alert_rules SET last_fired_at = now() - interval '31 minutes'")
+    assert len(q.evaluate_alert_rules(conn, project_id)) == 1
+    q.set_alert_rule_enabled(conn, rule.id, False)
+    conn.execute("UPDATE alert_rules SET last_fired_at = NULL")
+    assert q.evaluate_alert_rules(conn, project_id) == []  # disabled
+
+
+def test_window_excludes_older_events(conn: Conn, project_id: uuid.UUID) -> None:
+    q.create_alert_rule(conn, project_id, "Spike", threshold(2, window=10), {})
+    done = ingest_events(conn, project_id, [{"message": "a"}] * 2)
+    conn.execute(
+        "UPDATE events SET received_at = received_at - interval '11 minutes' WHERE id = %s",
+        (done[0].event_id,),
+    )
+    assert q.evaluate_alert_rules(conn, project_id) == []
+
+
+def test_two_evaluators_never_fire_a_rule_twice(db_url: str, project_id: uuid.UUID) -> None:
+    with psycopg.connect(db_url) as conn:
+        rules = [
+            q.create_alert_rule(conn, project_id, f"r{i}", threshold(1), {}) for i in range(20)
+        ]
+        ingest_event(conn, project_id, {"message": "a"})
+        conn.commit()
+    barrier = threading.Barrier(4)
+    fired: list[uuid.UUID] = []
+    errors: list[BaseException] = []
+
+    def evaluate() -> None:
+        try:
+            with psycopg.connect(db_url) as conn:
+                barrier.wait()
+                with conn.transaction():
+                    fired.extend(a.rule_id for a in q.evaluate_alert_rules(conn, project_id))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=evaluate) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(fired) == sorted(r.id for r in rules)  # each exactly once
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM alerts").fetchone() == (20,)
+
+
+def test_new_issue_and_regression_rules(conn: Conn, project_id: uuid.UUID) -> None:
+    new_rule = q.create_alert_rule(conn, project_id, "New", {"condition_type": "new_issue"}, {})
+    reg_rule = q.create_alert_rule(conn, project_id, "Back", {"condition_type": "regression"}, {})
+    first = ingest_events(conn, project_id, [{"message": "disk full"}, {"message": "oom"}])
+    (alert,) = q.fire_issue_alerts(conn, project_id, first)
+    assert alert.rule_id == new_rule.id
+    assert alert.message == "new issue: disk full; oom"
+    assert q.fire_issue_alerts(conn, project_id, []) == []
+    q.resolve_issue(conn, first[0].issue_id)
+    again = ingest_event(conn, project_id, {"message": "disk full"})
+    (alert,) = q.fire_issue_alerts(conn, project_id, [again])
+    assert (alert.rule_id, alert.message) == (reg_rule.id, "regression: disk full")
+    # cooldown: a second new issue within the hour does not fire the rule again
+    assert (
+        q.fire_issue_alerts(conn, project_id, [ingest_event(conn, project_id, {"message": "x"})])
+        == []
+    )
+
+
+def test_alert_lifecycle_moves_forward_only(conn: Conn, project_id: uuid.UUID) -> None:
+    q.create_alert_rule(conn, project_id, "Spike", threshold(1), {})
+    ingest_event(conn, project_id, {"message": "a"})
+    (alert,) = q.evaluate_alert_rules(conn, project_id)
+    acked = q.acknowledge_alert(conn, alert.id)
+    assert acked.status is AlertStatus.ACKNOWLEDGED and acked.acknowledged_at is not None
+    with pytest.raises(Conflict, match="is acknowledged; it cannot become acknowledged"):
+        q.acknowledge_alert(conn, alert.id)
+    resolved = q.resolve_alert(conn, alert.id)
+    assert resolved.status is AlertStatus.RESOLVED and resolved.resolved_at is not None
+    with pytest.raises(Conflict, match="is resolved; it cannot become acknowledged"):
+        q.acknowledge_alert(conn, alert.id)
+    with pytest.raises(Conflict, match="is resolved"):
+        q.resolve_alert(conn, alert.id)
+    assert q.get_alert(conn, alert.id) == resolved
+    with pytest.raises(NotFound):
+        q.acknowledge_alert(conn, MISSING)
+    with pytest.raises(NotFound):
+        q.resolve_alert(conn, MISSING)
+
+
+def test_active_alert_can_be_resolved_directly(conn: Conn, project_id: uuid.UUID) -> None:
+    q.create_alert_rule(conn, project_id, "Spike", threshold(1), {}, cooldown_minutes=1)
+    ingest_event(conn, project_id, {"message": "a"})
+    (first,) = q.evaluate_alert_rules(conn, project_id)
+    conn.execute("UPDATE alert_rules SET last_fired_at = now() - interval '2 minutes'")
+    (second,) = q.evaluate_alert_rules(conn, project_id)
+    assert q.resolve_alert(conn, first.id).acknowledged_at is None
+    assert [a.id for a in q.list_alerts(conn, project_id)] == [second.id, first.id]
+    assert [a.id for a in q.list_alerts(conn, project_id, status="active")] == [second.id]
+    with pytest.raises(InvalidInput, match="status must be one of active"):
+        q.list_alerts(conn, project_id, status="open")
