@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any
 
@@ -13,6 +12,8 @@ from mesher import queries as q
 from mesher.errors import Conflict, InvalidInput, NotFound
 from mesher.ingest import ingest_event, ingest_events
 from mesher.models import AlertCondition, AlertStatus
+
+from .helpers import run_concurrently
 
 Conn = psycopg.Connection[Any]
 MISSING = uuid.UUID("00000000-0000-7000-8000-000000000000")
@@ -104,25 +105,12 @@ def test_two_evaluators_never_fire_a_rule_twice(db_url: str, project_id: uuid.UU
         ]
         ingest_event(conn, project_id, {"message": "a"})
         conn.commit()
-    barrier = threading.Barrier(4)
-    fired: list[uuid.UUID] = []
-    errors: list[BaseException] = []
 
-    def evaluate() -> None:
-        try:
-            with psycopg.connect(db_url) as conn:
-                barrier.wait()
-                with conn.transaction():
-                    fired.extend(a.rule_id for a in q.evaluate_alert_rules(conn, project_id))
-        except BaseException as exc:
-            errors.append(exc)
+    def evaluate(_: int) -> list[uuid.UUID]:
+        with psycopg.connect(db_url) as conn, conn.transaction():
+            return [a.rule_id for a in q.evaluate_alert_rules(conn, project_id)]
 
-    threads = [threading.Thread(target=evaluate) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    fired = [rule_id for batch in run_concurrently(4, evaluate) for rule_id in batch]
     assert sorted(fired) == sorted(r.id for r in rules)  # each exactly once
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM alerts").fetchone() == (20,)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any
 
@@ -13,6 +12,8 @@ from mesher import queries as q
 from mesher.errors import InvalidInput, NotFound
 from mesher.ingest import MAX_BATCH, ingest_event, ingest_events
 from mesher.models import EventPayload, IssueStatus, Severity
+
+from .helpers import run_concurrently
 
 Conn = psycopg.Connection[Any]
 
@@ -190,31 +191,17 @@ def test_caller_transaction_owns_the_commit(db_url: str, project_id: uuid.UUID) 
 
 def test_exact_counts_under_eight_connections(db_url: str, project_id: uuid.UUID) -> None:
     workers, rounds = 8, 10
-    barrier = threading.Barrier(workers)
-    errors: list[BaseException] = []
 
     def work(n: int) -> None:
-        try:
-            with psycopg.connect(db_url, autocommit=True) as conn:
-                barrier.wait()
-                for i in range(rounds):
-                    if i % 2:
-                        ingest_event(conn, project_id, boom(n + i))
-                    else:
-                        ingest_events(
-                            conn,
-                            project_id,
-                            [boom(i), {"message": f"worker {chr(97 + n)}"}, boom(n)],
-                        )
-        except BaseException as exc:
-            errors.append(exc)
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            for i in range(rounds):
+                if i % 2:
+                    ingest_event(conn, project_id, boom(n + i))
+                else:
+                    batch = [boom(i), {"message": f"worker {chr(97 + n)}"}, boom(n)]
+                    ingest_events(conn, project_id, batch)
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    run_concurrently(workers, work)
     with psycopg.connect(db_url) as conn:
         hot = conn.execute(
             "SELECT event_count FROM issues WHERE title LIKE 'TimeoutError%'"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
-import threading
 import types
 import uuid
 from typing import Any
@@ -18,6 +17,8 @@ from mesher import queries as q
 from mesher.errors import InvalidInput
 from mesher.ingest import ingest_events
 from mesher.partitions import create_partition, maintain
+
+from .helpers import run_concurrently
 
 Conn = psycopg.Connection[Any]
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -136,24 +137,12 @@ def test_concurrent_runs_are_serialized(db_url: str, project_id: uuid.UUID, cloc
     with psycopg.connect(db_url, autocommit=True) as conn:
         clock(TODAY + dt.timedelta(days=20))
         ingest_events(conn, project_id, [{"message": "x"}] * 10)
-    barrier = threading.Barrier(3)
-    moved: list[int] = []
-    errors: list[BaseException] = []
 
-    def run() -> None:
-        try:
-            with psycopg.connect(db_url, autocommit=True) as conn:
-                barrier.wait()
-                moved.append(sum(maintain(conn, days_ahead=12).moved.values()))
-        except BaseException as exc:
-            errors.append(exc)
+    def run(_: int) -> int:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            return sum(maintain(conn, days_ahead=12).moved.values())
 
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    moved = run_concurrently(3, run)
     assert sorted(moved) == [0, 0, 10]
     with psycopg.connect(db_url) as conn:
         assert sum(_where(conn).values()) == 10

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from mesher.errors import MigrationError
 from mesher.migrate import load_migrations, migrate, redact, status
 
 from .conftest import Server
+from .helpers import run_concurrently
 
 FILES = [m.filename for m in load_migrations()]
 
@@ -66,23 +66,8 @@ def test_fresh_migrate_then_noop(empty_db_url: str) -> None:
 
 
 def test_four_concurrent_runs(empty_db_url: str) -> None:
-    barrier = threading.Barrier(4)
-    applied: list[str] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            barrier.wait()
-            applied.extend(migrate(empty_db_url).applied)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    runs = run_concurrently(4, lambda _: migrate(empty_db_url).applied)
+    applied = [name for run in runs for name in run]
     assert sorted(applied) == FILES  # each file applied exactly once overall
     assert [f for f, _ in _history(empty_db_url)] == FILES
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Any
 
 import psycopg
@@ -11,6 +10,8 @@ import pytest
 
 from mesher import partitions
 from mesher.errors import InvalidInput
+
+from .helpers import run_concurrently
 
 Conn = psycopg.Connection[Any]
 
@@ -97,25 +98,13 @@ def test_bad_days_ahead(conn: Conn, bad: object) -> None:
 
 
 def test_concurrent_creation_is_safe(db_url: str) -> None:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
+    def worker(_: int) -> None:
+        with psycopg.connect(db_url) as conn:
+            partitions.create_partitions_ahead(conn, 30)
+            partitions.create_partition(conn, "20400101")
+            conn.commit()
 
-    def worker() -> None:
-        try:
-            with psycopg.connect(db_url) as conn:
-                barrier.wait()
-                partitions.create_partitions_ahead(conn, 30)
-                partitions.create_partition(conn, "20400101")
-                conn.commit()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    run_concurrently(4, worker)
     with psycopg.connect(db_url) as conn:
         names = _event_partitions(conn)
     assert len(names) == len(set(names)) == 31

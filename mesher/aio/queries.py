@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from psycopg import AsyncConnection
@@ -105,6 +105,8 @@ __all__ = [
     "unresolve_issue",
     "validate_session",
 ]
+
+R = TypeVar("R", Issue, Event)
 
 #: Largest page a list helper returns.
 MAX_PAGE = 1000
@@ -287,6 +289,16 @@ async def get_user_orgs(conn: Conn, user_id: UUID | str) -> list[OrgMembership]:
 # --- issues ------------------------------------------------------------------
 
 
+def _page(rows: list[R], size: int) -> tuple[list[R], str | None]:
+    """Keyset pages fetch size + 1 rows: the extra one says a next page exists,
+    and the cursor is the (time, id) of the page's last row."""
+    if len(rows) <= size:
+        return rows, None
+    last = rows[size - 1]
+    at = last.last_seen if isinstance(last, Issue) else last.received_at
+    return rows[:size], encode_cursor(at, last.id)
+
+
 @translate_errors
 async def get_issue(conn: Conn, issue_id: UUID | str) -> Issue:
     row = await _q.get_issue(conn, id=uuid_arg(issue_id, "issue_id"))
@@ -317,13 +329,8 @@ async def list_issues(
         after_id=after_id,
         page_size=size + 1,  # one more tells whether a next page exists
     )
-    items = [Issue.model_validate(row) async for row in rows]
-    more = len(items) > size
-    items = items[:size]
-    last = items[-1] if more else None
-    return IssuePage(
-        items=items, next_cursor=None if last is None else encode_cursor(last.last_seen, last.id)
-    )
+    items, next_cursor = _page([Issue.model_validate(row) async for row in rows], size)
+    return IssuePage(items=items, next_cursor=next_cursor)
 
 
 async def _set_status(conn: Conn, issue_id: UUID | str, status: IssueStatus) -> Issue:
@@ -415,14 +422,8 @@ async def list_events_for_issue(
         after_id=after_id,
         page_size=size + 1,
     )
-    items = [Event.model_validate(row) async for row in rows]
-    more = len(items) > size
-    items = items[:size]
-    last = items[-1] if more else None
-    return EventPage(
-        items=items,
-        next_cursor=None if last is None else encode_cursor(last.received_at, last.id),
-    )
+    items, next_cursor = _page([Event.model_validate(row) async for row in rows], size)
+    return EventPage(items=items, next_cursor=next_cursor)
 
 
 def _since(value: Any, default: dt.timedelta) -> dt.datetime:
