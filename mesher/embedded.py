@@ -153,8 +153,9 @@ class Cluster:
     def initialized(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists()
 
-    def init(self, *, durable: bool = True) -> None:
-        """Create the data directory; non-durable clusters (tests) skip fsync."""
+    def init(self, *, durable: bool = True, settings: list[str] | None = None) -> None:
+        """Create the data directory; non-durable clusters (tests) skip fsync.
+        ``settings`` are extra postgresql.conf lines."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         user = service_user()
         if user is not None:
@@ -179,16 +180,17 @@ class Cluster:
             "--no-locale",
             *([] if durable else ["--no-sync"]),
         )
-        settings = [
+        conf_lines = [
             "listen_addresses = '127.0.0.1'",
             f"port = {self.port}",
             "unix_socket_directories = ''",
             "timezone = 'UTC'",
         ]
         if not durable:
-            settings += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+            conf_lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+        conf_lines += settings or []
         with (self.data_dir / "postgresql.conf").open("a") as conf:
-            conf.write("\n# mesher.embedded\n" + "\n".join(settings) + "\n")
+            conf.write("\n# mesher.embedded\n" + "\n".join(conf_lines) + "\n")
 
     def running(self) -> bool:
         try:

@@ -51,7 +51,9 @@ def _material(payload: EventPayload) -> list[str]:
     if payload.fingerprint is not None:
         return ["explicit", payload.fingerprint]
     exc = payload.exception
-    in_app = [f"{f.filename}:{f.function_name}" for f in payload.stacktrace if f.in_app]
+    in_app = [
+        f"{f['filename']}:{f['function_name']}" for f in payload.stacktrace if f.get("in_app")
+    ]
     if exc is not None and in_app:
         return ["frames", exc.type_name, *in_app]
     if exc is not None:

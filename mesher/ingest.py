@@ -11,7 +11,8 @@ success):
 2. upsert one issue row per distinct fingerprint, adding the number of
    events (``event_count + n``), moving ``last_seen``, and regressing a
    resolved issue to unresolved (an archived one stays archived);
-3. write the events, with COPY for a batch.
+3. COPY the events, their JSONB columns as the JSON text each payload made
+   once when it was validated.
 
 Each event gets its id (a UUIDv7) and ``received_at`` here, from one clock
 reading. The result says, per event, its issue and whether that issue was
@@ -28,7 +29,6 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import Connection
-from psycopg.types.json import Jsonb
 
 from ._args import model_arg, uuid_arg
 from ._sql import sync_queries
@@ -54,9 +54,9 @@ class _Prepared:
     fingerprint: str
 
     def row(self, project_id: UUID, issue_id: UUID) -> tuple[Any, ...]:
-        """Values in the column order of copy_events and insert_event."""
+        """Values in the column order of copy_events; the JSONB columns as the
+        JSON text the payload made when it was validated."""
         p = self.payload
-        data = p.model_dump(mode="json", include={"exception", "stacktrace", "breadcrumbs"})
         return (
             self.event_id,
             project_id,
@@ -64,12 +64,7 @@ class _Prepared:
             p.level.value,
             p.message,
             self.fingerprint,
-            None if p.exception is None else Jsonb(data["exception"]),
-            Jsonb(data["stacktrace"]),
-            Jsonb(data["breadcrumbs"]),
-            Jsonb(p.tags),
-            Jsonb(p.extra),
-            Jsonb(p.user_context),
+            *p.json_columns(),
             p.sdk_name,
             p.sdk_version,
             self.received_at,
@@ -121,14 +116,9 @@ def _write(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[Ingest
         locked = _q.lock_issues(conn, project_id=project_id, fingerprints=params["fingerprints"])
         resolved = {row["fingerprint"] for row in locked if row["status"] == "resolved"}
         issues = {row["fingerprint"]: row for row in _q.upsert_issues(conn, **params)}
-        rows = [e.row(project_id, issues[e.fingerprint]["id"]) for e in events]
-        if len(rows) == 1:
-            columns = _q.insert_event.parameters
-            _q.insert_event(conn, **dict(zip(columns, rows[0], strict=True)))
-        else:
-            with conn.cursor() as cur, cur.copy(_q.copy_events.sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
+        with conn.cursor() as cur, cur.copy(_q.copy_events.sql) as copy:
+            for e in events:
+                copy.write_row(e.row(project_id, issues[e.fingerprint]["id"]))
     return [
         IngestedEvent(
             e.event_id,

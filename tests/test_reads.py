@@ -147,9 +147,11 @@ def test_get_event(conn: Conn, project_id: uuid.UUID) -> None:
     done = ingest_event(conn, project_id, payload)
     event = q.get_event(conn, project_id, done.event_id)
     assert event.level is Severity.FATAL
-    assert event.stacktrace[0].function_name == "f" and event.stacktrace[0].in_app
-    assert event.breadcrumbs[0].data == {"k": 1}
-    assert event.breadcrumbs[0].timestamp == dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
+    assert event.stacktrace == [
+        {"filename": "a.py", "function_name": "f", "lineno": 1, "in_app": True}
+    ]
+    assert event.breadcrumbs[0]["data"] == {"k": 1}
+    assert event.breadcrumbs[0]["timestamp"] == dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
     assert (event.extra, event.user_context) == ({"nested": {"a": [1, 2]}}, {"id": "u1"})
     assert (event.sdk_name, event.sdk_version) == ("mesher-py", "1.2.3")
     other = q.insert_project(conn, q.get_project(conn, project_id).org_id, "Other", None)

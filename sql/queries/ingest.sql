@@ -67,20 +67,9 @@ ON CONFLICT (project_id, fingerprint) DO UPDATE
 RETURNING i.id, i.fingerprint, (i.xmax = 0) AS new_issue;
 
 -- name: copy_events()!
--- COPY statement for the batch write path (psycopg's cursor.copy); the
--- columns are written in this order.
+-- COPY statement for the write path (psycopg's cursor.copy); rows are
+-- written in this column order.
 COPY events (
     id, project_id, issue_id, level, message, fingerprint, exception, stacktrace,
     breadcrumbs, tags, extra, user_context, sdk_name, sdk_version, received_at
 ) FROM STDIN;
-
--- name: insert_event(id, project_id, issue_id, level, message, fingerprint, exception, stacktrace, breadcrumbs, tags, extra, user_context, sdk_name, sdk_version, received_at)!
--- One event, for the single-event write path.
-INSERT INTO events (
-    id, project_id, issue_id, level, message, fingerprint, exception, stacktrace,
-    breadcrumbs, tags, extra, user_context, sdk_name, sdk_version, received_at
-)
-VALUES (
-    :id, :project_id, :issue_id, :level, :message, :fingerprint, :exception, :stacktrace,
-    :breadcrumbs, :tags, :extra, :user_context, :sdk_name, :sdk_version, :received_at
-);
