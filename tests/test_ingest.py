@@ -95,8 +95,8 @@ def test_batch_groups_per_fingerprint(conn: Conn, project_id: uuid.UUID) -> None
     assert stored == 9
 
 
-def test_one_upsert_per_fingerprint(conn: Conn, project_id: uuid.UUID) -> None:
-    conn.execute(
+def test_one_upsert_per_fingerprint(conn: Conn, owner_conn: Conn, project_id: uuid.UUID) -> None:
+    owner_conn.execute(
         """CREATE TABLE issue_writes (op text);
         CREATE FUNCTION note_issue_write() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN INSERT INTO issue_writes VALUES (TG_LEVEL || ' ' || TG_OP); RETURN NULL; END $$;
@@ -105,6 +105,7 @@ def test_one_upsert_per_fingerprint(conn: Conn, project_id: uuid.UUID) -> None:
         CREATE TRIGGER per_row AFTER INSERT OR UPDATE ON issues
         FOR EACH ROW EXECUTE FUNCTION note_issue_write();"""
     )
+    owner_conn.commit()
     batch = [boom(i) for i in range(50)] + [{"message": "x"}] * 50
     ingest_events(conn, project_id, batch)
     ingest_events(conn, project_id, batch)
@@ -149,9 +150,9 @@ def test_batch_limit(conn: Conn, project_id: uuid.UUID) -> None:
 
 
 def test_database_failure_mid_batch_rolls_back_issues_too(
-    conn: Conn, project_id: uuid.UUID
+    conn: Conn, owner_conn: Conn, project_id: uuid.UUID
 ) -> None:
-    conn.execute(
+    owner_conn.execute(
         """CREATE FUNCTION refuse_third() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF NEW.message = 'third' THEN RAISE EXCEPTION 'refused by test'; END IF;
@@ -160,7 +161,7 @@ def test_database_failure_mid_batch_rolls_back_issues_too(
         CREATE TRIGGER refuse_third BEFORE INSERT ON events
         FOR EACH ROW EXECUTE FUNCTION refuse_third();"""
     )
-    conn.commit()
+    owner_conn.commit()
     with pytest.raises(Exception, match="refused by test") as info:
         ingest_events(
             conn, project_id, [{"message": "first"}, {"message": "second"}, {"message": "third"}]
@@ -175,13 +176,13 @@ def test_unknown_project_is_not_found(conn: Conn) -> None:
         ingest_event(conn, uuid.UUID(int=0), boom())
 
 
-def test_caller_transaction_owns_the_commit(db_url: str, project_id: uuid.UUID) -> None:
-    with psycopg.connect(db_url) as conn:
+def test_caller_transaction_owns_the_commit(app_url: str, project_id: uuid.UUID) -> None:
+    with psycopg.connect(app_url) as conn:
         with conn.transaction():
             ingest_events(conn, project_id, [boom(), boom()])
-            with psycopg.connect(db_url) as other:
+            with psycopg.connect(app_url) as other:
                 assert _counts(other) == (0, 0)  # not visible before the caller commits
-        with psycopg.connect(db_url) as other:
+        with psycopg.connect(app_url) as other:
             assert _counts(other) == (1, 2)
         conn.execute("BEGIN")
         ingest_event(conn, project_id, boom())
@@ -189,11 +190,11 @@ def test_caller_transaction_owns_the_commit(db_url: str, project_id: uuid.UUID) 
         assert _counts(conn) == (1, 2)
 
 
-def test_exact_counts_under_eight_connections(db_url: str, project_id: uuid.UUID) -> None:
+def test_exact_counts_under_eight_connections(app_url: str, project_id: uuid.UUID) -> None:
     workers, rounds = 8, 10
 
     def work(n: int) -> None:
-        with psycopg.connect(db_url, autocommit=True) as conn:
+        with psycopg.connect(app_url, autocommit=True) as conn:
             for i in range(rounds):
                 if i % 2:
                     ingest_event(conn, project_id, boom(n + i))
@@ -202,7 +203,7 @@ def test_exact_counts_under_eight_connections(db_url: str, project_id: uuid.UUID
                     ingest_events(conn, project_id, batch)
 
     run_concurrently(workers, work)
-    with psycopg.connect(db_url) as conn:
+    with psycopg.connect(app_url) as conn:
         hot = conn.execute(
             "SELECT event_count FROM issues WHERE title LIKE 'TimeoutError%'"
         ).fetchall()

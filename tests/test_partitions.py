@@ -16,6 +16,12 @@ from .helpers import run_concurrently
 Conn = psycopg.Connection[Any]
 
 
+@pytest.fixture
+def conn(owner_conn: Conn) -> Conn:
+    """Partition DDL is the schema owner's job (the application role may not)."""
+    return owner_conn
+
+
 def _bounds(conn: Conn, name: str) -> str:
     row = conn.execute(
         "SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = %s", (name,)

@@ -240,8 +240,10 @@ def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [plan, *(n for child in plan.get("Plans", []) for n in _nodes(child))]
 
 
-def test_get_event_touches_only_its_partitions(conn: Conn, project_id: uuid.UUID) -> None:
+def test_get_event_touches_only_its_partitions(owner_conn: Conn, project_id: uuid.UUID) -> None:
     from mesher import partitions
+
+    conn = owner_conn  # partition DDL is the owner's
 
     partitions.create_partitions_ahead(conn, 30)
     for back in range(1, 10):
@@ -272,7 +274,8 @@ def test_get_event_touches_only_its_partitions(conn: Conn, project_id: uuid.UUID
     )
 
 
-def test_list_issues_uses_the_last_seen_index(conn: Conn, project_id: uuid.UUID) -> None:
+def test_list_issues_uses_the_last_seen_index(owner_conn: Conn, project_id: uuid.UUID) -> None:
+    conn = owner_conn  # ANALYZE is the owner's
     org = q.get_project(conn, project_id).org_id
     projects = [q.insert_project(conn, org, f"p{i}", None) for i in range(20)]
     conn.execute(

@@ -59,6 +59,7 @@ INDEXES = {
     "idx_issues_project_event_count": "(project_id, event_count DESC)",
     "idx_alerts_project_triggered": "(project_id, triggered_at DESC)",
     "idx_alerts_rule": "(rule_id)",
+    "idx_ingest_batches_received": "(received_at)",  # 0008
 }
 
 
@@ -70,9 +71,13 @@ def test_tables_and_columns(conn: Conn) -> None:
         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
         GROUP BY c.relname"""
     ).fetchall()
-    assert dict(rows) == {**TABLES, "schema_migrations": [
-        "filename", "checksum", "applied_at", "duration_ms",
-    ]}  # fmt: skip
+    assert dict(rows) == {
+        **TABLES,
+        "schema_migrations": ["filename", "checksum", "applied_at", "duration_ms"],
+        "ingest_batches": [
+            "project_id", "idempotency_key", "request_digest", "result", "received_at",
+        ],
+    }  # fmt: skip
 
 
 def test_named_indexes(conn: Conn) -> None:

@@ -22,6 +22,11 @@ REPLACEMENTS = (
     ("AsyncConnection", "Connection"),
     ("async_queries", "sync_queries"),
     ("from ..", "from ."),
+    ("asyncio.sleep", "time.sleep"),
+    ("import asyncio\n", "import time\n"),
+    ("AsyncIterator", "Iterator"),
+    ("Awaitable[T]", "T"),
+    ("Awaitable, ", ""),
 )
 
 
@@ -30,15 +35,17 @@ def generate(name: str) -> str:
     for old, new in REPLACEMENTS:
         source = source.replace(old, new)
     header = f"# Generated from mesher/aio/{name}.py by tools/gen_sync.py: edit that file.\n"
-    formatted = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--stdin-filename", f"{name}.py", "-"],
-        input=header + source,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    return formatted.stdout
+    text = header + source
+    for ruff in (["check", "--select", "I", "--fix", "--quiet"], ["format"]):
+        text = subprocess.run(
+            [sys.executable, "-m", "ruff", *ruff, "--stdin-filename", f"mesher/{name}.py", "-"],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout
+    return text
 
 
 def main(argv: list[str]) -> int:

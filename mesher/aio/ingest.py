@@ -5,8 +5,9 @@ runs, then, in one transaction (``conn.transaction()``: a savepoint inside
 the caller's open transaction, else a transaction of its own, committed on
 success):
 
-1. lock the batch's existing issues (in fingerprint order) and note which
-   are resolved;
+1. take an advisory lock per fingerprint, in one global order, so that
+   concurrent batches sharing fingerprints queue rather than deadlock; lock
+   the batch's existing issues and note which are resolved;
 2. upsert one issue row per distinct fingerprint, adding the number of
    events (``event_count + n``), moving ``last_seen``, and regressing a
    resolved issue to unresolved (an archived one stays archived);
@@ -22,27 +23,31 @@ new or regressed, which is what new-issue and regression alert rules need
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
 
-from .._args import model_arg, uuid_arg
+from .._args import model_arg, optional_text_arg, uuid_arg
 from .._sql import async_queries
 from .._uuid7 import uuid7_with_time
-from ..errors import InvalidInput, translate_errors
+from ..errors import Conflict, InvalidInput, translate_errors
 from ..fingerprint import fingerprint, title
 from ..models import EventPayload, IngestedEvent
 
 _q = async_queries()
 Conn = AsyncConnection[Any]
 
-__all__ = ["MAX_BATCH", "IngestedEvent", "ingest_event", "ingest_events"]
+__all__ = ["IDEMPOTENCY_DAYS", "MAX_BATCH", "IngestedEvent", "ingest_event", "ingest_events"]
 
 #: Most events one ingest_events call takes.
 MAX_BATCH = 1000
+#: How long an idempotency key is remembered (partitions.maintain forgets older ones).
+IDEMPOTENCY_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -107,43 +112,107 @@ def _severity(level: Any) -> int:
     return _ORDER.index(str(level))
 
 
-async def _write(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[IngestedEvent]:
+def _lock_keys(project_id: UUID, fingerprints: Sequence[str]) -> list[int]:
+    """Advisory lock keys (signed 64-bit) for a batch's fingerprints, sorted:
+    every batch takes its locks in the same global order."""
+    keys = {
+        int.from_bytes(hashlib.sha256(project_id.bytes + fp.encode()).digest()[:8], signed=True)
+        for fp in fingerprints
+    }
+    return sorted(keys)
+
+
+def _digest(events: Sequence[_Prepared]) -> str:
+    """SHA-256 of what the events say (not of the ids the layer gave them)."""
+    h = hashlib.sha256()
+    for e in events:
+        p = e.payload
+        parts = (p.level.value, p.message, p.sdk_name or "", p.sdk_version or "", e.fingerprint)
+        for part in (*parts, *p.json_columns()):
+            h.update((part or "").encode("utf-8", "surrogatepass") + b"\x00")
+    return h.hexdigest()
+
+
+async def _write(
+    conn: Conn, project_id: UUID, events: list[_Prepared], key: str | None
+) -> list[IngestedEvent]:
     params = _issue_params(project_id, events)
     async with conn.transaction():
-        # Lock the existing issues first: their status before this batch says
-        # which ones regress, and cannot change until the batch commits.
+        if key is not None:
+            replay = await _replay(conn, project_id, key, _digest(events))
+            if replay is not None:
+                return replay
+        await _q.lock_fingerprints(conn, keys=_lock_keys(project_id, params["fingerprints"]))
+        # Lock the existing issues: their status before this batch says which
+        # ones regress, and cannot change until the batch commits.
         locked = _q.lock_issues(conn, project_id=project_id, fingerprints=params["fingerprints"])
         resolved = {row["fingerprint"] async for row in locked if row["status"] == "resolved"}
         issues = {row["fingerprint"]: row async for row in _q.upsert_issues(conn, **params)}
         async with conn.cursor() as cur, cur.copy(_q.copy_events.sql) as copy:
             for e in events:
                 await copy.write_row(e.row(project_id, issues[e.fingerprint]["id"]))
-    return [
-        IngestedEvent(
-            e.event_id,
-            issues[e.fingerprint]["id"],
-            issues[e.fingerprint]["new_issue"],
-            e.fingerprint in resolved,
-        )
-        for e in events
-    ]
+        results = [
+            IngestedEvent(
+                e.event_id,
+                issues[e.fingerprint]["id"],
+                issues[e.fingerprint]["new_issue"],
+                e.fingerprint in resolved,
+            )
+            for e in events
+        ]
+        if key is not None:
+            stored = Jsonb(
+                [[str(r.event_id), str(r.issue_id), r.new_issue, r.regressed] for r in results]
+            )
+            await _q.record_ingest_batch(
+                conn, project_id=project_id, idempotency_key=key, result=stored
+            )
+    return results
+
+
+async def _replay(
+    conn: Conn, project_id: UUID, key: str, digest: str
+) -> list[IngestedEvent] | None:
+    """The recorded result of an earlier call with this key, or None (and the
+    key claimed for this call) if there was none."""
+    claimed = await _q.claim_ingest_batch(
+        conn, project_id=project_id, idempotency_key=key, request_digest=digest
+    )
+    if claimed is not None:
+        return None
+    prior = await _q.get_ingest_batch(conn, project_id=project_id, idempotency_key=key)
+    if prior is None or prior["request_digest"] != digest:
+        raise Conflict("idempotency_key was already used for different events")
+    return [IngestedEvent(UUID(e), UUID(i), new, reg) for e, i, new, reg in prior["result"]]
 
 
 @translate_errors
-async def ingest_event(conn: Conn, project_id: UUID | str, payload: Any) -> IngestedEvent:
-    """Store one event (an ``EventPayload`` or a mapping); see the module docstring."""
-    pid = uuid_arg(project_id, "project_id")
-    (result,) = await _write(conn, pid, _prepare([payload]))
+async def ingest_event(
+    conn: Conn, project_id: UUID | str, payload: Any, idempotency_key: str | None = None
+) -> IngestedEvent:
+    """Store one event (an ``EventPayload`` or a mapping); see ``ingest_events``
+    for ``idempotency_key``."""
+    (result,) = await ingest_events(conn, project_id, [payload], idempotency_key)
     return result
 
 
 @translate_errors
 async def ingest_events(
-    conn: Conn, project_id: UUID | str, payloads: Iterable[Any]
+    conn: Conn,
+    project_id: UUID | str,
+    payloads: Iterable[Any],
+    idempotency_key: str | None = None,
 ) -> list[IngestedEvent]:
     """Store a batch of events atomically: all of them, or none if any payload
     is invalid or any statement fails. One issue upsert per distinct
-    fingerprint, then one COPY of the events."""
+    fingerprint, then one COPY of the events.
+
+    With an ``idempotency_key`` (any string up to 200 characters, unique per
+    project and call), a retry of a call that may or may not have committed
+    (say, the connection broke) is safe: if the first one committed, the retry
+    writes nothing and returns the same result. Reusing a key for different
+    events raises ``Conflict``. Keys are kept for ``IDEMPOTENCY_DAYS``."""
     pid = uuid_arg(project_id, "project_id")
+    key = optional_text_arg(idempotency_key, "idempotency_key", max_length=200)
     events = _prepare(payloads)
-    return await _write(conn, pid, events) if events else []
+    return await _write(conn, pid, events, key) if events else []

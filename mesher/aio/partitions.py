@@ -12,20 +12,27 @@ query helpers. ``maintain`` commits each of its steps itself.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from psycopg import AsyncConnection
+from psycopg.errors import LockNotAvailable
 from psycopg.pq import TransactionStatus
 
 from .._args import count_arg, day_arg
 from .._sql import async_queries
 from ..errors import InvalidInput, translate_errors
+from .ingest import IDEMPOTENCY_DAYS
 
 _q = async_queries()
+T = TypeVar("T")
 
 __all__ = [
+    "LOCK_TIMEOUT_MS",
     "MaintenanceReport",
     "create_partition",
     "create_partitions_ahead",
@@ -61,6 +68,8 @@ class MaintenanceReport:
     created: list[str] = field(default_factory=list)  # partitions made ahead
     moved: dict[str, int] = field(default_factory=dict)  # partition -> rows from events_default
     dropped: list[str] = field(default_factory=list)  # partitions past the retention
+    forgotten: int = 0  # idempotency keys past their window
+    skipped: list[str] = field(default_factory=list)  # steps that never got their locks
 
     def lines(self) -> list[str]:
         """What was done, one line per kind of step, for people and logs."""
@@ -74,7 +83,30 @@ class MaintenanceReport:
             out.append(f"moved {rows} rows out of events_default into {', '.join(self.moved)}")
         if self.dropped:
             out.append(f"dropped {len(self.dropped)} expired ({', '.join(self.dropped)})")
+        if self.forgotten:
+            out.append(f"forgot {self.forgotten} expired idempotency keys")
+        for step in self.skipped:
+            out.append(f"skipped: {step} (locks busy; the next run retries)")
         return out
+
+
+#: A maintenance step waits at most this long for a lock, so ingestion never
+#: queues behind it for longer; a step that times out is retried.
+LOCK_TIMEOUT_MS = 1000
+ATTEMPTS = 5
+
+
+async def _step(conn: AsyncConnection[Any], work: Callable[[], Awaitable[T]]) -> T | None:
+    """Run one step in its own transaction under LOCK_TIMEOUT_MS, retrying
+    when a lock is busy; None if every attempt timed out."""
+    for attempt in range(ATTEMPTS):
+        try:
+            async with conn.transaction():
+                await _q.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
+                return await work()
+        except LockNotAvailable:
+            await asyncio.sleep(0.1 * 2**attempt)
+    return None
 
 
 @translate_errors
@@ -87,9 +119,13 @@ async def maintain(
     2. move rows that landed in ``events_default`` into their own daily
        partitions (created for them), one day per transaction;
     3. drop the partitions whose whole day is older than ``retention_days``.
-       Issues and their counts are left as they are.
+       Issues and their counts are left as they are;
+    4. forget idempotency keys older than ``IDEMPOTENCY_DAYS``.
 
     Each step commits on its own, so ``conn`` must not be inside a transaction.
+    No step waits more than ``LOCK_TIMEOUT_MS`` for a lock (ingestion never
+    queues behind maintenance for longer); busy steps are retried, then
+    reported as skipped.
     """
     ahead = count_arg(days_ahead, "days_ahead")
     retention = count_arg(retention_days, "retention_days", minimum=1, maximum=100_000)
@@ -98,18 +134,33 @@ async def maintain(
     report = MaintenanceReport()
     await _q.acquire_maintenance_lock(conn)
     try:
-        async with conn.transaction():
-            report.created = await create_partitions_ahead(conn, ahead)
+        created = await _step(conn, lambda: create_partitions_ahead(conn, ahead))
+        if created is None:
+            report.skipped.append("create partitions ahead")
+        report.created = created or []
         async with conn.transaction():
             stranded = [row["partition_day"] async for row in _q.list_default_partition_days(conn)]
         for day in stranded:
-            async with conn.transaction():
-                moved = await _q.create_events_partition(conn, day=day)
-            report.moved[partition_name(day)] = moved or 0
-        async with conn.transaction():
-            rows = _q.drop_expired_events_partitions(conn, retention_days=retention)
-            report.dropped = [row["partition_name"] async for row in rows]
+            moved = await _step(conn, partial(_q.create_events_partition, conn, day=day))
+            if moved is None:
+                report.skipped.append(f"move events of {day} out of events_default")
+            else:
+                report.moved[partition_name(day)] = moved
+        dropped = await _step(
+            conn, lambda: _names(_q.drop_expired_events_partitions(conn, retention_days=retention))
+        )
+        if dropped is None:
+            report.skipped.append("drop expired partitions")
+        report.dropped = dropped or []
+        forgotten = await _step(
+            conn, lambda: _q.forget_ingest_batches(conn, keep_days=IDEMPOTENCY_DAYS)
+        )
+        report.forgotten = forgotten or 0
     finally:
         if not conn.broken:
             await _q.release_maintenance_lock(conn)
     return report
+
+
+async def _names(rows: AsyncIterator[dict[str, Any]]) -> list[str]:
+    return [row["partition_name"] async for row in rows]

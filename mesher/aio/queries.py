@@ -320,15 +320,18 @@ async def list_issues(
     after_last_seen, after_id = cursor_arg(cursor)
     status_value = optional_enum_arg(status, IssueStatus, "status")
     level_value = optional_enum_arg(level, Severity, "level")
-    rows = _q.list_issues(
-        conn,
-        project_id=uuid_arg(project_id, "project_id"),
-        status=None if status_value is None else status_value.value,
-        level=None if level_value is None else level_value.value,
-        after_last_seen=after_last_seen,
-        after_id=after_id,
-        page_size=size + 1,  # one more tells whether a next page exists
-    )
+    common = {
+        "project_id": uuid_arg(project_id, "project_id"),
+        "status": None if status_value is None else status_value.value,
+        "level": None if level_value is None else level_value.value,
+        "page_size": size + 1,  # one more tells whether a next page exists
+    }
+    if after_id is None:
+        rows = _q.list_issues(conn, **common)
+    else:
+        rows = _q.list_issues_after(
+            conn, **common, after_last_seen=after_last_seen, after_id=after_id
+        )
     items, next_cursor = _page([Issue.model_validate(row) async for row in rows], size)
     return IssuePage(items=items, next_cursor=next_cursor)
 
@@ -415,13 +418,17 @@ async def list_events_for_issue(
     """A page of an issue's events, newest first; see ``list_issues`` for cursors."""
     size = count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE)
     after_received_at, after_id = cursor_arg(cursor)
-    rows = _q.list_events_for_issue(
-        conn,
-        issue_id=uuid_arg(issue_id, "issue_id"),
-        after_received_at=after_received_at,
-        after_id=after_id,
-        page_size=size + 1,
-    )
+    iid = uuid_arg(issue_id, "issue_id")
+    if after_id is None:
+        rows = _q.list_events_for_issue(conn, issue_id=iid, page_size=size + 1)
+    else:
+        rows = _q.list_events_for_issue_after(
+            conn,
+            issue_id=iid,
+            after_received_at=after_received_at,
+            after_id=after_id,
+            page_size=size + 1,
+        )
     items, next_cursor = _page([Event.model_validate(row) async for row in rows], size)
     return EventPage(items=items, next_cursor=next_cursor)
 

@@ -25,9 +25,33 @@ WHERE
     AND received_at >= :not_before
     AND received_at < :not_after;
 
--- name: list_events_for_issue(issue_id, after_received_at, after_id, page_size)
--- An issue's events, newest first, keyset-paginated on (received_at, id).
--- Served by idx_events_issue_received in each partition (merge-appended).
+-- name: list_events_for_issue(issue_id, page_size)
+-- The first page of an issue's events, newest first. Served by
+-- idx_events_issue_received in each partition (merge-appended).
+SELECT
+    id,
+    project_id,
+    issue_id,
+    level,
+    message,
+    fingerprint,
+    exception,
+    stacktrace,
+    breadcrumbs,
+    tags,
+    extra,
+    user_context,
+    sdk_name,
+    sdk_version,
+    received_at
+FROM events
+WHERE issue_id = :issue_id
+ORDER BY received_at DESC, id DESC
+LIMIT :page_size;
+
+-- name: list_events_for_issue_after(issue_id, after_received_at, after_id, page_size)
+-- The next page after a row (keyset on (received_at, id)); the received_at
+-- bound prunes partitions and starts each index scan at the cursor.
 SELECT
     id,
     project_id,
@@ -47,13 +71,8 @@ SELECT
 FROM events
 WHERE
     issue_id = :issue_id
-    AND (
-        cast(:after_received_at AS TIMESTAMPTZ) IS NULL
-        OR (
-            received_at <= :after_received_at
-            AND (received_at, id) < (:after_received_at, cast(:after_id AS UUID))
-        )
-    )
+    AND received_at <= :after_received_at
+    AND (received_at, id) < (:after_received_at, cast(:after_id AS UUID))
 ORDER BY received_at DESC, id DESC
 LIMIT :page_size;
 

@@ -1,8 +1,16 @@
+-- name: lock_fingerprints(keys)$
+-- The write path's first statement: one transaction-level advisory lock per
+-- fingerprint of the batch, taken in the order given (the caller sorts the
+-- keys). Concurrent batches that share fingerprints then queue instead of
+-- deadlocking, whether their issues exist yet or are about to be inserted.
+SELECT count(pg_advisory_xact_lock(k)) AS locked
+FROM unnest(cast(:keys AS BIGINT[])) AS k;
+
 -- name: lock_issues(project_id, fingerprints)
--- The write path's first statement: locks a batch's existing issues, in
--- fingerprint order (so concurrent batches cannot deadlock), and returns
--- their status before the batch, which tells upsert_issues' caller which
--- issues regress. Served by issues_project_id_fingerprint_key.
+-- Locks a batch's existing issues and returns their status before the batch,
+-- which tells upsert_issues' caller which issues regress (a concurrent
+-- resolve_issue cannot slip in between). Served by
+-- issues_project_id_fingerprint_key.
 SELECT
     id,
     fingerprint,
@@ -73,3 +81,26 @@ COPY events (
     id, project_id, issue_id, level, message, fingerprint, exception, stacktrace,
     breadcrumbs, tags, extra, user_context, sdk_name, sdk_version, received_at
 ) FROM STDIN;
+
+-- name: claim_ingest_batch(project_id, idempotency_key, request_digest)^
+-- Claims an idempotency key for this call (ingest_batches pkey). No row back
+-- means the key was used before: a concurrent call with the same key waits
+-- here until that one commits or rolls back.
+INSERT INTO ingest_batches (project_id, idempotency_key, request_digest, result)
+VALUES (:project_id, :idempotency_key, :request_digest, '[]')
+ON CONFLICT (project_id, idempotency_key) DO NOTHING
+RETURNING TRUE AS claimed;
+
+-- name: get_ingest_batch(project_id, idempotency_key)^
+-- What an earlier call with this key stored, and the digest of its events.
+SELECT
+    request_digest,
+    result
+FROM ingest_batches
+WHERE project_id = :project_id AND idempotency_key = :idempotency_key;
+
+-- name: record_ingest_batch(project_id, idempotency_key, result)!
+-- Stores a keyed call's result, in the same transaction as its events.
+UPDATE ingest_batches
+SET result = :result
+WHERE project_id = :project_id AND idempotency_key = :idempotency_key;

@@ -14,11 +14,9 @@ SELECT
 FROM issues
 WHERE id = :id;
 
--- name: list_issues(project_id, status, level, after_last_seen, after_id, page_size)
--- A project's issues, most recently seen first, optionally of one status
--- and/or level. Keyset pagination on (last_seen, id): pass the last row's
--- values to get the next page. Served by idx_issues_project_last_seen; the
--- plain last_seen bound lets the index start at the cursor.
+-- name: list_issues(project_id, status, level, page_size)
+-- The first page of a project's issues, most recently seen first, optionally
+-- of one status and/or level. Served by idx_issues_project_last_seen.
 SELECT
     id,
     project_id,
@@ -35,13 +33,31 @@ WHERE
     project_id = :project_id
     AND (cast(:status AS TEXT) IS NULL OR status = :status)
     AND (cast(:level AS TEXT) IS NULL OR level = :level)
-    AND (
-        cast(:after_last_seen AS TIMESTAMPTZ) IS NULL
-        OR (
-            last_seen <= :after_last_seen
-            AND (last_seen, id) < (:after_last_seen, cast(:after_id AS UUID))
-        )
-    )
+ORDER BY last_seen DESC, id DESC
+LIMIT :page_size;
+
+-- name: list_issues_after(project_id, status, level, after_last_seen, after_id, page_size)
+-- The next page after a row (keyset pagination on (last_seen, id)). The plain
+-- last_seen bound is an index condition on idx_issues_project_last_seen, so
+-- the scan starts at the cursor: a deep page costs what the first one does.
+SELECT
+    id,
+    project_id,
+    fingerprint,
+    title,
+    level,
+    status,
+    event_count,
+    first_seen,
+    last_seen,
+    assigned_to
+FROM issues
+WHERE
+    project_id = :project_id
+    AND (cast(:status AS TEXT) IS NULL OR status = :status)
+    AND (cast(:level AS TEXT) IS NULL OR level = :level)
+    AND last_seen <= :after_last_seen
+    AND (last_seen, id) < (:after_last_seen, cast(:after_id AS UUID))
 ORDER BY last_seen DESC, id DESC
 LIMIT :page_size;
 

@@ -37,3 +37,13 @@ SELECT pg_advisory_lock(hashtext('mesher.maintain'));
 -- name: release_maintenance_lock()$
 -- Releases acquire_maintenance_lock (also released on disconnect).
 SELECT pg_advisory_unlock(hashtext('mesher.maintain'));
+
+-- name: set_lock_timeout(milliseconds)$
+-- Bounds how long a maintenance step waits for a lock (and so how long
+-- ingestion can queue behind it), for the current transaction only.
+SELECT set_config('lock_timeout', :milliseconds || 'ms', TRUE);
+
+-- name: forget_ingest_batches(keep_days)!
+-- Deletes idempotency keys older than the window (idx_ingest_batches_received).
+DELETE FROM ingest_batches
+WHERE received_at < now() - make_interval(days => :keep_days);
