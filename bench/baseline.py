@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from hashlib import sha256
 from typing import Any
 from uuid import UUID
 
 import psycopg
 
 from mesher._uuid7 import uuid7_with_time
+
+LOCK_FINGERPRINTS = "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k"
 
 LOCK_ISSUES = """
 SELECT id, fingerprint, status FROM issues
@@ -74,7 +77,14 @@ def ingest_batch(
         max((payloads[i].get("level", "error") for i in groups[k]), key=SEVERITY.index)
         for k in keys
     ]
+    lock_keys = sorted(
+        {
+            int.from_bytes(sha256(project_id.bytes + k.encode()).digest()[:8], signed=True)
+            for k in keys
+        }
+    )
     with conn.transaction(), conn.cursor() as cur:
+        cur.execute(LOCK_FINGERPRINTS, (lock_keys,))
         cur.execute(LOCK_ISSUES, (project_id, keys))
         cur.fetchall()
         cur.execute(

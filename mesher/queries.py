@@ -471,7 +471,7 @@ def event_volume(
 ) -> list[tuple[dt.datetime, int]]:
     """Events per UTC hour or day since ``since`` (default: 24 buckets back),
     empty buckets included, oldest first."""
-    if bucket not in _BUCKETS:
+    if not isinstance(bucket, str) or bucket not in _BUCKETS:
         raise InvalidInput(f"bucket must be 'hour' or 'day', got {bucket!r}")
     start = _since(since, 24 * _BUCKETS[bucket])
     if (dt.datetime.now(dt.UTC) - start) / _BUCKETS[bucket] > MAX_BUCKETS:
@@ -565,7 +565,9 @@ def fire_issue_alerts(
     path reported (``ingest_event``/``ingest_events`` results); each rule at
     most once per call, and not within its cooldown."""
     pid = uuid_arg(project_id, "project_id")
-    outcome = list(ingested)
+    outcome = list(ingested) if isinstance(ingested, (list, tuple)) else None
+    if outcome is None or not all(isinstance(e, IngestedEvent) for e in outcome):
+        raise InvalidInput("ingested must be a list of the results of ingest_event(s)")
     alerts: list[Alert] = []
     for condition_type, issue_ids in (
         ("new_issue", sorted({e.issue_id for e in outcome if e.new_issue})),

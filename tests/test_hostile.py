@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import os
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -101,6 +102,10 @@ FUNCTIONS: list[tuple[str, Callable[..., Any]]] = [
     ("ingest_events", ingest.ingest_events),
 ]
 SLOW = {"create_user", "authenticate_user"}  # bcrypt: 250 ms per valid call
+#: Cases per function; MESHER_HYPOTHESIS_EXAMPLES=1000 MESHER_HYPOTHESIS_RANDOM=1
+#: explores further (new random cases each run).
+EXAMPLES = int(os.environ.get("MESHER_HYPOTHESIS_EXAMPLES", "60"))
+RANDOM = os.environ.get("MESHER_HYPOTHESIS_RANDOM") == "1"
 
 
 def _counts(conn: Conn) -> tuple[int, ...]:
@@ -143,7 +148,8 @@ def test_hostile_arguments(
     conn.commit()
 
     @settings(
-        max_examples=25 if name in SLOW else 60,
+        max_examples=EXAMPLES // 3 if name in SLOW else EXAMPLES,
+        derandomize=not RANDOM,  # CI runs the same cases every time
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         database=None,

@@ -11,8 +11,9 @@ success):
 2. upsert one issue row per distinct fingerprint, adding the number of
    events (``event_count + n``), moving ``last_seen``, and regressing a
    resolved issue to unresolved (an archived one stays archived);
-3. COPY the events, their JSONB columns as the JSON text each payload made
-   once when it was validated.
+3. COPY the events (a single event is INSERTed: one round trip instead of
+   three), their JSONB columns as the JSON text each payload made once when
+   it was validated.
 
 Each event gets its id (a UUIDv7) and ``received_at`` here, from one clock
 reading. The result says, per event, its issue and whether that issue was
@@ -58,8 +59,8 @@ class _Prepared:
     fingerprint: str
 
     def row(self, project_id: UUID, issue_id: UUID) -> tuple[Any, ...]:
-        """Values in the column order of copy_events; the JSONB columns as the
-        JSON text the payload made when it was validated."""
+        """Values in the column order of copy_events and insert_event; the JSONB
+        columns as the JSON text the payload made when it was validated."""
         p = self.payload
         return (
             self.event_id,
@@ -76,7 +77,9 @@ class _Prepared:
 
 
 def _prepare(payloads: Iterable[Any]) -> list[_Prepared]:
-    if isinstance(payloads, (str, bytes, Mapping, EventPayload)):
+    if isinstance(payloads, (str, bytes, Mapping, EventPayload)) or not isinstance(
+        payloads, Iterable
+    ):
         raise InvalidInput("payloads must be a sequence of events")
     prepared = []
     for index, raw in enumerate(payloads):
@@ -148,9 +151,14 @@ async def _write(
         locked = _q.lock_issues(conn, project_id=project_id, fingerprints=params["fingerprints"])
         resolved = {row["fingerprint"] async for row in locked if row["status"] == "resolved"}
         issues = {row["fingerprint"]: row async for row in _q.upsert_issues(conn, **params)}
-        async with conn.cursor() as cur, cur.copy(_q.copy_events.sql) as copy:
-            for e in events:
-                await copy.write_row(e.row(project_id, issues[e.fingerprint]["id"]))
+        rows = [e.row(project_id, issues[e.fingerprint]["id"]) for e in events]
+        if len(rows) == 1:
+            columns = _q.insert_event.parameters
+            await _q.insert_event(conn, **dict(zip(columns, rows[0], strict=True)))
+        else:
+            async with conn.cursor() as cur, cur.copy(_q.copy_events.sql) as copy:
+                for row in rows:
+                    await copy.write_row(row)
         results = [
             IngestedEvent(
                 e.event_id,

@@ -3,7 +3,7 @@
 -- fingerprint of the batch, taken in the order given (the caller sorts the
 -- keys). Concurrent batches that share fingerprints then queue instead of
 -- deadlocking, whether their issues exist yet or are about to be inserted.
-SELECT count(pg_advisory_xact_lock(k)) AS locked
+SELECT count(pg_advisory_xact_lock(k)) AS locks_taken
 FROM unnest(cast(:keys AS BIGINT[])) AS k;
 
 -- name: lock_issues(project_id, fingerprints)
@@ -104,3 +104,17 @@ WHERE project_id = :project_id AND idempotency_key = :idempotency_key;
 UPDATE ingest_batches
 SET result = :result
 WHERE project_id = :project_id AND idempotency_key = :idempotency_key;
+
+-- name: insert_event(id, project_id, issue_id, level, message, fingerprint, exception, stacktrace, breadcrumbs, tags, extra, user_context, sdk_name, sdk_version, received_at)!
+-- One event, for a batch of one: a plain INSERT costs one round trip where
+-- COPY costs three.
+INSERT INTO events (
+    id, project_id, issue_id, level, message, fingerprint, exception, stacktrace,
+    breadcrumbs, tags, extra, user_context, sdk_name, sdk_version, received_at
+)
+VALUES (
+    :id, :project_id, :issue_id, :level, :message, :fingerprint,
+    cast(:exception AS JSONB), cast(:stacktrace AS JSONB), cast(:breadcrumbs AS JSONB),
+    cast(:tags AS JSONB), cast(:extra AS JSONB), cast(:user_context AS JSONB),
+    :sdk_name, :sdk_version, :received_at
+);
