@@ -129,7 +129,7 @@ SELECT {EVENT_COLUMNS} FROM events WHERE issue_id = %(issue)s
 ORDER BY received_at DESC, id DESC LIMIT 51""",
     "filter_events_by_tags": f"""
 SELECT {EVENT_COLUMNS} FROM events
-WHERE tags @> %(tags)s AND project_id = %(p)s AND received_at >= now() - interval '24 hours'
+WHERE tags @> %(tags)s AND project_id = %(p)s AND received_at >= %(since)s
 ORDER BY received_at DESC, id DESC LIMIT 100""",
     "get_event": f"""
 SELECT {EVENT_COLUMNS} FROM events

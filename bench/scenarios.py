@@ -3,6 +3,7 @@ hand-written baseline (bench/baseline.py), on the same data, alternating."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import statistics
 import threading
@@ -192,7 +193,7 @@ def single_ingest(ctx: Context) -> Iterator[Result]:
     models = [EventPayload.model_validate(p) for p in data]
     fps, titles = [fingerprint(m) for m in models], [title(m) for m in models]
 
-    def threaded(work: Callable[[psycopg.Connection[Any], int], None]) -> float:
+    def threaded(work: Callable[[psycopg.Connection[Any], int], Any]) -> float:
         conns = [psycopg.connect(url, autocommit=True) for _ in range(workers)]
         barrier = threading.Barrier(workers + 1)
 
@@ -330,14 +331,17 @@ def _reads(conn: psycopg.Connection[Any], project: UUID, calls: int) -> dict[str
     issue_ids = [
         r[0] for r in conn.execute("SELECT id FROM issues ORDER BY last_seen DESC, id DESC")
     ]
-    deep = issue_ids[int(len(issue_ids) * 0.8)]
+    # 80 percent down the list, but with a full page after it at either size
+    deep = issue_ids[max(0, min(int(len(issue_ids) * 0.8), len(issue_ids) - 52))]
     (deep_seen,) = conn.execute("SELECT last_seen FROM issues WHERE id = %s", (deep,)).fetchall()[0]
     cursor = encode_cursor(deep_seen, deep)
     events = [
         r[0]
         for r in conn.execute("SELECT id FROM events TABLESAMPLE SYSTEM (5) LIMIT %s", (calls,))
     ]
+    # 1 event in 80 matches: a full page of 100 at either size (a week of data)
     tags = {"release": "1.7.0", "env": "prod"}
+    week_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
 
     def event_params(i: int) -> dict[str, Any]:
         at = uuid7_time(events[i % len(events)])
@@ -360,9 +364,11 @@ def _reads(conn: psycopg.Connection[Any], project: UUID, calls: int) -> dict[str
             lambda i: baseline.read(conn, "list_events_for_issue", {"issue": issue_ids[0]}),
         ),
         "filter_events_by_tags": (
-            lambda i: q.filter_events_by_tags(conn, project, tags),
+            lambda i: q.filter_events_by_tags(conn, project, tags, since=week_ago),
             lambda i: baseline.read(
-                conn, "filter_events_by_tags", {"p": project, "tags": Jsonb(tags)}
+                conn,
+                "filter_events_by_tags",
+                {"p": project, "tags": Jsonb(tags), "since": week_ago},
             ),
         ),
         "get_event": (
