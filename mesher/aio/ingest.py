@@ -38,7 +38,7 @@ from .._sql import async_queries
 from .._uuid7 import uuid7_with_time
 from ..errors import Conflict, InvalidInput, translate_errors
 from ..fingerprint import fingerprint, title
-from ..models import EventPayload, IngestedEvent
+from ..models import EventPayload, IngestedEvent, Severity
 
 _q = async_queries()
 Conn = AsyncConnection[Any]
@@ -108,11 +108,11 @@ def _issue_params(project_id: UUID, events: Sequence[_Prepared]) -> dict[str, An
     }
 
 
-_ORDER = ["debug", "info", "warning", "error", "fatal"]
+_LEAST_SEVERE_FIRST = list(reversed(Severity))
 
 
-def _severity(level: Any) -> int:
-    return _ORDER.index(str(level))
+def _severity(level: Severity) -> int:
+    return _LEAST_SEVERE_FIRST.index(level)
 
 
 def _lock_keys(project_id: UUID, fingerprints: Sequence[str]) -> list[int]:
