@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,13 @@ def private_server(server: Server) -> Iterator[embedded.Cluster]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _wait_until(condition: Callable[[], bool], seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the writers"
+        time.sleep(0.05)
+
+
 def test_server_restart_mid_batch(private_server: embedded.Cluster) -> None:
     url = private_server.url()
     with psycopg.connect(url, autocommit=True) as conn:
@@ -174,15 +181,15 @@ def test_server_restart_mid_batch(private_server: embedded.Cluster) -> None:
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(3)]
     for t in threads:
         t.start()
-    while len(acked) < 10:
-        time.sleep(0.05)
-    private_server.stop("fast")  # while batches are in flight
-    time.sleep(1)
-    private_server.start()
-    seen = len(acked)
-    while len(acked) < seen + 10:
-        time.sleep(0.05)
-    stop.set()
+    try:
+        _wait_until(lambda: len(acked) >= 10)
+        private_server.stop("fast")  # while batches are in flight
+        time.sleep(1)
+        private_server.start()
+        seen = len(acked)
+        _wait_until(lambda: len(acked) >= seen + 10)
+    finally:
+        stop.set()
     for t in threads:
         t.join()
     pool.close()
