@@ -19,7 +19,7 @@ from uuid import UUID
 from pydantic import BaseModel, ValidationError
 
 from .errors import InvalidInput
-from .models import Role
+from .models import MAX_TAG_NAME, MAX_TAG_VALUE, Role
 
 _SESSION_TOKEN = re.compile(r"[0-9a-f]{64}")
 _API_KEY = re.compile(r"mshr_[0-9a-f]{48}")
@@ -140,9 +140,11 @@ def tags_arg(value: Any) -> dict[str, str]:
     for key, item in value.items():
         if not isinstance(key, str) or not isinstance(item, str):
             raise InvalidInput("tags must be a non-empty mapping of strings to strings")
-        text_arg(key, "tag name", max_length=32)
-        if "\x00" in item or len(item) > 200:
-            raise InvalidInput(f"tag {key!r}: values are at most 200 characters, without NUL")
+        text_arg(key, "tag name", max_length=MAX_TAG_NAME)
+        if "\x00" in item or len(item) > MAX_TAG_VALUE:
+            raise InvalidInput(
+                f"tag {key!r}: values are at most {MAX_TAG_VALUE} characters, without NUL"
+            )
     return dict(value)
 
 

@@ -136,8 +136,11 @@ class ExceptionInfo(_Payload):
     module: ShortText | None = None
 
 
-TagKey = Annotated[str, Field(min_length=1, max_length=32)]
-TagValue = Annotated[str, Field(max_length=200)]
+#: Tag limits, shared by EventPayload and the tag filter's argument check.
+MAX_TAG_NAME = 32
+MAX_TAG_VALUE = 200
+TagKey = Annotated[str, Field(min_length=1, max_length=MAX_TAG_NAME)]
+TagValue = Annotated[str, Field(max_length=MAX_TAG_VALUE)]
 
 
 def _has_nul(value: Any) -> bool:
