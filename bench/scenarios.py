@@ -430,7 +430,7 @@ def _apply_by_hand(url: str) -> None:
     from mesher._sql import sql_dir
 
     with psycopg.connect(url, autocommit=True) as conn:
-        for path in sorted((sql_dir() / "schema").glob("*.sql")):
+        for path in sorted((sql_dir() / "migrations").glob("*.sql")):
             with conn.transaction():
                 conn.execute(path.read_bytes())
         with conn.transaction():

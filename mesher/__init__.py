@@ -6,7 +6,7 @@
   and their maintenance.
 - ``mesher.fingerprint``: how events group into issues.
 - ``mesher.models``: Pydantic models; ``mesher.errors``: exceptions.
-- ``python -m mesher.migrate``: apply ``sql/schema``, then maintain partitions.
+- ``python -m mesher.migrate``: apply ``sql/migrations``, then maintain partitions.
 """
 
 __version__ = "0.1.0"

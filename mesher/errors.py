@@ -64,7 +64,7 @@ class DatabaseError(MesherError):
         self.sqlstate = sqlstate
 
 
-# What a violated constraint means to a caller. Names are the ones in sql/schema.
+# What a violated constraint means to a caller. Names are the ones in sql/migrations.
 _CONSTRAINT_MESSAGES = {
     "organizations_slug_key": "an organization with this slug already exists",
     "users_email_key": "a user with this email already exists",

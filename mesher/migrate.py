@@ -1,4 +1,4 @@
-"""Apply ``sql/schema`` to a database, then create the partitions ahead.
+"""Apply ``sql/migrations`` to a database, then create the partitions ahead.
 
 Usage::
 
@@ -87,9 +87,9 @@ class FileStatus:
     applied_at: datetime | None = None
 
 
-def load_migrations(schema_dir: Path | None = None) -> list[Migration]:
+def load_migrations(migrations_dir: Path | None = None) -> list[Migration]:
     """The numbered files, in order. A stray .sql file is an error, not a skip."""
-    folder = schema_dir or sql_dir() / "schema"
+    folder = migrations_dir or sql_dir() / "migrations"
     found = []
     for path in sorted(folder.glob("*.sql")):
         if path.name in _HOOKS:
@@ -133,7 +133,7 @@ def _refuse_drift(statuses: list[FileStatus]) -> None:
                 "applied migrations are immutable: restore it and add a new numbered file"
             )
         if s.state == "missing":
-            raise MigrationError(f"{s.filename} was applied here but is missing from sql/schema")
+            raise MigrationError(f"{s.filename} was applied here but is missing from sql/migrations")
 
 
 def _apply(conn: psycopg.Connection[Any], name: str, sql: str) -> None:
@@ -151,14 +151,14 @@ def migrate(
     days: int = 7,
     retention_days: int = 90,
     echo: Callable[[str], None] | None = None,
-    schema_dir: Path | None = None,
+    migrations_dir: Path | None = None,
 ) -> MigrationReport:
     """Bring the database at ``conninfo`` up to date; see the module docstring.
 
-    ``echo`` receives one line per step; ``schema_dir`` defaults to sql/schema.
+    ``echo`` receives one line per step; ``migrations_dir`` defaults to sql/migrations.
     """
     say = echo or (lambda _line: None)
-    folder = schema_dir or sql_dir() / "schema"
+    folder = migrations_dir or sql_dir() / "migrations"
     files = load_migrations(folder)
     report = MigrationReport()
     with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -213,10 +213,10 @@ def run_maintenance(
     return report
 
 
-def status(conninfo: str, *, schema_dir: Path | None = None) -> list[FileStatus]:
+def status(conninfo: str, *, migrations_dir: Path | None = None) -> list[FileStatus]:
     """Each migration file's state: applied, pending, changed or missing."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        return _statuses(load_migrations(schema_dir), _applied(conn))
+        return _statuses(load_migrations(migrations_dir), _applied(conn))
 
 
 _CONNINFO_KEYS = ("host", "port", "user", "password", "dbname", "options")

@@ -42,9 +42,9 @@ def _tables(url: str) -> set[str]:
 
 
 @pytest.fixture
-def schema_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "schema"
-    shutil.copytree(sql_dir() / "schema", target)
+def migrations_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "migrations"
+    shutil.copytree(sql_dir() / "migrations", target)
     return target
 
 
@@ -72,58 +72,58 @@ def test_four_concurrent_runs(empty_db_url: str) -> None:
     assert [f for f, _ in _history(empty_db_url)] == FILES
 
 
-def test_changed_applied_file_is_refused(empty_db_url: str, schema_copy: Path) -> None:
-    migrate(empty_db_url, schema_dir=schema_copy)
+def test_changed_applied_file_is_refused(empty_db_url: str, migrations_copy: Path) -> None:
+    migrate(empty_db_url, migrations_dir=migrations_copy)
     history = _history(empty_db_url)
-    target = schema_copy / FILES[1]
+    target = migrations_copy / FILES[1]
     target.write_text(target.read_text() + "\n-- an innocent-looking edit\n")
-    (schema_copy / "0999_new.sql").write_text("CREATE TABLE should_not_exist (x int);\n")
+    (migrations_copy / "0999_new.sql").write_text("CREATE TABLE should_not_exist (x int);\n")
     with pytest.raises(MigrationError, match=f"{FILES[1]} was changed after it was applied"):
-        migrate(empty_db_url, schema_dir=schema_copy)
+        migrate(empty_db_url, migrations_dir=migrations_copy)
     assert _history(empty_db_url) == history
     assert "should_not_exist" not in _tables(empty_db_url)
-    states = {s.filename: s.state for s in status(empty_db_url, schema_dir=schema_copy)}
+    states = {s.filename: s.state for s in status(empty_db_url, migrations_dir=migrations_copy)}
     assert (states[FILES[1]], states["0999_new.sql"]) == ("changed", "pending")
 
 
-def test_missing_applied_file_is_refused(empty_db_url: str, schema_copy: Path) -> None:
-    migrate(empty_db_url, schema_dir=schema_copy)
-    (schema_copy / FILES[-1]).unlink()
+def test_missing_applied_file_is_refused(empty_db_url: str, migrations_copy: Path) -> None:
+    migrate(empty_db_url, migrations_dir=migrations_copy)
+    (migrations_copy / FILES[-1]).unlink()
     with pytest.raises(MigrationError, match=f"{FILES[-1]} was applied here but is missing"):
-        migrate(empty_db_url, schema_dir=schema_copy)
+        migrate(empty_db_url, migrations_dir=migrations_copy)
 
 
-def test_new_file_is_applied_in_order(empty_db_url: str, schema_copy: Path) -> None:
-    migrate(empty_db_url, schema_dir=schema_copy)
-    (schema_copy / "0998_b.sql").write_text("CREATE TABLE b (x int REFERENCES a (x));\n")
-    (schema_copy / "0997_a.sql").write_text("CREATE TABLE a (x int PRIMARY KEY);\n")
-    assert migrate(empty_db_url, schema_dir=schema_copy).applied == ["0997_a.sql", "0998_b.sql"]
+def test_new_file_is_applied_in_order(empty_db_url: str, migrations_copy: Path) -> None:
+    migrate(empty_db_url, migrations_dir=migrations_copy)
+    (migrations_copy / "0998_b.sql").write_text("CREATE TABLE b (x int REFERENCES a (x));\n")
+    (migrations_copy / "0997_a.sql").write_text("CREATE TABLE a (x int PRIMARY KEY);\n")
+    assert migrate(empty_db_url, migrations_dir=migrations_copy).applied == ["0997_a.sql", "0998_b.sql"]
     assert {"a", "b"} <= _tables(empty_db_url)
 
 
-def test_failing_file_is_rolled_back_whole(empty_db_url: str, schema_copy: Path) -> None:
-    migrate(empty_db_url, schema_dir=schema_copy)
-    (schema_copy / "0997_bad.sql").write_text("CREATE TABLE half_done (x int);\nSELECT 1 / 0;\n")
+def test_failing_file_is_rolled_back_whole(empty_db_url: str, migrations_copy: Path) -> None:
+    migrate(empty_db_url, migrations_dir=migrations_copy)
+    (migrations_copy / "0997_bad.sql").write_text("CREATE TABLE half_done (x int);\nSELECT 1 / 0;\n")
     with pytest.raises(
         MigrationError, match=r"0997_bad.sql failed: division by zero \(SQLSTATE 22012\)"
     ):
-        migrate(empty_db_url, schema_dir=schema_copy)
+        migrate(empty_db_url, migrations_dir=migrations_copy)
     assert "half_done" not in _tables(empty_db_url)
     assert "0997_bad.sql" not in [f for f, _ in _history(empty_db_url)]
 
 
 @pytest.mark.parametrize("name", ["7_short.sql", "0007-dash.sql", "0007_Upper.sql"])
-def test_misnamed_file_is_refused(empty_db_url: str, schema_copy: Path, name: str) -> None:
-    (schema_copy / name).write_text("SELECT 1;\n")
+def test_misnamed_file_is_refused(empty_db_url: str, migrations_copy: Path, name: str) -> None:
+    (migrations_copy / name).write_text("SELECT 1;\n")
     with pytest.raises(MigrationError, match=r"named NNNN_name\.sql"):
-        migrate(empty_db_url, schema_dir=schema_copy)
+        migrate(empty_db_url, migrations_dir=migrations_copy)
     assert "organizations" not in _tables(empty_db_url)
 
 
-def test_duplicate_number_is_refused(empty_db_url: str, schema_copy: Path) -> None:
-    (schema_copy / "0001_again.sql").write_text("SELECT 1;\n")
+def test_duplicate_number_is_refused(empty_db_url: str, migrations_copy: Path) -> None:
+    (migrations_copy / "0001_again.sql").write_text("SELECT 1;\n")
     with pytest.raises(MigrationError, match="share a number"):
-        migrate(empty_db_url, schema_dir=schema_copy)
+        migrate(empty_db_url, migrations_dir=migrations_copy)
 
 
 def _defaults(conn: psycopg.Connection[Any]) -> dict[str, str]:
@@ -148,7 +148,7 @@ def test_upgrade_trap_rebinds_defaults_to_builtin(server: Server, empty_db_url: 
             assert new_id.version == 7
             return
         # Recreate what a pg_upgrade from 15 leaves behind: defaults bound to the polyfill.
-        polyfill = (sql_dir() / "schema" / "0001_extensions.sql").read_text()
+        polyfill = (sql_dir() / "migrations" / "0001_extensions.sql").read_text()
         body = polyfill[polyfill.index("CREATE FUNCTION") : polyfill.index("END IF;")]
         conn.execute(body)
         for table in _defaults(conn):
