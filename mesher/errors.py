@@ -67,7 +67,6 @@ class DatabaseError(MesherError):
 # What a violated constraint means to a caller. Names are the ones in sql/migrations.
 _CONSTRAINT_MESSAGES = {
     "organizations_slug_key": "an organization with this slug already exists",
-    "users_email_key": "a user with this email already exists",
     "users_email_lower_key": "a user with this email already exists",
     "org_memberships_user_id_org_id_key": "the user is already a member of this organization",
     "projects_org_id_fkey": "organization not found",
@@ -78,6 +77,8 @@ _CONSTRAINT_MESSAGES = {
     "issues_project_id_fkey": "project not found",
     "issues_assigned_to_fkey": "user not found",
     "alert_rules_project_id_fkey": "project not found",
+    "ingest_batches_project_id_fkey": "project not found",
+    "ingest_batches_idempotency_key_check": "idempotency_key must be 1 to 200 characters",
 }
 
 
@@ -102,7 +103,7 @@ def translate(exc: BaseException) -> MesherError:
     if isinstance(exc, pg.ForeignKeyViolation):
         return NotFound(known or f"referenced row not found ({constraint})")
     if isinstance(exc, (pg.CheckViolation, pg.NotNullViolation)):
-        return InvalidInput(_describe(exc))
+        return InvalidInput(known or _describe(exc))
     if isinstance(exc, psycopg.DataError):
         # Server-side class 22 (bad value) or psycopg refusing a value, e.g. NUL.
         return InvalidInput(_describe(exc))

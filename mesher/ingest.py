@@ -39,17 +39,13 @@ from ._sql import sync_queries
 from ._uuid7 import uuid7_with_time
 from .errors import Conflict, InvalidInput, translate_errors
 from .fingerprint import fingerprint, title
-from .models import EventPayload, IngestedEvent, Severity
+from .limits import IDEMPOTENCY_DAYS, MAX_BATCH
+from .models import EventPayload, IngestedEvent, most_severe
 
 _q = sync_queries()
 Conn = Connection[Any]
 
 __all__ = ["IDEMPOTENCY_DAYS", "MAX_BATCH", "IngestedEvent", "ingest_event", "ingest_events"]
-
-#: Most events one ingest_events call takes.
-MAX_BATCH = 1000
-#: How long an idempotency key is remembered (partitions.maintain forgets older ones).
-IDEMPOTENCY_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -102,18 +98,11 @@ def _issue_params(project_id: UUID, events: Sequence[_Prepared]) -> dict[str, An
         "project_id": project_id,
         "fingerprints": keys,
         "titles": [title(groups[k][0].payload) for k in keys],
-        "levels": [max((e.payload.level for e in groups[k]), key=_severity).value for k in keys],
+        "levels": [most_severe(e.payload.level for e in groups[k]).value for k in keys],
         "counts": [len(groups[k]) for k in keys],
         "first_seen": [groups[k][0].received_at for k in keys],
         "last_seen": [groups[k][-1].received_at for k in keys],
     }
-
-
-_LEAST_SEVERE_FIRST = list(reversed(Severity))
-
-
-def _severity(level: Severity) -> int:
-    return _LEAST_SEVERE_FIRST.index(level)
 
 
 def _lock_keys(project_id: UUID, fingerprints: Sequence[str]) -> list[int]:
@@ -218,6 +207,6 @@ def ingest_events(
     writes nothing and returns the same result. Reusing a key for different
     events raises ``Conflict``. Keys are kept for ``IDEMPOTENCY_DAYS``."""
     pid = uuid_arg(project_id, "project_id")
-    key = optional_text_arg(idempotency_key, "idempotency_key", max_length=200)
+    key = optional_text_arg(idempotency_key, "idempotency_key", max_length=None)
     events = _prepare(payloads)
     return _write(conn, pid, events, key) if events else []

@@ -23,7 +23,14 @@ queue up one behind the other:
 ``--maintain`` runs step 4 alone, for a daily cron job.
 
 An applied file is immutable: if its checksum changed, or it disappeared,
-the run stops before applying anything. Add a new numbered file instead.
+the run stops before applying anything. Add a new numbered file instead. A
+file may be renamed if its number and contents stay: the history follows it.
+A file whose first line is ``-- no-transaction`` runs statement by statement
+outside a transaction (for ``CREATE INDEX CONCURRENTLY``); write it so that a
+re-run after a failure half-way is safe (``IF NOT EXISTS``).
+
+Every failure is a ``mesher.errors.MesherError``: ``MigrationError`` for the
+files and their history, ``DatabaseError`` for the server or the connection.
 """
 
 from __future__ import annotations
@@ -44,8 +51,9 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from ._sql import sql_dir, sync_queries
-from .errors import MesherError, MigrationError
-from .partitions import MaintenanceReport, maintain
+from .errors import DatabaseError, MesherError, MigrationError, translate
+from .limits import MAX_DAYS_AHEAD, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS
+from .maintenance import MaintenanceReport, maintain
 
 __all__ = [
     "FileStatus",
@@ -60,6 +68,7 @@ __all__ = [
 
 _NUMBERED = re.compile(r"[0-9]{4}_[a-z0-9_]+\.sql")
 _HOOKS = ("before_migrate.sql", "after_migrate.sql")
+_NO_TRANSACTION = "-- no-transaction"
 _q = sync_queries()
 
 
@@ -72,6 +81,11 @@ class Migration:
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
+    @property
+    def transactional(self) -> bool:
+        """False when the file's first line is ``-- no-transaction``."""
+        return self.sql.split("\n", 1)[0].strip() != _NO_TRANSACTION
+
 
 @dataclass
 class MigrationReport:
@@ -83,8 +97,9 @@ class MigrationReport:
 @dataclass(frozen=True)
 class FileStatus:
     filename: str
-    state: str  # applied | pending | changed | missing
+    state: str  # applied | pending | changed | missing | renamed
     applied_at: datetime | None = None
+    renamed_from: str | None = None  # state "renamed": the name in the history
 
 
 def load_migrations(migrations_dir: Path | None = None) -> list[Migration]:
@@ -111,10 +126,21 @@ def _applied(conn: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
 
 def _statuses(files: list[Migration], applied: dict[str, dict[str, Any]]) -> list[FileStatus]:
     on_disk = {m.filename: m for m in files}
+    # An applied file that is gone, and a new file with its number and contents:
+    # the same migration, renamed.
+    gone = {(n[:4], r["checksum"]): n for n, r in applied.items() if n not in on_disk}
+    renamed = {
+        m.filename: gone[(m.filename[:4], m.checksum)]
+        for m in files
+        if m.filename not in applied and (m.filename[:4], m.checksum) in gone
+    }
     result = []
-    for name in sorted(on_disk.keys() | applied.keys()):
+    for name in sorted((on_disk.keys() | applied.keys()) - set(renamed.values())):
         row = applied.get(name)
-        if row is None:
+        if name in renamed:
+            old = renamed[name]
+            result.append(FileStatus(name, "renamed", applied[old]["applied_at"], old))
+        elif row is None:
             result.append(FileStatus(name, "pending"))
         elif name not in on_disk:
             result.append(FileStatus(name, "missing", row["applied_at"]))
@@ -133,16 +159,63 @@ def _refuse_drift(statuses: list[FileStatus]) -> None:
                 "applied migrations are immutable: restore it and add a new numbered file"
             )
         if s.state == "missing":
-            raise MigrationError(f"{s.filename} was applied here but is missing from sql/migrations")
+            raise MigrationError(
+                f"{s.filename} was applied here but is missing from sql/migrations"
+            )
 
 
 def _apply(conn: psycopg.Connection[Any], name: str, sql: str) -> None:
     try:
         conn.execute(sql.encode())  # no parameters: the text goes to the server as is
     except psycopg.Error as exc:
-        message = exc.diag.message_primary or str(exc).splitlines()[0]
-        code = f" (SQLSTATE {exc.sqlstate})" if exc.sqlstate else ""
-        raise MigrationError(f"{name} failed: {message}{code}") from exc
+        raise _failed(name, exc) from exc
+
+
+def _apply_outside_transaction(conn: psycopg.Connection[Any], migration: Migration) -> None:
+    """A ``-- no-transaction`` file: one statement at a time, each committed
+    on its own (a multi-statement string would run as one transaction)."""
+    for statement in split_statements(migration.sql):
+        try:
+            conn.execute(statement.encode())
+        except psycopg.Error as exc:
+            raise _failed(migration.filename, exc) from exc
+
+
+def _failed(name: str, exc: psycopg.Error) -> MigrationError:
+    message = exc.diag.message_primary or str(exc).splitlines()[0]
+    code = f" (SQLSTATE {exc.sqlstate})" if exc.sqlstate else ""
+    return MigrationError(f"{name} failed: {message}{code}")
+
+
+def split_statements(sql: str) -> list[str]:
+    """The statements of a SQL text, split at top-level semicolons: not inside
+    quotes, quoted identifiers, dollar-quoted bodies or comments."""
+    statements, start, i, n = [], 0, 0, len(sql)
+    while i < n:
+        c = sql[i]
+        if sql.startswith("--", i):
+            i = sql.find("\n", i)
+            i = n if i < 0 else i
+        elif sql.startswith("/*", i):
+            i = sql.find("*/", i + 2)
+            i = n if i < 0 else i + 1
+        elif c in "'\"":
+            i = sql.find(c, i + 1)
+            i = n if i < 0 else i
+        elif c == "$" and (tag := re.match(r"\$[A-Za-z_][A-Za-z0-9_]*\$|\$\$", sql[i:])):
+            end = sql.find(tag.group(), i + len(tag.group()))
+            i = n if end < 0 else end + len(tag.group()) - 1
+        elif c == ";":
+            statements.append(sql[start : i + 1])
+            start = i + 1
+        i += 1
+    statements.append(sql[start:])
+    return [s.strip() for s in statements if _has_code(s)]
+
+
+def _has_code(sql: str) -> bool:
+    without_comments = re.sub(r"--[^\n]*|/\*.*?\*/", "", sql, flags=re.DOTALL)
+    return bool(without_comments.strip(" \t\r\n;"))
 
 
 def migrate(
@@ -161,41 +234,82 @@ def migrate(
     folder = migrations_dir or sql_dir() / "migrations"
     files = load_migrations(folder)
     report = MigrationReport()
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        _q.acquire_migration_lock(conn)
+    with _connect(conninfo) as conn:
         try:
-            with conn.transaction():
-                _apply(conn, "before_migrate.sql", (folder / "before_migrate.sql").read_text())
-            statuses = _statuses(files, _applied(conn))
-            _refuse_drift(statuses)
-            todo = {s.filename for s in statuses if s.state == "pending"}
-            report.already_applied = len(statuses) - len(todo)
-            for migration in files:
-                if migration.filename not in todo:
-                    continue
-                started = time.perf_counter()
-                with conn.transaction():
-                    _apply(conn, migration.filename, migration.sql)
-                    elapsed = round((time.perf_counter() - started) * 1000)
-                    _q.record_migration(
-                        conn,
-                        filename=migration.filename,
-                        checksum=migration.checksum,
-                        duration_ms=elapsed,
-                    )
-                report.applied.append(migration.filename)
-                say(f"applied {migration.filename} ({elapsed} ms)")
-            with conn.transaction():
-                _apply(conn, "after_migrate.sql", (folder / "after_migrate.sql").read_text())
-            if not report.applied:
-                say(f"schema up to date ({report.already_applied} migrations applied earlier)")
-            report.maintenance = maintain(conn, days, retention_days)
-        finally:
-            if not conn.broken:
-                _q.release_migration_lock(conn)
+            _migrate(conn, folder, files, report, days, retention_days, say)
+        except psycopg.Error as exc:
+            raise _database_error(exc, conninfo) from exc
     for line in report.maintenance.lines():
         say(line)
     return report
+
+
+def _migrate(
+    conn: psycopg.Connection[Any],
+    folder: Path,
+    files: list[Migration],
+    report: MigrationReport,
+    days: int,
+    retention_days: int,
+    say: Callable[[str], None],
+) -> None:
+    _q.acquire_migration_lock(conn)
+    try:
+        with conn.transaction():
+            _apply(conn, "before_migrate.sql", (folder / "before_migrate.sql").read_text())
+        statuses = _statuses(files, _applied(conn))
+        _refuse_drift(statuses)
+        for s in statuses:
+            if s.state == "renamed":
+                _q.rename_migration(conn, old_filename=s.renamed_from, filename=s.filename)
+                say(f"renamed {s.renamed_from} to {s.filename} in the history")
+        todo = {s.filename for s in statuses if s.state == "pending"}
+        report.already_applied = len(statuses) - len(todo)
+        for migration in files:
+            if migration.filename in todo:
+                elapsed = _apply_migration(conn, migration)
+                report.applied.append(migration.filename)
+                say(f"applied {migration.filename} ({elapsed} ms)")
+        with conn.transaction():
+            _apply(conn, "after_migrate.sql", (folder / "after_migrate.sql").read_text())
+        if not report.applied:
+            say(f"schema up to date ({report.already_applied} migrations applied earlier)")
+        report.maintenance = maintain(conn, days, retention_days)
+    finally:
+        if not conn.broken:
+            _q.release_migration_lock(conn)
+
+
+def _apply_migration(conn: psycopg.Connection[Any], migration: Migration) -> int:
+    """Apply one file and record it; returns how long it took, in ms. A
+    transactional file and its history row commit together."""
+    started = time.perf_counter()
+    if not migration.transactional:
+        _apply_outside_transaction(conn, migration)
+    with conn.transaction():
+        if migration.transactional:
+            _apply(conn, migration.filename, migration.sql)
+        elapsed = round((time.perf_counter() - started) * 1000)
+        _q.record_migration(
+            conn, filename=migration.filename, checksum=migration.checksum, duration_ms=elapsed
+        )
+    return elapsed
+
+
+def _connect(conninfo: str) -> psycopg.Connection[Any]:
+    try:
+        return psycopg.connect(conninfo, autocommit=True)
+    except psycopg.Error as exc:
+        raise _database_error(exc, conninfo) from exc
+
+
+def _database_error(exc: psycopg.Error, conninfo: str) -> MesherError:
+    """A driver error as a MesherError; the message names the database,
+    never its password."""
+    error = translate(exc)
+    if isinstance(error, DatabaseError):
+        return DatabaseError(f"cannot use {redact(conninfo)}: {_one_line(exc)}", exc.sqlstate)
+    return error
 
 
 def run_maintenance(
@@ -206,17 +320,24 @@ def run_maintenance(
     echo: Callable[[str], None] | None = None,
 ) -> MaintenanceReport:
     """Partition maintenance alone (``--maintain``), on its own connection."""
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        report = maintain(conn, days, retention_days)
+    with _connect(conninfo) as conn:
+        try:
+            report = maintain(conn, days, retention_days)
+        except psycopg.Error as exc:
+            raise _database_error(exc, conninfo) from exc
     for line in report.lines():
         (echo or (lambda _line: None))(line)
     return report
 
 
 def status(conninfo: str, *, migrations_dir: Path | None = None) -> list[FileStatus]:
-    """Each migration file's state: applied, pending, changed or missing."""
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        return _statuses(load_migrations(migrations_dir), _applied(conn))
+    """Each migration file's state: applied, pending, changed, missing or renamed."""
+    files = load_migrations(migrations_dir)
+    with _connect(conninfo) as conn:
+        try:
+            return _statuses(files, _applied(conn))
+        except psycopg.Error as exc:
+            raise _database_error(exc, conninfo) from exc
 
 
 _CONNINFO_KEYS = ("host", "port", "user", "password", "dbname", "options")
@@ -267,10 +388,12 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         "--maintain", action="store_true", help="partition maintenance only (for cron)"
     )
     args = parser.parse_args(argv)
-    if not 0 <= args.days <= 10_000:
-        parser.error("--days must be between 0 and 10000")
-    if not 1 <= args.retention_days <= 100_000:
-        parser.error("--retention-days must be between 1 and 100000")
+    if not 0 <= args.days <= MAX_DAYS_AHEAD:
+        parser.error(f"--days must be between 0 and {MAX_DAYS_AHEAD}")
+    if not MIN_RETENTION_DAYS <= args.retention_days <= MAX_RETENTION_DAYS:
+        parser.error(
+            f"--retention-days must be between {MIN_RETENTION_DAYS} and {MAX_RETENTION_DAYS}"
+        )
     return args
 
 
@@ -279,13 +402,9 @@ def main(argv: list[str] | None = None) -> int:
     url = args.database_url or os.environ.get("DATABASE_URL", "")
     try:
         if not url:
-            from .embedded import EmbeddedError, ensure_dev_server
+            from .embedded import ensure_dev_server
 
-            try:
-                cluster = ensure_dev_server()
-            except EmbeddedError as exc:
-                print(f"mesher.migrate: embedded PostgreSQL: {exc}", file=sys.stderr)
-                return 1
+            cluster = ensure_dev_server()
             url = cluster.url()
             print(f"using the embedded PostgreSQL 18 (data in {cluster.data_dir}): {url}")
         if args.status:
@@ -298,9 +417,6 @@ def main(argv: list[str] | None = None) -> int:
             migrate(url, days=args.days, retention_days=args.retention_days, echo=print)
     except MesherError as exc:
         print(f"mesher.migrate: {exc}", file=sys.stderr)
-        return 1
-    except psycopg.Error as exc:
-        print(f"mesher.migrate: cannot use {redact(url)}: {_one_line(exc)}", file=sys.stderr)
         return 1
     return 0
 

@@ -9,6 +9,7 @@ no password hash, ``Session`` no token, and ``ApiKey.key_value`` is a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Annotated, Any, Literal, NamedTuple, NotRequired
 from uuid import UUID
@@ -51,6 +52,7 @@ __all__ = [
     "Severity",
     "StackFrame",
     "User",
+    "most_severe",
 ]
 
 #: Upper bound of one event, serialized as JSON.
@@ -65,6 +67,13 @@ class Severity(StrEnum):
     WARNING = "warning"
     INFO = "info"
     DEBUG = "debug"
+
+
+def most_severe(levels: Iterable[Severity]) -> Severity:
+    """The most severe of some levels: ``Severity`` lists them most severe
+    first, the order of the SQL function ``severity_rank`` (tested)."""
+    order = list(Severity)
+    return min(levels, key=order.index)
 
 
 class IssueStatus(StrEnum):

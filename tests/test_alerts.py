@@ -67,9 +67,9 @@ def test_threshold_fires_once_per_cooldown(conn: Conn, project_id: uuid.UUID) ->
     rule = q.create_alert_rule(conn, project_id, "Spike", threshold(3), EMAIL, cooldown_minutes=30)
     q.create_alert_rule(conn, project_id, "New", {"condition_type": "new_issue"}, {})
     ingest_events(conn, project_id, [{"message": "a"}] * 2)
-    assert q.evaluate_alert_rules(conn, project_id) == []  # 2 < 3
+    assert q.fire_threshold_rules(conn, project_id) == []  # 2 < 3
     ingest_event(conn, project_id, {"message": "a"})
-    (alert,) = q.evaluate_alert_rules(conn, project_id)
+    (alert,) = q.fire_threshold_rules(conn, project_id)
     assert (alert.rule_id, alert.status, alert.project_id) == (
         rule.id,
         AlertStatus.ACTIVE,
@@ -80,12 +80,12 @@ def test_threshold_fires_once_per_cooldown(conn: Conn, project_id: uuid.UUID) ->
     fired_at = q.list_alert_rules(conn, project_id)[0].last_fired_at
     assert fired_at is not None
     ingest_events(conn, project_id, [{"message": "a"}] * 5)
-    assert q.evaluate_alert_rules(conn, project_id) == []  # cooling down
+    assert q.fire_threshold_rules(conn, project_id) == []  # cooling down
     conn.execute("UPDATE alert_rules SET last_fired_at = now() - interval '31 minutes'")
-    assert len(q.evaluate_alert_rules(conn, project_id)) == 1
+    assert len(q.fire_threshold_rules(conn, project_id)) == 1
     q.set_alert_rule_enabled(conn, rule.id, False)
     conn.execute("UPDATE alert_rules SET last_fired_at = NULL")
-    assert q.evaluate_alert_rules(conn, project_id) == []  # disabled
+    assert q.fire_threshold_rules(conn, project_id) == []  # disabled
 
 
 def test_window_excludes_older_events(conn: Conn, project_id: uuid.UUID) -> None:
@@ -95,7 +95,7 @@ def test_window_excludes_older_events(conn: Conn, project_id: uuid.UUID) -> None
         "UPDATE events SET received_at = received_at - interval '11 minutes' WHERE id = %s",
         (done[0].event_id,),
     )
-    assert q.evaluate_alert_rules(conn, project_id) == []
+    assert q.fire_threshold_rules(conn, project_id) == []
 
 
 def test_two_evaluators_never_fire_a_rule_twice(app_url: str, project_id: uuid.UUID) -> None:
@@ -108,7 +108,7 @@ def test_two_evaluators_never_fire_a_rule_twice(app_url: str, project_id: uuid.U
 
     def evaluate(_: int) -> list[uuid.UUID]:
         with psycopg.connect(app_url) as conn, conn.transaction():
-            return [a.rule_id for a in q.evaluate_alert_rules(conn, project_id)]
+            return [a.rule_id for a in q.fire_threshold_rules(conn, project_id)]
 
     fired = [rule_id for batch in run_concurrently(4, evaluate) for rule_id in batch]
     assert sorted(fired) == sorted(r.id for r in rules)  # each exactly once
@@ -120,17 +120,17 @@ def test_new_issue_and_regression_rules(conn: Conn, project_id: uuid.UUID) -> No
     new_rule = q.create_alert_rule(conn, project_id, "New", {"condition_type": "new_issue"}, {})
     reg_rule = q.create_alert_rule(conn, project_id, "Back", {"condition_type": "regression"}, {})
     first = ingest_events(conn, project_id, [{"message": "disk full"}, {"message": "oom"}])
-    (alert,) = q.fire_issue_alerts(conn, project_id, first)
+    (alert,) = q.fire_issue_rules(conn, project_id, first)
     assert alert.rule_id == new_rule.id
     assert alert.message == "new issue: disk full; oom"
-    assert q.fire_issue_alerts(conn, project_id, []) == []
+    assert q.fire_issue_rules(conn, project_id, []) == []
     q.resolve_issue(conn, first[0].issue_id)
     again = ingest_event(conn, project_id, {"message": "disk full"})
-    (alert,) = q.fire_issue_alerts(conn, project_id, [again])
+    (alert,) = q.fire_issue_rules(conn, project_id, [again])
     assert (alert.rule_id, alert.message) == (reg_rule.id, "regression: disk full")
     # cooldown: a second new issue within the hour does not fire the rule again
     assert (
-        q.fire_issue_alerts(conn, project_id, [ingest_event(conn, project_id, {"message": "x"})])
+        q.fire_issue_rules(conn, project_id, [ingest_event(conn, project_id, {"message": "x"})])
         == []
     )
 
@@ -138,7 +138,7 @@ def test_new_issue_and_regression_rules(conn: Conn, project_id: uuid.UUID) -> No
 def test_alert_lifecycle_moves_forward_only(conn: Conn, project_id: uuid.UUID) -> None:
     q.create_alert_rule(conn, project_id, "Spike", threshold(1), {})
     ingest_event(conn, project_id, {"message": "a"})
-    (alert,) = q.evaluate_alert_rules(conn, project_id)
+    (alert,) = q.fire_threshold_rules(conn, project_id)
     acked = q.acknowledge_alert(conn, alert.id)
     assert acked.status is AlertStatus.ACKNOWLEDGED and acked.acknowledged_at is not None
     with pytest.raises(Conflict, match="is acknowledged; it cannot become acknowledged"):
@@ -159,9 +159,9 @@ def test_alert_lifecycle_moves_forward_only(conn: Conn, project_id: uuid.UUID) -
 def test_active_alert_can_be_resolved_directly(conn: Conn, project_id: uuid.UUID) -> None:
     q.create_alert_rule(conn, project_id, "Spike", threshold(1), {}, cooldown_minutes=1)
     ingest_event(conn, project_id, {"message": "a"})
-    (first,) = q.evaluate_alert_rules(conn, project_id)
+    (first,) = q.fire_threshold_rules(conn, project_id)
     conn.execute("UPDATE alert_rules SET last_fired_at = now() - interval '2 minutes'")
-    (second,) = q.evaluate_alert_rules(conn, project_id)
+    (second,) = q.fire_threshold_rules(conn, project_id)
     assert q.resolve_alert(conn, first.id).acknowledged_at is None
     assert [a.id for a in q.list_alerts(conn, project_id)] == [second.id, first.id]
     assert [a.id for a in q.list_alerts(conn, project_id, status="active")] == [second.id]

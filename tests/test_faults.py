@@ -21,12 +21,12 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from mesher import embedded, migrate, partitions
+from mesher import embedded, maintenance, migrate, partitions
 from mesher import queries as q
 from mesher._sql import sql_dir
 from mesher.errors import DatabaseError
 from mesher.ingest import ingest_events
-from mesher.partitions import maintain
+from mesher.maintenance import maintain
 
 from .conftest import Server, as_app
 from .helpers import run_concurrently
@@ -249,14 +249,14 @@ def test_maintenance_under_load(db_url: str, app_url: str, project_id: uuid.UUID
             "SELECT count(*) FROM events WHERE message LIKE 'load %'"
         ).fetchone()  # type: ignore[misc]
     assert loaded == written > 0
-    assert max(worst) < partitions.LOCK_TIMEOUT_MS / 1000 * partitions.ATTEMPTS + 5
+    assert max(worst) < maintenance.LOCK_TIMEOUT_MS / 1000 * maintenance.ATTEMPTS + 5
 
 
 def test_busy_locks_make_maintenance_skip_not_block(
     db_url: str, app_url: str, project_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(partitions, "LOCK_TIMEOUT_MS", 300)
-    monkeypatch.setattr(partitions, "ATTEMPTS", 2)
+    monkeypatch.setattr(maintenance, "LOCK_TIMEOUT_MS", 300)
+    monkeypatch.setattr(maintenance, "ATTEMPTS", 2)
     with psycopg.connect(db_url, autocommit=True) as conn:
         partitions.create_partition(
             conn, time.strftime("%Y%m%d", time.gmtime(time.time() - 120 * 86400))

@@ -127,7 +127,7 @@ def ids(conn: Conn, project_id: uuid.UUID) -> dict[str, Any]:
     user_id = q.create_user(conn, "ada@example.com", "pw", "Ada")
     done = ingest.ingest_event(conn, project_id, {"message": "boom"})
     rule = q.create_alert_rule(conn, project_id, "r", {"condition_type": "threshold"}, {})
-    (alert,) = q.evaluate_alert_rules(conn, project_id)
+    (alert,) = q.fire_threshold_rules(conn, project_id)
     key = q.create_api_key(conn, project_id, "k")
     (key_id,) = conn.execute("SELECT id FROM api_keys").fetchone()  # type: ignore[misc]
     values = {

@@ -16,7 +16,8 @@ from mesher import _uuid7
 from mesher import queries as q
 from mesher.errors import InvalidInput
 from mesher.ingest import ingest_events
-from mesher.partitions import create_partition, maintain
+from mesher.maintenance import maintain
+from mesher.partitions import create_partition
 
 from .helpers import run_concurrently
 

@@ -97,13 +97,18 @@ def test_new_file_is_applied_in_order(empty_db_url: str, migrations_copy: Path) 
     migrate(empty_db_url, migrations_dir=migrations_copy)
     (migrations_copy / "0998_b.sql").write_text("CREATE TABLE b (x int REFERENCES a (x));\n")
     (migrations_copy / "0997_a.sql").write_text("CREATE TABLE a (x int PRIMARY KEY);\n")
-    assert migrate(empty_db_url, migrations_dir=migrations_copy).applied == ["0997_a.sql", "0998_b.sql"]
+    assert migrate(empty_db_url, migrations_dir=migrations_copy).applied == [
+        "0997_a.sql",
+        "0998_b.sql",
+    ]
     assert {"a", "b"} <= _tables(empty_db_url)
 
 
 def test_failing_file_is_rolled_back_whole(empty_db_url: str, migrations_copy: Path) -> None:
     migrate(empty_db_url, migrations_dir=migrations_copy)
-    (migrations_copy / "0997_bad.sql").write_text("CREATE TABLE half_done (x int);\nSELECT 1 / 0;\n")
+    (migrations_copy / "0997_bad.sql").write_text(
+        "CREATE TABLE half_done (x int);\nSELECT 1 / 0;\n"
+    )
     with pytest.raises(
         MigrationError, match=r"0997_bad.sql failed: division by zero \(SQLSTATE 22012\)"
     ):

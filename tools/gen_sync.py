@@ -1,9 +1,10 @@
 """Generate the synchronous modules from their async sources.
 
-``mesher/aio/<name>.py`` is the source; ``mesher/<name>.py`` is written from
-it by removing ``async``/``await`` and swapping the async names for the sync
-ones. ``python tools/gen_sync.py`` rewrites the files; ``--check`` exits 1 if
-any is stale (tests/test_codegen.py runs it).
+Every module under ``mesher/aio/`` (``mesher/aio/<path>.py``, subpackages
+included) is the source of ``mesher/<path>.py``, written from it by removing
+``async``/``await`` and swapping the async names for the sync ones.
+``python tools/gen_sync.py`` rewrites the files; ``--check`` exits 1 if any
+is stale (tests/test_codegen.py runs it).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ("queries", "partitions", "ingest")
+AIO = ROOT / "mesher" / "aio"
 REPLACEMENTS = (
     ("async def ", "def "),
     ("async for ", "for "),
@@ -30,15 +31,21 @@ REPLACEMENTS = (
 )
 
 
-def generate(name: str) -> str:
-    source = (ROOT / "mesher" / "aio" / f"{name}.py").read_text()
+def sources() -> list[Path]:
+    """The async modules that have a sync twin (all but mesher/aio/__init__.py)."""
+    return sorted(p for p in AIO.rglob("*.py") if p != AIO / "__init__.py")
+
+
+def generate(source_path: Path) -> str:
+    name = source_path.relative_to(AIO).as_posix()
+    source = source_path.read_text()
     for old, new in REPLACEMENTS:
         source = source.replace(old, new)
-    header = f"# Generated from mesher/aio/{name}.py by tools/gen_sync.py: edit that file.\n"
+    header = f"# Generated from mesher/aio/{name} by tools/gen_sync.py: edit that file.\n"
     text = header + source
     for ruff in (["check", "--select", "I", "--fix", "--quiet"], ["format"]):
         text = subprocess.run(
-            [sys.executable, "-m", "ruff", *ruff, "--stdin-filename", f"mesher/{name}.py", "-"],
+            [sys.executable, "-m", "ruff", *ruff, "--stdin-filename", f"mesher/{name}", "-"],
             input=text,
             capture_output=True,
             text=True,
@@ -50,14 +57,15 @@ def generate(name: str) -> str:
 
 def main(argv: list[str]) -> int:
     stale = []
-    for name in MODULES:
-        target = ROOT / "mesher" / f"{name}.py"
-        text = generate(name)
+    for source in sources():
+        target = ROOT / "mesher" / source.relative_to(AIO)
+        text = generate(source)
         if target.exists() and target.read_text() == text:
             continue
         if "--check" in argv:
             stale.append(str(target.relative_to(ROOT)))
         else:
+            target.parent.mkdir(exist_ok=True)
             target.write_text(text)
     if stale:
         print("stale generated files (run python tools/gen_sync.py):", *stale, sep="\n  ")

@@ -21,6 +21,20 @@ WHERE
     k.key_value = :key_value
     AND k.revoked_at IS NULL;
 
+-- name: list_api_keys(project_id)
+-- A project's keys, revoked ones included, oldest first (idx_api_keys_project),
+-- for a key-management page.
+SELECT
+    id,
+    project_id,
+    key_value,
+    label,
+    created_at,
+    revoked_at
+FROM api_keys
+WHERE project_id = :project_id
+ORDER BY created_at, id;
+
 -- name: revoke_api_key(id)!
 -- Revokes a key by id (primary key); returns the rows changed: 0 when the
 -- key does not exist or was already revoked, so revoked_at keeps the first

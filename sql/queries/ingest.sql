@@ -25,7 +25,8 @@ FOR UPDATE;
 -- fingerprint (parallel arrays, sorted by fingerprint). A new issue starts at
 -- the batch's count; an existing one adds it, moves last_seen, keeps the most
 -- severe level, and regresses from resolved to unresolved (archived stays
--- archived). Returns each issue's id and whether this statement created it.
+-- archived; severity_rank orders the levels). Returns each issue's id and
+-- whether this statement created it.
 -- Served by issues_project_id_fingerprint_key.
 WITH incoming AS (
     SELECT
@@ -63,12 +64,7 @@ ON CONFLICT (project_id, fingerprint) DO UPDATE
         event_count = i.event_count + excluded.event_count,
         last_seen = greatest(i.last_seen, excluded.last_seen),
         level = CASE
-            WHEN
-                array_position(
-                    ARRAY['debug', 'info', 'warning', 'error', 'fatal'], excluded.level
-                )
-                > array_position(ARRAY['debug', 'info', 'warning', 'error', 'fatal'], i.level)
-                THEN excluded.level
+            WHEN severity_rank(excluded.level) > severity_rank(i.level) THEN excluded.level
             ELSE i.level
         END,
         status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END

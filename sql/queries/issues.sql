@@ -61,11 +61,47 @@ WHERE
 ORDER BY last_seen DESC, id DESC
 LIMIT :page_size;
 
--- name: set_issue_status(id, status)^
--- Moves an issue to a status (primary key); returns the updated row, none
--- if the issue does not exist.
+-- name: resolve_issue(id)^
+-- Marks an issue resolved (primary key); returns the updated row, none if
+-- the issue does not exist. The write path reopens it on its next event.
 UPDATE issues
-SET status = :status
+SET status = 'resolved'
+WHERE id = :id
+RETURNING
+    id,
+    project_id,
+    fingerprint,
+    title,
+    level,
+    status,
+    event_count,
+    first_seen,
+    last_seen,
+    assigned_to;
+
+-- name: archive_issue(id)^
+-- Archives an issue (primary key): its events keep counting but never
+-- reopen it. Returns the updated row, none if the issue does not exist.
+UPDATE issues
+SET status = 'archived'
+WHERE id = :id
+RETURNING
+    id,
+    project_id,
+    fingerprint,
+    title,
+    level,
+    status,
+    event_count,
+    first_seen,
+    last_seen,
+    assigned_to;
+
+-- name: unresolve_issue(id)^
+-- Reopens an issue (primary key); returns the updated row, none if the
+-- issue does not exist.
+UPDATE issues
+SET status = 'unresolved'
 WHERE id = :id
 RETURNING
     id,

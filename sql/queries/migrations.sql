@@ -23,3 +23,9 @@ ORDER BY filename;
 -- Records one applied file, in the same transaction as its DDL.
 INSERT INTO schema_migrations (filename, checksum, duration_ms)
 VALUES (:filename, :checksum, :duration_ms);
+
+-- name: rename_migration(old_filename, filename)!
+-- Follows a renamed file (same number, same contents) in the history.
+UPDATE schema_migrations
+SET filename = :filename
+WHERE filename = :old_filename;

@@ -1,0 +1,176 @@
+"""Housekeeping, run daily (``python -m mesher.migrate --maintain``) and
+after every migration (sql/queries/maintenance.sql).
+
+``maintain`` keeps the ``events`` partitions healthy and forgets what has
+expired. Each step commits on its own and never waits more than
+``LOCK_TIMEOUT_MS`` for a lock, so ingestion and dashboards never queue
+behind it for longer: a step whose locks stay busy is retried a few times,
+then reported as skipped for the next run. It never fails because of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
+
+from psycopg import AsyncConnection
+from psycopg.errors import DeadlockDetected, LockNotAvailable
+from psycopg.pq import TransactionStatus
+
+from .._args import count_arg
+from .._sql import async_queries
+from ..errors import InvalidInput, translate_errors
+from ..limits import IDEMPOTENCY_DAYS, MAX_DAYS_AHEAD, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS
+from .partitions import _create_ahead, partition_name
+
+_q = async_queries()
+T = TypeVar("T")
+Conn = AsyncConnection[Any]
+
+__all__ = ["ATTEMPTS", "LOCK_TIMEOUT_MS", "MaintenanceReport", "maintain"]
+
+#: A maintenance step waits at most this long for a lock; then it is retried.
+LOCK_TIMEOUT_MS = 1000
+#: How often a step is tried before it is reported as skipped.
+ATTEMPTS = 5
+
+# Step names, as the report's skipped list and lines() give them.
+CREATE_AHEAD = "create partitions ahead"
+DROP_EXPIRED = "drop expired partitions"
+FORGET_KEYS = "forget expired idempotency keys"
+DELETE_SESSIONS = "delete expired sessions"
+FIND_STRANDED = "find rows in events_default"
+
+
+_MOVE_PREFIX = "move events of"
+
+
+def _move_step(day: dt.date) -> str:
+    return f"{_MOVE_PREFIX} {day} out of events_default"
+
+
+@dataclass
+class MaintenanceReport:
+    """What one ``maintain`` run did. A step in ``skipped`` did nothing
+    because its locks stayed busy; the next run retries it."""
+
+    created: list[str] = field(default_factory=list)  # partitions made ahead
+    moved: dict[str, int] = field(default_factory=dict)  # partition -> rows from events_default
+    dropped: list[str] = field(default_factory=list)  # partitions past the retention
+    forgotten_keys: int = 0  # idempotency keys past their window
+    deleted_sessions: int = 0  # sessions past their expiry
+    skipped: list[str] = field(default_factory=list)  # steps that never got their locks
+
+    def lines(self) -> list[str]:
+        """One line per step, for people and logs: what it did, that it had
+        nothing to do, or that it was skipped because its locks were busy."""
+        return [
+            self._line(CREATE_AHEAD, self.created and f"created {_names(self.created)}"),
+            self._line(
+                "move rows out of events_default",
+                self.moved
+                and f"moved {sum(self.moved.values())} rows into {', '.join(self.moved)}",
+                busy=any(
+                    s.startswith("move events of") or s == FIND_STRANDED for s in self.skipped
+                ),
+            ),
+            self._line(DROP_EXPIRED, self.dropped and f"dropped {_names(self.dropped)}"),
+            self._line(FORGET_KEYS, self.forgotten_keys and f"forgot {self.forgotten_keys}"),
+            self._line(
+                DELETE_SESSIONS, self.deleted_sessions and f"deleted {self.deleted_sessions}"
+            ),
+        ]
+
+    def _line(self, step: str, done: Any, busy: bool | None = None) -> str:
+        if busy if busy is not None else step in self.skipped:
+            return f"{step}: skipped, locks busy (the next run retries)"
+        return f"{step}: {done}" if done else f"{step}: nothing to do"
+
+
+def _names(names: list[str]) -> str:
+    return f"{len(names)} ({', '.join(names)})"
+
+
+async def _step(conn: Conn, work: Callable[[], Awaitable[T]]) -> T | None:
+    """Run one step in its own transaction under LOCK_TIMEOUT_MS, retrying
+    when a lock is busy; None if every attempt found it busy."""
+    for attempt in range(ATTEMPTS):
+        try:
+            async with conn.transaction():
+                await _q.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
+                return await work()
+        except (LockNotAvailable, DeadlockDetected):
+            if attempt + 1 < ATTEMPTS:
+                await asyncio.sleep(0.1 * 2**attempt)
+    return None
+
+
+@translate_errors
+async def maintain(conn: Conn, days_ahead: int = 7, retention_days: int = 90) -> MaintenanceReport:
+    """Keep the partitions healthy and forget what expired; idempotent, one
+    run at a time (an advisory lock).
+
+    1. create the partitions for today (UTC) and ``days_ahead - 1`` days after;
+    2. move rows that landed in ``events_default`` into their own daily
+       partitions (created for them), one day per transaction;
+    3. drop the partitions whose whole day is older than ``retention_days``.
+       Issues and their counts are left as they are;
+    4. forget idempotency keys older than ``IDEMPOTENCY_DAYS``;
+    5. delete expired login sessions.
+
+    Each step commits on its own, so ``conn`` must not be inside a transaction.
+    """
+    ahead = count_arg(days_ahead, "days_ahead", maximum=MAX_DAYS_AHEAD)
+    retention = count_arg(
+        retention_days, "retention_days", minimum=MIN_RETENTION_DAYS, maximum=MAX_RETENTION_DAYS
+    )
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        raise InvalidInput("maintain commits each step: call it outside a transaction")
+    report = MaintenanceReport()
+
+    async def run(step: str, work: Callable[[], Awaitable[T]]) -> T | None:
+        result = await _step(conn, work)
+        if result is None:
+            report.skipped.append(step)
+        return result
+
+    await _q.acquire_maintenance_lock(conn)
+    try:
+        report.created = await run(CREATE_AHEAD, lambda: _create_ahead(conn, ahead)) or []
+        for day in await run(FIND_STRANDED, lambda: _stranded_days(conn)) or []:
+            moved = await run(_move_step(day), partial(_move_day, conn, day))
+            if moved is not None:
+                report.moved[partition_name(day)] = moved
+        report.dropped = await run(DROP_EXPIRED, lambda: _drop_expired(conn, retention)) or []
+        report.forgotten_keys = (
+            await run(
+                FORGET_KEYS, lambda: _q.forget_ingest_batches(conn, keep_days=IDEMPOTENCY_DAYS)
+            )
+            or 0
+        )
+        report.deleted_sessions = (
+            await run(DELETE_SESSIONS, lambda: _q.delete_expired_sessions(conn)) or 0
+        )
+    finally:
+        if not conn.broken:
+            await _q.release_maintenance_lock(conn)
+    return report
+
+
+async def _stranded_days(conn: Conn) -> list[dt.date]:
+    return [row["partition_day"] async for row in _q.list_default_partition_days(conn)]
+
+
+async def _move_day(conn: Conn, day: dt.date) -> int:
+    """Create the day's partition, moving its rows out of events_default."""
+    moved: int | None = await _q.create_events_partition(conn, day=day)
+    return moved or 0
+
+
+async def _drop_expired(conn: Conn, retention_days: int) -> list[str]:
+    rows = _q.drop_expired_events_partitions(conn, retention_days=retention_days)
+    return [row["partition_name"] async for row in rows]

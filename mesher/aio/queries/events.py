@@ -1,0 +1,138 @@
+"""Reading events, and the dashboards built on them (sql/queries/events.sql).
+
+Events are written by the write path, ``mesher.ingest``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, Literal
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from ..._args import aware_datetime_arg, count_arg, cursor_arg, tags_arg, uuid_arg
+from ..._results import found, keyset_page
+from ..._uuid7 import uuid7_time
+from ...errors import InvalidInput, translate_errors
+from ...limits import MAX_BUCKETS, MAX_PAGE
+from ...models import Event, EventPage, Severity
+from ._common import Conn, q
+
+__all__ = [
+    "EVENT_TIME_SLACK",
+    "event_volume",
+    "filter_events_by_tags",
+    "get_event",
+    "level_breakdown",
+    "list_events_for_issue",
+]
+
+#: get_event looks this far around the time in the event's UUIDv7 id.
+EVENT_TIME_SLACK = dt.timedelta(hours=1)
+
+
+@translate_errors
+async def get_event(conn: Conn, project_id: UUID | str, event_id: UUID | str) -> Event:
+    """One event. Its UUIDv7 id carries its time, which bounds ``received_at``
+    to within ``EVENT_TIME_SLACK``: only those partitions are searched."""
+    eid = uuid_arg(event_id, "event_id")
+    if eid.version != 7:
+        raise InvalidInput("event_id must be a UUIDv7 (event ids carry their time)")
+    at = uuid7_time(eid)
+    row = await q.get_event(
+        conn,
+        project_id=uuid_arg(project_id, "project_id"),
+        id=eid,
+        not_before=at - EVENT_TIME_SLACK,
+        not_after=at + EVENT_TIME_SLACK,
+    )
+    return Event.model_validate(found(row, f"event {event_id}"))
+
+
+@translate_errors
+async def list_events_for_issue(
+    conn: Conn, issue_id: UUID | str, limit: int = 50, cursor: str | None = None
+) -> EventPage:
+    """A page of an issue's events, newest first; see ``list_issues`` for cursors."""
+    size = count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE)
+    after_received_at, after_id = cursor_arg(cursor)
+    iid = uuid_arg(issue_id, "issue_id")
+    if after_id is None:
+        rows = q.list_events_for_issue(conn, issue_id=iid, page_size=size + 1)
+    else:
+        rows = q.list_events_for_issue_after(
+            conn,
+            issue_id=iid,
+            after_received_at=after_received_at,
+            after_id=after_id,
+            page_size=size + 1,
+        )
+    items, next_cursor = keyset_page([Event.model_validate(row) async for row in rows], size)
+    return EventPage(items=items, next_cursor=next_cursor)
+
+
+def _since(value: Any, default: dt.timedelta) -> dt.datetime:
+    if value is None:
+        return dt.datetime.now(dt.UTC) - default
+    return aware_datetime_arg(value, "since")
+
+
+@translate_errors
+async def filter_events_by_tags(
+    conn: Conn,
+    project_id: UUID | str,
+    tags: Mapping[str, str],
+    since: dt.datetime | None = None,
+    limit: int = 100,
+) -> list[Event]:
+    """A project's events carrying all the given tags, newest first, since
+    ``since`` (default: the last 24 hours)."""
+    rows = q.filter_events_by_tags(
+        conn,
+        project_id=uuid_arg(project_id, "project_id"),
+        tags=Jsonb(tags_arg(tags)),
+        since=_since(since, dt.timedelta(hours=24)),
+        page_size=count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE),
+    )
+    return [Event.model_validate(row) async for row in rows]
+
+
+_BUCKETS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
+
+
+@translate_errors
+async def event_volume(
+    conn: Conn,
+    project_id: UUID | str,
+    bucket: Literal["hour", "day"] = "hour",
+    since: dt.datetime | None = None,
+) -> list[tuple[dt.datetime, int]]:
+    """Events per UTC hour or day since ``since`` (default: 24 buckets back),
+    empty buckets included, oldest first."""
+    if not isinstance(bucket, str) or bucket not in _BUCKETS:
+        raise InvalidInput(f"bucket must be 'hour' or 'day', got {bucket!r}")
+    start = _since(since, 24 * _BUCKETS[bucket])
+    if (dt.datetime.now(dt.UTC) - start) / _BUCKETS[bucket] > MAX_BUCKETS:
+        raise InvalidInput(f"since is too far back: at most {MAX_BUCKETS} buckets")
+    rows = q.event_volume(
+        conn, project_id=uuid_arg(project_id, "project_id"), bucket=bucket, since=start
+    )
+    return [(row["bucket_start"], row["event_count"]) async for row in rows]
+
+
+@translate_errors
+async def level_breakdown(
+    conn: Conn, project_id: UUID | str, since: dt.datetime | None = None
+) -> dict[Severity, int]:
+    """Events per level since ``since`` (default: the last 24 hours), every level present."""
+    counts = dict.fromkeys(Severity, 0)
+    rows = q.level_breakdown(
+        conn,
+        project_id=uuid_arg(project_id, "project_id"),
+        since=_since(since, dt.timedelta(hours=24)),
+    )
+    async for row in rows:
+        counts[Severity(row["level"])] = row["event_count"]
+    return counts

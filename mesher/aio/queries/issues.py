@@ -1,0 +1,110 @@
+"""Issues: events grouped by fingerprint (sql/queries/issues.sql)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from ..._args import count_arg, cursor_arg, optional_enum_arg, optional_uuid_arg, uuid_arg
+from ..._results import found, keyset_page
+from ...errors import translate_errors
+from ...limits import MAX_PAGE
+from ...models import Issue, IssuePage, IssueStatus, Severity
+from ._common import Conn, q
+
+__all__ = [
+    "archive_issue",
+    "assign_issue",
+    "count_issues_by_status",
+    "get_issue",
+    "list_issues",
+    "resolve_issue",
+    "top_issues",
+    "unresolve_issue",
+]
+
+
+@translate_errors
+async def get_issue(conn: Conn, issue_id: UUID | str) -> Issue:
+    row = await q.get_issue(conn, id=uuid_arg(issue_id, "issue_id"))
+    return Issue.model_validate(found(row, f"issue {issue_id}"))
+
+
+@translate_errors
+async def list_issues(
+    conn: Conn,
+    project_id: UUID | str,
+    status: IssueStatus | str | None = None,
+    level: Severity | str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> IssuePage:
+    """A page of a project's issues, most recently seen first. Pass the page's
+    ``next_cursor`` back for the next page; it is None on the last one."""
+    size = count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE)
+    after_last_seen, after_id = cursor_arg(cursor)
+    status_value = optional_enum_arg(status, IssueStatus, "status")
+    level_value = optional_enum_arg(level, Severity, "level")
+    common = {
+        "project_id": uuid_arg(project_id, "project_id"),
+        "status": None if status_value is None else status_value.value,
+        "level": None if level_value is None else level_value.value,
+        "page_size": size + 1,  # one more tells whether a next page exists
+    }
+    if after_id is None:
+        rows = q.list_issues(conn, **common)
+    else:
+        rows = q.list_issues_after(
+            conn, **common, after_last_seen=after_last_seen, after_id=after_id
+        )
+    items, next_cursor = keyset_page([Issue.model_validate(row) async for row in rows], size)
+    return IssuePage(items=items, next_cursor=next_cursor)
+
+
+@translate_errors
+async def resolve_issue(conn: Conn, issue_id: UUID | str) -> Issue:
+    """Mark an issue resolved; a new event regresses it to unresolved."""
+    row = await q.resolve_issue(conn, id=uuid_arg(issue_id, "issue_id"))
+    return Issue.model_validate(found(row, f"issue {issue_id}"))
+
+
+@translate_errors
+async def archive_issue(conn: Conn, issue_id: UUID | str) -> Issue:
+    """Archive an issue; new events keep counting but do not reopen it."""
+    row = await q.archive_issue(conn, id=uuid_arg(issue_id, "issue_id"))
+    return Issue.model_validate(found(row, f"issue {issue_id}"))
+
+
+@translate_errors
+async def unresolve_issue(conn: Conn, issue_id: UUID | str) -> Issue:
+    """Reopen a resolved or archived issue."""
+    row = await q.unresolve_issue(conn, id=uuid_arg(issue_id, "issue_id"))
+    return Issue.model_validate(found(row, f"issue {issue_id}"))
+
+
+@translate_errors
+async def assign_issue(conn: Conn, issue_id: UUID | str, user_id: UUID | str | None) -> Issue:
+    """Assign an issue to a user, or unassign it with None."""
+    row = await q.assign_issue(
+        conn, id=uuid_arg(issue_id, "issue_id"), user_id=optional_uuid_arg(user_id, "user_id")
+    )
+    return Issue.model_validate(found(row, f"issue {issue_id}"))
+
+
+@translate_errors
+async def count_issues_by_status(conn: Conn, project_id: UUID | str) -> dict[IssueStatus, int]:
+    """Issues per status, every status present (0 when none)."""
+    counts = dict.fromkeys(IssueStatus, 0)
+    async for row in q.count_issues_by_status(conn, project_id=uuid_arg(project_id, "project_id")):
+        counts[IssueStatus(row["status"])] = row["issue_count"]
+    return counts
+
+
+@translate_errors
+async def top_issues(conn: Conn, project_id: UUID | str, limit: int = 10) -> list[Issue]:
+    """A project's issues with the most events, most first."""
+    rows = q.top_issues(
+        conn,
+        project_id=uuid_arg(project_id, "project_id"),
+        page_size=count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE),
+    )
+    return [Issue.model_validate(row) async for row in rows]

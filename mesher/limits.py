@@ -1,0 +1,23 @@
+"""Limits that Python enforces before any SQL runs, in one place.
+
+Limits that the database enforces itself (CHECK constraints, such as the
+idempotency key's length) live in the DDL only.
+"""
+
+from __future__ import annotations
+
+#: Largest page a list helper returns.
+MAX_PAGE = 1000
+#: Most events one ingest_events call takes.
+MAX_BATCH = 1000
+#: How long an idempotency key is remembered; maintenance forgets older ones.
+IDEMPOTENCY_DAYS = 7
+#: Longest alert rule cooldown: one year.
+MAX_COOLDOWN_MINUTES = 525_600
+#: Most days of event partitions made ahead (migrate --days, maintain's days_ahead).
+MAX_DAYS_AHEAD = 10_000
+#: The retention of event partitions, in days (migrate --retention-days, maintain).
+MIN_RETENTION_DAYS = 1
+MAX_RETENTION_DAYS = 100_000
+#: Most buckets event_volume returns.
+MAX_BUCKETS = 10_000

@@ -1,0 +1,98 @@
+# Generated from mesher/aio/queries/__init__.py by tools/gen_sync.py: edit that file.
+"""Query helpers, one module per entity, each over its ``sql/queries/<entity>.sql``.
+
+Every helper takes a psycopg connection first and never commits: the caller
+owns the transaction (``with conn.transaction(): ...``, or
+``conn.commit()``). Names say what comes back: ``get_*`` one model or
+``NotFound``; ``list_*``, ``get_members`` and ``get_user_orgs`` a list;
+``count_*`` counts; ``insert_*``/``create_*``/``add_*`` what they made. Only
+``mesher.errors`` exceptions escape.
+
+``from mesher.aio import queries; queries.get_org(conn, org_id)``
+reaches every helper; the entity modules hold them.
+"""
+
+from .alert_rules import (
+    create_alert_rule,
+    delete_alert_rule,
+    list_alert_rules,
+    set_alert_rule_enabled,
+)
+from .alerts import (
+    acknowledge_alert,
+    fire_issue_rules,
+    fire_threshold_rules,
+    get_alert,
+    list_alerts,
+    resolve_alert,
+)
+from .api_keys import create_api_key, get_project_by_api_key, list_api_keys, revoke_api_key
+from .events import (
+    EVENT_TIME_SLACK,
+    event_volume,
+    filter_events_by_tags,
+    get_event,
+    level_breakdown,
+    list_events_for_issue,
+)
+from .issues import (
+    archive_issue,
+    assign_issue,
+    count_issues_by_status,
+    get_issue,
+    list_issues,
+    resolve_issue,
+    top_issues,
+    unresolve_issue,
+)
+from .memberships import add_member, get_members, get_user_orgs
+from .organizations import get_org, insert_org, list_orgs
+from .projects import get_project, insert_project, list_projects_by_org
+from .sessions import create_session, delete_session, validate_session
+from .users import authenticate_user, create_user, get_user
+
+__all__ = [
+    "EVENT_TIME_SLACK",
+    "acknowledge_alert",
+    "add_member",
+    "archive_issue",
+    "assign_issue",
+    "authenticate_user",
+    "count_issues_by_status",
+    "create_alert_rule",
+    "create_api_key",
+    "create_session",
+    "create_user",
+    "delete_alert_rule",
+    "delete_session",
+    "event_volume",
+    "filter_events_by_tags",
+    "fire_issue_rules",
+    "fire_threshold_rules",
+    "get_alert",
+    "get_event",
+    "get_issue",
+    "get_members",
+    "get_org",
+    "get_project",
+    "get_project_by_api_key",
+    "get_user",
+    "get_user_orgs",
+    "insert_org",
+    "insert_project",
+    "level_breakdown",
+    "list_alert_rules",
+    "list_alerts",
+    "list_api_keys",
+    "list_events_for_issue",
+    "list_issues",
+    "list_orgs",
+    "list_projects_by_org",
+    "resolve_alert",
+    "resolve_issue",
+    "revoke_api_key",
+    "set_alert_rule_enabled",
+    "top_issues",
+    "unresolve_issue",
+    "validate_session",
+]

@@ -1,0 +1,47 @@
+# Generated from mesher/aio/queries/api_keys.py by tools/gen_sync.py: edit that file.
+"""API keys, which SDKs authenticate with (sql/queries/api_keys.sql)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from .._args import api_key_arg, text_arg, uuid_arg
+from .._results import found
+from ..errors import translate_errors
+from ..models import ApiKey, Project
+from ._common import Conn, q
+
+__all__ = ["create_api_key", "get_project_by_api_key", "list_api_keys", "revoke_api_key"]
+
+
+@translate_errors
+def create_api_key(conn: Conn, project_id: UUID | str, label: str = "default") -> str:
+    """Issue a new ``mshr_`` key for a project and return it."""
+    key: str = q.create_api_key(
+        conn,
+        project_id=uuid_arg(project_id, "project_id"),
+        label=text_arg(label, "label", max_length=256),
+    )
+    return key
+
+
+@translate_errors
+def get_project_by_api_key(conn: Conn, key: str) -> Project:
+    """The project of a live key; ``NotFound`` for an unknown or revoked key."""
+    row = q.get_project_by_api_key(conn, key_value=api_key_arg(key))
+    return Project.model_validate(found(row, "api key (unknown or revoked)"))
+
+
+@translate_errors
+def list_api_keys(conn: Conn, project_id: UUID | str) -> list[ApiKey]:
+    """A project's keys, revoked ones included, oldest first. ``key_value`` is
+    a ``SecretStr``: ``.get_secret_value()`` shows it."""
+    rows = q.list_api_keys(conn, project_id=uuid_arg(project_id, "project_id"))
+    return [ApiKey.model_validate(row) for row in rows]
+
+
+@translate_errors
+def revoke_api_key(conn: Conn, key_id: UUID | str) -> int:
+    """Revoke a key by id; returns 1, or 0 if it was missing or already revoked."""
+    count: int = q.revoke_api_key(conn, id=uuid_arg(key_id, "key_id"))
+    return count

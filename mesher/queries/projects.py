@@ -1,0 +1,38 @@
+# Generated from mesher/aio/queries/projects.py by tools/gen_sync.py: edit that file.
+"""Projects (sql/queries/projects.sql)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from .._args import optional_text_arg, text_arg, uuid_arg
+from .._results import found
+from ..errors import translate_errors
+from ..models import Project
+from ._common import Conn, q
+
+__all__ = ["get_project", "insert_project", "list_projects_by_org"]
+
+
+@translate_errors
+def insert_project(conn: Conn, org_id: UUID | str, name: str, platform: str | None = None) -> UUID:
+    """Create a project; ``NotFound`` if the organization does not exist."""
+    project_id: UUID = q.insert_project(
+        conn,
+        org_id=uuid_arg(org_id, "org_id"),
+        name=text_arg(name, "name"),
+        platform=optional_text_arg(platform, "platform", max_length=64),
+    )
+    return project_id
+
+
+@translate_errors
+def get_project(conn: Conn, project_id: UUID | str) -> Project:
+    row = q.get_project(conn, id=uuid_arg(project_id, "project_id"))
+    return Project.model_validate(found(row, f"project {project_id}"))
+
+
+@translate_errors
+def list_projects_by_org(conn: Conn, org_id: UUID | str) -> list[Project]:
+    rows = q.list_projects_by_org(conn, org_id=uuid_arg(org_id, "org_id"))
+    return [Project.model_validate(row) for row in rows]

@@ -1,0 +1,35 @@
+-- name: acquire_maintenance_lock()$
+-- Session-level advisory lock: one maintenance run at a time.
+SELECT pg_advisory_lock(hashtext('mesher.maintain'));
+
+-- name: release_maintenance_lock()$
+-- Releases acquire_maintenance_lock (also released on disconnect).
+SELECT pg_advisory_unlock(hashtext('mesher.maintain'));
+
+-- name: set_lock_timeout(milliseconds)$
+-- Bounds how long a maintenance step waits for a lock (and so how long
+-- ingestion can queue behind it), for the current transaction only.
+SELECT set_config('lock_timeout', :milliseconds || 'ms', TRUE);
+
+-- name: list_default_partition_days()
+-- The UTC days of the rows that landed in events_default (no partition
+-- existed for their day), oldest first.
+SELECT DISTINCT (received_at AT TIME ZONE 'UTC')::DATE AS partition_day
+FROM events_default
+ORDER BY partition_day;
+
+-- name: drop_expired_events_partitions(retention_days)
+-- Drops daily partitions older than the retention; one row per dropped
+-- partition (the function drop_expired_events_partitions, in sql/schema.sql).
+SELECT drop_expired_events_partitions(:retention_days) AS partition_name;
+
+-- name: forget_ingest_batches(keep_days)!
+-- Deletes idempotency keys older than the window (idx_ingest_batches_received).
+DELETE FROM ingest_batches
+WHERE received_at < now() - make_interval(days => :keep_days);
+
+-- name: delete_expired_sessions()!
+-- Deletes the sessions past their expiry (idx_sessions_expires); returns
+-- how many. validate_session already ignores them: this only frees space.
+DELETE FROM sessions
+WHERE expires_at <= now();
