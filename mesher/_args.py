@@ -108,6 +108,16 @@ def api_key_arg(value: Any) -> str:
     return value
 
 
+def dsn_id_arg(value: Any) -> int:
+    """A DSN's project number: a positive integer, or its decimal digits (as
+    it comes out of a URL path)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise InvalidInput(f"dsn_id must be a positive integer, got {_preview(value)}")
+    return value
+
+
 def day_arg(value: Any) -> dt.date:
     """A UTC day: a ``date`` (not a ``datetime``) or a ``'YYYYMMDD'`` string."""
     if isinstance(value, dt.datetime):

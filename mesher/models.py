@@ -36,6 +36,7 @@ __all__ = [
     "AlertStatus",
     "ApiKey",
     "Breadcrumb",
+    "EnvelopeResult",
     "Event",
     "EventPage",
     "EventPayload",
@@ -50,6 +51,7 @@ __all__ = [
     "Role",
     "Session",
     "Severity",
+    "SkippedItem",
     "StackFrame",
     "User",
     "most_severe",
@@ -234,13 +236,30 @@ class Event(_Row):
     sdk_name: str | None
     sdk_version: str | None
     received_at: AwareDatetime
+    # From the Sentry path (mesher.sentry); None / empty for native events.
+    client_event_id: UUID | None = None  # the SDK's event_id
+    occurred_at: AwareDatetime | None = None  # the SDK's timestamp
+    release: str | None = None
+    environment: str | None = None
+    dist: str | None = None
+    platform: str | None = None
+    server_name: str | None = None
+    logger: str | None = None
+    transaction: str | None = None
+    handled: bool | None = None  # False: some exception was not handled (a crash)
+    #: The whole exception chain in Sentry's order, the main exception last
+    #: (``exception`` is that main one), each with its own stack frames.
+    exceptions: list[dict[str, Any]] = Field(default_factory=list)
+    #: The rest of a Sentry event: threads, contexts, request, modules, sdk,
+    #: logentry, ``_meta`` (what trimming cut) and fields Mesher does not know.
+    data: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("stacktrace", "breadcrumbs", mode="before")
+    @field_validator("stacktrace", "breadcrumbs", "exceptions", mode="before")
     @classmethod
     def _null_list(cls, value: Any) -> Any:
         return [] if value is None else value
 
-    @field_validator("user_context", mode="before")
+    @field_validator("user_context", "data", mode="before")
     @classmethod
     def _null_dict(cls, value: Any) -> Any:
         return {} if value is None else value
@@ -260,6 +279,8 @@ class Issue(_Row):
     first_seen: AwareDatetime
     last_seen: AwareDatetime
     assigned_to: UUID | None
+    first_release: str | None = None  # the release of its first event that had one
+    last_release: str | None = None  # the release of its latest event that had one
 
 
 # --- tenancy -----------------------------------------------------------------
@@ -278,6 +299,9 @@ class Project(_Row):
     name: str
     platform: str | None
     created_at: AwareDatetime
+    #: The integer that names the project in a Sentry DSN:
+    #: ``https://<public key>@<host>/<dsn_id>``.
+    dsn_id: int
 
 
 class ApiKey(_Row):
@@ -362,6 +386,20 @@ class IngestedEvent(NamedTuple):
     issue_id: UUID
     new_issue: bool  # the event opened a new issue
     regressed: bool  # the event reopened a resolved issue
+
+
+class SkippedItem(NamedTuple):
+    """An envelope item that was not stored, and why."""
+
+    item_type: str  # "transaction", "session", "attachment", "event", ...
+    reason: str
+
+
+class EnvelopeResult(_Row):
+    """What ``mesher.sentry.ingest_envelope`` did with one envelope."""
+
+    events: list[IngestedEvent]  # one per stored event, in envelope order
+    skipped: list[SkippedItem]  # the items not stored, in envelope order
 
 
 class IssuePage(_Row):

@@ -18,7 +18,8 @@ success):
 Each event gets its id (a UUIDv7) and ``received_at`` here, from one clock
 reading. The result says, per event, its issue and whether that issue was
 new or regressed, which is what new-issue and regression alert rules need
-(``queries.fire_issue_alerts``).
+(``queries.fire_issue_rules``). The Sentry path (``mesher.sentry``) writes
+through the same steps, after claiming the SDKs' event ids.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
@@ -39,37 +40,102 @@ from .._uuid7 import uuid7_with_time
 from ..errors import Conflict, InvalidInput, translate_errors
 from ..fingerprint import fingerprint, title
 from ..limits import IDEMPOTENCY_DAYS, MAX_BATCH
-from ..models import EventPayload, IngestedEvent, most_severe
+from ..models import EventPayload, IngestedEvent, Severity, most_severe
+
+if TYPE_CHECKING:
+    from .._sentry_event import SentryEvent
 
 _q = async_queries()
 Conn = AsyncConnection[Any]
 
 __all__ = ["IDEMPOTENCY_DAYS", "MAX_BATCH", "IngestedEvent", "ingest_event", "ingest_events"]
 
+#: The Sentry columns of a native event: all NULL.
+_NO_SENTRY_COLUMNS = (None,) * 12
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class _Prepared:
+    """One validated event, ready for the issue upsert and the COPY."""
+
     event_id: UUID
     received_at: dt.datetime
-    payload: EventPayload
     fingerprint: str
+    title: str
+    level: Severity
+    release: str | None
+    #: level .. data: the columns after fingerprint, in copy_events' order.
+    values: tuple[Any, ...]
+    client_event_id: UUID | None = None
 
     def row(self, project_id: UUID, issue_id: UUID) -> tuple[Any, ...]:
-        """Values in the column order of copy_events and insert_event; the JSONB
-        columns as the JSON text the payload made when it was validated."""
-        p = self.payload
+        """Values in the column order of copy_events and insert_event."""
         return (
             self.event_id,
             project_id,
             issue_id,
-            p.level.value,
-            p.message,
-            self.fingerprint,
-            *p.json_columns(),
-            p.sdk_name,
-            p.sdk_version,
             self.received_at,
+            self.fingerprint,
+            *self.values,
         )
+
+
+def _native(payload: EventPayload) -> _Prepared:
+    event_id, received_at = uuid7_with_time()
+    return _Prepared(
+        event_id,
+        received_at,
+        fingerprint(payload),
+        title(payload),
+        payload.level,
+        None,
+        (
+            payload.level.value,
+            payload.message,
+            *payload.json_columns(),
+            payload.sdk_name,
+            payload.sdk_version,
+            *_NO_SENTRY_COLUMNS,
+        ),
+    )
+
+
+def _sentry(event: SentryEvent) -> _Prepared:
+    event_id, received_at = uuid7_with_time()
+    e = event
+    return _Prepared(
+        event_id,
+        received_at,
+        e.fingerprint,
+        e.title,
+        e.level,
+        e.release,
+        (
+            e.level.value,
+            e.message,
+            e.exception_json,
+            e.stacktrace_json,
+            e.breadcrumbs_json,
+            e.tags_json,
+            e.extra_json,
+            e.user_json,
+            e.sdk_name,
+            e.sdk_version,
+            e.client_event_id,
+            e.occurred_at,
+            e.release,
+            e.environment,
+            e.dist,
+            e.platform,
+            e.server_name,
+            e.logger,
+            e.transaction,
+            e.handled,
+            e.exceptions_json,
+            e.data_json,
+        ),
+        e.client_event_id,
+    )
 
 
 def _prepare(payloads: Iterable[Any]) -> list[_Prepared]:
@@ -81,9 +147,7 @@ def _prepare(payloads: Iterable[Any]) -> list[_Prepared]:
     for index, raw in enumerate(payloads):
         if index >= MAX_BATCH:
             raise InvalidInput(f"a batch holds at most {MAX_BATCH} events")
-        payload = model_arg(raw, EventPayload, f"event {index}")
-        event_id, received_at = uuid7_with_time()
-        prepared.append(_Prepared(event_id, received_at, payload, fingerprint(payload)))
+        prepared.append(_native(model_arg(raw, EventPayload, f"event {index}")))
     return prepared
 
 
@@ -93,14 +157,17 @@ def _issue_params(project_id: UUID, events: Sequence[_Prepared]) -> dict[str, An
     for event in events:
         groups.setdefault(event.fingerprint, []).append(event)
     keys = sorted(groups)
+    releases = [[e.release for e in groups[k] if e.release is not None] for k in keys]
     return {
         "project_id": project_id,
         "fingerprints": keys,
-        "titles": [title(groups[k][0].payload) for k in keys],
-        "levels": [most_severe(e.payload.level for e in groups[k]).value for k in keys],
+        "titles": [groups[k][0].title for k in keys],
+        "levels": [most_severe(e.level for e in groups[k]).value for k in keys],
         "counts": [len(groups[k]) for k in keys],
         "first_seen": [groups[k][0].received_at for k in keys],
         "last_seen": [groups[k][-1].received_at for k in keys],
+        "first_releases": [r[0] if r else None for r in releases],
+        "last_releases": [r[-1] if r else None for r in releases],
     }
 
 
@@ -118,45 +185,50 @@ def _digest(events: Sequence[_Prepared]) -> str:
     """SHA-256 of what the events say (not of the ids the layer gave them)."""
     h = hashlib.sha256()
     for e in events:
-        p = e.payload
-        parts = (p.level.value, p.message, p.sdk_name or "", p.sdk_version or "", e.fingerprint)
-        for part in (*parts, *p.json_columns()):
+        level, message, *json_columns, sdk_name, sdk_version = e.values[:10]
+        parts = (level, message, sdk_name or "", sdk_version or "", e.fingerprint)
+        for part in (*parts, *json_columns):
             h.update((part or "").encode("utf-8", "surrogatepass") + b"\x00")
     return h.hexdigest()
+
+
+async def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[IngestedEvent]:
+    """Steps 1-3 of the module docstring, inside the caller's transaction."""
+    params = _issue_params(project_id, events)
+    await _q.lock_fingerprints(conn, keys=_lock_keys(project_id, params["fingerprints"]))
+    # Lock the existing issues: their status before this batch says which
+    # ones regress, and cannot change until the batch commits.
+    locked = _q.lock_issues(conn, project_id=project_id, fingerprints=params["fingerprints"])
+    resolved = {row["fingerprint"] async for row in locked if row["status"] == "resolved"}
+    issues = {row["fingerprint"]: row async for row in _q.upsert_issues(conn, **params)}
+    rows = [e.row(project_id, issues[e.fingerprint]["id"]) for e in events]
+    if len(rows) == 1:
+        columns = _q.insert_event.parameters
+        await _q.insert_event(conn, **dict(zip(columns, rows[0], strict=True)))
+    else:
+        async with conn.cursor() as cur, cur.copy(_q.copy_events.sql) as copy:
+            for row in rows:
+                await copy.write_row(row)
+    return [
+        IngestedEvent(
+            e.event_id,
+            issues[e.fingerprint]["id"],
+            issues[e.fingerprint]["new_issue"],
+            e.fingerprint in resolved,
+        )
+        for e in events
+    ]
 
 
 async def _write(
     conn: Conn, project_id: UUID, events: list[_Prepared], key: str | None
 ) -> list[IngestedEvent]:
-    params = _issue_params(project_id, events)
     async with conn.transaction():
         if key is not None:
             replay = await _replay(conn, project_id, key, _digest(events))
             if replay is not None:
                 return replay
-        await _q.lock_fingerprints(conn, keys=_lock_keys(project_id, params["fingerprints"]))
-        # Lock the existing issues: their status before this batch says which
-        # ones regress, and cannot change until the batch commits.
-        locked = _q.lock_issues(conn, project_id=project_id, fingerprints=params["fingerprints"])
-        resolved = {row["fingerprint"] async for row in locked if row["status"] == "resolved"}
-        issues = {row["fingerprint"]: row async for row in _q.upsert_issues(conn, **params)}
-        rows = [e.row(project_id, issues[e.fingerprint]["id"]) for e in events]
-        if len(rows) == 1:
-            columns = _q.insert_event.parameters
-            await _q.insert_event(conn, **dict(zip(columns, rows[0], strict=True)))
-        else:
-            async with conn.cursor() as cur, cur.copy(_q.copy_events.sql) as copy:
-                for row in rows:
-                    await copy.write_row(row)
-        results = [
-            IngestedEvent(
-                e.event_id,
-                issues[e.fingerprint]["id"],
-                issues[e.fingerprint]["new_issue"],
-                e.fingerprint in resolved,
-            )
-            for e in events
-        ]
+        results = await _store(conn, project_id, events)
         if key is not None:
             stored = Jsonb(
                 [[str(r.event_id), str(r.issue_id), r.new_issue, r.regressed] for r in results]
@@ -181,6 +253,47 @@ async def _replay(
     if prior is None or prior["request_digest"] != digest:
         raise Conflict("idempotency_key was already used for different events")
     return [IngestedEvent(UUID(e), UUID(i), new, reg) for e, i, new, reg in prior["result"]]
+
+
+async def write_sentry_events(
+    conn: Conn, project_id: UUID, events: Sequence[SentryEvent]
+) -> list[IngestedEvent]:
+    """Store normalized Sentry events in one transaction, in order; an SDK
+    event id seen before (in this project, or earlier in ``events``) stores
+    and counts nothing and gets the first arrival's result. The caller has
+    checked ``project_id``; ``mesher.sentry`` is the public entry point."""
+    prepared: dict[UUID, _Prepared] = {}  # client event id -> the first event with it
+    for event in events:
+        prepared.setdefault(event.client_event_id, _sentry(event))
+    ids = sorted(prepared)  # claims in one global order: no deadlocks
+    async with conn.transaction():
+        claimed = _q.claim_sentry_event_ids(
+            conn,
+            project_id=project_id,
+            client_event_ids=ids,
+            event_ids=[prepared[i].event_id for i in ids],
+        )
+        new_ids = {row["client_event_id"] async for row in claimed}
+        fresh = [p for p in prepared.values() if p.client_event_id in new_ids]
+        stored = await _store(conn, project_id, fresh) if fresh else []
+        outcome = {p.client_event_id: r for p, r in zip(fresh, stored, strict=True)}
+        if stored:
+            await _q.record_sentry_event_ids(
+                conn,
+                project_id=project_id,
+                client_event_ids=[p.client_event_id for p in fresh],
+                issue_ids=[r.issue_id for r in stored],
+                new_issues=[r.new_issue for r in stored],
+                regressed=[r.regressed for r in stored],
+            )
+        seen = [i for i in ids if i not in new_ids]
+        if seen:
+            rows = _q.list_sentry_event_ids(conn, project_id=project_id, client_event_ids=seen)
+            async for row in rows:
+                outcome[row["client_event_id"]] = IngestedEvent(
+                    row["event_id"], row["issue_id"], row["new_issue"], row["regressed"]
+                )
+    return [outcome[event.client_event_id] for event in events]
 
 
 @translate_errors

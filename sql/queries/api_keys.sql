@@ -14,11 +14,30 @@ SELECT
     p.org_id,
     p.name,
     p.platform,
-    p.created_at
+    p.created_at,
+    p.dsn_id
 FROM api_keys AS k
 INNER JOIN projects AS p ON k.project_id = p.id
 WHERE
     k.key_value = :key_value
+    AND k.revoked_at IS NULL;
+
+-- name: get_project_by_dsn(dsn_id, key_value)^
+-- The project a Sentry DSN names (https://<key>@<host>/<dsn_id>), only when
+-- the key is live and belongs to that very project: projects_dsn_id_key,
+-- then idx_api_keys_value.
+SELECT
+    p.id,
+    p.org_id,
+    p.name,
+    p.platform,
+    p.created_at,
+    p.dsn_id
+FROM projects AS p
+INNER JOIN api_keys AS k ON p.id = k.project_id
+WHERE
+    p.dsn_id = :dsn_id
+    AND k.key_value = :key_value
     AND k.revoked_at IS NULL;
 
 -- name: list_api_keys(project_id)

@@ -17,7 +17,19 @@ SELECT
     user_context,
     sdk_name,
     sdk_version,
-    received_at
+    received_at,
+    client_event_id,
+    occurred_at,
+    release,
+    environment,
+    dist,
+    platform,
+    server_name,
+    logger,
+    transaction,
+    handled,
+    exceptions,
+    data
 FROM events
 WHERE
     id = :id
@@ -43,7 +55,19 @@ SELECT
     user_context,
     sdk_name,
     sdk_version,
-    received_at
+    received_at,
+    client_event_id,
+    occurred_at,
+    release,
+    environment,
+    dist,
+    platform,
+    server_name,
+    logger,
+    transaction,
+    handled,
+    exceptions,
+    data
 FROM events
 WHERE issue_id = :issue_id
 ORDER BY received_at DESC, id DESC
@@ -67,7 +91,19 @@ SELECT
     user_context,
     sdk_name,
     sdk_version,
-    received_at
+    received_at,
+    client_event_id,
+    occurred_at,
+    release,
+    environment,
+    dist,
+    platform,
+    server_name,
+    logger,
+    transaction,
+    handled,
+    exceptions,
+    data
 FROM events
 WHERE
     issue_id = :issue_id
@@ -95,7 +131,19 @@ SELECT
     user_context,
     sdk_name,
     sdk_version,
-    received_at
+    received_at,
+    client_event_id,
+    occurred_at,
+    release,
+    environment,
+    dist,
+    platform,
+    server_name,
+    logger,
+    transaction,
+    handled,
+    exceptions,
+    data
 FROM events
 WHERE
     tags @> :tags

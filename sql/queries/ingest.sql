@@ -20,14 +20,14 @@ WHERE project_id = :project_id AND fingerprint = any(cast(:fingerprints AS TEXT[
 ORDER BY fingerprint
 FOR UPDATE;
 
--- name: upsert_issues(project_id, fingerprints, titles, levels, counts, first_seen, last_seen)
+-- name: upsert_issues(project_id, fingerprints, titles, levels, counts, first_seen, last_seen, first_releases, last_releases)
 -- The write path's one issue statement per batch: one row per distinct
 -- fingerprint (parallel arrays, sorted by fingerprint). A new issue starts at
 -- the batch's count; an existing one adds it, moves last_seen, keeps the most
--- severe level, and regresses from resolved to unresolved (archived stays
--- archived; severity_rank orders the levels). Returns each issue's id and
--- whether this statement created it.
--- Served by issues_project_id_fingerprint_key.
+-- severe level (severity_rank orders them) and its first release, takes the
+-- batch's latest release, and regresses from resolved to unresolved
+-- (archived stays archived). Returns each issue's id and whether this
+-- statement created it. Served by issues_project_id_fingerprint_key.
 WITH incoming AS (
     SELECT
         t.fingerprint,
@@ -35,19 +35,26 @@ WITH incoming AS (
         t.level,
         t.event_count,
         t.first_seen,
-        t.last_seen
+        t.last_seen,
+        t.first_release,
+        t.last_release
     FROM unnest(
         cast(:fingerprints AS TEXT[]),
         cast(:titles AS TEXT[]),
         cast(:levels AS TEXT[]),
         cast(:counts AS INTEGER[]),
         cast(:first_seen AS TIMESTAMPTZ[]),
-        cast(:last_seen AS TIMESTAMPTZ[])
-    ) AS t (fingerprint, title, level, event_count, first_seen, last_seen)
+        cast(:last_seen AS TIMESTAMPTZ[]),
+        cast(:first_releases AS TEXT[]),
+        cast(:last_releases AS TEXT[])
+    ) AS t (
+        fingerprint, title, level, event_count, first_seen, last_seen, first_release, last_release
+    )
 )
 
 INSERT INTO issues AS i (
-    project_id, fingerprint, title, level, event_count, first_seen, last_seen
+    project_id, fingerprint, title, level, event_count, first_seen, last_seen,
+    first_release, last_release
 )
 SELECT
     :project_id AS project_id,
@@ -56,7 +63,9 @@ SELECT
     incoming.level,
     incoming.event_count,
     incoming.first_seen,
-    incoming.last_seen
+    incoming.last_seen,
+    incoming.first_release,
+    incoming.last_release
 FROM incoming
 ORDER BY incoming.fingerprint
 ON CONFLICT (project_id, fingerprint) DO UPDATE
@@ -67,15 +76,19 @@ ON CONFLICT (project_id, fingerprint) DO UPDATE
             WHEN severity_rank(excluded.level) > severity_rank(i.level) THEN excluded.level
             ELSE i.level
         END,
-        status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END
+        status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END,
+        first_release = coalesce(i.first_release, excluded.first_release),
+        last_release = coalesce(excluded.last_release, i.last_release)
 RETURNING i.id, i.fingerprint, (i.xmax = 0) AS new_issue;
 
 -- name: copy_events()!
 -- COPY statement for the write path (psycopg's cursor.copy); rows are
 -- written in this column order.
 COPY events (
-    id, project_id, issue_id, level, message, fingerprint, exception, stacktrace,
-    breadcrumbs, tags, extra, user_context, sdk_name, sdk_version, received_at
+    id, project_id, issue_id, received_at, fingerprint, level, message, exception,
+    stacktrace, breadcrumbs, tags, extra, user_context, sdk_name, sdk_version,
+    client_event_id, occurred_at, release, environment, dist, platform, server_name,
+    logger, transaction, handled, exceptions, data
 ) FROM STDIN;
 
 -- name: claim_ingest_batch(project_id, idempotency_key, request_digest)^
@@ -101,16 +114,65 @@ UPDATE ingest_batches
 SET result = :result
 WHERE project_id = :project_id AND idempotency_key = :idempotency_key;
 
--- name: insert_event(id, project_id, issue_id, level, message, fingerprint, exception, stacktrace, breadcrumbs, tags, extra, user_context, sdk_name, sdk_version, received_at)!
+-- name: insert_event(id, project_id, issue_id, received_at, fingerprint, level, message, exception, stacktrace, breadcrumbs, tags, extra, user_context, sdk_name, sdk_version, client_event_id, occurred_at, release, environment, dist, platform, server_name, logger, transaction, handled, exceptions, data)!
 -- One event, for a batch of one: a plain INSERT costs one round trip where
--- COPY costs three.
+-- COPY costs three. The same columns as copy_events.
 INSERT INTO events (
-    id, project_id, issue_id, level, message, fingerprint, exception, stacktrace,
-    breadcrumbs, tags, extra, user_context, sdk_name, sdk_version, received_at
+    id, project_id, issue_id, received_at, fingerprint, level, message, exception,
+    stacktrace, breadcrumbs, tags, extra, user_context, sdk_name, sdk_version,
+    client_event_id, occurred_at, release, environment, dist, platform, server_name,
+    logger, transaction, handled, exceptions, data
 )
 VALUES (
-    :id, :project_id, :issue_id, :level, :message, :fingerprint,
+    :id, :project_id, :issue_id, :received_at, :fingerprint, :level, :message,
     cast(:exception AS JSONB), cast(:stacktrace AS JSONB), cast(:breadcrumbs AS JSONB),
     cast(:tags AS JSONB), cast(:extra AS JSONB), cast(:user_context AS JSONB),
-    :sdk_name, :sdk_version, :received_at
+    :sdk_name, :sdk_version, :client_event_id, :occurred_at, :release, :environment, :dist,
+    :platform, :server_name, :logger, :transaction, :handled,
+    cast(:exceptions AS JSONB), cast(:data AS JSONB)
 );
+
+-- name: claim_sentry_event_ids(project_id, client_event_ids, event_ids)
+-- Claims the SDK event ids of a batch from the Sentry path, in the order
+-- given (sorted by the caller, so concurrent batches cannot deadlock); returns
+-- those claimed now. An id not returned arrived before: a concurrent batch
+-- holding it makes this one wait until it commits or rolls back
+-- (sentry_event_ids pkey).
+INSERT INTO sentry_event_ids AS s (project_id, client_event_id, event_id)
+SELECT
+    :project_id AS project_id,
+    t.client_event_id,
+    t.event_id
+FROM
+    unnest(cast(:client_event_ids AS UUID[]), cast(:event_ids AS UUID[]))
+    WITH ORDINALITY AS t (client_event_id, event_id, n)
+ORDER BY t.n
+ON CONFLICT (project_id, client_event_id) DO NOTHING
+RETURNING s.client_event_id;
+
+-- name: list_sentry_event_ids(project_id, client_event_ids)
+-- What the write path did with SDK event ids that arrived before
+-- (sentry_event_ids pkey).
+SELECT
+    client_event_id,
+    event_id,
+    issue_id,
+    new_issue,
+    regressed
+FROM sentry_event_ids
+WHERE project_id = :project_id AND client_event_id = any(cast(:client_event_ids AS UUID[]));
+
+-- name: record_sentry_event_ids(project_id, client_event_ids, issue_ids, new_issues, regressed)!
+-- Completes the rows claim_sentry_event_ids made, in the same transaction as
+-- the events: the issue each event went to, and whether it was new or
+-- regressed, for a later arrival of the same id.
+UPDATE sentry_event_ids AS s
+SET issue_id = t.issue_id, new_issue = t.new_issue, regressed = t.regressed
+FROM
+    unnest(
+        cast(:client_event_ids AS UUID[]),
+        cast(:issue_ids AS UUID[]),
+        cast(:new_issues AS BOOLEAN[]),
+        cast(:regressed AS BOOLEAN[])
+    ) AS t (client_event_id, issue_id, new_issue, regressed)
+WHERE s.project_id = :project_id AND s.client_event_id = t.client_event_id;

@@ -10,7 +10,9 @@ SELECT
     event_count,
     first_seen,
     last_seen,
-    assigned_to
+    assigned_to,
+    first_release,
+    last_release
 FROM issues
 WHERE id = :id;
 
@@ -27,7 +29,9 @@ SELECT
     event_count,
     first_seen,
     last_seen,
-    assigned_to
+    assigned_to,
+    first_release,
+    last_release
 FROM issues
 WHERE
     project_id = :project_id
@@ -50,7 +54,9 @@ SELECT
     event_count,
     first_seen,
     last_seen,
-    assigned_to
+    assigned_to,
+    first_release,
+    last_release
 FROM issues
 WHERE
     project_id = :project_id
@@ -77,7 +83,9 @@ RETURNING
     event_count,
     first_seen,
     last_seen,
-    assigned_to;
+    assigned_to,
+    first_release,
+    last_release;
 
 -- name: archive_issue(id)^
 -- Archives an issue (primary key): its events keep counting but never
@@ -95,7 +103,9 @@ RETURNING
     event_count,
     first_seen,
     last_seen,
-    assigned_to;
+    assigned_to,
+    first_release,
+    last_release;
 
 -- name: unresolve_issue(id)^
 -- Reopens an issue (primary key); returns the updated row, none if the
@@ -113,7 +123,9 @@ RETURNING
     event_count,
     first_seen,
     last_seen,
-    assigned_to;
+    assigned_to,
+    first_release,
+    last_release;
 
 -- name: assign_issue(id, user_id)^
 -- Assigns an issue to a user, or unassigns it with NULL; returns the updated
@@ -132,7 +144,9 @@ RETURNING
     event_count,
     first_seen,
     last_seen,
-    assigned_to;
+    assigned_to,
+    first_release,
+    last_release;
 
 -- name: count_issues_by_status(project_id)
 -- Issue counts per status for a project (idx_issues_project_status).
@@ -155,7 +169,9 @@ SELECT
     event_count,
     first_seen,
     last_seen,
-    assigned_to
+    assigned_to,
+    first_release,
+    last_release
 FROM issues
 WHERE project_id = :project_id
 ORDER BY event_count DESC, id DESC

@@ -12,7 +12,8 @@ SELECT
     org_id,
     name,
     platform,
-    created_at
+    created_at,
+    dsn_id
 FROM projects
 WHERE id = :id;
 
@@ -23,7 +24,8 @@ SELECT
     org_id,
     name,
     platform,
-    created_at
+    created_at,
+    dsn_id
 FROM projects
 WHERE org_id = :org_id
 ORDER BY name, id;

@@ -25,9 +25,14 @@ from .alerts import (
     list_alerts,
     resolve_alert,
 )
-from .api_keys import create_api_key, get_project_by_api_key, list_api_keys, revoke_api_key
+from .api_keys import (
+    create_api_key,
+    get_project_by_api_key,
+    get_project_by_dsn,
+    list_api_keys,
+    revoke_api_key,
+)
 from .events import (
-    EVENT_TIME_SLACK,
     event_volume,
     filter_events_by_tags,
     get_event,
@@ -51,7 +56,6 @@ from .sessions import create_session, delete_session, validate_session
 from .users import authenticate_user, create_user, get_user
 
 __all__ = [
-    "EVENT_TIME_SLACK",
     "acknowledge_alert",
     "add_member",
     "archive_issue",
@@ -75,6 +79,7 @@ __all__ = [
     "get_org",
     "get_project",
     "get_project_by_api_key",
+    "get_project_by_dsn",
     "get_user",
     "get_user_orgs",
     "insert_org",

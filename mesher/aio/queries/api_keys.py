@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from ..._args import api_key_arg, text_arg, uuid_arg
+from ..._args import api_key_arg, dsn_id_arg, text_arg, uuid_arg
 from ..._results import found
 from ...errors import translate_errors
 from ...models import ApiKey, Project
 from ._common import Conn, q
 
-__all__ = ["create_api_key", "get_project_by_api_key", "list_api_keys", "revoke_api_key"]
+__all__ = [
+    "create_api_key",
+    "get_project_by_api_key",
+    "get_project_by_dsn",
+    "list_api_keys",
+    "revoke_api_key",
+]
 
 
 @translate_errors
@@ -29,6 +35,16 @@ async def get_project_by_api_key(conn: Conn, key: str) -> Project:
     """The project of a live key; ``NotFound`` for an unknown or revoked key."""
     row = await q.get_project_by_api_key(conn, key_value=api_key_arg(key))
     return Project.model_validate(found(row, "api key (unknown or revoked)"))
+
+
+@translate_errors
+async def get_project_by_dsn(conn: Conn, dsn_id: int | str, public_key: str) -> Project:
+    """The project a Sentry DSN names (``https://<public_key>@<host>/<dsn_id>``):
+    ``NotFound`` unless the key is live and belongs to that project."""
+    row = await q.get_project_by_dsn(
+        conn, dsn_id=dsn_id_arg(dsn_id), key_value=api_key_arg(public_key)
+    )
+    return Project.model_validate(found(row, "project for this DSN (unknown key or project)"))
 
 
 @translate_errors
