@@ -1,6 +1,11 @@
 """Fixtures: real PostgreSQL servers (18 and 15), a migrated template
 database per server, and a fresh database cloned from it for every test.
 
+The template and the clones come from this project's own pytest plugin,
+``mesher.testing`` (what applications that use Mesher enable), pointed at
+each server in turn by overriding its ``mesher_server_url`` fixture; so every
+run exercises it.
+
 The roles of sql/roles.sql exist on every server. ``conn`` connects as the
 application role ``mesher_app`` (rows only, no DDL), as the ingestion server
 and web API would; ``owner_conn`` and ``db_url`` connect as the superuser
@@ -15,27 +20,27 @@ The servers are started here, on free loopback ports, from:
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
-from pytest_postgresql.janitor import DatabaseJanitor
 
-import mesher.migrate
 from mesher import embedded
 from mesher._sql import sql_dir
 
-TEMPLATE = "mesher_template"
+if TYPE_CHECKING:  # imported by pytest_plugins below; importing it first would skip
+    from mesher.testing import MesherDatabases  # pytest's assertion rewriting
+
+pytest_plugins = ["mesher.testing", "pytester"]  # pytester: tests/test_testing_plugin.py
+
 APP_ROLE = "mesher_app"
 VERSIONS = [v.strip() for v in os.environ.get("MESHER_TEST_PG", "18,15").split(",") if v.strip()]
-_counter = itertools.count()
 
 
 def _bin_dir(version: str) -> Path:
@@ -58,11 +63,6 @@ class Server:
     def url(self, dbname: str) -> str:
         return self.cluster.url(dbname)
 
-    def janitor(self, dbname: str, **kwargs: Any) -> DatabaseJanitor:
-        return DatabaseJanitor(
-            user=embedded.SUPERUSER, host="127.0.0.1", port=self.port, dbname=dbname, **kwargs
-        )
-
 
 @pytest.fixture(scope="session", params=VERSIONS, ids=[f"pg{v}" for v in VERSIONS])
 def server(request: pytest.FixtureRequest) -> Iterator[Server]:
@@ -77,9 +77,6 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     srv = Server(request.param, cluster)
     with psycopg.connect(srv.url("postgres"), autocommit=True) as admin:
         admin.execute((sql_dir() / "roles.sql").read_bytes())
-    template = srv.janitor(TEMPLATE, as_template=True)
-    template.init()
-    template.load(mesher.migrate.load)
     try:
         yield srv
     finally:
@@ -87,26 +84,23 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _fresh_db(server: Server, template: str | None) -> Iterator[str]:
-    name = f"test_{os.getpid()}_{next(_counter)}"
-    janitor = server.janitor(name, template_dbname=template)
-    janitor.init()
-    try:
-        yield server.url(name)
-    finally:
-        janitor.drop()
+@pytest.fixture(scope="session")
+def mesher_server_url(server: Server) -> str:
+    """mesher.testing makes its template and clones on the current server."""
+    return server.url("postgres")
 
 
 @pytest.fixture
-def db_url(server: Server) -> Iterator[str]:
+def db_url(mesher_db_url: str) -> str:
     """A fresh, migrated database (cloned from the template)."""
-    yield from _fresh_db(server, TEMPLATE)
+    return mesher_db_url
 
 
 @pytest.fixture
-def empty_db_url(server: Server) -> Iterator[str]:
+def empty_db_url(mesher_databases: MesherDatabases) -> Iterator[str]:
     """A fresh database that has never been migrated."""
-    yield from _fresh_db(server, None)
+    with mesher_databases.empty() as url:
+        yield url
 
 
 def as_app(url: str) -> str:
