@@ -2,13 +2,12 @@
 
 The source of truth is the repository's top-level ``sql/`` folder; a built
 wheel carries a copy as ``mesher/sql``. Rows come back as dicts (column name
-to value) so that the helpers can validate them straight into models,
-whatever row factory the caller's connection uses.
+to value) so that the helpers can validate them straight into models.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Generator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import aiosql
 from aiosql.adapters.apyformat import AsyncPyFormatAdapter
 from aiosql.adapters.pyformat import PyFormatAdapter
-from psycopg.rows import dict_row, tuple_row
+from psycopg.rows import tuple_row
 
 
 def sql_dir() -> Path:
@@ -28,37 +27,78 @@ def sql_dir() -> Path:
     raise FileNotFoundError(f"mesher's SQL files are missing: looked in {here / 'sql'}")
 
 
-class _DictRowAdapter(PyFormatAdapter):
-    """aiosql's psycopg adapter, with dict rows for every select."""
+# Column names per query, read once from the first result's description:
+# rows come back as tuples (psycopg's cheapest row factory), and the helpers
+# get dicts built from these names, whatever row factory the caller's
+# connection uses.
+_COLUMNS: dict[str, list[str]] = {}
 
-    def __init__(self) -> None:
-        super().__init__(row_factory=dict_row)  # type: ignore[no-untyped-call]
+
+def _columns(query_name: str, cursor: Any) -> list[str]:
+    names = _COLUMNS.get(query_name)
+    if names is None:
+        names = _COLUMNS[query_name] = [column.name for column in cursor.description]
+    return names
 
 
-class _AsyncDictRowAdapter(AsyncPyFormatAdapter):
-    """aiosql's async psycopg adapter, with dict rows (it otherwise uses the
-    connection's row factory)."""
+class _Adapter(PyFormatAdapter):
+    """aiosql's psycopg adapter, with rows as dicts for every select."""
+
+    def select(
+        self,
+        conn: Any,
+        query_name: str,
+        sql: str,
+        parameters: Any,
+        record_class: Callable[..., Any] | None = None,
+    ) -> Generator[dict[str, Any], None, None]:
+        with conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(sql, parameters)
+            rows = cur.fetchall()
+            names = _columns(query_name, cur) if rows else []
+        for row in rows:
+            yield dict(zip(names, row, strict=True))
+
+    def select_one(  # type: ignore[override]  # a dict row, not aiosql's tuple
+        self, conn: Any, query_name: str, sql: str, parameters: Any, record_class: Any = None
+    ) -> dict[str, Any] | None:
+        with conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(sql, parameters)
+            row = cur.fetchone()
+            return None if row is None else dict(zip(_columns(query_name, cur), row, strict=True))
+
+    def select_value(self, conn: Any, query_name: str, sql: str, parameters: Any) -> Any:
+        with conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(sql, parameters)
+            row = cur.fetchone()
+            return row[0] if row else None
+
+
+class _AsyncAdapter(AsyncPyFormatAdapter):
+    """The async twin of _Adapter."""
 
     async def select(
         self,
         conn: Any,
         query_name: str,
         sql: str,
-        parameters: dict[str, Any] | list[Any] | None,
+        parameters: Any,
         record_class: Callable[..., Any] | None = None,
-    ) -> AsyncGenerator[Any, None]:
-        async with conn.cursor(row_factory=dict_row) as cur:
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        async with conn.cursor(row_factory=tuple_row) as cur:
             await cur.execute(sql, parameters)
-            for row in await cur.fetchall():
-                yield row
+            rows = await cur.fetchall()
+            names = _columns(query_name, cur) if rows else []
+        for row in rows:
+            yield dict(zip(names, row, strict=True))
 
     async def select_one(
         self, conn: Any, query_name: str, sql: str, parameters: Any, record_class: Any = None
     ) -> dict[str, Any] | None:
-        async with conn.cursor(row_factory=dict_row) as cur:
+        async with conn.cursor(row_factory=tuple_row) as cur:
             await cur.execute(sql, parameters)
-            row: dict[str, Any] | None = await cur.fetchone()
-            return row
+            row = await cur.fetchone()
+            return None if row is None else dict(zip(_columns(query_name, cur), row, strict=True))
 
     async def select_value(self, conn: Any, query_name: str, sql: str, parameters: Any) -> Any:
         async with conn.cursor(row_factory=tuple_row) as cur:
@@ -69,9 +109,9 @@ class _AsyncDictRowAdapter(AsyncPyFormatAdapter):
 
 @cache
 def sync_queries() -> Any:
-    return aiosql.from_path(sql_dir() / "queries", _DictRowAdapter)
+    return aiosql.from_path(sql_dir() / "queries", _Adapter)
 
 
 @cache
 def async_queries() -> Any:
-    return aiosql.from_path(sql_dir() / "queries", _AsyncDictRowAdapter)
+    return aiosql.from_path(sql_dir() / "queries", _AsyncAdapter)

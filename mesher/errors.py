@@ -78,6 +78,7 @@ _CONSTRAINT_MESSAGES = {
     "issues_assigned_to_fkey": "user not found",
     "alert_rules_project_id_fkey": "project not found",
     "ingest_batches_project_id_fkey": "project not found",
+    "sentry_event_ids_project_id_fkey": "project not found",
     "ingest_batches_idempotency_key_check": "idempotency_key must be 1 to 200 characters",
 }
 

@@ -42,6 +42,7 @@ ATTEMPTS = 5
 CREATE_AHEAD = "create partitions ahead"
 DROP_EXPIRED = "drop expired partitions"
 FORGET_KEYS = "forget expired idempotency keys"
+FORGET_EVENT_IDS = "forget expired Sentry event ids"
 DELETE_SESSIONS = "delete expired sessions"
 FIND_STRANDED = "find rows in events_default"
 
@@ -62,6 +63,7 @@ class MaintenanceReport:
     moved: dict[str, int] = field(default_factory=dict)  # partition -> rows from events_default
     dropped: list[str] = field(default_factory=list)  # partitions past the retention
     forgotten_keys: int = 0  # idempotency keys past their window
+    forgotten_event_ids: int = 0  # Sentry SDK event ids past the same window
     deleted_sessions: int = 0  # sessions past their expiry
     skipped: list[str] = field(default_factory=list)  # steps that never got their locks
 
@@ -80,6 +82,10 @@ class MaintenanceReport:
             ),
             self._line(DROP_EXPIRED, self.dropped and f"dropped {_names(self.dropped)}"),
             self._line(FORGET_KEYS, self.forgotten_keys and f"forgot {self.forgotten_keys}"),
+            self._line(
+                FORGET_EVENT_IDS,
+                self.forgotten_event_ids and f"forgot {self.forgotten_event_ids}",
+            ),
             self._line(
                 DELETE_SESSIONS, self.deleted_sessions and f"deleted {self.deleted_sessions}"
             ),
@@ -119,7 +125,8 @@ async def maintain(conn: Conn, days_ahead: int = 7, retention_days: int = 90) ->
        partitions (created for them), one day per transaction;
     3. drop the partitions whose whole day is older than ``retention_days``.
        Issues and their counts are left as they are;
-    4. forget idempotency keys older than ``IDEMPOTENCY_DAYS``;
+    4. forget idempotency keys and Sentry event ids older than
+       ``IDEMPOTENCY_DAYS``;
     5. delete expired login sessions.
 
     Each step commits on its own, so ``conn`` must not be inside a transaction.

@@ -33,3 +33,9 @@ WHERE received_at < now() - make_interval(days => :keep_days);
 -- how many. validate_session already ignores them: this only frees space.
 DELETE FROM sessions
 WHERE expires_at <= now();
+
+-- name: forget_sentry_event_ids(keep_days)!
+-- Deletes the SDK event ids older than the window
+-- (idx_sentry_event_ids_received): an SDK retries within minutes, not weeks.
+DELETE FROM sentry_event_ids
+WHERE received_at < now() - make_interval(days => :keep_days);
