@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from mesher.fingerprint import fingerprint, normalize, title
+from mesher.fingerprint import (
+    default_material_v2,
+    fingerprint,
+    fingerprint_v2,
+    normalize,
+    normalize_v2,
+    title,
+)
 from mesher.models import EventPayload
 
 
@@ -91,3 +98,148 @@ def test_titles() -> None:
     assert title(payload(message="")) == "<no message>"
     long = title(payload(message="x" * 500))
     assert len(long) == 200 and long.endswith("…")
+
+
+# Version 1's values as computed before version 2 existed: they must never change,
+# or existing v1 issues would regroup.
+V1_GOLDEN = [
+    ({"message": "timeout after 31ms"},
+     "1d62a1654e8ef8742d9cdb994636ee15c95d4a7a2c06d0104abe77148ed0db61"),
+    ({"fingerprint": "checkout-flow", "message": "x"},
+     "39bda6c42397e0584b9d93539068752d6e1ff2ac9492293ec381e7a9619dba31"),
+    ({"exception": {"type_name": "KeyError", "value": "'a'"},
+      "stacktrace": [
+          {"filename": "app/db.py", "function_name": "query", "lineno": 10, "in_app": True}
+      ]},
+     "ee4e572c21f20c63059e95cf53d2c4805fd8c8a1f281ea8e16565bab2aac9489"),
+    ({"exception": {"type_name": "TimeoutError", "value":
+        "timeout after 31ms at 0x7f00 user 550e8400-e29b-41d4-a716-446655440000"}},
+     "0400646cae29ec40da9a042211feae13e0a9760756135b7f1cfd7f402c1aba32"),
+    ({"message": "Größe 💳 mail a@b.com from 10.0.0.1"},
+     "13428fa1d36da279c8c84af81ddc3fcdfc2f32b9d6941eb7fe835f9cf8d4d7dc"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fields", "digest"), V1_GOLDEN)
+def test_v1_is_unchanged(fields: dict[str, Any], digest: str) -> None:
+    assert fingerprint(payload(**fields)) == f"v1:{digest}"
+
+
+# --- version 2 ----------------------------------------------------------------------------
+
+
+def frame(function: str, module: str = "app.orders", in_app: bool = True, **more: Any) -> Any:
+    return {"function": function, "module": module, "in_app": in_app, "lineno": 1, **more}
+
+
+def exc(kind: str, value: str = "", *frames: Any) -> dict[str, Any]:
+    return {"type": kind, "value": value, "stacktrace": {"frames": list(frames)}}
+
+
+def v2(
+    exceptions: list[dict[str, Any]] | None = None,
+    explicit: list[Any] | None = None,
+    threads: list[Any] | None = None,
+    template: str | None = None,
+    message: str = "",
+) -> str:
+    return fingerprint_v2(explicit, exceptions or [], threads, template, message)
+
+
+CRASH = [exc("KeyError", "'a'", frame("main"), frame("charge"))]
+
+
+def test_v2_shape() -> None:
+    fp = v2(CRASH)
+    assert fp.startswith("v2:") and len(fp) == 67 and fp == v2(CRASH)
+
+
+def test_v2_ignores_lines_values_and_library_frames() -> None:
+    moved = [
+        exc(
+            "KeyError",
+            "'zzz'",
+            frame("main", lineno=99),
+            frame("get", module="requests", in_app=False),
+            frame("charge", colno=4),
+        )
+    ]
+    assert v2(CRASH) == v2(moved)
+    assert v2(CRASH) != v2([exc("ValueError", "'a'", frame("main"), frame("charge"))])
+    assert v2(CRASH) != v2([exc("KeyError", "'a'", frame("main"), frame("refund"))])
+
+
+def test_v2_every_exception_of_the_chain_counts() -> None:
+    cause = exc("OSError", "disk", frame("write"))
+    assert v2([cause, *CRASH]) != v2(CRASH)
+    assert v2([cause, *CRASH]) != v2([exc("IOError", "disk", frame("write")), *CRASH])
+
+
+def test_v2_recursion_collapsed() -> None:
+    shallow = [exc("RecursionError", "", frame("main"), *[frame("walk")] * 3)]
+    deep = [exc("RecursionError", "", frame("main"), *[frame("walk")] * 300)]
+    assert v2(shallow) == v2(deep)
+    # not directly recursive: a -> b -> a stays as it is
+    assert v2([exc("E", "", frame("a"), frame("b"), frame("a"))]) != v2(
+        [exc("E", "", frame("a"), frame("b"))]
+    )
+
+
+def test_v2_all_frames_when_none_is_in_app() -> None:
+    lib = [exc("E", "x", frame("get", in_app=False), frame("send", in_app=False))]
+    other = [exc("E", "x", frame("get", in_app=False), frame("recv", in_app=False))]
+    assert v2(lib) != v2(other)
+    assert default_material_v2(lib, None, None, "")[0][2] == ["app.orders:get", "app.orders:send"]
+
+
+def test_v2_filename_without_module_and_value_without_frames() -> None:
+    a = [exc("E", "", {"filename": "a.js", "function": "f", "in_app": True})]
+    b = [exc("E", "", {"filename": "b.js", "function": "f", "in_app": True})]
+    assert v2(a) != v2(b)
+    assert v2([exc("Timeout", "after 31ms")]) == v2([exc("Timeout", "after 45ms")])
+    assert v2([exc("Timeout", "after 31ms")]) != v2([exc("Timeout", "no route")])
+
+
+def test_v2_thread_template_and_message() -> None:
+    threads = [frame("loop"), frame("tick")]
+    assert v2(threads=threads) == v2(threads=threads, message="other")
+    assert v2(threads=threads) != v2(threads=[frame("loop")])
+    assert v2(template="charge %s failed", message="charge 1 failed") == v2(
+        template="charge %s failed", message="charge zzz failed"
+    )
+    assert v2(message="user a@b.com at 10.0.0.1") == v2(message="user c@d.org at 10.9.9.9")
+    assert v2(message="a") != v2(message="b")
+    assert v2() == v2(message="  ")  # nothing at all: one fallback group
+
+
+def test_v2_explicit_lists() -> None:
+    default = v2(CRASH)
+    assert v2(CRASH, ["{{ default }}"]) == default
+    assert v2(CRASH, ["{{ DEFAULT }}"]) == default
+    tenant = v2(CRASH, ["{{ default }}", "tenant-42"])
+    assert tenant == v2(CRASH, ["{{default}}", "tenant-42"])
+    assert tenant not in (default, v2(CRASH, ["tenant-42"]), v2(CRASH, ["{{ default }}", "t-7"]))
+    other_crash = [exc("ValueError", "", frame("main"))]
+    assert tenant != v2(other_crash, ["{{ default }}", "tenant-42"])
+    assert v2(CRASH, ["tenant-42"]) == v2(other_crash, ["tenant-42"])
+    assert v2(CRASH, ["a", "b"]) != v2(CRASH, ["a b"]) != v2(CRASH, ["ab"])
+    assert v2(CRASH, [1, None]) == v2(CRASH, [1, None])
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("mail ada@example.com now", "mail <email> now"),
+        ("GET https://api.example.com/v1/x?id=3 failed", "GET <url> failed"),
+        ("from 192.168.0.12:5432", "from <ip>"),
+        ("from fe80::1ff:fe23:4567:890a", "from <ip>"),
+        ("std::vector at ::1", "std::vector at <ip>"),
+        ("id 550e8400e29b41d4a716446655440000", "id <uuid>"),
+        ("at 2031-01-02 03:04:05 and 12:30:01", "at <ts> and <ts>"),
+        ("sha 4f2a9c01d2", "sha <hex>"),
+        ("-3 items, 2.5 s", "<n> items, <n> s"),
+        ("plain words", "plain words"),
+    ],
+)
+def test_normalize_v2(raw: str, expected: str) -> None:
+    assert normalize_v2(raw) == expected

@@ -1,0 +1,103 @@
+# Generated from mesher/aio/sentry.py by tools/gen_sync.py: edit that file.
+"""Receiving events from the official Sentry SDKs.
+
+An HTTP endpoint makes three calls: ``parse_auth`` (the key from the
+request's headers or query string), then ``queries.get_project_by_dsn`` (or
+``get_project_by_api_key``) for the project, then ``ingest_envelope`` with
+the raw body (``POST /api/<dsn_id>/envelope/``) or ``ingest_store`` (the
+legacy ``POST /api/<dsn_id>/store/``).
+
+Sentry's rule holds: an event that is too big is trimmed, not refused, and
+what was cut is noted in its ``_meta``. Only a body that is not an envelope
+at all (truncated, corrupt, a decompression bomb, over the size caps) is
+refused, with ``InvalidInput``. Items that are not error events
+(transactions, sessions, check-ins, logs, attachments, client reports, and
+types Mesher does not know) are skipped and reported, never an error; so is
+an event item that cannot be parsed. The stored events of one envelope are
+written in one transaction through the write path (``mesher.ingest``), and
+grouped like Sentry groups (``mesher.fingerprint``, version 2). An SDK's
+retry of an event already stored stores and counts nothing and returns the
+first result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+
+from ._args import uuid_arg
+from ._sentry_envelope import (
+    MAX_COMPRESSED_BYTES,
+    MAX_DECOMPRESSED_BYTES,
+    MAX_EVENT_BYTES,
+    MAX_ITEMS,
+    SentryAuth,
+    decode_body,
+    parse_auth,
+    parse_envelope,
+)
+from ._sentry_event import SentryEvent, normalize_event
+from .errors import InvalidInput, translate_errors
+from .ingest import write_sentry_events
+from .models import EnvelopeResult, IngestedEvent, SkippedItem
+
+__all__ = [
+    "MAX_COMPRESSED_BYTES",
+    "MAX_DECOMPRESSED_BYTES",
+    "MAX_EVENT_BYTES",
+    "MAX_ITEMS",
+    "EnvelopeResult",
+    "SentryAuth",
+    "ingest_envelope",
+    "ingest_store",
+    "parse_auth",
+]
+
+Conn = Connection[Any]
+
+
+def _body(body: Any) -> bytes:
+    if not isinstance(body, (bytes, bytearray, memoryview)):
+        raise InvalidInput(f"body must be bytes, got {type(body).__name__}")
+    return bytes(body)
+
+
+@translate_errors
+def ingest_envelope(
+    conn: Conn, project_id: UUID | str, body: bytes, content_encoding: str | None = None
+) -> EnvelopeResult:
+    """Store the error events of one envelope (the request body as bytes;
+    ``content_encoding`` is the Content-Encoding header: gzip, deflate, br or
+    None); see the module docstring for what is kept, trimmed and skipped."""
+    pid = uuid_arg(project_id, "project_id")
+    envelope = parse_envelope(_body(body), content_encoding)
+    # The envelope header's event_id names its event (an envelope carries one).
+    header_event_id = envelope.headers.get("event_id")
+    events: list[SentryEvent] = []
+    skipped: list[SkippedItem] = []
+    for item in envelope.items:
+        if item.type != "event":
+            reason = f"{item.type} items are not stored: Mesher keeps error events"
+            skipped.append(SkippedItem(item.type, reason))
+            continue
+        event_id = item.headers.get("event_id") or (None if events else header_event_id)
+        try:
+            events.append(normalize_event(item.payload, event_id=event_id))
+        except InvalidInput as exc:
+            skipped.append(SkippedItem(item.type, str(exc)))
+    stored = write_sentry_events(conn, pid, events) if events else []
+    return EnvelopeResult(events=stored, skipped=skipped)
+
+
+@translate_errors
+def ingest_store(
+    conn: Conn, project_id: UUID | str, body: bytes, content_encoding: str | None = None
+) -> IngestedEvent:
+    """Store the one event of a legacy ``/api/<id>/store/`` body (JSON);
+    ``InvalidInput`` if it is not an event at all."""
+    pid = uuid_arg(project_id, "project_id")
+    event = normalize_event(decode_body(_body(body), content_encoding))
+    (stored,) = write_sentry_events(conn, pid, [event])
+    return stored
