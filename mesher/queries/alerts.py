@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 from uuid import UUID
 
 from .._args import count_arg, optional_enum_arg, uuid_arg
@@ -57,32 +58,29 @@ def fire_issue_rules(
     return alerts
 
 
-def _refused_move(conn: Conn, alert_id: UUID, target: AlertStatus) -> Exception:
-    """Why an alert did not move: it is missing, or its status forbids it."""
-    current = q.get_alert(conn, id=alert_id)
+def _move(conn: Conn, move: Any, alert_id: UUID | str, target: AlertStatus) -> Alert:
+    """Run one of the forward moves; ``NotFound`` for a missing alert,
+    ``Conflict`` for one whose status forbids the move."""
+    aid = uuid_arg(alert_id, "alert_id")
+    row = move(conn, id=aid)
+    if row is not None:
+        return Alert.model_validate(row)
+    current = q.get_alert(conn, id=aid)
     if current is None:
-        return NotFound(f"alert {alert_id} not found")
-    return Conflict(f"alert {alert_id} is {current['status']}; it cannot become {target.value}")
+        raise NotFound(f"alert {alert_id} not found")
+    raise Conflict(f"alert {alert_id} is {current['status']}; it cannot become {target.value}")
 
 
 @translate_errors
 def acknowledge_alert(conn: Conn, alert_id: UUID | str) -> Alert:
     """active -> acknowledged; ``Conflict`` from any other status."""
-    aid = uuid_arg(alert_id, "alert_id")
-    row = q.acknowledge_alert(conn, id=aid)
-    if row is None:
-        raise _refused_move(conn, aid, AlertStatus.ACKNOWLEDGED)
-    return Alert.model_validate(row)
+    return _move(conn, q.acknowledge_alert, alert_id, AlertStatus.ACKNOWLEDGED)
 
 
 @translate_errors
 def resolve_alert(conn: Conn, alert_id: UUID | str) -> Alert:
     """active or acknowledged -> resolved; ``Conflict`` if already resolved."""
-    aid = uuid_arg(alert_id, "alert_id")
-    row = q.resolve_alert(conn, id=aid)
-    if row is None:
-        raise _refused_move(conn, aid, AlertStatus.RESOLVED)
-    return Alert.model_validate(row)
+    return _move(conn, q.resolve_alert, alert_id, AlertStatus.RESOLVED)
 
 
 @translate_errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from ..._args import count_arg, cursor_arg, optional_enum_arg, optional_uuid_arg, uuid_arg
@@ -60,25 +61,28 @@ async def list_issues(
     return IssuePage(items=items, next_cursor=next_cursor)
 
 
+async def _change(conn: Conn, update: Any, issue_id: UUID | str) -> Issue:
+    """Run one of the status updates; the issue after it, or ``NotFound``."""
+    row = await update(conn, id=uuid_arg(issue_id, "issue_id"))
+    return Issue.model_validate(found(row, f"issue {issue_id}"))
+
+
 @translate_errors
 async def resolve_issue(conn: Conn, issue_id: UUID | str) -> Issue:
     """Mark an issue resolved; a new event regresses it to unresolved."""
-    row = await q.resolve_issue(conn, id=uuid_arg(issue_id, "issue_id"))
-    return Issue.model_validate(found(row, f"issue {issue_id}"))
+    return await _change(conn, q.resolve_issue, issue_id)
 
 
 @translate_errors
 async def archive_issue(conn: Conn, issue_id: UUID | str) -> Issue:
     """Archive an issue; new events keep counting but do not reopen it."""
-    row = await q.archive_issue(conn, id=uuid_arg(issue_id, "issue_id"))
-    return Issue.model_validate(found(row, f"issue {issue_id}"))
+    return await _change(conn, q.archive_issue, issue_id)
 
 
 @translate_errors
 async def unresolve_issue(conn: Conn, issue_id: UUID | str) -> Issue:
     """Reopen a resolved or archived issue."""
-    row = await q.unresolve_issue(conn, id=uuid_arg(issue_id, "issue_id"))
-    return Issue.model_validate(found(row, f"issue {issue_id}"))
+    return await _change(conn, q.unresolve_issue, issue_id)
 
 
 @translate_errors
