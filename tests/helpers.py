@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import psycopg
+
+from mesher._sql import sync_queries
 
 T = TypeVar("T")
 
@@ -31,3 +36,53 @@ def run_concurrently(count: int, work: Callable[[int], T]) -> list[T]:
     if errors:
         raise errors[0]
     return [results[i] for i in range(count)]
+
+
+# --- for the per-entity query tests ---------------------------------------------
+
+Conn = psycopg.Connection[Any]
+#: A well-formed UUIDv7 that no row has.
+MISSING = uuid.UUID("00000000-0000-7000-8000-000000000000")
+
+
+#: An alert rule action.
+EMAIL = {"type": "email", "to": "oncall@example.com"}
+
+
+def threshold(n: int, window: int = 5) -> dict[str, Any]:
+    """A threshold alert condition: n events within window minutes."""
+    return {"condition_type": "threshold", "threshold": n, "window_minutes": window}
+
+
+def is_uuidv7(value: uuid.UUID) -> bool:
+    return value.version == 7 and value.variant == uuid.RFC_4122
+
+
+# --- reads: pages and query plans ----------------------------------------------
+
+
+def walk(fetch: Callable[[str | None], Any]) -> list[Any]:
+    """Every item of a keyset-paginated read, following next_cursor to the end."""
+    items, cursor, pages = [], None, 0
+    while True:
+        page = fetch(cursor)
+        items += page.items
+        pages += 1
+        if page.next_cursor is None:
+            return items
+        assert page.items, "a page with a cursor is never empty"
+        cursor = page.next_cursor
+        assert pages < 1000
+
+
+def plan(conn: Conn, query: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The EXPLAIN (FORMAT JSON) plan of a named query of sql/queries."""
+    (found,) = conn.execute(  # type: ignore[misc]
+        "EXPLAIN (FORMAT JSON) " + getattr(sync_queries(), query).sql, params
+    ).fetchone()
+    return found[0]["Plan"]  # type: ignore[no-any-return]
+
+
+def nodes(tree: dict[str, Any]) -> list[dict[str, Any]]:
+    """A plan's nodes, the root first."""
+    return [tree, *(n for child in tree.get("Plans", []) for n in nodes(child))]

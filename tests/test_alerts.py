@@ -1,9 +1,9 @@
-"""Alert rules, firing, cooldowns, concurrent evaluators, alert lifecycle."""
+"""Alerts (sql/queries/alerts.sql): firing rules, cooldowns, concurrent
+evaluators, the alert lifecycle. Rule management is in test_alert_rules.py."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import psycopg
 import pytest
@@ -11,56 +11,9 @@ import pytest
 from mesher import queries as q
 from mesher.errors import Conflict, InvalidInput, NotFound
 from mesher.ingest import ingest_event, ingest_events
-from mesher.models import AlertCondition, AlertStatus
+from mesher.models import AlertStatus
 
-from .helpers import run_concurrently
-
-Conn = psycopg.Connection[Any]
-MISSING = uuid.UUID("00000000-0000-7000-8000-000000000000")
-EMAIL = {"type": "email", "to": "oncall@example.com"}
-
-
-def threshold(n: int, window: int = 5) -> dict[str, Any]:
-    return {"condition_type": "threshold", "threshold": n, "window_minutes": window}
-
-
-def test_rule_management(conn: Conn, project_id: uuid.UUID) -> None:
-    rule = q.create_alert_rule(conn, project_id, "Spike", threshold(10), EMAIL)
-    assert (rule.enabled, rule.cooldown_minutes, rule.last_fired_at) == (True, 60, None)
-    assert rule.condition == AlertCondition(
-        condition_type="threshold", threshold=10, window_minutes=5
-    )
-    assert rule.action == EMAIL
-    other = q.create_alert_rule(
-        conn, project_id, "New", AlertCondition(condition_type="new_issue"), {}, cooldown_minutes=5
-    )
-    assert [r.id for r in q.list_alert_rules(conn, project_id)] == [rule.id, other.id]
-    assert q.set_alert_rule_enabled(conn, rule.id, False).enabled is False
-    assert q.delete_alert_rule(conn, other.id) == 1
-    assert q.delete_alert_rule(conn, other.id) == 0
-    assert [r.id for r in q.list_alert_rules(conn, project_id)] == [rule.id]
-    with pytest.raises(NotFound):
-        q.set_alert_rule_enabled(conn, MISSING, True)
-
-
-@pytest.mark.parametrize(
-    ("condition", "message"),
-    [
-        ({"condition_type": "sometimes"}, "condition: condition_type"),
-        (threshold(0), "condition: threshold: Input should be greater than 0"),
-        (threshold(5, window=-1), "condition: window_minutes"),
-        ("threshold", "condition: must be a mapping"),
-    ],
-)
-def test_bad_conditions(conn: Conn, project_id: uuid.UUID, condition: Any, message: str) -> None:
-    with pytest.raises(InvalidInput, match=message):
-        q.create_alert_rule(conn, project_id, "r", condition, {})
-    assert q.list_alert_rules(conn, project_id) == []
-
-
-def test_rule_for_missing_project(conn: Conn) -> None:
-    with pytest.raises(NotFound, match="project not found"):
-        q.create_alert_rule(conn, MISSING, "r", threshold(1), {})
+from .helpers import EMAIL, MISSING, Conn, run_concurrently, threshold
 
 
 def test_threshold_fires_once_per_cooldown(conn: Conn, project_id: uuid.UUID) -> None:

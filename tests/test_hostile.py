@@ -84,6 +84,7 @@ def _strategy(name: str, ids: dict[str, Any]) -> st.SearchStrategy[Any]:
         "ingested": st.lists(st.tuples(st.uuids(), st.uuids(), st.booleans(), st.booleans()).map(
             lambda t: ingest.IngestedEvent(*t)), max_size=3) | anything,
         "key": st.one_of(st.just(ids["key"]), anything),
+        "public_key": st.one_of(st.just(ids["key"]), anything),
         "token": st.one_of(st.just(ids["token"]), anything),
         "email": st.one_of(st.just("ada@example.com"), st.emails(), anything),
         "tags": st.dictionaries(text, text, max_size=40) | anything,
@@ -134,6 +135,7 @@ def ids(conn: Conn, project_id: uuid.UUID) -> dict[str, Any]:
         "org_id": org_id, "project_id": project_id, "user_id": user_id, "issue_id": done.issue_id,
         "event_id": done.event_id, "rule_id": rule.id, "alert_id": alert.id, "key_id": key_id,
         "key": key, "token": q.create_session(conn, user_id),
+        "dsn_id": q.get_project(conn, project_id).dsn_id,
     }  # fmt: skip
     conn.commit()
     return values

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from mesher import queries as q
-from mesher.errors import Conflict, InvalidInput
+from mesher.errors import Conflict, InvalidInput, NotFound
 from mesher.ingest import ingest_event, ingest_events
 
 from .helpers import run_concurrently
@@ -76,3 +76,55 @@ def test_concurrent_calls_with_one_key_write_once(app_url: str, project_id: uuid
     assert all(r == results[0] for r in results)
     with psycopg.connect(app_url) as conn:
         assert _counts(conn) == (3, 3)
+
+
+def _written(conn: Conn) -> tuple[int, int, int]:
+    row = conn.execute(
+        "SELECT (SELECT count(*) FROM issues), (SELECT count(*) FROM events),"
+        " (SELECT count(*) FROM ingest_batches)"
+    ).fetchone()
+    assert row is not None
+    return tuple(row)  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("batch", [BATCH, BATCH[:1]], ids=["batch", "single"])
+def test_unknown_project_is_the_same_not_found_with_or_without_key(
+    conn: Conn, batch: list[dict[str, str]]
+) -> None:
+    missing = uuid.UUID("00000000-0000-7000-8000-000000000000")
+    messages = []
+    for key in (None, "req-1"):
+        with pytest.raises(NotFound) as info:
+            ingest_events(conn, missing, batch, idempotency_key=key)
+        conn.rollback()
+        messages.append(str(info.value))
+    assert messages == ["project not found", "project not found"]
+    with pytest.raises(NotFound, match=r"^project not found$"):
+        ingest_event(conn, missing, batch[0], idempotency_key="req-2")
+
+
+def test_key_length_is_the_database_check(conn: Conn, project_id: uuid.UUID) -> None:
+    conn.commit()
+    with pytest.raises(InvalidInput) as info:
+        ingest_events(conn, project_id, BATCH, idempotency_key="k" * 201)
+    assert str(info.value) == "idempotency_key must be 1 to 200 characters"
+    assert isinstance(info.value.__cause__, psycopg.errors.CheckViolation)  # the DDL's rule
+    conn.rollback()
+    assert _written(conn) == (0, 0, 0)
+    # 200 characters, in characters rather than bytes, are fine.
+    for key in ("k" * 200, "é" * 200):
+        ingest_events(conn, project_id, BATCH, idempotency_key=key)
+    assert _written(conn) == (2, 6, 2)
+
+
+def test_key_too_long_inside_a_transaction_leaves_it_usable(
+    conn: Conn, project_id: uuid.UUID
+) -> None:
+    conn.execute("SELECT 1")  # the caller's transaction is open
+    ingest_events(conn, project_id, BATCH, idempotency_key="first")
+    with pytest.raises(InvalidInput, match="idempotency_key"):
+        ingest_events(conn, project_id, BATCH, idempotency_key="k" * 201)
+    # the write path's savepoint rolled back only the failed call
+    assert _written(conn) == (2, 3, 1)
+    conn.commit()
+    assert _written(conn) == (2, 3, 1)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import subprocess
 import sys
+import time
 import types
 import uuid
 from typing import Any
@@ -12,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from mesher import _uuid7
+from mesher import _uuid7, maintenance
 from mesher import queries as q
 from mesher.errors import InvalidInput
 from mesher.ingest import ingest_events
@@ -77,8 +79,12 @@ def test_events_beyond_the_window_are_kept_then_moved(
         assert q.get_issue(conn, stored[0].issue_id) == issue_before
         assert q.get_event(conn, project_id, stored[-1].event_id).id == stored[-1].event_id
         assert report.lines() == [
-            "partitions: the days ahead already exist",
-            f"moved 7 rows out of events_default into events_{far:%Y%m%d}, events_{farther:%Y%m%d}",
+            "create partitions ahead: nothing to do",
+            "move rows out of events_default: moved 7 rows into "
+            f"events_{far:%Y%m%d}, events_{farther:%Y%m%d}",
+            "drop expired partitions: nothing to do",
+            "forget expired idempotency keys: nothing to do",
+            "delete expired sessions: nothing to do",
         ]
         again = maintain(conn)
         assert (again.created, again.moved, again.dropped) == ([], {}, [])
@@ -158,7 +164,8 @@ def test_cli_maintain(db_url: str) -> None:
         check=False,
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith("partitions: created 2 (events_")
+    assert run.stdout.startswith("create partitions ahead: created 2 (events_")
+    assert len(run.stdout.splitlines()) == 5  # one line per step
     assert "applied" not in run.stdout
     both = subprocess.run(
         [sys.executable, "-m", "mesher.migrate", "--maintain", "--status"],
@@ -167,3 +174,198 @@ def test_cli_maintain(db_url: str) -> None:
         check=False,
     )
     assert both.returncode == 2
+
+
+# --- locks busy: skipped, never raised (issue 8) ----------------------------------------
+
+
+def _ahead(days: range) -> list[str]:
+    return [f"events_{TODAY + dt.timedelta(days=n):%Y%m%d}" for n in days]
+
+
+BUSY = "skipped, locks busy (the next run retries)"
+
+
+@pytest.fixture
+def quick_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lock timeouts short enough for a test: a busy step gives up in about 0.5 s."""
+    monkeypatch.setattr(maintenance, "LOCK_TIMEOUT_MS", 150)
+    monkeypatch.setattr(maintenance, "ATTEMPTS", 2)
+
+
+def test_a_clean_run_has_nothing_to_do(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        report = maintain(conn)
+    assert report == maintenance.MaintenanceReport()  # nothing done, nothing skipped
+    assert report.lines() == [
+        "create partitions ahead: nothing to do",
+        "move rows out of events_default: nothing to do",
+        "drop expired partitions: nothing to do",
+        "forget expired idempotency keys: nothing to do",
+        "delete expired sessions: nothing to do",
+    ]
+
+
+def test_reader_of_events_default_makes_creation_skip_not_fail(
+    db_url: str, project_id: uuid.UUID, quick_timeouts: None
+) -> None:
+    """The issue's reproduction: a dashboard transaction has read events_default
+    when maintenance wants partitions ahead (attaching one needs an exclusive
+    lock on events_default). maintain used to raise DatabaseError after 1 s.
+    Dropping a partition needs that lock too (PostgreSQL locks the default
+    partition whenever a sibling goes), so that step is skipped as well."""
+    expired = TODAY - dt.timedelta(days=120)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        create_partition(conn, expired)
+        # Work for the steps that do not touch events_default.
+        ingest_events(conn, project_id, [{"message": "x"}], idempotency_key="old")
+        _age_keys(conn, {"old": "30 days"})
+        user = q.create_user(conn, "ada@example.com", "pw", "Ada")
+        q.create_session(conn, user)
+        conn.execute("UPDATE sessions SET expires_at = now() - interval '1 second'")
+    with psycopg.connect(db_url) as reader:
+        reader.execute("SELECT count(*) FROM events_default")  # the transaction stays open
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            started = time.monotonic()
+            report = maintain(conn, days_ahead=12)
+            took = time.monotonic() - started
+            assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            assert _partitions(conn).isdisjoint(_ahead(range(7, 12)))
+            assert f"events_{expired:%Y%m%d}" in _partitions(conn)
+        assert reader.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+    assert report.skipped == ["create partitions ahead", "drop expired partitions"]
+    assert (report.created, report.moved, report.dropped) == ([], {}, [])
+    # The other steps still ran.
+    assert (report.forgotten_keys, report.deleted_sessions) == (1, 1)
+    assert report.lines() == [
+        f"create partitions ahead: {BUSY}",
+        "move rows out of events_default: nothing to do",
+        f"drop expired partitions: {BUSY}",
+        "forget expired idempotency keys: forgot 1",
+        "delete expired sessions: deleted 1",
+    ]
+    assert took < 10  # two attempts of 150 ms and a back-off per step, not a hang
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        again = maintain(conn, days_ahead=12)  # the reader has gone: the next run does it
+        assert set(_ahead(range(12))) <= _partitions(conn)
+        assert f"events_{expired:%Y%m%d}" not in _partitions(conn)
+    assert (again.created, again.skipped) == (_ahead(range(7, 12)), [])
+    assert again.dropped == [f"events_{expired:%Y%m%d}"]
+    assert again.lines()[0] == f"create partitions ahead: created 5 ({', '.join(again.created)})"
+    assert again.lines()[2] == f"drop expired partitions: dropped 1 (events_{expired:%Y%m%d})"
+
+
+def test_reader_of_events_default_makes_moving_skip_too(
+    db_url: str, project_id: uuid.UUID, clock: Any, quick_timeouts: None
+) -> None:
+    far = TODAY + dt.timedelta(days=30)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        clock(far)
+        stored = ingest_events(conn, project_id, [{"message": "from the future"}] * 3)
+    with psycopg.connect(db_url) as reader:
+        reader.execute("SELECT count(*) FROM events_default")
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            report = maintain(conn, days_ahead=8)
+            assert _where(conn) == {"events_default": 3}  # not moved, not lost
+    assert report.skipped == [
+        "create partitions ahead",
+        f"move events of {far} out of events_default",
+    ]
+    assert (report.created, report.moved) == ([], {})
+    assert report.lines()[:2] == [
+        f"create partitions ahead: {BUSY}",
+        f"move rows out of events_default: {BUSY}",
+    ]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        again = maintain(conn, days_ahead=8)
+        assert _where(conn) == {f"events_{far:%Y%m%d}": 3}
+        assert q.get_event(conn, project_id, stored[0].event_id).message == "from the future"
+    assert again.skipped == []
+    assert again.moved == {f"events_{far:%Y%m%d}": 3}
+    assert again.created == _ahead(range(7, 8))
+
+
+# --- forgetting idempotency keys, deleting expired sessions ------------------------------
+
+
+def _age_keys(conn: Conn, keys: dict[str, str]) -> None:
+    for key, age in keys.items():
+        conn.execute(
+            "UPDATE ingest_batches SET received_at = now() - %s::interval"
+            " WHERE idempotency_key = %s",
+            (age, key),
+        )
+
+
+def test_forgets_expired_idempotency_keys(db_url: str, project_id: uuid.UUID) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        kept = ingest_events(conn, project_id, [{"message": "kept"}], idempotency_key="recent")
+        for key in ("old-1", "old-2", "almost"):
+            ingest_events(conn, project_id, [{"message": key}], idempotency_key=key)
+        # The window is IDEMPOTENCY_DAYS = 7: older keys go, younger ones stay.
+        _age_keys(
+            conn, {"old-1": "8 days", "old-2": "7 days 1 minute", "almost": "6 days 23 hours"}
+        )
+        report = maintain(conn)
+        assert report.forgotten_keys == 2
+        assert report.skipped == []
+        assert "forget expired idempotency keys: forgot 2" in report.lines()
+        left = conn.execute("SELECT idempotency_key FROM ingest_batches ORDER BY 1").fetchall()
+        assert left == [("almost",), ("recent",)]
+        # A kept key still replays; a forgotten one is free again.
+        again = ingest_events(conn, project_id, [{"message": "kept"}], idempotency_key="recent")
+        assert again == kept
+        ingest_events(conn, project_id, [{"message": "other"}], idempotency_key="old-1")
+        assert maintain(conn).forgotten_keys == 0
+
+
+def test_deletes_expired_sessions_keeps_live_ones(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        user = q.create_user(conn, "ada@example.com", "pw", "Ada")
+        tokens = [q.create_session(conn, user) for _ in range(4)]
+        conn.execute(
+            "UPDATE sessions SET expires_at = now() - interval '1 second'"
+            " WHERE token_hash = ANY(%s)",
+            ([hashlib.sha256(t.encode()).digest() for t in tokens[:2]],),
+        )
+        report = maintain(conn)
+        assert report.deleted_sessions == 2
+        assert report.skipped == []
+        assert report.lines()[-1] == "delete expired sessions: deleted 2"
+        assert conn.execute("SELECT count(*) FROM sessions").fetchone() == (2,)
+        for token in tokens[2:]:
+            assert q.validate_session(conn, token).user_id == user
+        for token in tokens[:2]:
+            assert q.delete_session(conn, token) == 0  # gone, not just expired
+        again = maintain(conn)
+        assert again.deleted_sessions == 0
+        assert again.lines()[-1] == "delete expired sessions: nothing to do"
+
+
+def test_busy_rows_make_forgetting_and_deleting_skip(
+    db_url: str, project_id: uuid.UUID, quick_timeouts: None
+) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        user = q.create_user(conn, "ada@example.com", "pw", "Ada")
+        q.create_session(conn, user)
+        conn.execute("UPDATE sessions SET expires_at = now() - interval '1 second'")
+        ingest_events(conn, project_id, [{"message": "x"}], idempotency_key="old")
+        _age_keys(conn, {"old": "30 days"})
+    with psycopg.connect(db_url) as holder:
+        holder.execute("SELECT * FROM sessions FOR UPDATE")  # row locks: DELETE must wait
+        holder.execute("LOCK TABLE ingest_batches IN SHARE MODE")  # blocks any DELETE
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            report = maintain(conn)
+    assert report.skipped == ["forget expired idempotency keys", "delete expired sessions"]
+    assert (report.forgotten_keys, report.deleted_sessions) == (0, 0)
+    assert report.lines()[-2:] == [
+        f"forget expired idempotency keys: {BUSY}",
+        f"delete expired sessions: {BUSY}",
+    ]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        again = maintain(conn)
+        assert (again.forgotten_keys, again.deleted_sessions, again.skipped) == (1, 1, [])
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM ingest_batches)"
+        ).fetchone()
+        assert counts == (0, 0)

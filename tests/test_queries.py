@@ -1,330 +1,115 @@
-"""The synchronous query helpers, happy and failure paths, on real PostgreSQL."""
+"""What holds for every query helper: names that mirror the SQL, no commits,
+a failed call leaves the database as it was, cascades, malformed ids refused
+before any SQL. Each entity's own tests are in tests/test_<entity>.py."""
 
 from __future__ import annotations
 
-import re
-import time
+import ast
+import inspect
 import uuid
+from pathlib import Path
 from typing import Any
 
+import aiosql
 import psycopg
 import pytest
 
+import mesher.queries
 from mesher import queries as q
-from mesher.errors import Conflict, InvalidCredentials, InvalidInput, NotFound
-from mesher.models import Organization, OrgMembership, Project, Role, Session, User
+from mesher._sql import sql_dir, sync_queries
+from mesher.aio import queries as aq
+from mesher.errors import Conflict, InvalidInput
+from mesher.ingest import ingest_event
 
-Conn = psycopg.Connection[Any]
-MISSING = uuid.UUID("00000000-0000-7000-8000-000000000000")
+from .helpers import MISSING, Conn
 
+pytest_plugins = ["tests.entities"]
 
-@pytest.fixture
-def org_id(conn: Conn) -> uuid.UUID:
-    return q.insert_org(conn, "Acme", "acme")
-
-
-@pytest.fixture
-def project_id(conn: Conn, org_id: uuid.UUID) -> uuid.UUID:
-    return q.insert_project(conn, org_id, "Backend", "python")
-
-
-@pytest.fixture
-def user_id(conn: Conn) -> uuid.UUID:
-    return q.create_user(conn, "Ada@Example.com", "correct horse", "Ada")
-
-
-def _is_uuidv7(value: uuid.UUID) -> bool:
-    return value.version == 7 and value.variant == uuid.RFC_4122
-
-
-# --- organizations -----------------------------------------------------------
-
-
-def test_insert_and_get_org(conn: Conn) -> None:
-    org_id = q.insert_org(conn, "Acme", "acme")
-    assert _is_uuidv7(org_id)
-    org = q.get_org(conn, org_id)
-    assert isinstance(org, Organization)
-    assert (org.id, org.name, org.slug) == (org_id, "Acme", "acme")
-    assert org.created_at.tzinfo is not None
-    assert q.get_org(conn, str(org_id)) == org  # a UUID string works too
-
-
-def test_list_orgs_sorted_by_slug(conn: Conn) -> None:
-    assert q.list_orgs(conn) == []
-    q.insert_org(conn, "Zeta", "zeta")
-    q.insert_org(conn, "Alpha", "alpha")
-    assert [o.slug for o in q.list_orgs(conn)] == ["alpha", "zeta"]
-
-
-def test_duplicate_slug_is_conflict(conn: Conn, org_id: uuid.UUID) -> None:
-    with pytest.raises(Conflict, match="slug already exists") as info:
-        q.insert_org(conn, "Other", "acme")
-    assert info.value.constraint == "organizations_slug_key"
-
-
-def test_get_missing_org_is_not_found(conn: Conn) -> None:
-    with pytest.raises(NotFound, match=str(MISSING)):
-        q.get_org(conn, MISSING)
-
-
-@pytest.mark.parametrize("bad", ["not-a-uuid", "", 42, None, b"\x00" * 16])
-def test_malformed_id_is_invalid_input(conn: Conn, bad: object) -> None:
-    with pytest.raises(InvalidInput, match="org_id must be a UUID"):
-        q.get_org(conn, bad)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("name", "slug", "message"),
-    [
-        ("", "ok", "name must not be empty"),
-        ("ok", "   ", "slug must not be empty"),
-        (1, "ok", "name must be a string"),
-        ("a\x00b", "ok", "name contains a NUL"),
-        ("ok", "s" * 101, "slug is longer than 100"),
-    ],
+#: The helper names the specification gives; every other helper is named
+#: after its SQL query.
+SPECIFIED = {
+    "insert_org", "get_org", "list_orgs", "insert_project", "get_project",
+    "list_projects_by_org", "create_api_key", "get_project_by_api_key", "revoke_api_key",
+    "create_user", "authenticate_user", "get_user", "create_session", "validate_session",
+    "delete_session", "add_member", "get_members", "get_user_orgs",
+}  # fmt: skip
+ENTITY_MODULES = sorted(
+    p.stem for p in Path(mesher.queries.__file__).parent.glob("*.py") if not p.stem.startswith("_")
 )
-def test_bad_org_arguments(conn: Conn, name: object, slug: object, message: str) -> None:
-    with pytest.raises(InvalidInput, match=message):
-        q.insert_org(conn, name, slug)  # type: ignore[arg-type]
-    assert q.list_orgs(conn) == []
 
 
-def test_lone_surrogate_is_invalid_input(conn: Conn) -> None:
-    with pytest.raises(InvalidInput, match="UTF-8"):
-        q.insert_org(conn, "bad \udc80 name", "bad")
-
-
-# --- projects ----------------------------------------------------------------
-
-
-def test_insert_get_and_list_projects(conn: Conn, org_id: uuid.UUID) -> None:
-    web = q.insert_project(conn, org_id, "Web", None)
-    api = q.insert_project(conn, org_id, "API", "go")
-    project = q.get_project(conn, api)
-    assert isinstance(project, Project)
-    assert (project.org_id, project.name, project.platform) == (org_id, "API", "go")
-    assert q.get_project(conn, web).platform is None
-    assert [p.name for p in q.list_projects_by_org(conn, org_id)] == ["API", "Web"]
-    other = q.insert_org(conn, "Other", "other")
-    assert q.list_projects_by_org(conn, other) == []
-
-
-def test_project_for_missing_org_is_not_found(conn: Conn) -> None:
-    with pytest.raises(NotFound, match="organization not found"):
-        q.insert_project(conn, MISSING, "Orphan", None)
-
-
-def test_get_missing_project_is_not_found(conn: Conn) -> None:
-    with pytest.raises(NotFound, match="project"):
-        q.get_project(conn, MISSING)
-
-
-# --- api keys ----------------------------------------------------------------
-
-
-def test_api_key_format_and_lookup(conn: Conn, project_id: uuid.UUID) -> None:
-    key = q.create_api_key(conn, project_id, "ci")
-    assert re.fullmatch(r"mshr_[0-9a-f]{48}", key)
-    assert q.create_api_key(conn, project_id, "second") != key  # several keys per project
-    assert q.get_project_by_api_key(conn, key).id == project_id
-
-
-def test_revoked_key_is_not_found(conn: Conn, project_id: uuid.UUID) -> None:
-    key = q.create_api_key(conn, project_id, "ci")
-    (key_id,) = conn.execute("SELECT id FROM api_keys WHERE key_value = %s", (key,)).fetchone()
-    assert q.revoke_api_key(conn, key_id) == 1
-    assert q.revoke_api_key(conn, key_id) == 0  # already revoked: first time kept
-    assert q.revoke_api_key(conn, MISSING) == 0
-    with pytest.raises(NotFound, match="unknown or revoked") as info:
-        q.get_project_by_api_key(conn, key)
-    assert key not in str(info.value)
-
-
-def test_unknown_key_is_not_found(conn: Conn) -> None:
-    with pytest.raises(NotFound):
-        q.get_project_by_api_key(conn, "mshr_" + "0" * 48)
-
-
-@pytest.mark.parametrize("bad", ["", "mshr_short", "MSHR_" + "0" * 48, "x' OR '1'='1", None])
-def test_malformed_key_is_invalid_input(conn: Conn, bad: object) -> None:
-    with pytest.raises(InvalidInput, match="api key must be") as info:
-        q.get_project_by_api_key(conn, bad)  # type: ignore[arg-type]
-    if isinstance(bad, str) and bad:
-        assert bad not in str(info.value)
-
-
-def test_api_key_for_missing_project_is_not_found(conn: Conn) -> None:
-    with pytest.raises(NotFound, match="project not found"):
-        q.create_api_key(conn, MISSING, "x")
-
-
-# --- users -------------------------------------------------------------------
-
-
-def test_create_and_authenticate_user(conn: Conn, user_id: uuid.UUID) -> None:
-    user = q.authenticate_user(conn, "ada@example.com", "correct horse")
-    assert isinstance(user, User)
-    assert (user.id, user.email, user.display_name) == (user_id, "Ada@Example.com", "Ada")
-    assert "password_hash" not in User.model_fields
-    assert q.get_user(conn, user_id) == user
-
-
-def test_password_stored_as_bcrypt_cost_12(conn: Conn, user_id: uuid.UUID) -> None:
-    (stored,) = conn.execute("SELECT password_hash FROM users WHERE id = %s", (user_id,)).fetchone()
-    assert stored.startswith("$2a$12$")
-    assert "correct horse" not in stored
-
-
-def test_wrong_password_and_unknown_email_look_the_same(conn: Conn, user_id: uuid.UUID) -> None:
-    with pytest.raises(InvalidCredentials) as wrong:
-        q.authenticate_user(conn, "ada@example.com", "wrong")
-    with pytest.raises(InvalidCredentials) as unknown:
-        q.authenticate_user(conn, "nobody@example.com", "wrong")
-    assert str(wrong.value) == str(unknown.value) == "invalid email or password"
-
-
-def test_unknown_email_still_pays_for_bcrypt(conn: Conn, user_id: uuid.UUID) -> None:
-    def best_of_three(email: str) -> float:
-        times = []
-        for _ in range(3):
-            started = time.perf_counter()
-            with pytest.raises(InvalidCredentials):
-                q.authenticate_user(conn, email, "wrong")
-            times.append(time.perf_counter() - started)
-        return min(times)
-
-    wrong_password = best_of_three("ada@example.com")
-    unknown_email = best_of_three("nobody@example.com")
-    # A skipped bcrypt would be ~100x faster; a ratio, not a wall-clock bound.
-    assert unknown_email > wrong_password / 3
-
-
-def test_email_is_unique_in_any_case(conn: Conn, user_id: uuid.UUID) -> None:
-    with pytest.raises(Conflict, match="email already exists"):
-        q.create_user(conn, "ADA@example.COM", "another one", "Imposter")
-
-
-def test_password_over_72_bytes_is_refused(conn: Conn) -> None:
-    q.create_user(conn, "max@example.com", "x" * 72, "Max")
-    with pytest.raises(InvalidInput, match="73 bytes"):
-        q.create_user(conn, "long@example.com", "x" * 73, "Long")
-    # multi-byte characters count in bytes, not characters
-    with pytest.raises(InvalidInput, match="74 bytes"):
-        q.create_user(conn, "long@example.com", "é" * 37, "Long")
-    with pytest.raises(InvalidInput, match="password"):
-        q.authenticate_user(conn, "max@example.com", "x" * 73)
-
-
-@pytest.mark.parametrize(
-    ("email", "password", "message"),
-    [
-        ("no-at-sign", "pw", "email is not an address"),
-        ("a@b", "", "password must not be empty"),
-        ("a@b", None, "password must be a string"),
-        ("a@b", "nul\x00byte", "password contains a NUL"),
-    ],
-)
-def test_bad_user_arguments(conn: Conn, email: str, password: object, message: str) -> None:
-    with pytest.raises(InvalidInput, match=message) as info:
-        q.create_user(conn, email, password, "Name")  # type: ignore[arg-type]
-    if isinstance(password, str) and password:
-        assert password not in str(info.value)
-
-
-def test_get_missing_user_is_not_found(conn: Conn) -> None:
-    with pytest.raises(NotFound):
-        q.get_user(conn, MISSING)
-
-
-# --- sessions ----------------------------------------------------------------
-
-
-def test_session_lifecycle(conn: Conn, user_id: uuid.UUID) -> None:
-    token = q.create_session(conn, user_id)
-    assert re.fullmatch(r"[0-9a-f]{64}", token)
-    session = q.validate_session(conn, token)
-    assert isinstance(session, Session)
-    assert session.user_id == user_id
-    lifetime = session.expires_at - session.created_at
-    assert lifetime.total_seconds() == 7 * 24 * 3600
-    assert q.delete_session(conn, token) == 1
-    assert q.delete_session(conn, token) == 0
-    with pytest.raises(NotFound):
-        q.validate_session(conn, token)
-
-
-def test_only_the_token_digest_is_stored(conn: Conn, user_id: uuid.UUID) -> None:
-    token = q.create_session(conn, user_id)
-    rows = conn.execute("SELECT token_hash FROM sessions").fetchall()
-    assert len(rows) == 1
-    stored: bytes = rows[0][0]
-    import hashlib
-
-    assert stored == hashlib.sha256(token.encode()).digest()
-    dump = conn.execute("SELECT sessions::text FROM sessions").fetchone()[0]
-    assert token not in dump
-
-
-def test_expired_session_is_not_found(conn: Conn, user_id: uuid.UUID) -> None:
-    token = q.create_session(conn, user_id)
-    conn.execute("UPDATE sessions SET expires_at = now() - interval '1 second'")
-    with pytest.raises(NotFound, match="unknown or expired"):
-        q.validate_session(conn, token)
-
-
-def test_session_for_missing_user_is_not_found(conn: Conn) -> None:
-    with pytest.raises(NotFound, match="user not found"):
-        q.create_session(conn, MISSING)
-
-
-@pytest.mark.parametrize("bad", ["", "abc", "G" * 64, "0" * 63, None])
-def test_malformed_token_is_invalid_input(conn: Conn, bad: object) -> None:
-    with pytest.raises(InvalidInput, match="session token"):
-        q.validate_session(conn, bad)  # type: ignore[arg-type]
-    with pytest.raises(InvalidInput, match="session token"):
-        q.delete_session(conn, bad)  # type: ignore[arg-type]
-
-
-# --- memberships -------------------------------------------------------------
-
-
-def test_memberships(conn: Conn, org_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    other_org = q.insert_org(conn, "Other", "other")
-    first = q.add_member(conn, user_id, org_id, "owner")
-    second = q.add_member(conn, user_id, other_org, Role.ADMIN)
-    members = q.get_members(conn, org_id)
-    assert [(m.id, m.user_id, m.role) for m in members] == [(first, user_id, Role.OWNER)]
-    assert all(isinstance(m, OrgMembership) for m in members)
-    mine = q.get_user_orgs(conn, user_id)
-    assert [(m.id, m.org_id, m.role) for m in mine] == [
-        (first, org_id, Role.OWNER),
-        (second, other_org, Role.ADMIN),
-    ]
-
-
-def test_default_role_is_member(conn: Conn, org_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    q.add_member(conn, user_id, org_id)
-    assert q.get_members(conn, org_id)[0].role is Role.MEMBER
-
-
-def test_duplicate_membership_is_conflict(
-    conn: Conn, org_id: uuid.UUID, user_id: uuid.UUID
-) -> None:
-    q.add_member(conn, user_id, org_id, "member")
-    with pytest.raises(Conflict, match="already a member"):
-        q.add_member(conn, user_id, org_id, "admin")
-
-
-@pytest.mark.parametrize("role", ["superuser", "Owner", "", None])
-def test_bad_role_is_invalid_input(conn: Conn, org_id: uuid.UUID, role: object) -> None:
-    with pytest.raises(InvalidInput, match="role must be one of owner, admin, member"):
-        q.add_member(conn, MISSING, org_id, role)  # type: ignore[arg-type]
-
-
-def test_membership_of_missing_user_or_org_is_not_found(conn: Conn, org_id: uuid.UUID) -> None:
-    with pytest.raises(NotFound, match="user not found"):
-        q.add_member(conn, MISSING, org_id, "member")
+# --- names mirror the SQL ------------------------------------------------------------
+
+
+def _query_names(sql_file: Path) -> set[str]:
+    names = set(aiosql.from_path(sql_file, "psycopg").available_queries)
+    return {n for n in names if "." not in n and not n.endswith("_cursor")}
+
+
+def test_every_helper_is_specified_or_named_after_its_query() -> None:
+    queries = set(sync_queries().available_queries)
+    assert len(q.__all__) == len(set(q.__all__))
+    unexplained = [n for n in q.__all__ if n not in SPECIFIED and n not in queries]
+    assert unexplained == []
+    assert set(q.__all__) >= SPECIFIED  # none of the specification's names went missing
+    assert q.__all__ == aq.__all__
+
+
+def test_entity_modules_mirror_sql_files() -> None:
+    sql_files = {p.stem for p in (sql_dir() / "queries").glob("*.sql")}
+    assert set(ENTITY_MODULES) <= sql_files
+    assert {
+        "organizations", "projects", "api_keys", "users", "sessions", "memberships",
+        "issues", "events", "alert_rules", "alerts",
+    } <= set(ENTITY_MODULES)  # fmt: skip
+    aio_modules = {
+        p.stem for p in Path(aq.__file__).parent.glob("*.py") if not p.stem.startswith("_")
+    }
+    assert aio_modules == set(ENTITY_MODULES)
+
+
+def _queries_called(module: Any) -> dict[str, set[str]]:
+    """For each function of a module, the names it reads off ``q`` (the
+    loaded queries)."""
+    tree = ast.parse(inspect.getsource(module))
+    called: dict[str, set[str]] = {}
+    for fn in tree.body:
+        if isinstance(fn, ast.FunctionDef):
+            called[fn.name] = {
+                node.attr
+                for node in ast.walk(fn)
+                if isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "q"
+            }
+    return called
+
+
+@pytest.mark.parametrize("entity", ENTITY_MODULES)
+def test_helpers_use_the_queries_of_their_own_sql_file(entity: str) -> None:
+    module = getattr(mesher.queries, entity)
+    own = _query_names(sql_dir() / "queries" / f"{entity}.sql")
+    called = _queries_called(module)
+    assert set(module.__all__) <= set(called) | {"EVENT_TIME_SLACK"}
+    for name in module.__all__:
+        if name not in called:
+            continue
+        fn = getattr(module, name)
+        assert getattr(mesher.queries, name, fn) is fn  # the package re-exports this one
+        assert called[name], f"{entity}.{name} runs no named query"
+        assert called[name] <= own, f"{entity}.{name} runs SQL from another file"
+        if name not in SPECIFIED:
+            assert name in called[name], f"{entity}.{name} is not named after its query"
+    # and every query of the file serves some helper of the module
+    assert own <= set().union(*called.values())
+
+
+def test_each_exported_helper_lives_in_its_entity_module() -> None:
+    for name in q.__all__:
+        module = getattr(q, name).__module__
+        entity = module.rsplit(".", 1)[1]
+        assert module == f"mesher.queries.{entity}" and entity in ENTITY_MODULES, name
+        assert name in getattr(mesher.queries, entity).__all__
 
 
 # --- transactions ------------------------------------------------------------
@@ -348,10 +133,67 @@ def test_failed_call_leaves_database_as_it_was(db_url: str) -> None:
         assert [o.name for o in q.list_orgs(conn)] == ["Acme"]
 
 
-def test_cascade_from_organization(conn: Conn, org_id: uuid.UUID, project_id: uuid.UUID) -> None:
+def test_cascade_from_organization(conn: Conn, project_id: uuid.UUID) -> None:
+    org_id = q.get_project(conn, project_id).org_id
     q.create_api_key(conn, project_id, "k")
     conn.execute("DELETE FROM organizations WHERE id = %s", (org_id,))
     counts = conn.execute(
         "SELECT (SELECT count(*) FROM projects), (SELECT count(*) FROM api_keys)"
     ).fetchone()
     assert counts == (0, 0)
+
+
+# --- malformed ids -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["not-a-uuid", "", 42, None, b"\x00" * 16])
+def test_malformed_id_is_invalid_input(conn: Conn, bad: object) -> None:
+    with pytest.raises(InvalidInput, match="org_id must be a UUID"):
+        q.get_org(conn, bad)  # type: ignore[arg-type]
+
+
+#: Well-formed values for the other arguments, so that the id is what fails.
+VALID: dict[str, Any] = {
+    "name": "n", "slug": "s", "platform": None, "label": "l", "email": "a@example.com",
+    "password": "pw", "display_name": "d", "role": "member", "key": "mshr_" + "0" * 48,
+    "public_key": "mshr_" + "0" * 48, "token": "0" * 64, "status": None, "level": None,
+    "limit": 10, "cursor": None, "enabled": True, "condition": {"condition_type": "new_issue"},
+    "action": {}, "cooldown_minutes": 60, "tags": {"k": "v"}, "since": None, "bucket": "hour",
+    "ingested": [], "dsn_id": 1,
+}  # fmt: skip
+ID_ARGS = [
+    (name, param)
+    for name in q.__all__
+    for param in inspect.signature(getattr(q, name)).parameters
+    if param.endswith("_id") and param != "dsn_id"
+]
+
+
+@pytest.mark.parametrize(("helper", "param"), ID_ARGS, ids=[f"{h}.{p}" for h, p in ID_ARGS])
+def test_every_helper_refuses_malformed_ids_before_sql(conn: Conn, helper: str, param: str) -> None:
+    fn = getattr(q, helper)
+    signature = inspect.signature(fn)
+    args = {p: VALID.get(p, MISSING) for p in signature.parameters if p != "conn"}
+    optional = "None" in str(signature.parameters[param].annotation)
+    for bad in ("not-a-uuid", "", 42, b"\x00" * 16, "00000000-0000-7000-8000-00000000000g"):
+        with pytest.raises(InvalidInput, match=f"{param} must be a UUID"):
+            fn(conn, **{**args, param: bad})
+        # refused before any SQL: the connection did not even open a transaction
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    if not optional:
+        with pytest.raises(InvalidInput, match=f"{param} must be a UUID"):
+            fn(conn, **{**args, param: None})
+
+
+def test_id_args_cover_every_kind_of_id() -> None:
+    kinds = {param for _, param in ID_ARGS}
+    assert kinds == {
+        "org_id", "project_id", "user_id", "issue_id", "event_id", "rule_id", "alert_id",
+        "key_id",
+    }  # fmt: skip
+
+
+def test_ids_work_as_strings(conn: Conn, project_id: uuid.UUID) -> None:
+    done = ingest_event(conn, project_id, {"message": "x"})
+    assert q.get_event(conn, str(project_id), str(done.event_id)).id == done.event_id
+    assert q.get_issue(conn, str(done.issue_id)).id == done.issue_id

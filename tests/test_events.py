@@ -1,0 +1,172 @@
+"""Events (sql/queries/events.sql): reads, dashboards, pagination walked to
+the end, and EXPLAIN checks that the right partitions and indexes serve them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from mesher import partitions
+from mesher import queries as q
+from mesher.errors import InvalidInput, NotFound
+from mesher.ingest import ingest_event, ingest_events
+from mesher.models import Severity
+from mesher.queries.events import EVENT_TIME_SLACK
+
+from .helpers import MISSING, Conn, nodes, plan, walk
+
+pytest_plugins = ["tests.entities"]
+
+
+def test_get_event(conn: Conn, project_id: uuid.UUID) -> None:
+    payload = {
+        "message": "boom",
+        "level": "fatal",
+        "exception": {"type_name": "RuntimeError", "value": "x", "module": "app"},
+        "stacktrace": [{"filename": "a.py", "function_name": "f", "lineno": 1, "in_app": True}],
+        "breadcrumbs": [{"category": "ui", "timestamp": "2031-01-01T00:00:00Z", "data": {"k": 1}}],
+        "tags": {"env": "prod"},
+        "extra": {"nested": {"a": [1, 2]}},
+        "user_context": {"id": "u1"},
+        "sdk_name": "mesher-py",
+        "sdk_version": "1.2.3",
+    }
+    done = ingest_event(conn, project_id, payload)
+    event = q.get_event(conn, project_id, done.event_id)
+    assert event.level is Severity.FATAL
+    assert event.stacktrace == [
+        {"filename": "a.py", "function_name": "f", "lineno": 1, "in_app": True}
+    ]
+    assert event.breadcrumbs[0]["data"] == {"k": 1}
+    assert event.breadcrumbs[0]["timestamp"] == dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
+    assert (event.extra, event.user_context) == ({"nested": {"a": [1, 2]}}, {"id": "u1"})
+    assert (event.sdk_name, event.sdk_version) == ("mesher-py", "1.2.3")
+    other = q.insert_project(conn, q.get_project(conn, project_id).org_id, "Other", None)
+    with pytest.raises(NotFound):
+        q.get_event(conn, other, done.event_id)  # another project's event
+    with pytest.raises(NotFound):
+        q.get_event(conn, project_id, MISSING)
+    with pytest.raises(InvalidInput, match="UUIDv7"):
+        q.get_event(conn, project_id, uuid.uuid4())
+
+
+def test_native_events_have_no_sentry_fields(conn: Conn, project_id: uuid.UUID) -> None:
+    done = ingest_events(conn, project_id, [{"message": "m", "tags": {"k": "v"}}] * 2)
+    stored = conn.execute(
+        "SELECT count(*) FROM events WHERE num_nonnulls(client_event_id, occurred_at, release,"
+        " environment, dist, platform, server_name, logger, transaction, handled, exceptions,"
+        " data) > 0"
+    ).fetchone()
+    assert stored == (0,)  # NULL columns, not empty values
+    read = [
+        q.get_event(conn, project_id, done[0].event_id),
+        *q.list_events_for_issue(conn, done[0].issue_id).items,
+        *q.filter_events_by_tags(conn, project_id, {"k": "v"}),
+    ]
+    assert len(read) == 5
+    for event in read:
+        assert (event.client_event_id, event.occurred_at, event.release) == (None, None, None)
+        assert (event.environment, event.dist, event.platform) == (None, None, None)
+        assert (event.server_name, event.logger, event.transaction) == (None, None, None)
+        assert event.handled is None
+        assert (event.exceptions, event.data) == ([], {})
+
+
+def test_list_events_for_issue_walks_to_the_end(conn: Conn, project_id: uuid.UUID) -> None:
+    results = ingest_events(conn, project_id, [{"fingerprint": "same"}] * 17)
+    ingest_event(conn, project_id, {"fingerprint": "other"})
+    issue_id = results[0].issue_id
+    walked = walk(lambda cursor: q.list_events_for_issue(conn, issue_id, limit=5, cursor=cursor))
+    assert sorted(e.id for e in walked) == sorted(r.event_id for r in results)
+    assert [e.received_at for e in walked] == sorted((e.received_at for e in walked), reverse=True)
+    assert q.list_events_for_issue(conn, MISSING).items == []
+
+
+def test_filter_events_by_tags(conn: Conn, project_id: uuid.UUID) -> None:
+    ingest_events(
+        conn,
+        project_id,
+        [
+            {"message": "a", "tags": {"env": "prod", "region": "eu"}},
+            {"message": "b", "tags": {"env": "prod", "region": "us"}},
+            {"message": "c", "tags": {"env": "dev"}},
+        ],
+    )
+    assert {e.message for e in q.filter_events_by_tags(conn, project_id, {"env": "prod"})} == {
+        "a",
+        "b",
+    }
+    both = q.filter_events_by_tags(conn, project_id, {"env": "prod", "region": "us"})
+    assert [e.message for e in both] == ["b"]
+    assert q.filter_events_by_tags(conn, project_id, {"env": "staging"}) == []
+    future = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    assert q.filter_events_by_tags(conn, project_id, {"env": "prod"}, since=future) == []
+    for bad in ({}, {"env": 1}, "env=prod"):
+        with pytest.raises(InvalidInput, match="tags must be"):
+            q.filter_events_by_tags(conn, project_id, bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="since must be a timezone-aware"):
+        q.filter_events_by_tags(conn, project_id, {"a": "b"}, since=dt.datetime(2031, 1, 1))
+
+
+def test_filter_older_than_a_day_needs_since(conn: Conn, project_id: uuid.UUID) -> None:
+    old = ingest_event(conn, project_id, {"message": "old", "tags": {"k": "v"}})
+    conn.execute(
+        "UPDATE events SET received_at = received_at - interval '2 days' WHERE id = %s",
+        (old.event_id,),
+    )
+    assert q.filter_events_by_tags(conn, project_id, {"k": "v"}) == []  # default: 24 hours
+    week = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
+    assert len(q.filter_events_by_tags(conn, project_id, {"k": "v"}, since=week)) == 1
+
+
+def test_event_volume_and_level_breakdown(conn: Conn, project_id: uuid.UUID) -> None:
+    ingest_events(conn, project_id, [{"message": "a"}] * 3 + [{"message": "w", "level": "warning"}])
+    hours = q.event_volume(conn, project_id, "hour")
+    assert len(hours) in (24, 25)
+    assert sum(n for _, n in hours) == 4 and hours[-1][1] == 4
+    assert all(b.minute == 0 and b.utcoffset() == dt.timedelta(0) for b, _ in hours)
+    days = q.event_volume(conn, project_id, "day", dt.datetime.now(dt.UTC) - dt.timedelta(days=3))
+    assert len(days) == 4 and days[-1][1] == 4 and sum(n for _, n in days[:-1]) == 0
+    with pytest.raises(InvalidInput, match="bucket must be"):
+        q.event_volume(conn, project_id, "minute")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="too far back"):
+        q.event_volume(conn, project_id, "hour", dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    breakdown = q.level_breakdown(conn, project_id)
+    assert breakdown == {**{s: 0 for s in Severity}, Severity.ERROR: 3, Severity.WARNING: 1}
+
+
+# --- plans ---------------------------------------------------------------------
+
+
+def test_get_event_touches_only_its_partitions(owner_conn: Conn, project_id: uuid.UUID) -> None:
+    conn = owner_conn  # partition DDL is the owner's
+
+    partitions.create_partitions_ahead(conn, 30)
+    for back in range(1, 10):
+        partitions.create_partition(conn, dt.datetime.now(dt.UTC).date() - dt.timedelta(days=back))
+    total = conn.execute(
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass"
+    ).fetchone()[0]
+    assert total >= 40
+    event_id = ingest_event(conn, project_id, {"message": "x"}).event_id
+    at = dt.datetime.fromtimestamp((event_id.int >> 80) / 1000, dt.UTC)
+    found = plan(
+        conn,
+        "get_event",
+        {
+            "project_id": project_id,
+            "id": event_id,
+            "not_before": at - EVENT_TIME_SLACK,
+            "not_after": at + EVENT_TIME_SLACK,
+        },
+    )
+    scanned = {n["Relation Name"] for n in nodes(found) if "Relation Name" in n}
+    assert 1 <= len(scanned) <= 2, scanned
+    assert f"events_{at:%Y%m%d}" in scanned
+    assert all(
+        n["Node Type"] in ("Index Scan", "Bitmap Heap Scan", "Bitmap Index Scan")
+        for n in nodes(found)
+        if "Relation Name" in n
+    )
