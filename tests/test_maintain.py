@@ -84,6 +84,7 @@ def test_events_beyond_the_window_are_kept_then_moved(
             f"events_{far:%Y%m%d}, events_{farther:%Y%m%d}",
             "drop expired partitions: nothing to do",
             "forget expired idempotency keys: nothing to do",
+            "forget expired Sentry event ids: nothing to do",
             "delete expired sessions: nothing to do",
         ]
         again = maintain(conn)
@@ -165,7 +166,7 @@ def test_cli_maintain(db_url: str) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("create partitions ahead: created 2 (events_")
-    assert len(run.stdout.splitlines()) == 5  # one line per step
+    assert len(run.stdout.splitlines()) == 6  # one line per step
     assert "applied" not in run.stdout
     both = subprocess.run(
         [sys.executable, "-m", "mesher.migrate", "--maintain", "--status"],
@@ -202,6 +203,7 @@ def test_a_clean_run_has_nothing_to_do(db_url: str) -> None:
         "move rows out of events_default: nothing to do",
         "drop expired partitions: nothing to do",
         "forget expired idempotency keys: nothing to do",
+        "forget expired Sentry event ids: nothing to do",
         "delete expired sessions: nothing to do",
     ]
 
@@ -242,6 +244,7 @@ def test_reader_of_events_default_makes_creation_skip_not_fail(
         "move rows out of events_default: nothing to do",
         f"drop expired partitions: {BUSY}",
         "forget expired idempotency keys: forgot 1",
+        "forget expired Sentry event ids: nothing to do",
         "delete expired sessions: deleted 1",
     ]
     assert took < 10  # two attempts of 150 ms and a back-off per step, not a hang
@@ -358,8 +361,9 @@ def test_busy_rows_make_forgetting_and_deleting_skip(
             report = maintain(conn)
     assert report.skipped == ["forget expired idempotency keys", "delete expired sessions"]
     assert (report.forgotten_keys, report.deleted_sessions) == (0, 0)
-    assert report.lines()[-2:] == [
+    assert report.lines()[-3:] == [
         f"forget expired idempotency keys: {BUSY}",
+        "forget expired Sentry event ids: nothing to do",
         f"delete expired sessions: {BUSY}",
     ]
     with psycopg.connect(db_url, autocommit=True) as conn:
@@ -369,3 +373,24 @@ def test_busy_rows_make_forgetting_and_deleting_skip(
             "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM ingest_batches)"
         ).fetchone()
         assert counts == (0, 0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="code bug: maintain() never runs forget_sentry_event_ids (report field always 0)",
+)
+def test_forgets_expired_sentry_event_ids(db_url: str, project_id: uuid.UUID) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        issue = ingest_events(conn, project_id, [{"message": "x"}])[0]
+        ages = ["8 days", "7 days 1 minute", "6 days 23 hours", "0 seconds"]
+        for age in ages:
+            conn.execute(
+                "INSERT INTO sentry_event_ids (project_id, client_event_id, event_id, issue_id,"
+                " received_at) VALUES (%s, gen_random_uuid(), %s, %s, now() - %s::interval)",
+                (project_id, issue.event_id, issue.issue_id, age),
+            )
+        report = maintain(conn)
+        assert (report.forgotten_event_ids, report.skipped) == (2, [])
+        assert "forget expired Sentry event ids: forgot 2" in report.lines()
+        assert conn.execute("SELECT count(*) FROM sentry_event_ids").fetchone() == (2,)
+        assert maintain(conn).forgotten_event_ids == 0
