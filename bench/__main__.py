@@ -1,11 +1,15 @@
 """Mesher benchmarks: each scenario against a hand-written psycopg baseline.
 
-    python -m bench [--smoke] [--rounds N] [--output BENCHMARKS.md]
+    python -m bench [--smoke] [--rounds N] [--repeat N] [--fresh-data] [--only 1,5]
+                    [--output FILE] [--explain FILE]
 
 Starts a throw-away PostgreSQL 18 (the embedded binaries), generates the
 data, runs every scenario with the Mesher call and the baseline alternating,
-prints a table of medians and writes it to BENCHMARKS.md. ``--smoke`` uses
-tiny sizes (CI runs it so the suite never rots); its numbers mean nothing.
+prints a table and writes it to BENCHMARKS.md. Every figure is a median with
+its [min-max]: over the rounds of one run, or, with ``--repeat N``, over the
+N runs' medians. Every read checks that both sides return the same non-empty
+rows, and the run fails if they do not. ``--smoke`` uses tiny sizes (CI runs
+it so the suite never rots); its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -14,15 +18,18 @@ import argparse
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
 
 from mesher import embedded
 
-from .scenarios import SCENARIOS, Context, Result, Sizes
+from .figures import Result, combine, table
+from .scenarios import SCENARIOS, Context, Sizes, tag_table
 
 
 def _server(root: Path) -> embedded.Cluster:
@@ -35,63 +42,111 @@ def _server(root: Path) -> embedded.Cluster:
     return cluster
 
 
-def _table(results: list[Result]) -> list[str]:
-    lines = [
-        "| scenario | Mesher | baseline | Mesher / baseline | goal | met |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r.name} | {r.mesher} | {r.baseline} | {r.ratio} | {r.goal} | {r.verdict} |"
-        )
-    return lines
+def _run(context: Context, chosen: set[int], run: int, runs: int) -> list[Result]:
+    results: list[Result] = []
+    for number, scenario in SCENARIOS.items():
+        if chosen and number not in chosen:
+            continue
+        title = scenario.__doc__.splitlines()[0]  # type: ignore[union-attr]
+        print(f"== {title}" + (f" (run {run} of {runs})" if runs > 1 else ""), flush=True)
+        for result in scenario(context):
+            print("  ", " | ".join(table([result])[2].split(" | ")[:4]), flush=True)
+            results.append(result)
+        context.drop_databases()
+    context.drop_databases(end_of_run=True)
+    return results
+
+
+def _combined(runs: list[list[Result]]) -> list[Result]:
+    """Per row, the median of the runs' medians, with their spread."""
+    if len(runs) == 1:
+        return runs[0]
+    by_key: dict[str, list[Result]] = {}
+    for results in runs:
+        for r in results:
+            by_key.setdefault(r.key, []).append(r)
+    return [combine(rows) for rows in by_key.values()]
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the suite runs")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per side (default 5)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs; reports the median run")
+    parser.add_argument(
+        "--fresh-data",
+        action="store_true",
+        help="with --repeat: load the read data sets again for every run (default: once)",
+    )
     parser.add_argument("--output", default="BENCHMARKS.md", help="report file")
+    parser.add_argument(
+        "--explain", default="", help="write EXPLAIN ANALYZE of every read to this file"
+    )
     parser.add_argument("--only", default="", help="scenario numbers to run, e.g. 1,2")
     args = parser.parse_args(argv)
     sizes = Sizes.smoke() if args.smoke else Sizes.full()
     if args.rounds:
         sizes.rounds = args.rounds
+    chosen = {int(n) for n in args.only.split(",") if n}
+    # Stopped (SIGTERM), still stop the server and remove its files.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     root = Path(tempfile.mkdtemp(prefix="mesher-bench-"))
     root.chmod(0o755)
     cluster = _server(root)
+    runs: list[list[Result]] = []
+    walls: list[float] = []
     try:
         with psycopg.connect(cluster.url("postgres")) as conn:
             version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
-        context = Context(cluster, sizes)
-        results: list[Result] = []
-        chosen = {int(n) for n in args.only.split(",") if n}
-        for number, scenario in enumerate(SCENARIOS, start=1):
-            if chosen and number not in chosen:
-                continue
-            print(f"== {scenario.__doc__.splitlines()[0]}", flush=True)  # type: ignore[union-attr]
-            for result in scenario(context):
-                print("  ", " | ".join(_table([result])[2].split(" | ")[:4]), flush=True)
-                results.append(result)
+        context = Context(
+            cluster, sizes, reuse_data=not args.fresh_data, explain=bool(args.explain)
+        )
+        for run in range(1, args.repeat + 1):
+            started = time.perf_counter()
+            runs.append(_run(context, chosen, run, args.repeat))
+            walls.append(time.perf_counter() - started)
     finally:
         cluster.stop("fast")
         shutil.rmtree(root, ignore_errors=True)
+    results = _combined(runs)
+    loads = ", ".join(f"{n:,} events in {_minutes(t)}" for n, t in context.load_seconds.items())
+    if len(runs) == 1:
+        spread = (
+            f"1 run, {sizes.rounds} rounds per side, the sides alternating. Each figure is the"
+            f" median of the {sizes.rounds} rounds, [min–max] over them."
+        )
+    else:
+        spread = (
+            f"{len(runs)} runs, each of {sizes.rounds} rounds per side, the sides alternating."
+            f" Each figure is the median of the {len(runs)} runs' medians, [min–max] over them."
+        )
     header = [
         "# Benchmarks",
         "",
         f"Machine: {os.cpu_count()} CPUs, {platform.machine()},"
         f" Python {platform.python_version()}; PostgreSQL {version}.",
-        f"Mode: {'smoke (sizes too small to mean anything)' if args.smoke else 'full'};"
-        f" {sizes.rounds} rounds per side, alternating; medians.",
+        f"Mode: {'smoke (sizes too small to mean anything)' if args.smoke else 'full'}; {spread}",
+        "Mesher / baseline is a speed ratio (above 1: Mesher is faster), per round or run, and"
+        " its median likewise. Goals are tested against the medians shown.",
+        f"Wall time: {', '.join(_minutes(w) for w in walls)} per run; read data sets"
+        f" ({loads or 'none'}) loaded {'per run' if args.fresh_data else 'once'}.",
         "",
-        "Regenerate with `./dev bench` (full) or `./dev bench --smoke`.",
+        "Regenerate with `./dev bench` (full), `./dev bench --repeat 3`, or `./dev bench --smoke`.",
         "",
     ]
     notes = (Path(__file__).parent / "NOTES.md").read_text()
-    report = "\n".join(header + _table(results) + ["", *context.notes, "", notes])
-    print("\n".join(_table(results)))
+    tags = tag_table(context)
+    report = "\n".join(header + table(results) + ["", *tags, "", notes])
+    print("\n".join(table(results)))
     Path(args.output).write_text(report)
     print(f"wrote {args.output}")
+    if args.explain:
+        Path(args.explain).write_text("\n".join(context.plans))
+        print(f"wrote {args.explain}")
     return 0
 
 

@@ -1,7 +1,12 @@
 """The hand-written baseline: plain psycopg, the same statements, the same
 transaction boundaries, the same data. Only the layer is missing: no aiosql,
 no argument checks, no Pydantic models, no fingerprinting (fingerprints and
-titles are computed before the clock starts)."""
+titles are computed before the clock starts).
+
+Every statement here is the layer's own statement from sql/queries/, written
+out by hand (tests/test_bench.py checks that each one matches, whitespace
+aside): the scenarios measure the layer, not two query shapes. A scenario
+that compares two designs says so in its name."""
 
 from __future__ import annotations
 
@@ -15,48 +20,98 @@ import psycopg
 
 from mesher._uuid7 import uuid7_with_time
 
-LOCK_FINGERPRINTS = "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k"
+# --- the write path (sql/queries/ingest.sql) ---------------------------------------
 
-LOCK_ISSUES = """
-SELECT id, fingerprint, status FROM issues
-WHERE project_id = %s AND fingerprint = any(%s::text[])
+LOCK_FINGERPRINTS = """SELECT count(pg_advisory_xact_lock(k)) AS locks_taken
+FROM unnest(cast(%(keys)s AS BIGINT[])) AS k"""
+
+LOCK_ISSUES = """SELECT id, fingerprint, status FROM issues
+WHERE project_id = %(project_id)s AND fingerprint = any(cast(%(fingerprints)s AS TEXT[]))
 ORDER BY fingerprint FOR UPDATE"""
 
-UPSERT_ISSUES = """
-INSERT INTO issues AS i (project_id, fingerprint, title, level, event_count, first_seen, last_seen)
-SELECT %s, t.f, t.title, t.level, t.n, t.first_seen, t.last_seen
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::timestamptz[], %s::timestamptz[])
-    AS t (f, title, level, n, first_seen, last_seen)
-ORDER BY t.f
+UPSERT_ISSUES = """WITH incoming AS (
+    SELECT t.fingerprint, t.title, t.level, t.event_count, t.first_seen, t.last_seen,
+           t.first_release, t.last_release
+    FROM unnest(
+        cast(%(fingerprints)s AS TEXT[]), cast(%(titles)s AS TEXT[]), cast(%(levels)s AS TEXT[]),
+        cast(%(counts)s AS INTEGER[]), cast(%(first_seen)s AS TIMESTAMPTZ[]),
+        cast(%(last_seen)s AS TIMESTAMPTZ[]), cast(%(first_releases)s AS TEXT[]),
+        cast(%(last_releases)s AS TEXT[])
+    ) AS t (
+        fingerprint, title, level, event_count, first_seen, last_seen, first_release, last_release
+    )
+)
+INSERT INTO issues AS i (
+    project_id, fingerprint, title, level, event_count, first_seen, last_seen,
+    first_release, last_release
+)
+SELECT %(project_id)s AS project_id, incoming.fingerprint, incoming.title, incoming.level,
+       incoming.event_count, incoming.first_seen, incoming.last_seen, incoming.first_release,
+       incoming.last_release
+FROM incoming
+ORDER BY incoming.fingerprint
 ON CONFLICT (project_id, fingerprint) DO UPDATE SET
     event_count = i.event_count + excluded.event_count,
     last_seen = greatest(i.last_seen, excluded.last_seen),
     level = CASE
-        WHEN array_position(ARRAY['debug','info','warning','error','fatal'], excluded.level)
-            > array_position(ARRAY['debug','info','warning','error','fatal'], i.level)
-        THEN excluded.level ELSE i.level END,
-    status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END
-RETURNING i.id, i.fingerprint, (i.xmax = 0)"""
+        WHEN severity_rank(excluded.level) > severity_rank(i.level) THEN excluded.level
+        ELSE i.level END,
+    status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END,
+    first_release = coalesce(i.first_release, excluded.first_release),
+    last_release = coalesce(excluded.last_release, i.last_release)
+RETURNING i.id, i.fingerprint, (i.xmax = 0) AS new_issue"""
 
-COLUMNS = (
-    "id, project_id, issue_id, level, message, fingerprint, exception, stacktrace,"
-    " breadcrumbs, tags, extra, user_context, sdk_name, sdk_version, received_at"
+#: The Sentry columns (client_event_id .. data), NULL for a native event.
+SENTRY_COLUMNS = (
+    "client_event_id, occurred_at, release, environment, dist, platform, server_name,"
+    " logger, transaction, handled, exceptions, data"
 )
+COLUMNS = (
+    "id, project_id, issue_id, received_at, fingerprint, level, message, exception, stacktrace,"
+    f" breadcrumbs, tags, extra, user_context, sdk_name, sdk_version, {SENTRY_COLUMNS}"
+)
+NO_SENTRY_COLUMNS = (None,) * 12
 COPY_EVENTS = f"COPY events ({COLUMNS}) FROM STDIN"
-INSERT_EVENT = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join(['%s'] * 15)})"
+INSERT_EVENT = f"""INSERT INTO events ({COLUMNS})
+VALUES (%(id)s, %(project_id)s, %(issue_id)s, %(received_at)s, %(fingerprint)s, %(level)s,
+    %(message)s,
+    cast(%(exception)s AS JSONB), cast(%(stacktrace)s AS JSONB), cast(%(breadcrumbs)s AS JSONB),
+    cast(%(tags)s AS JSONB), cast(%(extra)s AS JSONB), cast(%(user_context)s AS JSONB),
+    %(sdk_name)s, %(sdk_version)s, %(client_event_id)s, %(occurred_at)s, %(release)s,
+    %(environment)s, %(dist)s, %(platform)s, %(server_name)s, %(logger)s, %(transaction)s,
+    %(handled)s, cast(%(exceptions)s AS JSONB), cast(%(data)s AS JSONB))"""
+INSERT_EVENT_PARAMS = [c.strip() for c in COLUMNS.split(",")]
+#: The columns the reads return, in the layer's order.
+EVENT_COLUMNS = (
+    "id, project_id, issue_id, level, message, fingerprint, exception, stacktrace,"
+    " breadcrumbs, tags, extra, user_context, sdk_name, sdk_version, received_at,"
+    f" {SENTRY_COLUMNS}"
+)
 
-SEVERITY = ["debug", "info", "warning", "error", "fatal"]
+SEVERITY = ["debug", "info", "warning", "error", "fatal"]  # least severe first
+
+#: An event's JSONB columns as JSON text: exception, stacktrace, breadcrumbs,
+#: tags, extra, user_context.
+JsonColumns = tuple[str | None, str, str, str, str, str]
 
 
-def _row(project_id: UUID, issue_id: UUID, fp: str, p: dict[str, Any]) -> tuple[Any, ...]:
-    event_id, received_at = uuid7_with_time()
+def json_columns(p: dict[str, Any]) -> JsonColumns:
     exc = p.get("exception")
     return (
-        event_id, project_id, issue_id, p.get("level", "error"), p.get("message", ""), fp,
         None if exc is None else json.dumps(exc), json.dumps(p.get("stacktrace", [])),
         json.dumps(p.get("breadcrumbs", [])), json.dumps(p.get("tags", {})),
         json.dumps(p.get("extra", {})), json.dumps(p.get("user_context", {})),
-        p.get("sdk_name"), p.get("sdk_version"), received_at,
+    )  # fmt: skip
+
+
+def _row(
+    project_id: UUID, issue_id: UUID, fp: str, p: dict[str, Any], columns: JsonColumns | None
+) -> tuple[Any, ...]:
+    event_id, received_at = uuid7_with_time()
+    return (
+        event_id, project_id, issue_id, received_at, fp, p.get("level", "error"),
+        p.get("message", ""), *(json_columns(p) if columns is None else columns),
+        p.get("sdk_name"), p.get("sdk_version"), *NO_SENTRY_COLUMNS,
     )  # fmt: skip
 
 
@@ -66,8 +121,11 @@ def ingest_batch(
     payloads: Sequence[dict[str, Any]],
     fingerprints: Sequence[str],
     titles: Sequence[str],
+    json_text: Sequence[JsonColumns] | None = None,
 ) -> None:
-    """Lock, upsert one issue per fingerprint, COPY the events: one transaction."""
+    """Lock, upsert one issue per fingerprint, COPY the events (INSERT a single
+    one): one transaction. ``json_text``: the JSONB columns already serialized
+    (else they are serialized here, inside the clock)."""
     _, now = uuid7_with_time()
     groups: dict[str, list[int]] = {}
     for index, fp in enumerate(fingerprints):
@@ -83,57 +141,104 @@ def ingest_batch(
             for k in keys
         }
     )
+
+    def row(i: int, issue_ids: dict[str, UUID]) -> tuple[Any, ...]:
+        columns = None if json_text is None else json_text[i]
+        return _row(project_id, issue_ids[fingerprints[i]], fingerprints[i], payloads[i], columns)
+
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute(LOCK_FINGERPRINTS, (lock_keys,))
-        cur.execute(LOCK_ISSUES, (project_id, keys))
+        cur.execute(LOCK_FINGERPRINTS, {"keys": lock_keys})
+        cur.execute(LOCK_ISSUES, {"project_id": project_id, "fingerprints": keys})
         cur.fetchall()
         cur.execute(
             UPSERT_ISSUES,
-            (project_id, keys, [titles[groups[k][0]] for k in keys], levels,
-             [len(groups[k]) for k in keys], [now] * len(keys), [now] * len(keys)),
+            {"project_id": project_id, "fingerprints": keys,
+             "titles": [titles[groups[k][0]] for k in keys], "levels": levels,
+             "counts": [len(groups[k]) for k in keys], "first_seen": [now] * len(keys),
+             "last_seen": [now] * len(keys), "first_releases": [None] * len(keys),
+             "last_releases": [None] * len(keys)},
         )  # fmt: skip
         issue_ids = {fp: issue_id for issue_id, fp, _ in cur.fetchall()}
         if len(payloads) == 1:
             cur.execute(
-                INSERT_EVENT,
-                _row(project_id, issue_ids[fingerprints[0]], fingerprints[0], payloads[0]),
+                INSERT_EVENT, dict(zip(INSERT_EVENT_PARAMS, row(0, issue_ids), strict=True))
             )
         else:
             with cur.copy(COPY_EVENTS) as copy:
-                for p, fp in zip(payloads, fingerprints, strict=True):
-                    copy.write_row(_row(project_id, issue_ids[fp], fp, p))
+                for i in range(len(payloads)):
+                    copy.write_row(row(i, issue_ids))
 
 
-API_KEY_LOOKUP = """
-SELECT p.id, p.org_id, p.name, p.platform, p.created_at
-FROM api_keys AS k JOIN projects AS p ON k.project_id = p.id
-WHERE k.key_value = %s AND k.revoked_at IS NULL"""
+# --- API keys (sql/queries/api_keys.sql) ------------------------------------------
+
+API_KEY_LOOKUP = """SELECT p.id, p.org_id, p.name, p.platform, p.created_at, p.dsn_id
+FROM api_keys AS k INNER JOIN projects AS p ON k.project_id = p.id
+WHERE k.key_value = %(key_value)s AND k.revoked_at IS NULL"""
 
 
 def get_project_by_api_key(conn: psycopg.Connection[Any], key: str) -> tuple[Any, ...] | None:
-    return conn.execute(API_KEY_LOOKUP, (key,), prepare=True).fetchone()
+    return conn.execute(API_KEY_LOOKUP, {"key_value": key}, prepare=True).fetchone()
 
 
-EVENT_COLUMNS = COLUMNS
+# --- reads (sql/queries/issues.sql and events.sql) ----------------------------------
+
+ISSUE_COLUMNS = (
+    "id, project_id, fingerprint, title, level, status, event_count, first_seen, last_seen,"
+    " assigned_to, first_release, last_release"
+)
+ISSUE_FILTERS = """project_id = %(project_id)s
+  AND (cast(%(status)s AS TEXT) IS NULL OR status = %(status)s)
+  AND (cast(%(level)s AS TEXT) IS NULL OR level = %(level)s)"""
 
 READS = {
-    "list_issues": """
-SELECT id, project_id, fingerprint, title, level, status, event_count, first_seen, last_seen,
-       assigned_to
-FROM issues WHERE project_id = %(p)s
-  AND (%(c)s::timestamptz IS NULL
-       OR (last_seen <= %(c)s AND (last_seen, id) < (%(c)s, %(i)s::uuid)))
-ORDER BY last_seen DESC, id DESC LIMIT 51""",
-    "list_events_for_issue": f"""
-SELECT {EVENT_COLUMNS} FROM events WHERE issue_id = %(issue)s
-ORDER BY received_at DESC, id DESC LIMIT 51""",
-    "filter_events_by_tags": f"""
-SELECT {EVENT_COLUMNS} FROM events
-WHERE tags @> %(tags)s AND project_id = %(p)s AND received_at >= %(since)s
-ORDER BY received_at DESC, id DESC LIMIT 100""",
-    "get_event": f"""
-SELECT {EVENT_COLUMNS} FROM events
-WHERE id = %(id)s AND project_id = %(p)s AND received_at >= %(lo)s AND received_at < %(hi)s""",
+    "list_issues": f"""SELECT {ISSUE_COLUMNS} FROM issues
+WHERE {ISSUE_FILTERS}
+ORDER BY last_seen DESC, id DESC LIMIT %(page_size)s""",
+    "list_issues_after": f"""SELECT {ISSUE_COLUMNS} FROM issues
+WHERE {ISSUE_FILTERS}
+  AND last_seen <= %(after_last_seen)s
+  AND (last_seen, id) < (%(after_last_seen)s, cast(%(after_id)s AS UUID))
+ORDER BY last_seen DESC, id DESC LIMIT %(page_size)s""",
+    "count_issues_by_status": """SELECT status, count(*) AS issue_count FROM issues
+WHERE project_id = %(project_id)s GROUP BY status""",
+    "top_issues": f"""SELECT {ISSUE_COLUMNS} FROM issues WHERE project_id = %(project_id)s
+ORDER BY event_count DESC, id DESC LIMIT %(page_size)s""",
+    "get_event": f"""SELECT {EVENT_COLUMNS} FROM events
+WHERE id = %(id)s AND project_id = %(project_id)s
+  AND received_at >= %(not_before)s AND received_at < %(not_after)s""",
+    "list_events_for_issue": f"""SELECT {EVENT_COLUMNS} FROM events WHERE issue_id = %(issue_id)s
+ORDER BY received_at DESC, id DESC LIMIT %(page_size)s""",
+    "filter_events_by_tags": f"""SELECT {EVENT_COLUMNS} FROM events
+WHERE tags @> %(tags)s AND project_id = %(project_id)s AND received_at >= %(since)s
+ORDER BY received_at DESC, id DESC LIMIT %(page_size)s""",
+    "event_volume": """WITH counted AS (
+    SELECT date_trunc(%(bucket)s, received_at, 'UTC') AS bucket_start, count(*) AS event_count
+    FROM events WHERE project_id = %(project_id)s AND received_at >= %(since)s
+    GROUP BY bucket_start
+),
+buckets AS (
+    SELECT generate_series(
+        date_trunc(%(bucket)s, cast(%(since)s AS TIMESTAMPTZ), 'UTC'),
+        date_trunc(%(bucket)s, now(), 'UTC'),
+        cast('1 ' || %(bucket)s AS INTERVAL)
+    ) AS bucket_start
+)
+SELECT buckets.bucket_start, coalesce(counted.event_count, 0) AS event_count
+FROM buckets LEFT JOIN counted ON buckets.bucket_start = counted.bucket_start
+ORDER BY buckets.bucket_start""",
+    "level_breakdown": """SELECT level, count(*) AS event_count FROM events
+WHERE project_id = %(project_id)s AND received_at >= %(since)s GROUP BY level""",
+}
+
+#: Which of the layer's queries each baseline statement stands for.
+SAME_AS = {
+    "lock_fingerprints": LOCK_FINGERPRINTS,
+    "lock_issues": LOCK_ISSUES,
+    "upsert_issues": UPSERT_ISSUES,
+    "copy_events": COPY_EVENTS,
+    "insert_event": INSERT_EVENT,
+    "get_project_by_api_key": API_KEY_LOOKUP,
+    **READS,
 }
 
 
