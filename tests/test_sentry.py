@@ -166,9 +166,7 @@ def test_unknown_project_is_not_found_and_writes_nothing(conn: Conn) -> None:
     assert _counts(conn) == (0, 0)
 
 
-def test_same_crash_at_two_recursion_depths_is_one_issue(
-    conn: Conn, project_id: uuid.UUID
-) -> None:
+def test_same_crash_at_two_recursion_depths_is_one_issue(conn: Conn, project_id: uuid.UUID) -> None:
     _, shallow = _store(conn, project_id, at_depth(3))
     _, deep = _store(conn, project_id, at_depth(9))
     assert shallow.events[0].issue_id == deep.events[0].issue_id
@@ -308,4 +306,3 @@ def test_capture_message_at_every_level(conn: Conn, project_id: uuid.UUID) -> No
     for sent, stored in levels.items():
         _, result = _store(conn, project_id, lambda s=sent: sentry_sdk.capture_message(s, s))
         assert q.get_event(conn, project_id, result.events[0].event_id).level == stored
-
