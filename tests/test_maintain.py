@@ -375,10 +375,6 @@ def test_busy_rows_make_forgetting_and_deleting_skip(
         assert counts == (0, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="code bug: maintain() never runs forget_sentry_event_ids (report field always 0)",
-)
 def test_forgets_expired_sentry_event_ids(db_url: str, project_id: uuid.UUID) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         issue = ingest_events(conn, project_id, [{"message": "x"}])[0]

@@ -45,8 +45,7 @@ FORGET_KEYS = "forget expired idempotency keys"
 FORGET_EVENT_IDS = "forget expired Sentry event ids"
 DELETE_SESSIONS = "delete expired sessions"
 FIND_STRANDED = "find rows in events_default"
-
-
+MOVE_STRANDED = "move rows out of events_default"  # the report line of the two above
 _MOVE_PREFIX = "move events of"
 
 
@@ -69,22 +68,20 @@ class MaintenanceReport:
 
     def lines(self) -> list[str]:
         """One line per step, for people and logs: what it did, that it had
-        nothing to do, or that it was skipped because its locks were busy."""
+        nothing to do, and whether its locks were busy (then the next run
+        retries what it could not do)."""
+        moved = sum(self.moved.values())
         return [
             self._line(CREATE_AHEAD, self.created and f"created {_names(self.created)}"),
             self._line(
-                "move rows out of events_default",
-                self.moved
-                and f"moved {sum(self.moved.values())} rows into {', '.join(self.moved)}",
-                busy=any(
-                    s.startswith("move events of") or s == FIND_STRANDED for s in self.skipped
-                ),
+                MOVE_STRANDED,
+                moved and f"moved {moved} rows into {', '.join(self.moved)}",
+                busy=any(s == FIND_STRANDED or s.startswith(_MOVE_PREFIX) for s in self.skipped),
             ),
             self._line(DROP_EXPIRED, self.dropped and f"dropped {_names(self.dropped)}"),
             self._line(FORGET_KEYS, self.forgotten_keys and f"forgot {self.forgotten_keys}"),
             self._line(
-                FORGET_EVENT_IDS,
-                self.forgotten_event_ids and f"forgot {self.forgotten_event_ids}",
+                FORGET_EVENT_IDS, self.forgotten_event_ids and f"forgot {self.forgotten_event_ids}"
             ),
             self._line(
                 DELETE_SESSIONS, self.deleted_sessions and f"deleted {self.deleted_sessions}"
@@ -92,9 +89,10 @@ class MaintenanceReport:
         ]
 
     def _line(self, step: str, done: Any, busy: bool | None = None) -> str:
-        if busy if busy is not None else step in self.skipped:
-            return f"{step}: skipped, locks busy (the next run retries)"
-        return f"{step}: {done}" if done else f"{step}: nothing to do"
+        said = [done] if done else []
+        if step in self.skipped if busy is None else busy:
+            said.append("skipped, locks busy (the next run retries)")
+        return f"{step}: {'; '.join(said) or 'nothing to do'}"
 
 
 def _names(names: list[str]) -> str:
@@ -153,12 +151,10 @@ async def maintain(conn: Conn, days_ahead: int = 7, retention_days: int = 90) ->
             if moved is not None:
                 report.moved[partition_name(day)] = moved
         report.dropped = await run(DROP_EXPIRED, lambda: _drop_expired(conn, retention)) or []
-        report.forgotten_keys = (
-            await run(
-                FORGET_KEYS, lambda: _q.forget_ingest_batches(conn, keep_days=IDEMPOTENCY_DAYS)
-            )
-            or 0
-        )
+        forget = partial(_q.forget_ingest_batches, conn, keep_days=IDEMPOTENCY_DAYS)
+        report.forgotten_keys = await run(FORGET_KEYS, forget) or 0
+        forget = partial(_q.forget_sentry_event_ids, conn, keep_days=IDEMPOTENCY_DAYS)
+        report.forgotten_event_ids = await run(FORGET_EVENT_IDS, forget) or 0
         report.deleted_sessions = (
             await run(DELETE_SESSIONS, lambda: _q.delete_expired_sessions(conn)) or 0
         )
