@@ -18,7 +18,7 @@ from mesher import _uuid7, maintenance
 from mesher import queries as q
 from mesher.errors import InvalidInput
 from mesher.ingest import ingest_events
-from mesher.maintenance import maintain
+from mesher.maintenance import MaintenanceReport, maintain
 from mesher.partitions import create_partition
 
 from .helpers import run_concurrently
@@ -390,3 +390,15 @@ def test_forgets_expired_sentry_event_ids(db_url: str, project_id: uuid.UUID) ->
         assert "forget expired Sentry event ids: forgot 2" in report.lines()
         assert conn.execute("SELECT count(*) FROM sentry_event_ids").fetchone() == (2,)
         assert maintain(conn).forgotten_event_ids == 0
+
+
+def test_report_shows_partial_moves_and_skips_together() -> None:
+    report = MaintenanceReport(
+        moved={"events_20261120": 5},
+        skipped=["move events of 2026-11-21 out of events_default"],
+    )
+    assert report.lines()[1] == (
+        "move rows out of events_default: moved 5 rows into events_20261120;"
+        " skipped, locks busy (the next run retries)"
+    )
+    assert report.lines()[0] == "create partitions ahead: nothing to do"
