@@ -50,21 +50,19 @@ def optional_uuid_arg(value: Any, name: str) -> UUID | None:
     return None if value is None else uuid_arg(value, name)
 
 
-def text_arg(value: Any, name: str, *, max_length: int | None = 1024) -> str:
-    """A non-blank string without NUL; ``max_length=None`` leaves the length
-    to a CHECK constraint."""
+def text_arg(value: Any, name: str, *, max_length: int = 1024) -> str:
     if not isinstance(value, str):
         raise InvalidInput(f"{name} must be a string, got {type(value).__name__}")
     if not value.strip():
         raise InvalidInput(f"{name} must not be empty")
-    if max_length is not None and len(value) > max_length:
+    if len(value) > max_length:
         raise InvalidInput(f"{name} is longer than {max_length} characters")
     if "\x00" in value:
         raise InvalidInput(f"{name} contains a NUL character")
     return value
 
 
-def optional_text_arg(value: Any, name: str, *, max_length: int | None = 1024) -> str | None:
+def optional_text_arg(value: Any, name: str, *, max_length: int = 1024) -> str | None:
     return None if value is None else text_arg(value, name, max_length=max_length)
 
 
@@ -111,8 +109,9 @@ def api_key_arg(value: Any) -> str:
 def dsn_id_arg(value: Any) -> int:
     """A DSN's project number: a positive integer, or its decimal digits (as
     it comes out of a URL path)."""
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
-        value = int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        number = int(value)
+        value = number if str(number) == value else value  # "0042" is not a canonical id
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
         raise InvalidInput(f"dsn_id must be a positive integer, got {_preview(value)}")
     return value

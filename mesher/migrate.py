@@ -190,32 +190,71 @@ def _failed(name: str, exc: psycopg.Error) -> MigrationError:
 def split_statements(sql: str) -> list[str]:
     """The statements of a SQL text, split at top-level semicolons: not inside
     quotes, quoted identifiers, dollar-quoted bodies or comments."""
-    statements, start, i, n = [], 0, 0, len(sql)
-    while i < n:
-        c = sql[i]
-        if sql.startswith("--", i):
-            i = sql.find("\n", i)
-            i = n if i < 0 else i
-        elif sql.startswith("/*", i):
-            i = sql.find("*/", i + 2)
-            i = n if i < 0 else i + 1
-        elif c in "'\"":
-            i = sql.find(c, i + 1)
-            i = n if i < 0 else i
-        elif c == "$" and (tag := re.match(r"\$[A-Za-z_][A-Za-z0-9_]*\$|\$\$", sql[i:])):
-            end = sql.find(tag.group(), i + len(tag.group()))
-            i = n if end < 0 else end + len(tag.group()) - 1
-        elif c == ";":
+    statements, start, i = [], 0, 0
+    while i < len(sql):
+        end = _skip_token(sql, i)
+        if end == i and sql[i] == ";":
             statements.append(sql[start : i + 1])
             start = i + 1
-        i += 1
+        i = max(end, i + 1)
     statements.append(sql[start:])
     return [s.strip() for s in statements if _has_code(s)]
 
 
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+
+
+def _skip_token(sql: str, i: int) -> int:
+    """Where the quoted string, identifier, dollar-quoted body or comment
+    starting at ``i`` ends (the text's end if it is not closed); ``i`` itself
+    when none starts there."""
+    c, before = sql[i], sql[i - 1] if i else " "
+    if sql.startswith("--", i):
+        end = sql.find("\n", i)
+        return len(sql) if end < 0 else end
+    if sql.startswith("/*", i):  # block comments nest in PostgreSQL
+        depth, j = 1, i + 2
+        while depth and j < len(sql):
+            if sql.startswith("/*", j):
+                depth, j = depth + 1, j + 2
+            elif sql.startswith("*/", j):
+                depth, j = depth - 1, j + 2
+            else:
+                j += 1
+        return j
+    if c in "'\"":
+        escapes = c == "'" and before in "eE" and not _in_word(sql, i - 1)
+        j = i + 1
+        while j < len(sql):
+            if escapes and sql[j] == "\\":
+                j += 2
+            elif sql[j] == c:
+                return j + 1
+            else:
+                j += 1
+        return len(sql)
+    if c == "$" and not _in_word(sql, i) and (tag := _DOLLAR_TAG.match(sql, i)):
+        end = sql.find(tag.group(), tag.end())
+        return len(sql) if end < 0 else end + len(tag.group())
+    return i
+
+
+def _in_word(sql: str, i: int) -> bool:
+    """Whether the character before ``i`` continues an identifier."""
+    return i > 0 and (sql[i - 1].isalnum() or sql[i - 1] in "_$")
+
+
 def _has_code(sql: str) -> bool:
-    without_comments = re.sub(r"--[^\n]*|/\*.*?\*/", "", sql, flags=re.DOTALL)
-    return bool(without_comments.strip(" \t\r\n;"))
+    """Whether a piece holds more than comments, blanks and semicolons."""
+    i = 0
+    while i < len(sql):
+        if sql.startswith(("--", "/*"), i):
+            i = _skip_token(sql, i)
+        elif sql[i].isspace() or sql[i] == ";":
+            i += 1
+        else:
+            return True
+    return False
 
 
 def migrate(
@@ -402,9 +441,12 @@ def main(argv: list[str] | None = None) -> int:
     url = args.database_url or os.environ.get("DATABASE_URL", "")
     try:
         if not url:
-            from .embedded import ensure_dev_server
+            from .embedded import EmbeddedError, ensure_dev_server
 
-            cluster = ensure_dev_server()
+            try:
+                cluster = ensure_dev_server()
+            except EmbeddedError as exc:
+                raise EmbeddedError(f"embedded PostgreSQL: {exc}") from exc
             url = cluster.url()
             print(f"using the embedded PostgreSQL 18 (data in {cluster.data_dir}): {url}")
         if args.status:

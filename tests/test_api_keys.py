@@ -173,7 +173,9 @@ def test_dsn_with_a_key_it_does_not_own_is_not_found(
 
 
 @pytest.mark.parametrize(
-    "bad", [0, -1, "abc", True, False, 2**63, "0", "-1", "", " 42", "4.2", "٤٢", 4.0, None]
+    "bad",
+    [0, -1, "abc", True, False, 2**63, "0", "-1", "", " 42", "4.2", "٤٢", 4.0, None, "0042"]
+    + [str(2**63), "9" * 20],
 )
 def test_malformed_dsn_id_is_invalid_input(
     conn: Conn, two_projects: tuple[Project, str, Project, str], bad: object
@@ -191,6 +193,8 @@ def test_largest_dsn_id_is_a_lookup(
     _, key, _, _ = two_projects
     with pytest.raises(NotFound):
         q.get_project_by_dsn(conn, 2**63 - 1, key)  # bigint's largest: valid, no such project
+    with pytest.raises(NotFound):
+        q.get_project_by_dsn(conn, str(2**63 - 1), key)  # the same from a URL path
 
 
 @pytest.mark.parametrize("bad", ["", "mshr_short", "MSHR_" + "0" * 48, None, 42])

@@ -299,8 +299,10 @@ def test_embedded_unreachable_home_is_a_clear_error(tmp_path: Path) -> None:
     hidden.mkdir(mode=0o700)
     env = {"MESHER_HOME": str(hidden / "home"), "MESHER_PG18_BIN": str(embedded.install_pg18())}
     run = _cli(env=env)
-    # EmbeddedError is a MesherError now: one line, like every other failure.
-    _assert_one_line_error(run, "mesher.migrate:", "server user", "cannot reach", "MESHER_HOME")
+    # EmbeddedError is a MesherError: one line, like every other failure.
+    _assert_one_line_error(
+        run, "mesher.migrate: embedded PostgreSQL:", "server user", "cannot reach", "MESHER_HOME"
+    )
 
 
 # --- only mesher errors escape (issue 8) -------------------------------------------
@@ -482,9 +484,6 @@ def test_split_statements(sql: str, statements: list[str]) -> None:
     assert split_statements(sql) == statements
 
 
-@pytest.mark.xfail(
-    strict=True, reason="split_statements gaps: E-string escapes, nested comments, $ in identifiers"
-)
 @pytest.mark.parametrize(
     ("sql", "statements"),
     [
@@ -494,7 +493,7 @@ def test_split_statements(sql: str, statements: list[str]) -> None:
     ],
     ids=["E-string backslash quote", "nested block comment", "dollar in identifier"],
 )
-def test_split_statements_known_gaps(sql: str, statements: list[str]) -> None:
+def test_split_statements_edge_cases(sql: str, statements: list[str]) -> None:
     assert split_statements(sql) == statements
 
 

@@ -34,7 +34,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from .._args import model_arg, optional_text_arg, uuid_arg
+from .._args import model_arg, uuid_arg
 from .._sql import async_queries
 from .._uuid7 import uuid7_with_time
 from ..errors import Conflict, InvalidInput, translate_errors
@@ -296,6 +296,16 @@ async def write_sentry_events(
     return [outcome[event.client_event_id] for event in events]
 
 
+def _idempotency_key(value: Any) -> str | None:
+    """The key's type and characters; its length is the ingest_batches CHECK
+    constraint's business (reported as InvalidInput too)."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"idempotency_key must be a string, got {type(value).__name__}")
+    if value is not None and "\x00" in value:
+        raise InvalidInput("idempotency_key contains a NUL character")
+    return value
+
+
 @translate_errors
 async def ingest_event(
     conn: Conn, project_id: UUID | str, payload: Any, idempotency_key: str | None = None
@@ -323,6 +333,6 @@ async def ingest_events(
     writes nothing and returns the same result. Reusing a key for different
     events raises ``Conflict``. Keys are kept for ``IDEMPOTENCY_DAYS``."""
     pid = uuid_arg(project_id, "project_id")
-    key = optional_text_arg(idempotency_key, "idempotency_key", max_length=None)
+    key = _idempotency_key(idempotency_key)
     events = _prepare(payloads)
     return await _write(conn, pid, events, key) if events else []
