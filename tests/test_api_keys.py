@@ -174,8 +174,25 @@ def test_dsn_with_a_key_it_does_not_own_is_not_found(
 
 @pytest.mark.parametrize(
     "bad",
-    [0, -1, "abc", True, False, 2**63, "0", "-1", "", " 42", "4.2", "٤٢", 4.0, None, "0042"]
-    + [str(2**63), "9" * 20],
+    [
+        0,
+        -1,
+        "abc",
+        True,
+        False,
+        2**63,
+        "0",
+        "-1",
+        "",
+        " 42",
+        "4.2",
+        "٤٢",
+        4.0,
+        None,
+        "0042",
+        str(2**63),
+        "9" * 20,
+    ],
 )
 def test_malformed_dsn_id_is_invalid_input(
     conn: Conn, two_projects: tuple[Project, str, Project, str], bad: object
