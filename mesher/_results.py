@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from pydantic import BaseModel, TypeAdapter
+
 from ._args import encode_cursor
 from .errors import NotFound
-from .models import Event, Issue
+from .models import Breadcrumb, Event, ExceptionInfo, Issue, Project, Severity
 
 R = TypeVar("R", Issue, Event)
+M = TypeVar("M", bound=BaseModel)
 
 
 def found(row: dict[str, Any] | None, what: str) -> dict[str, Any]:
@@ -26,3 +29,45 @@ def keyset_page(rows: list[R], size: int) -> tuple[list[R], str | None]:
     last = rows[size - 1]
     at = last.last_seen if isinstance(last, Issue) else last.received_at
     return rows[:size], encode_cursor(at, last.id)
+
+
+# --- rows the database already checked ------------------------------------------------
+#
+# A hot read's row needs no second validation: its columns' types (uuid,
+# timestamptz, text, integer, and JSONB that the write path validated on the
+# way in) are already the fields' types. Validating anyway cost 5 µs of a
+# 130 µs API-key lookup and 48 µs of a 290 µs get_event (24 µs of it the
+# stack frames alone). Only what the database returns in another form is
+# converted: a level's text to Severity, and the JSON of the exception and
+# of breadcrumbs (timestamps as text) into their types.
+
+
+def trusted(model: type[M], values: dict[str, Any]) -> M:
+    """``model`` holding ``values`` as they are: ``model_construct`` without
+    its per-field loop (``values`` must name every field, in field order)."""
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", values)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
+
+
+def project_from_row(row: dict[str, Any]) -> Project:
+    return trusted(Project, row)
+
+
+_BREADCRUMBS: TypeAdapter[list[Breadcrumb]] = TypeAdapter(list[Breadcrumb])
+
+
+def event_from_row(row: dict[str, Any]) -> Event:
+    """An events row as an ``Event``; NULL JSON columns read as empty."""
+    row["level"] = Severity(row["level"])
+    if row["exception"] is not None:
+        row["exception"] = ExceptionInfo.model_validate(row["exception"])
+    row["stacktrace"] = row["stacktrace"] or []
+    row["breadcrumbs"] = _BREADCRUMBS.validate_python(row["breadcrumbs"] or [])
+    row["user_context"] = row["user_context"] or {}
+    row["exceptions"] = row["exceptions"] or []
+    row["data"] = row["data"] or {}
+    return trusted(Event, row)

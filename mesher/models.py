@@ -215,7 +215,10 @@ class EventPayload(_Payload):
     def json_columns(self) -> tuple[str | None, str, str, str, str, str]:
         """exception, stacktrace, breadcrumbs, tags, extra and user_context as
         JSON text (made when the payload was validated)."""
-        return self._json
+        # Straight from the private-attribute dict: self._json goes through
+        # BaseModel.__getattr__, measured at 6 µs an event on the write path.
+        columns: tuple[str | None, str, str, str, str, str] = self.__pydantic_private__["_json"]  # type: ignore[index]
+        return columns
 
 
 class Event(_Row):

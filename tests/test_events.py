@@ -10,6 +10,7 @@ import pytest
 
 from mesher import partitions
 from mesher import queries as q
+from mesher._sql import sync_queries
 from mesher.errors import InvalidInput, NotFound
 from mesher.ingest import ingest_event, ingest_events
 from mesher.models import Severity
@@ -170,3 +171,58 @@ def test_get_event_touches_only_its_partitions(owner_conn: Conn, project_id: uui
         for n in nodes(found)
         if "Relation Name" in n
     )
+
+
+def test_rows_read_without_revalidation_equal_validated_models(
+    conn: Conn, project_id: uuid.UUID
+) -> None:
+    """get_event and the API-key lookups build their models from the rows
+    without validating them again (mesher._results.trusted): the result must be
+    the model that validation would have built, types included."""
+    from mesher._results import event_from_row, project_from_row
+    from mesher._sentry_event import normalize_event
+    from mesher.ingest import write_sentry_events
+    from mesher.models import Event, Project
+    from tests.sentry_envelopes import capture, event_payloads, explicit_chain
+
+    native = ingest_event(
+        conn,
+        project_id,
+        {
+            "message": "boom",
+            "level": "warning",
+            "exception": {"type_name": "KeyError", "value": "x"},
+            "stacktrace": [{"filename": "a.py", "function_name": "f", "lineno": 3}],
+            "breadcrumbs": [{"timestamp": "2026-01-02T03:04:05Z", "level": "info"}],
+            "tags": {"env": "prod"},
+        },
+    )
+    (sentry,) = write_sentry_events(
+        conn, project_id, [normalize_event(event_payloads(capture(explicit_chain))[0])]
+    )
+    for ingested in (native, sentry):
+        event = q.get_event(conn, project_id, ingested.event_id)
+        row = sync_queries().get_event(
+            conn,
+            project_id=project_id,
+            id=ingested.event_id,
+            not_before=event.received_at - dt.timedelta(seconds=1),
+            not_after=event.received_at + dt.timedelta(seconds=1),
+        )
+        assert event == Event.model_validate(row)
+        assert event.model_dump() == Event.model_validate(row).model_dump()
+        assert event_from_row(dict(row)) == Event.model_validate(row)
+    assert isinstance(
+        q.get_event(conn, project_id, native.event_id).breadcrumbs[0]["timestamp"], dt.datetime
+    )
+    row = conn.execute("SELECT * FROM projects WHERE id = %s", (project_id,)).fetchone()
+    assert row is not None
+    names = list(Project.model_fields)
+    values = dict(
+        zip(
+            [c.name for c in conn.execute("SELECT * FROM projects LIMIT 0").description],
+            row,
+            strict=False,
+        )
+    )
+    assert project_from_row({n: values[n] for n in names}) == Project.model_validate(values)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from .._args import api_key_arg, dsn_id_arg, text_arg, uuid_arg
-from .._results import found
+from .._results import found, project_from_row
 from ..errors import translate_errors
 from ..models import ApiKey, Project
 from ._common import Conn, q
@@ -35,7 +35,7 @@ def create_api_key(conn: Conn, project_id: UUID | str, label: str = "default") -
 def get_project_by_api_key(conn: Conn, key: str) -> Project:
     """The project of a live key; ``NotFound`` for an unknown or revoked key."""
     row = q.get_project_by_api_key(conn, key_value=api_key_arg(key))
-    return Project.model_validate(found(row, "api key (unknown or revoked)"))
+    return project_from_row(found(row, "api key (unknown or revoked)"))
 
 
 @translate_errors
@@ -43,7 +43,7 @@ def get_project_by_dsn(conn: Conn, dsn_id: int | str, public_key: str) -> Projec
     """The project a Sentry DSN names (``https://<public_key>@<host>/<dsn_id>``):
     ``NotFound`` unless the key is live and belongs to that project."""
     row = q.get_project_by_dsn(conn, dsn_id=dsn_id_arg(dsn_id), key_value=api_key_arg(public_key))
-    return Project.model_validate(found(row, "project for this DSN (unknown key or project)"))
+    return project_from_row(found(row, "project for this DSN (unknown key or project)"))
 
 
 @translate_errors

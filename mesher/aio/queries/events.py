@@ -13,7 +13,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from ..._args import aware_datetime_arg, count_arg, cursor_arg, tags_arg, uuid_arg
-from ..._results import found, keyset_page
+from ..._results import event_from_row, found, keyset_page
 from ..._uuid7 import uuid7_time
 from ...errors import InvalidInput, translate_errors
 from ...limits import MAX_BUCKETS, MAX_PAGE
@@ -48,7 +48,7 @@ async def get_event(conn: Conn, project_id: UUID | str, event_id: UUID | str) ->
         not_before=at - EVENT_TIME_SLACK,
         not_after=at + EVENT_TIME_SLACK,
     )
-    return Event.model_validate(found(row, f"event {event_id}"))
+    return event_from_row(found(row, f"event {event_id}"))
 
 
 @translate_errors
@@ -69,7 +69,7 @@ async def list_events_for_issue(
             after_id=after_id,
             page_size=size + 1,
         )
-    items, next_cursor = keyset_page([Event.model_validate(row) async for row in rows], size)
+    items, next_cursor = keyset_page([event_from_row(row) async for row in rows], size)
     return EventPage(items=items, next_cursor=next_cursor)
 
 
@@ -96,7 +96,7 @@ async def filter_events_by_tags(
         since=_since(since, dt.timedelta(hours=24)),
         page_size=count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE),
     )
-    return [Event.model_validate(row) async for row in rows]
+    return [event_from_row(row) async for row in rows]
 
 
 _BUCKETS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}

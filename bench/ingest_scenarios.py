@@ -1,0 +1,425 @@
+"""Ingest and hot-path scenarios (issue 9's speed goal, issue 12 item 6).
+
+Each scenario runs Mesher and a hand-written psycopg baseline on the same
+data and the same SQL (the text of sql/queries/*.sql, through raw psycopg),
+the two sides alternating over rounds after one untimed warm-up round each.
+A round's ratio is baseline time / Mesher time; the table shows the median
+ratio with [min-max], and each side's client CPU per event or call
+(``time.process_time``), which the machine's load does not inflate.
+
+    python -m bench.ingest_scenarios [--smoke] [--rounds N] [--only NAME,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from mesher import queries as q
+from mesher._sql import sync_queries
+from mesher._uuid7 import uuid7_time, uuid7_with_time
+from mesher.fingerprint import fingerprint, title
+from mesher.ingest import ingest_event, ingest_events
+from mesher.models import EventPayload
+from mesher.queries.events import EVENT_TIME_SLACK
+from mesher.sentry import ingest_envelope
+
+from .data import payloads
+from .figures import US, Result, ratio_at_least, table
+from .scenarios import Context, Sizes, _project
+
+SQL = sync_queries()  # the layer's own SQL text, in psycopg's %(name)s style
+SEVERITY = ["debug", "info", "warning", "error", "fatal"]
+Conn = psycopg.Connection[Any]
+
+#: Events per envelope. SDKs send one event per envelope: that case pays the
+#: whole transaction per event. 100 is what a relay or an SDK's offline
+#: cache forwards at once; it spreads the per-transaction statements over
+#: 100 events (under 2 % of the work), so it shows the per-event cost.
+PER_ENVELOPE = (1, 100)
+
+
+@dataclass
+class Timing:
+    """One side's rounds: wall-clock and client CPU seconds."""
+
+    wall: list[float]
+    cpu: list[float]
+
+
+def measure(fn: Callable[[], Any]) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def alternate(
+    rounds: int, mesher: Callable[[int], Any], base: Callable[[int], Any]
+) -> tuple[Timing, Timing]:
+    """Round 0 warms both sides up (untimed); then ``rounds`` rounds each,
+    alternating which side goes first. Each callable gets its round number."""
+    mesher(0)
+    base(0)
+    m, b = Timing([], []), Timing([], [])
+    for r in range(1, rounds + 1):
+        order = [(mesher, m), (base, b)] if r % 2 else [(base, b), (mesher, m)]
+        for fn, into in order:
+            wall, cpu = measure(partial(fn, r))
+            into.wall.append(wall)
+            into.cpu.append(cpu)
+    return m, b
+
+
+def compare(name: str, m: Timing, b: Timing, per: int, unit: str, goal: float) -> Result:
+    """A row of µs per event or call, per round; the name adds each side's
+    median client CPU per event or call."""
+
+    def per_item(seconds: list[float]) -> list[float]:
+        return [s / per * 1e6 for s in seconds]
+
+    cpu_m, cpu_b = statistics.median(per_item(m.cpu)), statistics.median(per_item(b.cpu))
+    return Result(
+        key=name,
+        unit=US,
+        mesher=per_item(m.wall),
+        baseline=per_item(b.wall),
+        goal=ratio_at_least(goal),
+        name=f"{name}, {len(m.wall)} rounds (client CPU µs/{unit}: {cpu_m:,.0f} vs {cpu_b:,.0f})",
+    )
+
+
+# --- the baseline's write: ingest.sql's statements through raw psycopg ----------------
+
+
+def _lock_keys(project_id: UUID, fingerprints: Sequence[str]) -> list[int]:
+    return sorted(
+        {
+            int.from_bytes(sha256(project_id.bytes + fp.encode()).digest()[:8], signed=True)
+            for fp in fingerprints
+        }
+    )
+
+
+def write_batch(conn: Conn, project_id: UUID, rows: list[list[Any]], titles: list[str]) -> None:
+    """Lock, upsert one issue per fingerprint, COPY (INSERT for one row).
+    ``rows`` are copy_events' columns with issue_id (index 2) still None."""
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(row[4], []).append(i)
+    keys = sorted(groups)
+    at = [rows[groups[k][0]][3] for k in keys]
+    releases = [[rows[i][17] for i in groups[k] if rows[i][17]] for k in keys]
+    params = {
+        "project_id": project_id,
+        "fingerprints": keys,
+        "titles": [titles[groups[k][0]] for k in keys],
+        "levels": [max((rows[i][5] for i in groups[k]), key=SEVERITY.index) for k in keys],
+        "counts": [len(groups[k]) for k in keys],
+        "first_seen": at,
+        "last_seen": [rows[groups[k][-1]][3] for k in keys],
+        "first_releases": [r[0] if r else None for r in releases],
+        "last_releases": [r[-1] if r else None for r in releases],
+    }
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(SQL.lock_fingerprints.sql, {"keys": _lock_keys(project_id, keys)})
+        cur.execute(SQL.lock_issues.sql, {"project_id": project_id, "fingerprints": keys})
+        cur.fetchall()
+        cur.execute(SQL.upsert_issues.sql, params)
+        issue_ids = {fp: issue_id for issue_id, fp, _ in cur.fetchall()}
+        for row in rows:
+            row[2] = issue_ids[row[4]]
+        if len(rows) == 1:
+            cur.execute(
+                SQL.insert_event.sql, dict(zip(SQL.insert_event.parameters, rows[0], strict=True))
+            )
+        else:
+            with cur.copy(SQL.copy_events.sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def native_row(project_id: UUID, fp: str, p: dict[str, Any]) -> list[Any]:
+    """copy_events' columns of a native payload: JSON made here, in the clock."""
+    event_id, received_at = uuid7_with_time()
+    exc = p.get("exception")
+    return [
+        event_id, project_id, None, received_at, fp, p.get("level", "error"),
+        p.get("message", ""), None if exc is None else _dumps(exc),
+        _dumps(p.get("stacktrace", [])), _dumps(p.get("breadcrumbs", [])),
+        _dumps(p.get("tags", {})), _dumps(p.get("extra", {})),
+        _dumps(p.get("user_context", {})), p.get("sdk_name"), p.get("sdk_version"),
+        *(None,) * 12,
+    ]  # fmt: skip
+
+
+# --- 1. Sentry envelopes ----------------------------------------------------------------
+
+_SENTRY_COLUMNS = frozenset(
+    {
+        *("event_id", "timestamp", "level", "message", "tags", "extra", "user", "release"),
+        *("environment", "dist", "platform", "server_name", "logger", "transaction"),
+        *("exception", "breadcrumbs", "logentry"),
+    }
+)
+
+
+def sentry_row(project_id: UUID, fp: str, e: dict[str, Any]) -> list[Any]:
+    """copy_events' columns of a parsed SDK event, the plain way: no trimming."""
+    event_id, received_at = uuid7_with_time()
+    chain = (e.get("exception") or {}).get("values") or []
+    main = chain[-1] if chain else None
+    frames = ((main or {}).get("stacktrace") or {}).get("frames") or []
+    sdk = e.get("sdk") or {}
+    ts = e.get("timestamp")
+    return [
+        event_id, project_id, None, received_at, fp, e.get("level") or "error",
+        e.get("message") or "",
+        None if main is None else _dumps({
+            "type_name": main.get("type"), "value": main.get("value"),
+            "module": main.get("module"),
+        }),
+        _dumps([
+            {"filename": f.get("filename"), "function_name": f.get("function"),
+             "lineno": f.get("lineno"), "in_app": f.get("in_app", False)}
+            for f in frames
+        ]),
+        _dumps((e.get("breadcrumbs") or {}).get("values") or []),
+        _dumps(e.get("tags") or {}), _dumps(e.get("extra") or {}), _dumps(e.get("user") or {}),
+        sdk.get("name"), sdk.get("version"), UUID(e["event_id"]),
+        dt.datetime.fromisoformat(ts) if isinstance(ts, str) else None,
+        e.get("release"), e.get("environment"), e.get("dist"), e.get("platform"),
+        e.get("server_name"), e.get("logger"), e.get("transaction"), None,
+        _dumps(chain) if chain else None,
+        _dumps({k: v for k, v in e.items() if k not in _SENTRY_COLUMNS}),
+    ]  # fmt: skip
+
+
+def envelope_events(body: bytes) -> list[dict[str, Any]]:
+    """gunzip, split, json.loads each event item: the baseline's parsing."""
+    data = gzip.decompress(body)
+    pos = data.index(b"\n") + 1
+    events = []
+    while pos < len(data) - 1:
+        eol = data.index(b"\n", pos)
+        header = json.loads(data[pos:eol])
+        start, pos = eol + 1, eol + 1 + header["length"] + 1
+        if header["type"] == "event":
+            events.append(json.loads(data[start : pos - 1]))
+    return events
+
+
+def sdk_events(count: int) -> list[bytes]:
+    """``count`` envelopes of one event each, from the real sentry_sdk."""
+    from tests.sentry_envelopes import capture, event_payloads, realistic
+
+    def many() -> None:
+        for i in range(count):
+            realistic(i)()
+
+    envelopes = capture(many, include_local_variables=True, max_breadcrumbs=10)
+    assert len(event_payloads(envelopes)) == count
+    return [e for e in envelopes if b'"type":"event"' in e]
+
+
+def sentry_envelopes(ctx: Context) -> Iterator[Result]:
+    """Sentry envelopes: ingest_envelope on gzipped real SDK envelopes"""
+    from mesher._sentry_event import normalize_event
+    from tests.sentry_envelopes import event_payloads
+
+    count = 1000 if ctx.sizes.batch_events >= 10_000 else 40
+    singles = sdk_events(count)
+    events = event_payloads(singles)
+    normalized = [normalize_event(p) for p in events]  # the baseline's fingerprints
+    fps = [n.fingerprint for n in normalized]
+    titles = [n.title for n in normalized]
+    size = sum(map(len, events)) / len(events)
+    url = ctx.fresh_db()
+    for per in PER_ENVELOPE:
+        m, b = _envelope_rounds(ctx, url, per, singles, fps, titles)
+        yield compare(
+            f"Sentry envelopes, {per}/envelope, {count} events of {size / 1024:.0f} KB, gzip",
+            m, b, count, "event", 0.8,
+        )  # fmt: skip
+
+
+def _envelope_rounds(
+    ctx: Context, url: str, per: int, singles: list[bytes], fps: list[str], titles: list[str]
+) -> tuple[Timing, Timing]:
+    from tests.sentry_envelopes import combine
+
+    count = len(singles)
+    groups = [range(i, min(i + per, count)) for i in range(0, count, per)]
+    bodies = [gzip.compress(combine(*(singles[i] for i in g)), 6) for g in groups]
+    # A project per round and side: the SDK event ids are new in each.
+    rounds = range(ctx.sizes.rounds + 1)
+    pm = [_project(url, f"m{per}r{r}") for r in rounds]
+    pb = [_project(url, f"b{per}r{r}") for r in rounds]
+    with psycopg.connect(url, autocommit=True) as cm, psycopg.connect(url, autocommit=True) as cb:
+
+        def run_mesher(r: int) -> None:
+            for body in bodies:
+                ingest_envelope(cm, pm[r], body, "gzip")
+
+        def run_base(r: int) -> None:
+            for body, g in zip(bodies, groups, strict=True):
+                rows = [
+                    sentry_row(pb[r], fps[i], e)
+                    for i, e in zip(g, envelope_events(body), strict=True)
+                ]
+                write_batch(cb, pb[r], rows, [titles[i] for i in g])
+
+        return alternate(ctx.sizes.rounds, run_mesher, run_base)
+
+
+# --- 2. native batches ------------------------------------------------------------------
+
+
+def native_batch(ctx: Context) -> Iterator[Result]:
+    """Native batch: ingest_events on raw dicts, batches of 500"""
+    s = ctx.sizes
+    count = 5000 if s.batch_events >= 10_000 else 1000
+    data = payloads(count, 1000, seed=9)
+    models = [EventPayload.model_validate(p) for p in data]
+    fps, titles = [fingerprint(m) for m in models], [title(m) for m in models]
+    chunks = [range(i, min(i + 500, count)) for i in range(0, count, 500)]
+    url = ctx.fresh_db()
+    pm, pb = _project(url, "mesher"), _project(url, "baseline")
+    with psycopg.connect(url, autocommit=True) as cm, psycopg.connect(url, autocommit=True) as cb:
+
+        def run_mesher(r: int) -> None:
+            for c in chunks:
+                ingest_events(cm, pm, [data[i] for i in c])
+
+        def run_base(r: int) -> None:
+            for c in chunks:
+                rows = [native_row(pb, fps[i], data[i]) for i in c]
+                write_batch(cb, pb, rows, [titles[i] for i in c])
+
+        m, b = alternate(s.rounds, run_mesher, run_base)
+    yield compare(
+        f"native batch, 500/batch, {count} events of 2 KB, 1,000 fingerprints",
+        m, b, count, "event", 0.8,
+    )  # fmt: skip
+
+
+# --- 3. the hot paths of issue 12 item 6 -----------------------------------------------
+
+
+def hot_paths(ctx: Context) -> Iterator[Result]:
+    """Hot paths: get_project_by_api_key, get_event, single-event ingest"""
+    s = ctx.sizes
+    rounds = max(s.rounds, 7)
+    calls = 2000 if s.lookups >= 1000 else 100
+    url = ctx.fresh_db()
+    project = _project(url, "hot")
+    with psycopg.connect(url, autocommit=True) as conn:
+        keys = [q.create_api_key(conn, project, f"k{i}") for i in range(100)]
+        stored = ingest_events(conn, project, payloads(500, 50, seed=12))
+        events = [e.event_id for e in stored]
+        conn.execute("ANALYZE")
+
+        def api_key(k: str) -> Any:
+            row = conn.execute(
+                SQL.get_project_by_api_key.sql, {"key_value": k}, prepare=True
+            ).fetchone()
+            assert row is not None
+            return row
+
+        def event(e: UUID) -> Any:
+            at = uuid7_time(e)
+            params = {"project_id": project, "id": e, "not_before": at - EVENT_TIME_SLACK,
+                      "not_after": at + EVENT_TIME_SLACK}  # fmt: skip
+            row = conn.execute(SQL.get_event.sql, params, prepare=True).fetchone()
+            assert row is not None
+            return row
+
+        lookups = {
+            "get_project_by_api_key": (lambda i: q.get_project_by_api_key(conn, keys[i % 100]),
+                                       lambda i: api_key(keys[i % 100])),
+            "get_event (2 KB event)": (lambda i: q.get_event(conn, project, events[i % 500]),
+                                       lambda i: event(events[i % 500])),
+        }  # fmt: skip
+        for name, (mesher_call, base_call) in lookups.items():
+            m, b = alternate(
+                rounds,
+                lambda r, f=mesher_call: [f(i) for i in range(calls)],  # type: ignore[misc]
+                lambda r, f=base_call: [f(i) for i in range(calls)],  # type: ignore[misc]
+            )
+            yield compare(f"{name}, {calls} calls/round", m, b, calls, "call", 0.9)
+    yield from single_event(ctx, rounds)
+
+
+def single_event(ctx: Context, rounds: int) -> Iterator[Result]:
+    count = 300 if ctx.sizes.single_events >= 100 else 30
+    data = payloads(count * (rounds + 1), 100, seed=13)
+    models = [EventPayload.model_validate(p) for p in data]
+    fps, titles = [fingerprint(m) for m in models], [title(m) for m in models]
+    url = ctx.fresh_db()
+    pm, pb = _project(url, "mesher"), _project(url, "baseline")
+    with psycopg.connect(url, autocommit=True) as cm, psycopg.connect(url, autocommit=True) as cb:
+
+        def run_mesher(r: int) -> None:
+            for i in range(r * count, (r + 1) * count):
+                ingest_event(cm, pm, data[i])
+
+        def run_base(r: int) -> None:
+            for i in range(r * count, (r + 1) * count):
+                write_batch(cb, pb, [native_row(pb, fps[i], data[i])], [titles[i]])
+
+        m, b = alternate(rounds, run_mesher, run_base)
+    yield compare(f"single-event ingest, 1 connection, {count} events/round", m, b, count,
+                  "event", 0.9)  # fmt: skip
+
+
+INGEST_SCENARIOS = [sentry_envelopes, native_batch, hot_paths]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest_scenarios")
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--only", default="", help="scenario function names, comma-separated")
+    args = parser.parse_args(argv)
+    sizes = Sizes.smoke() if args.smoke else Sizes.full()
+    if args.rounds:
+        sizes.rounds = args.rounds
+    root = Path(tempfile.mkdtemp(prefix="mesher-bench-"))
+    root.chmod(0o755)
+    from .__main__ import _server
+
+    cluster = _server(root)
+    try:
+        ctx = Context(cluster, sizes)
+        for scenario in INGEST_SCENARIOS:
+            if args.only and scenario.__name__ not in args.only.split(","):
+                continue
+            print(f"== {scenario.__name__}: {(scenario.__doc__ or '').splitlines()[0]}", flush=True)
+            for result in scenario(ctx):
+                print(table([result])[2], flush=True)
+    finally:
+        cluster.stop("fast")
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
