@@ -29,7 +29,11 @@ import psycopg
 from mesher import embedded
 
 from .figures import Result, combine, table
+from .ingest_scenarios import hot_paths, native_batch, sentry_envelopes
 from .scenarios import SCENARIOS, Context, Sizes, tag_table
+
+#: Every scenario, by the number its rows start with.
+ALL_SCENARIOS = {**SCENARIOS, 8: sentry_envelopes, 9: native_batch, 10: hot_paths}
 
 
 def _server(root: Path) -> embedded.Cluster:
@@ -44,7 +48,7 @@ def _server(root: Path) -> embedded.Cluster:
 
 def _run(context: Context, chosen: set[int], run: int, runs: int) -> list[Result]:
     results: list[Result] = []
-    for number, scenario in SCENARIOS.items():
+    for number, scenario in ALL_SCENARIOS.items():
         if chosen and number not in chosen:
             continue
         title = scenario.__doc__.splitlines()[0]  # type: ignore[union-attr]

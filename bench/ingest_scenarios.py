@@ -7,24 +7,20 @@ A round's ratio is baseline time / Mesher time; the table shows the median
 ratio with [min-max], and each side's client CPU per event or call
 (``time.process_time``), which the machine's load does not inflate.
 
-    python -m bench.ingest_scenarios [--smoke] [--rounds N] [--only NAME,...]
+They are scenarios 8 to 10 of ``python -m bench`` (``--only 8,9,10``).
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import gzip
 import json
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from hashlib import sha256
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -40,8 +36,8 @@ from mesher.queries.events import EVENT_TIME_SLACK
 from mesher.sentry import ingest_envelope
 
 from .data import payloads
-from .figures import US, Result, ratio_at_least, table
-from .scenarios import Context, Sizes, _project
+from .figures import US, Result, ratio_at_least
+from .scenarios import Context, _project
 
 SQL = sync_queries()  # the layer's own SQL text, in psycopg's %(name)s style
 SEVERITY = ["debug", "info", "warning", "error", "fatal"]
@@ -256,7 +252,7 @@ def sentry_envelopes(ctx: Context) -> Iterator[Result]:
     for per in PER_ENVELOPE:
         m, b = _envelope_rounds(ctx, url, per, singles, fps, titles)
         yield compare(
-            f"Sentry envelopes, {per}/envelope, {count} events of {size / 1024:.0f} KB, gzip",
+            f"8. Sentry envelopes, {per}/envelope, {count} events of {size / 1024:.0f} KB, gzip",
             m, b, count, "event", 0.8,
         )  # fmt: skip
 
@@ -316,7 +312,7 @@ def native_batch(ctx: Context) -> Iterator[Result]:
 
         m, b = alternate(s.rounds, run_mesher, run_base)
     yield compare(
-        f"native batch, 500/batch, {count} events of 2 KB, 1,000 fingerprints",
+        f"9. native batch, 500/batch, {count} events of 2 KB, 1,000 fingerprints",
         m, b, count, "event", 0.8,
     )  # fmt: skip
 
@@ -364,7 +360,7 @@ def hot_paths(ctx: Context) -> Iterator[Result]:
                 lambda r, f=mesher_call: [f(i) for i in range(calls)],  # type: ignore[misc]
                 lambda r, f=base_call: [f(i) for i in range(calls)],  # type: ignore[misc]
             )
-            yield compare(f"{name}, {calls} calls/round", m, b, calls, "call", 0.9)
+            yield compare(f"10. {name}, {calls} calls/round", m, b, calls, "call", 0.9)
     yield from single_event(ctx, rounds)
 
 
@@ -386,40 +382,5 @@ def single_event(ctx: Context, rounds: int) -> Iterator[Result]:
                 write_batch(cb, pb, [native_row(pb, fps[i], data[i])], [titles[i]])
 
         m, b = alternate(rounds, run_mesher, run_base)
-    yield compare(f"single-event ingest, 1 connection, {count} events/round", m, b, count,
+    yield compare(f"10. single-event ingest, 1 connection, {count} events/round", m, b, count,
                   "event", 0.9)  # fmt: skip
-
-
-INGEST_SCENARIOS = [sentry_envelopes, native_batch, hot_paths]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.ingest_scenarios")
-    parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--only", default="", help="scenario function names, comma-separated")
-    args = parser.parse_args(argv)
-    sizes = Sizes.smoke() if args.smoke else Sizes.full()
-    if args.rounds:
-        sizes.rounds = args.rounds
-    root = Path(tempfile.mkdtemp(prefix="mesher-bench-"))
-    root.chmod(0o755)
-    from .__main__ import _server
-
-    cluster = _server(root)
-    try:
-        ctx = Context(cluster, sizes)
-        for scenario in INGEST_SCENARIOS:
-            if args.only and scenario.__name__ not in args.only.split(","):
-                continue
-            print(f"== {scenario.__name__}: {(scenario.__doc__ or '').splitlines()[0]}", flush=True)
-            for result in scenario(ctx):
-                print(table([result])[2], flush=True)
-    finally:
-        cluster.stop("fast")
-        shutil.rmtree(root, ignore_errors=True)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -226,7 +226,9 @@ def parse_envelope(body: bytes, content_encoding: str | None = None) -> Envelope
     items: list[EnvelopeItem] = []
     pos = eol + 1
     while pos < end:
-        if not data[pos:].strip(b"\r\n"):
+        # Only a blank line can start the trailing newlines: test that first,
+        # so that an envelope of many items is not copied once per item.
+        if data[pos] in b"\r\n" and not data[pos:].strip(b"\r\n"):
             break  # trailing newlines
         where = f"item {len(items)}"
         if len(items) == MAX_ITEMS:
