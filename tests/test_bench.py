@@ -39,7 +39,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
                      "7. top_issues", "7. count_issues_by_status", "6. fresh migrate",
                      "6. maintain", "8. Sentry envelopes, 1/envelope",
                      "8. Sentry envelopes, 100/envelope", "9. native batch",
-                     "10. get_project_by_api_key", "10. get_event", "10. single-event"):  # fmt: skip
+                     "10. get_project_by_api_key", "10. get_event",
+                     "10. single-event"):  # fmt: skip
         assert f"| {scenario}" in text, scenario
     # Every read was checked (same rows on both sides) and returned something.
     reads = re.findall(r"^\| [57]\. .* @ [\d,]+ events → (.*?) \|", text, re.MULTILINE)
