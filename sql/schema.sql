@@ -344,9 +344,9 @@ CREATE TABLE public.sentry_event_ids (
     project_id uuid NOT NULL,
     client_event_id uuid NOT NULL,
     event_id uuid NOT NULL,
-    issue_id uuid,
-    new_issue boolean DEFAULT false NOT NULL,
-    regressed boolean DEFAULT false NOT NULL,
+    issue_id uuid NOT NULL,
+    new_issue boolean NOT NULL,
+    regressed boolean NOT NULL,
     received_at timestamp with time zone DEFAULT now() NOT NULL
 );
 

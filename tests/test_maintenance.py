@@ -382,7 +382,8 @@ def test_forgets_expired_sentry_event_ids(db_url: str, project_id: uuid.UUID) ->
         for age in ages:
             conn.execute(
                 "INSERT INTO sentry_event_ids (project_id, client_event_id, event_id, issue_id,"
-                " received_at) VALUES (%s, gen_random_uuid(), %s, %s, now() - %s::interval)",
+                " new_issue, regressed, received_at)"
+                " VALUES (%s, gen_random_uuid(), %s, %s, false, false, now() - %s::interval)",
                 (project_id, issue.event_id, issue.issue_id, age),
             )
         report = maintain(conn)

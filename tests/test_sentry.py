@@ -306,3 +306,17 @@ def test_capture_message_at_every_level(conn: Conn, project_id: uuid.UUID) -> No
     for sent, stored in levels.items():
         _, result = _store(conn, project_id, lambda s=sent: sentry_sdk.capture_message(s, s))
         assert q.get_event(conn, project_id, result.events[0].event_id).level == stored
+
+
+def test_an_envelope_mixing_a_retry_and_new_events(conn: Conn, project_id: uuid.UUID) -> None:
+    old, first = _store(conn, project_id, explicit_chain)
+    (new,) = capture(lambda: sentry_sdk.capture_message("a new one"))
+    # The retried event, a new one, and the new one again within the envelope.
+    body = combine(old, new, new)
+    result = sentry.ingest_envelope(conn, project_id, body)
+    conn.commit()
+    assert result.skipped == []
+    assert result.events[0] == first.events[0]  # the first arrival's result
+    assert result.events[1] == result.events[2] and result.events[1].new_issue
+    assert _counts(conn) == (2, 2)
+    assert q.get_issue(conn, first.events[0].issue_id).event_count == 1

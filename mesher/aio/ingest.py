@@ -37,7 +37,7 @@ from psycopg.types.json import Jsonb
 from .._args import model_arg, uuid_arg
 from .._sql import async_queries
 from .._uuid7 import uuid7_with_time
-from ..errors import Conflict, InvalidInput, translate_errors
+from ..errors import Conflict, DatabaseError, InvalidInput, translate_errors
 from ..fingerprint import fingerprint, title
 from ..limits import IDEMPOTENCY_DAYS, MAX_BATCH
 from ..models import EventPayload, IngestedEvent, Severity, most_severe
@@ -255,45 +255,72 @@ async def _replay(
     return [IngestedEvent(UUID(e), UUID(i), new, reg) for e, i, new, reg in prior["result"]]
 
 
+class _SeenBefore(Exception):
+    """Some SDK event ids of an attempt were recorded by an earlier arrival."""
+
+
 async def write_sentry_events(
     conn: Conn, project_id: UUID, events: Sequence[SentryEvent]
 ) -> list[IngestedEvent]:
     """Store normalized Sentry events in one transaction, in order; an SDK
     event id seen before (in this project, or earlier in ``events``) stores
     and counts nothing and gets the first arrival's result. The caller has
-    checked ``project_id``; ``mesher.sentry`` is the public entry point."""
-    prepared: dict[UUID, _Prepared] = {}  # client event id -> the first event with it
+    checked ``project_id``; ``mesher.sentry`` is the public entry point.
+
+    Retries are rare, so the events are written first and their ids recorded
+    last, in the same transaction: an id recorded before makes the attempt
+    roll back, and the next one leaves that event out."""
+    pending: dict[UUID, _Prepared] = {}  # client event id -> the first event with it
     for event in events:
-        prepared.setdefault(event.client_event_id, _sentry(event))
-    ids = sorted(prepared)  # claims in one global order: no deadlocks
-    async with conn.transaction():
-        claimed = _q.claim_sentry_event_ids(
-            conn,
-            project_id=project_id,
-            client_event_ids=ids,
-            event_ids=[prepared[i].event_id for i in ids],
-        )
-        new_ids = {row["client_event_id"] async for row in claimed}
-        fresh = [p for p in prepared.values() if p.client_event_id in new_ids]
-        stored = await _store(conn, project_id, fresh) if fresh else []
-        outcome = {p.client_event_id: r for p, r in zip(fresh, stored, strict=True)}
-        if stored:
-            await _q.record_sentry_event_ids(
-                conn,
-                project_id=project_id,
-                client_event_ids=[p.client_event_id for p in fresh],
-                issue_ids=[r.issue_id for r in stored],
-                new_issues=[r.new_issue for r in stored],
-                regressed=[r.regressed for r in stored],
-            )
-        seen = [i for i in ids if i not in new_ids]
-        if seen:
-            rows = _q.list_sentry_event_ids(conn, project_id=project_id, client_event_ids=seen)
-            async for row in rows:
-                outcome[row["client_event_id"]] = IngestedEvent(
-                    row["event_id"], row["issue_id"], row["new_issue"], row["regressed"]
-                )
+        pending.setdefault(event.client_event_id, _sentry(event))
+    outcome: dict[UUID, IngestedEvent] = {}
+    for _ in range(len(pending) + 1):  # each retry leaves at least one event out
+        try:
+            async with conn.transaction():
+                stored = await _store(conn, project_id, list(pending.values()))
+                await _record_sentry_event_ids(conn, project_id, list(pending.values()), stored)
+            outcome.update(zip(pending, stored, strict=True))
+            break
+        except _SeenBefore:
+            async with conn.transaction():
+                outcome.update(await _earlier_arrivals(conn, project_id, list(pending)))
+            pending = {k: p for k, p in pending.items() if k not in outcome}
+            if not pending:
+                break
+    else:
+        raise DatabaseError("SDK event ids kept colliding with concurrent arrivals; retry")
     return [outcome[event.client_event_id] for event in events]
+
+
+async def _record_sentry_event_ids(
+    conn: Conn, project_id: UUID, events: list[_Prepared], stored: list[IngestedEvent]
+) -> None:
+    """Record what was done with each SDK event id; ``_SeenBefore`` if any
+    was recorded by an earlier arrival."""
+    rows = _q.record_sentry_event_ids(
+        conn,
+        project_id=project_id,
+        client_event_ids=[e.client_event_id for e in events],
+        event_ids=[r.event_id for r in stored],
+        issue_ids=[r.issue_id for r in stored],
+        new_issues=[r.new_issue for r in stored],
+        regressed=[r.regressed for r in stored],
+    )
+    if len([row async for row in rows]) < len(events):
+        raise _SeenBefore
+
+
+async def _earlier_arrivals(
+    conn: Conn, project_id: UUID, client_event_ids: list[UUID]
+) -> dict[UUID, IngestedEvent]:
+    """The recorded results of those SDK event ids that arrived before."""
+    rows = _q.list_sentry_event_ids(conn, project_id=project_id, client_event_ids=client_event_ids)
+    return {
+        row["client_event_id"]: IngestedEvent(
+            row["event_id"], row["issue_id"], row["new_issue"], row["regressed"]
+        )
+        async for row in rows
+    }
 
 
 def _idempotency_key(value: Any) -> str | None:

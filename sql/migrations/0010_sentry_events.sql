@@ -49,9 +49,9 @@ CREATE TABLE sentry_event_ids (
     project_id UUID NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
     client_event_id UUID NOT NULL,
     event_id UUID NOT NULL,
-    issue_id UUID,
-    new_issue BOOLEAN NOT NULL DEFAULT FALSE,
-    regressed BOOLEAN NOT NULL DEFAULT FALSE,
+    issue_id UUID NOT NULL,
+    new_issue BOOLEAN NOT NULL,
+    regressed BOOLEAN NOT NULL,
     received_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (project_id, client_event_id)
 );

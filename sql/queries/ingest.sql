@@ -132,24 +132,6 @@ VALUES (
     cast(:exceptions AS JSONB), cast(:data AS JSONB)
 );
 
--- name: claim_sentry_event_ids(project_id, client_event_ids, event_ids)
--- Claims the SDK event ids of a batch from the Sentry path, in the order
--- given (sorted by the caller, so concurrent batches cannot deadlock); returns
--- those claimed now. An id not returned arrived before: a concurrent batch
--- holding it makes this one wait until it commits or rolls back
--- (sentry_event_ids pkey).
-INSERT INTO sentry_event_ids AS s (project_id, client_event_id, event_id)
-SELECT
-    :project_id AS project_id,
-    t.client_event_id,
-    t.event_id
-FROM
-    unnest(cast(:client_event_ids AS UUID[]), cast(:event_ids AS UUID[]))
-    WITH ORDINALITY AS t (client_event_id, event_id, n)
-ORDER BY t.n
-ON CONFLICT (project_id, client_event_id) DO NOTHING
-RETURNING s.client_event_id;
-
 -- name: list_sentry_event_ids(project_id, client_event_ids)
 -- What the write path did with SDK event ids that arrived before
 -- (sentry_event_ids pkey).
@@ -162,17 +144,31 @@ SELECT
 FROM sentry_event_ids
 WHERE project_id = :project_id AND client_event_id = any(cast(:client_event_ids AS UUID[]));
 
--- name: record_sentry_event_ids(project_id, client_event_ids, issue_ids, new_issues, regressed)!
--- Completes the rows claim_sentry_event_ids made, in the same transaction as
--- the events: the issue each event went to, and whether it was new or
--- regressed, for a later arrival of the same id.
-UPDATE sentry_event_ids AS s
-SET issue_id = t.issue_id, new_issue = t.new_issue, regressed = t.regressed
+-- name: record_sentry_event_ids(project_id, client_event_ids, event_ids, issue_ids, new_issues, regressed)
+-- Records what the write path did with each SDK event id of a batch, in the
+-- same transaction as its events, in the order given (sorted by the caller:
+-- concurrent batches cannot deadlock); returns the ids recorded. An id not
+-- returned was recorded by an earlier arrival, which this one waited for if it
+-- was still uncommitted: the caller rolls back and drops it
+-- (sentry_event_ids pkey).
+INSERT INTO sentry_event_ids AS s (
+    project_id, client_event_id, event_id, issue_id, new_issue, regressed
+)
+SELECT
+    :project_id AS project_id,
+    t.client_event_id,
+    t.event_id,
+    t.issue_id,
+    t.new_issue,
+    t.regressed
 FROM
     unnest(
         cast(:client_event_ids AS UUID[]),
+        cast(:event_ids AS UUID[]),
         cast(:issue_ids AS UUID[]),
         cast(:new_issues AS BOOLEAN[]),
         cast(:regressed AS BOOLEAN[])
-    ) AS t (client_event_id, issue_id, new_issue, regressed)
-WHERE s.project_id = :project_id AND s.client_event_id = t.client_event_id;
+    ) AS t (client_event_id, event_id, issue_id, new_issue, regressed)
+ORDER BY t.client_event_id
+ON CONFLICT (project_id, client_event_id) DO NOTHING
+RETURNING s.client_event_id;
