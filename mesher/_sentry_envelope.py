@@ -73,13 +73,34 @@ def _auth_fields(value: str, source: str) -> dict[str, str]:
     return fields
 
 
+def _latin1(value: Any, what: str) -> str:
+    """Text as HTTP servers give it: str, or bytes (ASGI) read as latin-1."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1")
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be str or bytes, got {type(value).__name__}")
+    return value
+
+
+def _header_dict(headers: Any) -> dict[str, str]:
+    """Header names (lowercased) to values, from a mapping or (name, value) pairs."""
+    try:
+        items = headers.items() if isinstance(headers, Mapping) else iter(headers)
+        return {
+            _latin1(name, "a header name").lower(): _latin1(value, "a header value")
+            for name, value in items
+        }
+    except (TypeError, ValueError):
+        raise InvalidInput("headers must be a mapping or (name, value) pairs") from None
+
+
 def parse_auth(
     headers: Mapping[str, str] | Iterable[tuple[str, str]], query_string: str = ""
 ) -> SentryAuth:
     """The key from ``X-Sentry-Auth``, ``Authorization: Sentry ...`` or
     ``?sentry_key=``, in that order of preference."""
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    lowered = {str(name).lower(): str(value) for name, value in items}
+    lowered = _header_dict(headers)
+    query_string = _latin1(query_string, "query_string")
     fields: dict[str, str] = {}
     if "x-sentry-auth" in lowered:
         fields = _auth_fields(lowered["x-sentry-auth"], "X-Sentry-Auth")

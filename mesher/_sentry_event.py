@@ -171,6 +171,9 @@ class _Meta:
             entry.setdefault("rem", []).append(["!limit", "s", kept, kept + 3])
         entry["len"] = original_len
 
+    def filtered(self, path: _Path) -> None:
+        self._at(path).setdefault("rem", []).append(["@password:filter", "s"])
+
     def removed(self, path: _Path) -> None:
         self._at(path).setdefault("rem", []).append(["!limit", "x"])
 
@@ -191,7 +194,8 @@ def _small(value: Any) -> Any:
     if isinstance(value, str):
         return _scrub(value) if len(value) <= MAX_META_VALUE else None
     if isinstance(value, (list, tuple)) and len(value) <= 4:
-        items = [_small(v) for v in value]
+        # Scalars only: a nested list is not small, however short.
+        items = [None if isinstance(v, (list, tuple, dict)) else _small(v) for v in value]
         usable = all(i is not None or v is None for i, v in zip(items, value, strict=True))
         if usable and sum(len(v) if isinstance(v, str) else 8 for v in items) <= MAX_META_VALUE:
             return items
@@ -218,8 +222,19 @@ def _cut(text: str, limit: int, meta: _Meta, path: _Path) -> str:
     return text[: limit - 3] + "..."
 
 
+# Keys whose values are secrets, as Sentry's default data scrubbing sees them
+# (its "@password" rule): their values become FILTERED, noted in _meta.
+_SENSITIVE_KEY = re.compile(
+    r"pass(word|wd)|secret|api_?key|token|authorization|credential|private_?key|cookie"
+    r"|session_?id|csrf|xsrf|^auth$",
+    re.IGNORECASE,
+)
+FILTERED = "[Filtered]"
+
+
 class _Bags:
-    """Trims free-form data in place: depth, breadth and string length.
+    """Trims free-form data in place: depth, breadth and string length; and
+    replaces the values of keys that name secrets (passwords, tokens, cookies).
 
     The hot loops pass paths as ``(parent_path, key)`` pairs, flattened only
     when a note is written (see :func:`_flat`)."""
@@ -248,7 +263,10 @@ class _Bags:
             d = dict(list(d.items())[:MAX_ITEMS_PER_CONTAINER])
         for k, v in d.items():
             t = type(v)
-            if t is str:
+            if v is not None and _SENSITIVE_KEY.search(k):
+                d[k] = FILTERED
+                self.meta.filtered((path, k))
+            elif t is str:
                 if len(v) > MAX_STRING:
                     d[k] = _cut(v, MAX_STRING, self.meta, (path, k))
             elif t is dict:
@@ -416,15 +434,43 @@ def _message(event: dict[str, Any], meta: _Meta) -> tuple[str, str | None, Any]:
     return formatted, template, logentry
 
 
+# logging's %-style placeholders and str.format's {} ones. Only the params are
+# put in: widths, precisions and conversions are ignored, since the template is
+# the sender's text ("%*d" or "{:>300000000}" would otherwise allocate at will).
+_PERCENT = re.compile(r"%(?:\((\w+)\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[a-zA-Z%]")
+_BRACES = re.compile(r"\{(\w*)(?:![rsa])?(?::[^{}]*)?\}")
+#: Longest text one param contributes to a formatted message.
+MAX_PARAM = 1024
+
+
 def _format(template: str, params: Any) -> str:
-    try:
-        if isinstance(params, list):
-            return template % tuple(params) if "%" in template else template.format(*params)
-        if isinstance(params, dict):
-            return template % params if "%" in template else template.format(**params)
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
-        pass
-    return template
+    """The message with its params put in, at most MAX_STRING characters."""
+    if isinstance(params, list):
+        positional, named = iter(params), {}
+    elif isinstance(params, dict):
+        positional, named = iter(()), params
+    else:
+        return template
+    size = 0
+
+    def put(match: re.Match[str]) -> str:
+        nonlocal size
+        placeholder, key = match.group(0), match.group(1)
+        if placeholder == "%%":
+            return "%"
+        missing = object()
+        value = named.get(key, missing) if key else next(positional, missing)
+        text = placeholder if value is missing else _param_text(value)
+        size += len(text)
+        return text if size <= MAX_STRING else ""
+
+    pattern = _PERCENT if "%" in template else _BRACES
+    return pattern.sub(put, template[:MAX_STRING])
+
+
+def _param_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text[:MAX_PARAM]
 
 
 # --- exceptions, frames, threads, breadcrumbs --------------------------------
@@ -622,7 +668,9 @@ def _load(payload: bytes | Mapping[str, Any]) -> dict[str, Any]:
         if len(raw) > MAX_EVENT_BYTES:
             raise InvalidInput(f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
         try:
-            event = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+            event = json.loads(
+                raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite
+            )
         except UnicodeDecodeError:
             raise InvalidInput("event is not valid UTF-8") from None
         except (ValueError, RecursionError):
@@ -636,7 +684,7 @@ def _load(payload: bytes | Mapping[str, Any]) -> dict[str, Any]:
         # A copy the caller will not see changed, made of plain JSON types.
         text = json.dumps(payload, default=repr, ensure_ascii=False)
         size = len(text.encode("utf-8", "surrogatepass"))
-        event = json.loads(text, parse_constant=_no_constant)
+        event = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, TypeError, RecursionError):
         raise InvalidInput("event cannot be represented as JSON") from None
     if size > MAX_EVENT_BYTES:
@@ -669,6 +717,13 @@ def _columns(event: dict[str, Any], meta: _Meta) -> dict[str, str | None]:
             meta.invalid((key,), "invalid_data", value)
         out[key] = None if text is None else _cut(_scrub(text), limit, meta, (key,))
     return out
+
+
+def _finite(text: str) -> float | None:
+    """A JSON number as a float; None for one too big for a float (1e400),
+    which JSONB could not store as Infinity."""
+    value = float(text)
+    return value if math.isfinite(value) else None
 
 
 def _dumps(value: Any) -> str:

@@ -712,3 +712,97 @@ def test_fuzz_bytes(payload: bytes) -> None:
 def test_logging_module_is_quiet() -> None:
     # the logging integration must not have changed the root logger's level
     assert logging.getLogger().level in (logging.WARNING, logging.NOTSET, logging.DEBUG)
+
+
+# --- inputs a review found (raw errors, allocations, secrets) ---------------------
+
+
+@pytest.mark.parametrize(
+    ("template", "params", "message"),
+    [
+        ("%c", [10**10], "10000000000"),  # %c of a huge int: OverflowError in Python
+        ("%d x", [1e400], "null x"),  # 1e400 parses as no number, not Infinity
+        ("{:>300000000}", [1], "1"),  # a width is not honoured: no 300 MB string
+        ("%*d", [10**9, 1], "1000000000"),
+        ("payment %s failed, %d%% done, %(n)s", ["A", 3], "payment A failed, 3% done, %(n)s"),
+        ("%(who)s paid %(amount).2f", {"who": "ada", "amount": 3.5}, "ada paid 3.5"),
+        ("user {} did {name}", ["ada"], "user ada did {name}"),
+        ("%s" * 5000, ["x" * 100] * 1000, None),  # 100 KB of params: the message is cut
+    ],
+)
+def test_log_templates_are_formatted_safely(
+    template: str, params: Any, message: str | None
+) -> None:
+    payload = json.dumps({"logentry": {"message": template, "params": params}}).encode()
+    event = normalize_event(payload.replace(b"1e+400", b"1e400"))
+    if message is None:
+        assert len(event.message) <= 8192
+    else:
+        assert event.message == message
+
+
+def test_non_finite_numbers_become_null() -> None:
+    event = normalize_event(
+        b'{"extra": {"big": 1e400, "fine": 1.5}, "contexts": {"x": {"n": -1e999}}}'
+    )
+    assert json.loads(event.extra_json) == {"big": None, "fine": 1.5}
+    assert json.loads(event.data_json)["contexts"] == {"x": {"n": None}}
+
+
+def test_a_deeply_nested_invalid_value_is_dropped_not_crashing() -> None:
+    deep: Any = 1
+    for _ in range(500):
+        deep = [deep]
+    event = normalize_event({"level": deep, "message": "x"})
+    assert event.level.value == "error"
+    assert json.loads(event.data_json)["_meta"]["level"][""]["err"] == ["invalid_data"]
+
+
+def test_secrets_in_free_form_data_are_filtered() -> None:
+    event = normalize_event(
+        {
+            "extra": {
+                "password": "hunter2",
+                "note": "ok",
+                "nested": {"api_key": "k1", "author": "a"},
+            },
+            "request": {"headers": {"Authorization": "Bearer t", "Cookie": "s=1", "Accept": "*/*"}},
+            "exception": {
+                "values": [
+                    {
+                        "type": "E",
+                        "stacktrace": {
+                            "frames": [{"function": "f", "vars": {"token": "t0", "n": 1}}]
+                        },
+                    }
+                ]
+            },
+        }
+    )
+    assert json.loads(event.extra_json) == {
+        "password": "[Filtered]",
+        "note": "ok",
+        "nested": {"api_key": "[Filtered]", "author": "a"},
+    }
+    data = json.loads(event.data_json)
+    assert data["request"]["headers"] == {
+        "Authorization": "[Filtered]",
+        "Cookie": "[Filtered]",
+        "Accept": "*/*",
+    }
+    frames = json.loads(event.exceptions_json or "[]")[0]["stacktrace"]["frames"]
+    assert frames[0]["vars"] == {"token": "[Filtered]", "n": 1}
+    for text in (event.extra_json, event.data_json, event.exceptions_json or ""):
+        assert "hunter2" not in text and "Bearer t" not in text and "t0" not in text
+    assert data["_meta"]["extra"]["password"][""] == {"rem": [["@password:filter", "s"]]}
+
+
+def test_parse_auth_takes_bytes_as_asgi_gives_them() -> None:
+    auth = parse_auth([(b"X-Sentry-Auth", b"Sentry sentry_key=k1, sentry_client=py/2")], b"")
+    assert (auth.public_key, auth.client) == ("k1", "py/2")
+    assert parse_auth({}, b"sentry_key=k2&sentry_version=7").version == "7"
+    for bad in (None, [("x",)], 5):
+        with pytest.raises(InvalidInput, match="headers must be"):
+            parse_auth(bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="query_string"):
+        parse_auth({}, 5)  # type: ignore[arg-type]

@@ -63,6 +63,15 @@ def _body(body: Any) -> bytes:
     return bytes(body)
 
 
+def _encoding(value: Any) -> str | None:
+    """The Content-Encoding header's value; bytes as ASGI servers give it."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1")
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"content_encoding must be a string, got {type(value).__name__}")
+    return value
+
+
 @translate_errors
 async def ingest_envelope(
     conn: Conn, project_id: UUID | str, body: bytes, content_encoding: str | None = None
@@ -71,21 +80,24 @@ async def ingest_envelope(
     ``content_encoding`` is the Content-Encoding header: gzip, deflate, br or
     None); see the module docstring for what is kept, trimmed and skipped."""
     pid = uuid_arg(project_id, "project_id")
-    envelope = parse_envelope(_body(body), content_encoding)
+    envelope = parse_envelope(_body(body), _encoding(content_encoding))
     # The envelope header's event_id names its event (an envelope carries one).
-    header_event_id = envelope.headers.get("event_id")
+    event_id = envelope.headers.get("event_id")
     events: list[SentryEvent] = []
     skipped: list[SkippedItem] = []
     for item in envelope.items:
         if item.type != "event":
-            reason = f"{item.type} items are not stored: Mesher keeps error events"
-            skipped.append(SkippedItem(item.type, reason))
+            reason = f"{item.type[:40]} items are not stored: Mesher keeps error events"
+            skipped.append(SkippedItem(item.type[:40], reason))
             continue
-        event_id = item.headers.get("event_id") or (None if events else header_event_id)
         try:
             events.append(normalize_event(item.payload, event_id=event_id))
         except InvalidInput as exc:
             skipped.append(SkippedItem(item.type, str(exc)))
+        except Exception as exc:  # one bad item must not sink the others
+            reason = f"event could not be read ({type(exc).__name__})"
+            skipped.append(SkippedItem(item.type, reason))
+        event_id = None  # later event items keep their own ids
     stored = await write_sentry_events(conn, pid, events) if events else []
     return EnvelopeResult(events=stored, skipped=skipped)
 
@@ -97,6 +109,6 @@ async def ingest_store(
     """Store the one event of a legacy ``/api/<id>/store/`` body (JSON);
     ``InvalidInput`` if it is not an event at all."""
     pid = uuid_arg(project_id, "project_id")
-    event = normalize_event(decode_body(_body(body), content_encoding))
+    event = normalize_event(decode_body(_body(body), _encoding(content_encoding)))
     (stored,) = await write_sentry_events(conn, pid, [event])
     return stored
