@@ -100,10 +100,16 @@ def session_token_arg(value: Any) -> str:
     return value
 
 
+def is_api_key(value: Any) -> bool:
+    """Whether a value has the form of a Mesher API key ('mshr_' + 48 hex)."""
+    return isinstance(value, str) and _API_KEY.fullmatch(value) is not None
+
+
 def api_key_arg(value: Any) -> str:
-    if not isinstance(value, str) or not _API_KEY.fullmatch(value):
+    if not is_api_key(value):
         raise InvalidInput("api key must be 'mshr_' followed by 48 lowercase hex characters")
-    return value
+    key: str = value
+    return key
 
 
 def dsn_id_arg(value: Any) -> int:

@@ -249,7 +249,10 @@ def _replay(conn: Conn, project_id: UUID, key: str, digest: str) -> list[Ingeste
     prior = _q.get_ingest_batch(conn, project_id=project_id, idempotency_key=key)
     if prior is None or prior["request_digest"] != digest:
         raise Conflict("idempotency_key was already used for different events")
-    return [IngestedEvent(UUID(e), UUID(i), new, reg) for e, i, new, reg in prior["result"]]
+    return [
+        IngestedEvent(UUID(e), UUID(i), new, reg, duplicate=True)
+        for e, i, new, reg in prior["result"]
+    ]
 
 
 class _SeenBefore(Exception):
@@ -314,7 +317,7 @@ def _earlier_arrivals(
     rows = _q.list_sentry_event_ids(conn, project_id=project_id, client_event_ids=client_event_ids)
     return {
         row["client_event_id"]: IngestedEvent(
-            row["event_id"], row["issue_id"], row["new_issue"], row["regressed"]
+            row["event_id"], row["issue_id"], row["new_issue"], row["regressed"], duplicate=True
         )
         for row in rows
     }

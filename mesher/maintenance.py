@@ -144,7 +144,8 @@ def maintain(conn: Conn, days_ahead: int = 7, retention_days: int = 90) -> Maint
             report.skipped.append(step)
         return result
 
-    _q.acquire_maintenance_lock(conn)
+    with conn.transaction():  # commits even on a connection that is not autocommit
+        _q.acquire_maintenance_lock(conn)
     try:
         report.created = run(CREATE_AHEAD, lambda: _create_ahead(conn, ahead)) or []
         for day in run(FIND_STRANDED, lambda: _stranded_days(conn)) or []:
@@ -161,7 +162,8 @@ def maintain(conn: Conn, days_ahead: int = 7, retention_days: int = 90) -> Maint
         )
     finally:
         if not conn.broken:
-            _q.release_maintenance_lock(conn)
+            with conn.transaction():
+                _q.release_maintenance_lock(conn)
     return report
 
 

@@ -389,6 +389,10 @@ class IngestedEvent(NamedTuple):
     issue_id: UUID
     new_issue: bool  # the event opened a new issue
     regressed: bool  # the event reopened a resolved issue
+    #: A retry of what was stored before (same idempotency key, or an SDK
+    #: event id seen before): the fields above are the first arrival's, and
+    #: fire_issue_rules does not fire for it again.
+    duplicate: bool = False
 
 
 class SkippedItem(NamedTuple):

@@ -215,11 +215,12 @@ def test_largest_dsn_id_is_a_lookup(
 
 
 @pytest.mark.parametrize("bad", ["", "mshr_short", "MSHR_" + "0" * 48, None, 42])
-def test_dsn_with_a_malformed_key_is_invalid_input(
+def test_dsn_with_a_key_not_of_ours_is_not_found(
     conn: Conn, two_projects: tuple[Project, str, Project, str], bad: object
 ) -> None:
+    # Any other SDK key (a legacy 32-hex Sentry key, ...) is just unknown here.
     project, _, _, _ = two_projects
     conn.commit()
-    with pytest.raises(InvalidInput, match="api key must be"):
+    with pytest.raises(NotFound, match="project for this DSN"):
         q.get_project_by_dsn(conn, project.dsn_id, bad)  # type: ignore[arg-type]
     assert _no_statement_sent(conn)

@@ -28,13 +28,15 @@ def _counts(conn: Conn) -> tuple[int, int]:
 def test_retry_with_the_same_key_writes_nothing(conn: Conn, project_id: uuid.UUID) -> None:
     first = ingest_events(conn, project_id, BATCH, idempotency_key="req-1")
     again = ingest_events(conn, project_id, BATCH, idempotency_key="req-1")
-    assert again == first
+    assert [r._replace(duplicate=False) for r in again] == first
+    assert all(r.duplicate for r in again) and not any(r.duplicate for r in first)
     assert _counts(conn) == (3, 3)
     other = ingest_events(conn, project_id, BATCH, idempotency_key="req-2")
     assert {r.event_id for r in other}.isdisjoint(r.event_id for r in first)
     assert _counts(conn) == (6, 6)
     single = ingest_event(conn, project_id, {"message": "x"}, idempotency_key="one")
-    assert ingest_event(conn, project_id, {"message": "x"}, idempotency_key="one") == single
+    retried = ingest_event(conn, project_id, {"message": "x"}, idempotency_key="one")
+    assert retried == single._replace(duplicate=True)
 
 
 def test_key_reused_for_other_events_is_a_conflict(conn: Conn, project_id: uuid.UUID) -> None:
@@ -73,7 +75,9 @@ def test_concurrent_calls_with_one_key_write_once(app_url: str, project_id: uuid
             return ingest_events(conn, project_id, BATCH, idempotency_key="same")
 
     results = run_concurrently(4, call)
-    assert all(r == results[0] for r in results)
+    firsts = [r for r in results if not r[0].duplicate]
+    assert len(firsts) == 1  # one call wrote; the others got its result
+    assert all([e._replace(duplicate=False) for e in r] == firsts[0] for r in results)
     with psycopg.connect(app_url) as conn:
         assert _counts(conn) == (3, 3)
 

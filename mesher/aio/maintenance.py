@@ -143,7 +143,8 @@ async def maintain(conn: Conn, days_ahead: int = 7, retention_days: int = 90) ->
             report.skipped.append(step)
         return result
 
-    await _q.acquire_maintenance_lock(conn)
+    async with conn.transaction():  # commits even on a connection that is not autocommit
+        await _q.acquire_maintenance_lock(conn)
     try:
         report.created = await run(CREATE_AHEAD, lambda: _create_ahead(conn, ahead)) or []
         for day in await run(FIND_STRANDED, lambda: _stranded_days(conn)) or []:
@@ -160,7 +161,8 @@ async def maintain(conn: Conn, days_ahead: int = 7, retention_days: int = 90) ->
         )
     finally:
         if not conn.broken:
-            await _q.release_maintenance_lock(conn)
+            async with conn.transaction():
+                await _q.release_maintenance_lock(conn)
     return report
 
 

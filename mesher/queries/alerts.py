@@ -39,16 +39,17 @@ def fire_issue_rules(
     conn: Conn, project_id: UUID | str, ingested: Iterable[IngestedEvent]
 ) -> list[Alert]:
     """Fire the project's new_issue and regression rules for what the write
-    path reported (``ingest_event``/``ingest_events`` results); each rule at
-    most once per call, and not within its cooldown."""
+    path reported (``ingest_event``/``ingest_events``/``ingest_envelope``
+    results); each rule at most once per call, and not within its cooldown.
+    Retries (``duplicate``) fire nothing: their first arrival did."""
     pid = uuid_arg(project_id, "project_id")
     outcome = list(ingested) if isinstance(ingested, (list, tuple)) else None
     if outcome is None or not all(isinstance(e, IngestedEvent) for e in outcome):
         raise InvalidInput("ingested must be a list of the results of ingest_event(s)")
     alerts: list[Alert] = []
     for condition_type, issue_ids in (
-        ("new_issue", sorted({e.issue_id for e in outcome if e.new_issue})),
-        ("regression", sorted({e.issue_id for e in outcome if e.regressed})),
+        ("new_issue", sorted({e.issue_id for e in outcome if e.new_issue and not e.duplicate})),
+        ("regression", sorted({e.issue_id for e in outcome if e.regressed and not e.duplicate})),
     ):
         if issue_ids:
             rows = q.fire_issue_rules(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from .._args import api_key_arg, dsn_id_arg, text_arg, uuid_arg
+from .._args import api_key_arg, dsn_id_arg, is_api_key, text_arg, uuid_arg
 from .._results import found, project_from_row
-from ..errors import translate_errors
+from ..errors import NotFound, translate_errors
 from ..models import ApiKey, Project
 from ._common import Conn, q
 
@@ -42,8 +42,11 @@ def get_project_by_api_key(conn: Conn, key: str) -> Project:
 def get_project_by_dsn(conn: Conn, dsn_id: int | str, public_key: str) -> Project:
     """The project a Sentry DSN names (``https://<public_key>@<host>/<dsn_id>``):
     ``NotFound`` unless the key is live and belongs to that project."""
-    row = q.get_project_by_dsn(conn, dsn_id=dsn_id_arg(dsn_id), key_value=api_key_arg(public_key))
-    return project_from_row(found(row, "project for this DSN (unknown key or project)"))
+    what = "project for this DSN (unknown key or project)"
+    if not is_api_key(public_key):  # any other SDK key is just not one of ours
+        raise NotFound(f"{what} not found")
+    row = q.get_project_by_dsn(conn, dsn_id=dsn_id_arg(dsn_id), key_value=public_key)
+    return project_from_row(found(row, what))
 
 
 @translate_errors
