@@ -19,7 +19,7 @@ from psycopg.rows import tuple_row
 
 
 def sql_dir() -> Path:
-    """The folder holding ``schema/`` and ``queries/``."""
+    """The folder holding ``migrations/`` and ``queries/``."""
     here = Path(__file__).resolve().parent
     for candidate in (here / "sql", here.parent / "sql"):
         if (candidate / "queries").is_dir():

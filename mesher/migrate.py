@@ -15,10 +15,10 @@ queue up one behind the other:
 2. every numbered file ``NNNN_name.sql`` not yet in the history, in order,
    each in its own transaction together with its history row;
 3. ``after_migrate.sql`` (idempotent fix-ups, e.g. rebinding uuidv7);
-4. partition maintenance (``mesher.partitions.maintain``): the ``events``
-   partitions for today (UTC) and the following days, rows stranded in
+4. maintenance (``mesher.maintenance.maintain``): the ``events`` partitions
+   for today (UTC) and the following days, rows stranded in
    ``events_default`` moved to their day, partitions past the retention
-   dropped.
+   dropped, expired idempotency keys, Sentry event ids and sessions deleted.
 
 ``--maintain`` runs step 4 alone, for a daily cron job.
 

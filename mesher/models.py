@@ -72,8 +72,9 @@ class Severity(StrEnum):
 
 
 def most_severe(levels: Iterable[Severity]) -> Severity:
-    """The most severe of some levels: ``Severity`` lists them most severe
-    first, the order of the SQL function ``severity_rank`` (tested)."""
+    """The most severe of some levels. ``Severity`` lists them most severe
+    first: the reverse of the SQL function ``severity_rank``, which ranks
+    debug 1 to fatal 5 (tested)."""
     order = list(Severity)
     return min(levels, key=order.index)
 

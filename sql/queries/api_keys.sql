@@ -41,8 +41,8 @@ WHERE
     AND k.revoked_at IS NULL;
 
 -- name: list_api_keys(project_id)
--- A project's keys, revoked ones included, oldest first (idx_api_keys_project),
--- for a key-management page.
+-- A project's keys, revoked ones included, oldest first, for a key-management
+-- page: idx_api_keys_project finds them, then a sort (a project has few).
 SELECT
     id,
     project_id,

@@ -114,8 +114,11 @@ LIMIT :page_size;
 
 -- name: filter_events_by_tags(project_id, tags, since, page_size)
 -- A project's events since a time whose tags contain all the given pairs,
--- newest first. The containment test (@>) is served by the jsonb_path_ops
--- GIN index idx_events_tags; since prunes partitions.
+-- newest first; since prunes partitions. The planner either walks
+-- idx_events_project_received from now, filtering (cheap when matches are
+-- common and recent), or takes the matches from the jsonb_path_ops GIN index
+-- idx_events_tags and sorts them (cheap when they are rare). A tag whose
+-- events are all old, under a wide window, is slow either way (BENCHMARKS.md).
 SELECT
     id,
     project_id,
@@ -180,7 +183,9 @@ LEFT JOIN counted ON buckets.bucket_start = counted.bucket_start
 ORDER BY buckets.bucket_start;
 
 -- name: level_breakdown(project_id, since)
--- Events per level since a time (idx_events_project_received).
+-- Events per level since a time: the window's rows of the project through
+-- idx_events_project_received, or a scan of the window's partitions when it
+-- holds most of them (level is in no index with the time).
 SELECT
     level,
     count(*) AS event_count
