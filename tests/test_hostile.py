@@ -116,7 +116,8 @@ def _counts(conn: Conn) -> tuple[int, ...]:
         " (SELECT count(*) FROM sessions), (SELECT count(*) FROM issues),"
         " (SELECT coalesce(sum(event_count), 0) FROM issues), (SELECT count(*) FROM events),"
         " (SELECT count(*) FROM alert_rules), (SELECT count(*) FROM alerts),"
-        " (SELECT count(*) FROM org_memberships), (SELECT count(*) FROM ingest_batches)"
+        " (SELECT count(*) FROM org_memberships), (SELECT count(*) FROM ingest_batches),"
+        " (SELECT count(*) FROM sentry_event_ids)"
     ).fetchone()
     assert row is not None
     return tuple(row)
