@@ -397,8 +397,9 @@ def _tag_error(key: Any, value: str | None) -> str | None:
     return "invalid_data" if "\n" in value or "\x00" in value else None
 
 
-def _values(raw: Any, key: str, meta: _Meta) -> list[Any]:
-    """Sentry's ``{"values": [...]}`` wrapper, or a bare list (older SDKs)."""
+def _values(raw: Any, key: str, meta: _Meta, newest: int | None = None) -> list[Any]:
+    """Sentry's ``{"values": [...]}`` wrapper, or a bare list (older SDKs);
+    with ``newest``, only that many of the last ones, the cut noted."""
     if isinstance(raw, dict):
         if "values" not in raw and "type" in raw:
             return [raw]  # one exception, unwrapped
@@ -408,6 +409,9 @@ def _values(raw: Any, key: str, meta: _Meta) -> list[Any]:
     if not isinstance(raw, list):
         meta.invalid((key,), "invalid_data", raw)
         return []
+    if newest is not None and len(raw) > newest:
+        meta.cut((key, "values"), len(raw), None)
+        return raw[-newest:]
     return raw
 
 
@@ -558,10 +562,7 @@ def _native_frame(frame: dict[str, Any]) -> dict[str, Any]:
 
 def _exceptions(raw: Any, bags: _Bags) -> list[dict[str, Any]]:
     meta = bags.meta
-    values = _values(raw, "exception", meta)
-    if len(values) > MAX_EXCEPTIONS:
-        meta.cut(("exception", "values"), len(values), None)
-        values = values[-MAX_EXCEPTIONS:]
+    values = _values(raw, "exception", meta, newest=MAX_EXCEPTIONS)
     chain = []
     for i, exc in enumerate(values):
         path: _Path = ("exception", "values", i)
@@ -605,10 +606,7 @@ def _thread_frames(threads: Any, bags: _Bags) -> list[dict[str, Any]] | None:
 
 def _breadcrumbs(raw: Any, bags: _Bags) -> list[dict[str, Any]]:
     meta = bags.meta
-    values = _values(raw, "breadcrumbs", meta)
-    if len(values) > MAX_BREADCRUMBS:
-        meta.cut(("breadcrumbs", "values"), len(values), None)
-        values = values[-MAX_BREADCRUMBS:]
+    values = _values(raw, "breadcrumbs", meta, newest=MAX_BREADCRUMBS)
     crumbs = []
     for i, crumb in enumerate(values):
         path: _Path = ("breadcrumbs", "values", i)
