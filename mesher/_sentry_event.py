@@ -96,7 +96,7 @@ _CONSUMED = frozenset(
     }
 )
 # Raw-byte signs of a NUL or of a surrogate written as an escape.
-_SUSPECT = re.compile(rb"\\u0000|\\u[dD][89abAB]")
+_SUSPECT = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]")  # NUL; any surrogate, high or low
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _FRAME_LIMITS = {
     **dict.fromkeys(("filename", "abs_path", "function", "module", "package"), MAX_NAME),
