@@ -22,8 +22,7 @@ from mesher._uuid7 import uuid7_with_time
 
 # --- the write path (sql/queries/ingest.sql) ---------------------------------------
 
-LOCK_FINGERPRINTS = """SELECT count(pg_advisory_xact_lock(k)) AS locks_taken
-FROM unnest(cast(%(keys)s AS BIGINT[])) AS k"""
+LOCK_FINGERPRINTS = """SELECT lock_fingerprints(cast(%(keys)s AS BIGINT[])) AS locks_taken"""
 
 LOCK_ISSUES = """SELECT id, fingerprint, status FROM issues
 WHERE project_id = %(project_id)s AND fingerprint = any(cast(%(fingerprints)s AS TEXT[]))

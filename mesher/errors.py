@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -75,12 +76,28 @@ _CONSTRAINT_MESSAGES = {
     "org_memberships_user_id_fkey": "user not found",
     "org_memberships_org_id_fkey": "organization not found",
     "issues_project_id_fkey": "project not found",
+    "events_issue_fkey": "issue not found",
+    "alerts_rule_fkey": "alert rule not found",
     "issues_assigned_to_fkey": "user not found",
     "alert_rules_project_id_fkey": "project not found",
     "ingest_batches_project_id_fkey": "project not found",
     "sentry_event_ids_project_id_fkey": "project not found",
     "ingest_batches_idempotency_key_check": "idempotency_key must be 1 to 200 characters",
 }
+
+
+# On Citus, an error raised on a worker names the shard's constraint
+# (``issues_project_id_fkey_102016``) in its message only: the name Mesher
+# promises is that one without the shard id.
+_SHARD_CONSTRAINT = re.compile(r'constraint "([^"]+)_[0-9]+"')
+
+
+def _constraint(exc: psycopg.Error) -> str | None:
+    """The violated constraint's name as sql/migrations spells it."""
+    if exc.diag.constraint_name:
+        return exc.diag.constraint_name
+    forwarded = _SHARD_CONSTRAINT.search(exc.diag.message_primary or "")
+    return forwarded.group(1) if forwarded else None
 
 
 def _describe(exc: psycopg.Error) -> str:
@@ -97,7 +114,7 @@ def translate(exc: BaseException) -> MesherError:
         return InvalidInput(f"text cannot be encoded as UTF-8 ({exc.reason})")
     if not isinstance(exc, psycopg.Error):
         return DatabaseError(f"unexpected error: {type(exc).__name__}")
-    constraint = exc.diag.constraint_name
+    constraint = _constraint(exc)
     known = _CONSTRAINT_MESSAGES.get(constraint or "")
     if isinstance(exc, pg.UniqueViolation):
         return Conflict(known or f"duplicate value violates {constraint}", constraint)

@@ -103,6 +103,28 @@ $_$;
 
 
 --
+-- Name: lock_fingerprints(bigint[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.lock_fingerprints(keys bigint[]) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+BEGIN
+    IF to_regproc('citus_is_coordinator') IS NOT NULL THEN
+        IF NOT citus_is_coordinator() THEN
+            RAISE EXCEPTION 'Mesher writes events through the Citus coordinator only'
+                USING ERRCODE = 'feature_not_supported',
+                HINT = 'Advisory locks are per node: connect the write path to the coordinator.';
+        END IF;
+    END IF;
+    PERFORM pg_advisory_xact_lock(k) FROM unnest(keys) AS k;
+    RETURN cardinality(keys);
+END
+$$;
+
+
+--
 -- Name: severity_rank(text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -389,7 +411,7 @@ ALTER TABLE ONLY public.events ATTACH PARTITION public.events_default DEFAULT;
 --
 
 ALTER TABLE ONLY public.alert_rules
-    ADD CONSTRAINT alert_rules_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT alert_rules_pkey PRIMARY KEY (project_id, id);
 
 
 --
@@ -397,7 +419,7 @@ ALTER TABLE ONLY public.alert_rules
 --
 
 ALTER TABLE ONLY public.alerts
-    ADD CONSTRAINT alerts_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT alerts_pkey PRIMARY KEY (project_id, id);
 
 
 --
@@ -421,7 +443,7 @@ ALTER TABLE ONLY public.api_keys
 --
 
 ALTER TABLE ONLY public.events
-    ADD CONSTRAINT events_pkey PRIMARY KEY (id, received_at);
+    ADD CONSTRAINT events_pkey PRIMARY KEY (project_id, id, received_at);
 
 
 --
@@ -429,7 +451,7 @@ ALTER TABLE ONLY public.events
 --
 
 ALTER TABLE ONLY public.events_default
-    ADD CONSTRAINT events_default_pkey PRIMARY KEY (id, received_at);
+    ADD CONSTRAINT events_default_pkey PRIMARY KEY (project_id, id, received_at);
 
 
 --
@@ -445,7 +467,7 @@ ALTER TABLE ONLY public.ingest_batches
 --
 
 ALTER TABLE ONLY public.issues
-    ADD CONSTRAINT issues_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT issues_pkey PRIMARY KEY (project_id, id);
 
 
 --
@@ -635,10 +657,24 @@ CREATE INDEX events_default_tags_idx ON public.events_default USING gin (tags js
 
 
 --
+-- Name: idx_alert_rules_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_alert_rules_id ON public.alert_rules USING btree (id);
+
+
+--
 -- Name: idx_alert_rules_project; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX idx_alert_rules_project ON public.alert_rules USING btree (project_id) WHERE (enabled = true);
+
+
+--
+-- Name: idx_alerts_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_alerts_id ON public.alerts USING btree (id);
 
 
 --
@@ -674,6 +710,13 @@ CREATE INDEX idx_api_keys_value ON public.api_keys USING btree (key_value) WHERE
 --
 
 CREATE INDEX idx_ingest_batches_received ON public.ingest_batches USING btree (received_at);
+
+
+--
+-- Name: idx_issues_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_issues_id ON public.issues USING btree (id);
 
 
 --
@@ -819,11 +862,11 @@ ALTER TABLE ONLY public.alerts
 
 
 --
--- Name: alerts alerts_rule_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: alerts alerts_rule_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.alerts
-    ADD CONSTRAINT alerts_rule_id_fkey FOREIGN KEY (rule_id) REFERENCES public.alert_rules(id) ON DELETE CASCADE;
+    ADD CONSTRAINT alerts_rule_fkey FOREIGN KEY (project_id, rule_id) REFERENCES public.alert_rules(project_id, id) ON DELETE CASCADE;
 
 
 --
@@ -835,11 +878,11 @@ ALTER TABLE ONLY public.api_keys
 
 
 --
--- Name: events events_issue_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: events events_issue_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE public.events
-    ADD CONSTRAINT events_issue_id_fkey FOREIGN KEY (issue_id) REFERENCES public.issues(id) ON DELETE CASCADE;
+    ADD CONSTRAINT events_issue_fkey FOREIGN KEY (project_id, issue_id) REFERENCES public.issues(project_id, id) ON DELETE CASCADE;
 
 
 --

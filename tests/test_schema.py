@@ -190,7 +190,7 @@ def test_events_partitioned_by_received_at(conn: Conn) -> None:
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
         "WHERE conrelid = 'events'::regclass AND contype = 'p'"
     ).fetchone()
-    assert pk == "PRIMARY KEY (id, received_at)"
+    assert pk == "PRIMARY KEY (project_id, id, received_at)"
 
 
 def test_jsonb_columns_and_defaults(conn: Conn) -> None:

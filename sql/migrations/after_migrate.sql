@@ -32,3 +32,60 @@ BEGIN
     EXECUTE 'DROP FUNCTION public.uuidv7()';
 END
 $rebind$;
+
+-- Citus (README, "Scaling out with Citus"). When, and only when, the citus
+-- extension exists in this database, every table is placed once:
+-- - the tenancy tables, small and read everywhere, become reference tables
+--   (one full copy on every node), in the order of their foreign keys;
+-- - the tables that belong to a project are distributed by project_id and
+--   co-located with issues, so that a project's issues, events, rules and
+--   alerts share one shard and every project-scoped query runs on one node.
+-- schema_migrations stays on the coordinator. A table already placed is
+-- left alone, so a re-run is a no-op; a new table must be added to a list.
+-- Existing rows are copied into the shards (create_distributed_table), so
+-- running migrate after CREATE EXTENSION citus distributes a database that
+-- was plain PostgreSQL until then.
+DO $citus$
+DECLARE
+    reference_tables CONSTANT TEXT[] := ARRAY[
+        'organizations', 'users', 'projects', 'api_keys', 'org_memberships', 'sessions'
+    ];
+    -- issues first: the others are co-located with it.
+    project_tables CONSTANT TEXT[] := ARRAY[
+        'issues', 'events', 'alert_rules', 'alerts', 'ingest_batches', 'sentry_event_ids'
+    ];
+    table_name TEXT;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
+        RETURN;
+    END IF;
+    -- The tables are linked by foreign keys; keep Citus from turning the
+    -- ones not placed yet into "Citus local tables" on the way.
+    SET LOCAL citus.enable_local_reference_table_foreign_keys TO off;
+    -- One connection per node: placing several tables in one transaction
+    -- cannot use parallel connections.
+    SET LOCAL citus.multi_shard_modify_mode TO 'sequential';
+    FOREACH table_name IN ARRAY reference_tables LOOP
+        IF NOT EXISTS (
+            SELECT FROM pg_dist_partition WHERE logicalrelid = table_name::REGCLASS
+        ) THEN
+            PERFORM create_reference_table(table_name::REGCLASS);
+        END IF;
+    END LOOP;
+    FOREACH table_name IN ARRAY project_tables LOOP
+        IF NOT EXISTS (
+            SELECT FROM pg_dist_partition WHERE logicalrelid = table_name::REGCLASS
+        ) THEN
+            PERFORM create_distributed_table(
+                table_name::REGCLASS, 'project_id',
+                colocate_with => CASE table_name WHEN 'issues' THEN 'default' ELSE 'issues' END
+            );
+        END IF;
+    END LOOP;
+    -- A new day's partition moves that day's rows out of events_default and
+    -- attaches in one transaction; on a distributed table, Citus allows
+    -- that only over one connection per node.
+    ALTER FUNCTION create_events_partition(DATE)
+    SET citus.multi_shard_modify_mode TO 'sequential';
+END
+$citus$;

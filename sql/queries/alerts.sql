@@ -5,6 +5,8 @@
 -- locked (SKIP LOCKED), so two evaluators never fire the same rule twice:
 -- the second skips a rule being fired, or sees its new last_fired_at.
 -- Rules: idx_alert_rules_project; counts: idx_events_project_received.
+-- Every table is filtered by the project_id parameter itself (not through a
+-- join), which is what lets Citus route the whole statement to one shard.
 WITH due AS (
     SELECT
         r.id,
@@ -31,7 +33,7 @@ counted AS (
             SELECT count(*)
             FROM events AS e
             WHERE
-                e.project_id = due.project_id
+                e.project_id = :project_id
                 AND e.received_at >= now() - make_interval(mins => due.window_minutes)
         ) AS event_count
     FROM due
@@ -41,7 +43,10 @@ fired AS (
     UPDATE alert_rules AS r
     SET last_fired_at = now()
     FROM counted
-    WHERE r.id = counted.id AND counted.event_count >= counted.threshold
+    WHERE
+        r.project_id = :project_id
+        AND r.id = counted.id
+        AND counted.event_count >= counted.threshold
     RETURNING
         r.id, r.project_id, counted.condition_json, counted.event_count, counted.window_minutes
 )

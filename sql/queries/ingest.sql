@@ -3,8 +3,9 @@
 -- fingerprint of the batch, taken in the order given (the caller sorts the
 -- keys). Concurrent batches that share fingerprints then queue instead of
 -- deadlocking, whether their issues exist yet or are about to be inserted.
-SELECT count(pg_advisory_xact_lock(k)) AS locks_taken
-FROM unnest(cast(:keys AS BIGINT[])) AS k;
+-- The function (migration 0011) refuses on a Citus node other than the
+-- coordinator, where the locks would not exclude the coordinator's writers.
+SELECT lock_fingerprints(cast(:keys AS BIGINT[])) AS locks_taken;
 
 -- name: lock_issues(project_id, fingerprints)
 -- Locks a batch's existing issues and returns their status before the batch,
