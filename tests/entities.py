@@ -31,3 +31,10 @@ def org_id(conn: Conn) -> uuid.UUID:
 def user_id(conn: Conn) -> uuid.UUID:
     """A user, Ada@Example.com with password ``correct horse``, not committed."""
     return q.create_user(conn, "Ada@Example.com", "correct horse", "Ada")
+
+
+@pytest.fixture
+def other_project_id(conn: Conn, project_id: uuid.UUID) -> uuid.UUID:
+    """A second project, Frontend, of ``project_id``'s organization, not
+    committed: the tenant whose ids the project-scoped helpers must not reach."""
+    return q.insert_project(conn, q.get_project(conn, project_id).org_id, "Frontend", "js")

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from mesher._sql import sync_queries
+from mesher.errors import NotFound
 
 T = TypeVar("T")
 
@@ -43,6 +44,15 @@ def run_concurrently(count: int, work: Callable[[int], T]) -> list[T]:
 Conn = psycopg.Connection[Any]
 #: A well-formed UUIDv7 that no row has.
 MISSING = uuid.UUID("00000000-0000-7000-8000-000000000000")
+
+
+def not_found_message(call: Callable[[], Any]) -> str:
+    """The message of the ``NotFound`` that ``call`` raises (it must raise one)."""
+    try:
+        call()
+    except NotFound as exc:
+        return str(exc)
+    raise AssertionError("expected NotFound")
 
 
 #: An alert rule action.

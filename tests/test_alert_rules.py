@@ -13,7 +13,7 @@ from mesher.errors import InvalidInput, NotFound
 from mesher.limits import MAX_COOLDOWN_MINUTES
 from mesher.models import AlertCondition
 
-from .helpers import EMAIL, MISSING, Conn, threshold
+from .helpers import EMAIL, MISSING, Conn, not_found_message, threshold
 
 pytest_plugins = ["tests.entities"]
 
@@ -35,6 +35,45 @@ def test_rule_management(conn: Conn, project_id: uuid.UUID) -> None:
     assert [r.id for r in q.list_alert_rules(conn, project_id)] == [rule.id]
     with pytest.raises(NotFound):
         q.set_alert_rule_enabled(conn, MISSING, True)
+
+
+def test_rule_helpers_scoped_to_a_project(
+    conn: Conn, project_id: uuid.UUID, other_project_id: uuid.UUID
+) -> None:
+    rule = q.create_alert_rule(conn, project_id, "Spike", threshold(10), EMAIL)
+    theirs = q.create_alert_rule(conn, other_project_id, "Theirs", threshold(1), {})
+
+    # another project's rule: NotFound worded as for a missing one; not disabled
+    foreign = not_found_message(
+        lambda: q.set_alert_rule_enabled(conn, rule.id, False, project_id=other_project_id)
+    )
+    missing = not_found_message(
+        lambda: q.set_alert_rule_enabled(conn, MISSING, False, project_id=project_id)
+    )
+    assert foreign == missing.replace(str(MISSING), str(rule.id))
+    assert foreign == f"alert rule {rule.id} not found"
+    assert q.list_alert_rules(conn, project_id) == [rule]
+    # ... and not deleted: 0, as for a rule that does not exist
+    assert q.delete_alert_rule(conn, rule.id, project_id=other_project_id) == 0
+    assert q.delete_alert_rule(conn, MISSING, project_id=project_id) == 0
+    assert q.list_alert_rules(conn, project_id) == [rule]
+    for call in (
+        lambda: q.set_alert_rule_enabled(conn, rule.id, False, project_id="not-a-uuid"),
+        lambda: q.delete_alert_rule(conn, rule.id, project_id=42),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(InvalidInput, match="project_id must be a UUID"):
+            call()
+    assert q.list_alert_rules(conn, project_id) == [rule]
+
+    # its own project: what the unscoped call does
+    with conn.transaction(force_rollback=True):
+        scoped = q.set_alert_rule_enabled(conn, rule.id, False, project_id=str(project_id))
+    assert scoped == q.set_alert_rule_enabled(conn, rule.id, False)
+    assert scoped.enabled is False and scoped.model_copy(update={"enabled": True}) == rule
+    assert q.delete_alert_rule(conn, rule.id, project_id=project_id) == 1
+    assert q.delete_alert_rule(conn, rule.id, project_id=project_id) == 0
+    assert q.list_alert_rules(conn, project_id) == []
+    assert q.list_alert_rules(conn, other_project_id) == [theirs]
 
 
 @pytest.mark.parametrize(

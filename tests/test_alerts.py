@@ -13,7 +13,9 @@ from mesher.errors import Conflict, InvalidInput, NotFound
 from mesher.ingest import ingest_event, ingest_events
 from mesher.models import AlertStatus
 
-from .helpers import EMAIL, MISSING, Conn, run_concurrently, threshold
+from .helpers import EMAIL, MISSING, Conn, not_found_message, run_concurrently, threshold
+
+pytest_plugins = ["tests.entities"]
 
 
 def test_threshold_fires_once_per_cooldown(conn: Conn, project_id: uuid.UUID) -> None:
@@ -120,3 +122,36 @@ def test_active_alert_can_be_resolved_directly(conn: Conn, project_id: uuid.UUID
     assert [a.id for a in q.list_alerts(conn, project_id, status="active")] == [second.id]
     with pytest.raises(InvalidInput, match="status must be one of active"):
         q.list_alerts(conn, project_id, status="open")
+
+
+@pytest.mark.parametrize("helper", ["get_alert", "acknowledge_alert", "resolve_alert"])
+def test_alert_helpers_scoped_to_a_project(
+    conn: Conn, project_id: uuid.UUID, other_project_id: uuid.UUID, helper: str
+) -> None:
+    fn = getattr(q, helper)
+    q.create_alert_rule(conn, project_id, "Spike", threshold(1), {})
+    ingest_event(conn, project_id, {"message": "a"})
+    (alert,) = q.fire_threshold_rules(conn, project_id)
+
+    # another project's alert: NotFound worded as for a missing one; unchanged
+    foreign = not_found_message(lambda: fn(conn, alert.id, project_id=other_project_id))
+    missing = not_found_message(lambda: fn(conn, MISSING, project_id=project_id))
+    assert foreign == missing.replace(str(MISSING), str(alert.id)) == f"alert {alert.id} not found"
+    assert q.get_alert(conn, alert.id) == alert
+    with pytest.raises(InvalidInput, match="project_id must be a UUID"):
+        fn(conn, alert.id, project_id="not-a-uuid")
+    assert q.get_alert(conn, alert.id) == alert
+
+    # its own project: what the unscoped call does
+    with conn.transaction(force_rollback=True):
+        scoped = fn(conn, alert.id, project_id=str(project_id))
+    unscoped = fn(conn, alert.id)
+    assert scoped == unscoped  # now() is the transaction's time: the same in both
+    if helper != "get_alert":
+        # a move the status forbids: Conflict in its own project, but in another
+        # project still NotFound (the re-read is scoped too: nothing leaks)
+        with pytest.raises(Conflict, match="it cannot become"):
+            fn(conn, alert.id, project_id=project_id)
+        moved = q.get_alert(conn, alert.id)
+        assert not_found_message(lambda: fn(conn, alert.id, project_id=other_project_id)) == foreign
+        assert q.get_alert(conn, alert.id) == moved

@@ -48,6 +48,25 @@ def test_revoked_key_is_not_found(conn: Conn, project_id: uuid.UUID) -> None:
     assert key not in str(info.value)
 
 
+def test_revoke_api_key_scoped_to_a_project(
+    conn: Conn, project_id: uuid.UUID, other_project_id: uuid.UUID
+) -> None:
+    key = q.create_api_key(conn, project_id, "ci")
+    key_id = _key_id(conn, key)
+    # another project's key: 0, as for a key that does not exist; still live
+    assert q.revoke_api_key(conn, key_id, project_id=other_project_id) == 0
+    assert q.revoke_api_key(conn, MISSING, project_id=project_id) == 0
+    assert q.get_project_by_api_key(conn, key).id == project_id
+    with pytest.raises(InvalidInput, match="project_id must be a UUID"):
+        q.revoke_api_key(conn, key_id, project_id="not-a-uuid")
+    assert q.get_project_by_api_key(conn, key).id == project_id
+    # its own project: what the unscoped call does
+    assert q.revoke_api_key(conn, key_id, project_id=str(project_id)) == 1
+    assert q.revoke_api_key(conn, key_id, project_id=project_id) == 0  # already revoked
+    with pytest.raises(NotFound):
+        q.get_project_by_api_key(conn, key)
+
+
 def test_unknown_key_is_not_found(conn: Conn) -> None:
     with pytest.raises(NotFound):
         q.get_project_by_api_key(conn, "mshr_" + "0" * 48)

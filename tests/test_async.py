@@ -98,6 +98,38 @@ def test_async_errors_are_translated(app_url: str) -> None:
     run(app_url, body)
 
 
+def test_async_project_scoped_helpers(app_url: str) -> None:
+    async def body(conn: psycopg.AsyncConnection[Any]) -> None:
+        org_id = await aq.insert_org(conn, "Acme", "acme")
+        ours = await aq.insert_project(conn, org_id, "Backend", "python")
+        theirs = await aq.insert_project(conn, org_id, "Frontend", "js")
+        done = await aingest.ingest_event(conn, ours, {"message": "boom"})
+        await aq.create_alert_rule(conn, ours, "r", {"condition_type": "new_issue"}, {})
+        (alert,) = await aq.fire_issue_rules(conn, ours, [done])
+
+        issue = await aq.get_issue(conn, done.issue_id, project_id=ours)
+        assert issue == await aq.get_issue(conn, done.issue_id)
+        with pytest.raises(NotFound, match=f"^issue {done.issue_id} not found$"):
+            await aq.resolve_issue(conn, done.issue_id, project_id=theirs)
+        assert await aq.get_issue(conn, done.issue_id) == issue  # not resolved
+        page = await aq.list_events_for_issue(conn, done.issue_id, project_id=ours)
+        assert [e.id for e in page.items] == [done.event_id]
+        assert (await aq.list_events_for_issue(conn, done.issue_id, project_id=theirs)).items == []
+        with pytest.raises(NotFound, match=f"^alert {alert.id} not found$"):
+            await aq.acknowledge_alert(conn, alert.id, project_id=theirs)
+        assert await aq.get_alert(conn, alert.id, project_id=ours) == alert  # still active
+        acked = await aq.acknowledge_alert(conn, alert.id, project_id=ours)
+        with pytest.raises(Conflict):
+            await aq.acknowledge_alert(conn, alert.id, project_id=ours)
+        with pytest.raises(NotFound):
+            await aq.acknowledge_alert(conn, alert.id, project_id=theirs)
+        assert await aq.get_alert(conn, alert.id) == acked
+        with pytest.raises(InvalidInput, match="project_id must be a UUID"):
+            await aq.get_alert(conn, alert.id, project_id="nope")
+
+    run(app_url, body)
+
+
 def test_async_partitions(db_url: str) -> None:
     async def body(conn: psycopg.AsyncConnection[Any]) -> None:
         assert await apartitions.create_partition(conn, "20350101") is True

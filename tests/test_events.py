@@ -13,7 +13,7 @@ from mesher import queries as q
 from mesher._sql import sync_queries
 from mesher.errors import InvalidInput, NotFound
 from mesher.ingest import ingest_event, ingest_events
-from mesher.models import Severity
+from mesher.models import EventPage, Severity
 from mesher.queries.events import EVENT_TIME_SLACK
 
 from .helpers import MISSING, Conn, nodes, plan, walk
@@ -83,6 +83,41 @@ def test_list_events_for_issue_walks_to_the_end(conn: Conn, project_id: uuid.UUI
     assert sorted(e.id for e in walked) == sorted(r.event_id for r in results)
     assert [e.received_at for e in walked] == sorted((e.received_at for e in walked), reverse=True)
     assert q.list_events_for_issue(conn, MISSING).items == []
+
+
+def test_list_events_for_issue_scoped_to_a_project(
+    conn: Conn, project_id: uuid.UUID, other_project_id: uuid.UUID
+) -> None:
+    results = ingest_events(conn, project_id, [{"fingerprint": "same"}] * 7)
+    issue_id = results[0].issue_id
+    ingest_event(conn, other_project_id, {"fingerprint": "same"})  # same fingerprint, not ours
+
+    def pages(project: uuid.UUID | str | None) -> list[EventPage]:
+        out, cursor = [], None
+        while True:
+            page = q.list_events_for_issue(
+                conn, issue_id, limit=3, cursor=cursor, project_id=project
+            )
+            out.append(page)
+            if (cursor := page.next_cursor) is None:
+                return out
+
+    # its own project: the same pages, cursors included (the _after query too)
+    assert pages(project_id) == pages(str(project_id)) == pages(None)
+    assert len(pages(project_id)) == 3
+    # another project's issue reads as one that does not exist: no events
+    assert q.list_events_for_issue(conn, issue_id, project_id=other_project_id) == EventPage(
+        items=[], next_cursor=None
+    )
+    assert q.list_events_for_issue(conn, MISSING, project_id=project_id) == EventPage(
+        items=[], next_cursor=None
+    )
+    cursor = pages(project_id)[0].next_cursor
+    assert cursor is not None
+    later = q.list_events_for_issue(conn, issue_id, cursor=cursor, project_id=other_project_id)
+    assert later.items == []
+    with pytest.raises(InvalidInput, match="project_id must be a UUID"):
+        q.list_events_for_issue(conn, issue_id, project_id="not-a-uuid")
 
 
 def test_filter_events_by_tags(conn: Conn, project_id: uuid.UUID) -> None:

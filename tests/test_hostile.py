@@ -146,7 +146,9 @@ def ids(conn: Conn, project_id: uuid.UUID) -> dict[str, Any]:
 def test_hostile_arguments(
     conn: Conn, ids: dict[str, Any], name: str, fn: Callable[..., Any]
 ) -> None:
-    params = [p for p in inspect.signature(fn).parameters if p != "conn"]
+    signature = inspect.signature(fn).parameters
+    params = [p for p in signature if p != "conn"]
+    keyword_only = {p for p in params if signature[p].kind is inspect.Parameter.KEYWORD_ONLY}
     before = _counts(conn)
     conn.commit()
 
@@ -159,11 +161,12 @@ def test_hostile_arguments(
     )
     @given(data=st.data())
     def check(data: st.DataObject) -> None:
-        args = [data.draw(_strategy(p, ids), label=p) for p in params]
+        args = {p: data.draw(_strategy(p, ids), label=p) for p in params}
+        positional = [args[p] for p in params if p not in keyword_only]
         with conn.transaction(force_rollback=True):
             try:
                 with conn.transaction():
-                    fn(conn, *args)
+                    fn(conn, *positional, **{p: args[p] for p in keyword_only})
             except MesherError as exc:
                 assert str(exc).strip(), "an error must say what was wrong"
                 assert _counts(conn) == before, "a refused call wrote something"

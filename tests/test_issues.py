@@ -14,7 +14,7 @@ from mesher.errors import InvalidInput, NotFound
 from mesher.ingest import ingest_event, ingest_events
 from mesher.models import IssueStatus, Severity, most_severe
 
-from .helpers import MISSING, Conn, nodes, plan, walk
+from .helpers import MISSING, Conn, nodes, not_found_message, plan, walk
 
 pytest_plugins = ["tests.entities"]
 
@@ -128,6 +128,57 @@ def test_transition_on_missing_issue(conn: Conn, transition: Any) -> None:
         transition(conn, MISSING)
     with pytest.raises(NotFound):
         q.assign_issue(conn, MISSING, None)
+
+
+# --- project-scoped (single-shard on Citus) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("helper", "start"),
+    [
+        ("get_issue", "unresolved"),
+        ("resolve_issue", "archived"),
+        ("archive_issue", "resolved"),
+        ("unresolve_issue", "resolved"),
+        ("assign_issue", "unresolved"),
+    ],
+)
+def test_issue_helpers_scoped_to_a_project(
+    conn: Conn,
+    project_id: uuid.UUID,
+    other_project_id: uuid.UUID,
+    user_id: uuid.UUID,
+    helper: str,
+    start: str,
+) -> None:
+    fn = getattr(q, helper)
+    args = {"user_id": user_id} if helper == "assign_issue" else {}
+    (issue_id,) = _issues(conn, project_id, 1)
+    conn.execute("UPDATE issues SET status = %s", (start,))
+    before = q.get_issue(conn, issue_id)
+
+    # another project's id: NotFound, worded as for an id that does not exist,
+    # and nothing changed
+    foreign = not_found_message(lambda: fn(conn, issue_id, **args, project_id=other_project_id))
+    missing = not_found_message(lambda: fn(conn, MISSING, **args, project_id=project_id))
+    assert foreign == missing.replace(str(MISSING), str(issue_id)) == f"issue {issue_id} not found"
+    assert foreign == not_found_message(lambda: fn(conn, MISSING, **args)).replace(
+        str(MISSING), str(issue_id)
+    )
+    assert q.get_issue(conn, issue_id) == before
+    with pytest.raises(InvalidInput, match="project_id must be a UUID"):
+        fn(conn, issue_id, **args, project_id="not-a-uuid")
+    assert q.get_issue(conn, issue_id) == before
+
+    # its own project: exactly what the unscoped call does
+    with conn.transaction(force_rollback=True):
+        scoped = fn(conn, issue_id, **args, project_id=str(project_id))
+        scoped_row = q.get_issue(conn, issue_id)
+    assert q.get_issue(conn, issue_id) == before
+    unscoped = fn(conn, issue_id, **args)
+    assert scoped == unscoped == scoped_row == q.get_issue(conn, issue_id)
+    if helper != "get_issue":
+        assert unscoped != before  # the call did change something
 
 
 def test_count_issues_by_status(conn: Conn, project_id: uuid.UUID) -> None:

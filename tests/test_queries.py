@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,62 @@ def test_each_exported_helper_lives_in_its_entity_module() -> None:
         entity = module.rsplit(".", 1)[1]
         assert module == f"mesher.queries.{entity}" and entity in ENTITY_MODULES, name
         assert name in getattr(mesher.queries, entity).__all__
+
+
+# --- project-scoped helpers ---------------------------------------------------------
+
+#: The helpers that take the id of one of a project's rows and, keyword-only,
+#: ``project_id=``: with it they run their query's ``_in_project`` variant.
+SCOPED = {
+    "get_issue", "resolve_issue", "archive_issue", "unresolve_issue", "assign_issue",
+    "list_events_for_issue", "set_alert_rule_enabled", "delete_alert_rule",
+    "acknowledge_alert", "resolve_alert", "get_alert", "revoke_api_key",
+}  # fmt: skip
+ROW_IDS = {"issue_id", "event_id", "rule_id", "alert_id", "key_id"}
+
+
+def test_every_helper_given_a_projects_row_id_takes_its_project() -> None:
+    for name in q.__all__:
+        for module in (q, aq):
+            params = inspect.signature(getattr(module, name)).parameters
+            if not ROW_IDS & set(params):
+                assert name not in SCOPED
+                continue
+            assert "project_id" in params, name  # get_event: positional, required
+            scoped = params["project_id"]
+            if name in SCOPED:
+                assert scoped.kind is inspect.Parameter.KEYWORD_ONLY, name
+                assert scoped.default is None, name
+            else:
+                assert scoped.default is inspect.Parameter.empty, name
+
+
+def _normalized(sql: str) -> str:
+    return re.sub(r"\s+", " ", sql).strip()
+
+
+def test_scoped_queries_add_only_the_routing_equality() -> None:
+    loaded = sync_queries()
+    scoped = {n for n in loaded.available_queries if n.endswith("_in_project")}
+    assert scoped
+    routing = "project_id = %(project_id)s AND "
+    for name in sorted(scoped):
+        query = getattr(loaded, name)
+        unscoped = getattr(loaded, name.removesuffix("_in_project"))
+        sql = _normalized(query.sql)
+        # a plain equality on project_id first, so that Citus routes it to one shard
+        assert re.search(r"\bWHERE " + re.escape(routing), sql), name
+        assert sql.replace(routing, "", 1) == _normalized(unscoped.sql), name
+        assert "%(project_id)s IS NULL" not in sql, name  # would not route on Citus
+        doc = _normalized(query.__doc__)
+        assert "project-scoped" in doc and "single-shard on Citus" in doc, name
+        assert re.search(r"\b(idx_\w+|\w+_pkey)\b", doc), f"{name}: which index serves it?"
+    # each scoped helper runs the scoped variant of each query it runs
+    for entity in ENTITY_MODULES:
+        for name, called in _queries_called(getattr(mesher.queries, entity)).items():
+            if name in SCOPED:
+                plain = {c for c in called if not c.endswith("_in_project")}
+                assert {f"{c}_in_project" for c in plain} <= called, name
 
 
 # --- transactions ------------------------------------------------------------

@@ -14,7 +14,7 @@ from .._results import found
 from ..errors import InvalidInput, translate_errors
 from ..limits import MAX_COOLDOWN_MINUTES
 from ..models import AlertCondition, AlertRule
-from ._common import Conn, q
+from ._common import Conn, in_project, q
 
 __all__ = ["create_alert_rule", "delete_alert_rule", "list_alert_rules", "set_alert_rule_enabled"]
 
@@ -51,15 +51,25 @@ def list_alert_rules(conn: Conn, project_id: UUID | str) -> list[AlertRule]:
 
 
 @translate_errors
-def set_alert_rule_enabled(conn: Conn, rule_id: UUID | str, enabled: bool) -> AlertRule:
+def set_alert_rule_enabled(
+    conn: Conn, rule_id: UUID | str, enabled: bool, *, project_id: UUID | str | None = None
+) -> AlertRule:
+    """Enable or disable a rule; with ``project_id``, only a rule of that project."""
     if not isinstance(enabled, bool):
         raise InvalidInput("enabled must be True or False")
-    row = q.set_alert_rule_enabled(conn, id=uuid_arg(rule_id, "rule_id"), enabled=enabled)
+    rid = uuid_arg(rule_id, "rule_id")
+    update = in_project(q.set_alert_rule_enabled, q.set_alert_rule_enabled_in_project, project_id)
+    row = update(conn, id=rid, enabled=enabled)
     return AlertRule.model_validate(found(row, f"alert rule {rule_id}"))
 
 
 @translate_errors
-def delete_alert_rule(conn: Conn, rule_id: UUID | str) -> int:
-    """Delete a rule and its alerts; returns 1, or 0 if there was none."""
-    count: int = q.delete_alert_rule(conn, id=uuid_arg(rule_id, "rule_id"))
+def delete_alert_rule(
+    conn: Conn, rule_id: UUID | str, *, project_id: UUID | str | None = None
+) -> int:
+    """Delete a rule and its alerts; returns 1, or 0 if there was none (with
+    ``project_id``: none in that project)."""
+    rid = uuid_arg(rule_id, "rule_id")
+    delete = in_project(q.delete_alert_rule, q.delete_alert_rule_in_project, project_id)
+    count: int = delete(conn, id=rid)
     return count

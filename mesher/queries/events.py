@@ -19,7 +19,7 @@ from .._uuid7 import uuid7_time
 from ..errors import InvalidInput, translate_errors
 from ..limits import MAX_BUCKETS, MAX_PAGE
 from ..models import Event, EventPage, Severity
-from ._common import Conn, q
+from ._common import Conn, in_project, q
 
 __all__ = [
     "EVENT_TIME_SLACK",
@@ -54,16 +54,26 @@ def get_event(conn: Conn, project_id: UUID | str, event_id: UUID | str) -> Event
 
 @translate_errors
 def list_events_for_issue(
-    conn: Conn, issue_id: UUID | str, limit: int = 50, cursor: str | None = None
+    conn: Conn,
+    issue_id: UUID | str,
+    limit: int = 50,
+    cursor: str | None = None,
+    *,
+    project_id: UUID | str | None = None,
 ) -> EventPage:
-    """A page of an issue's events, newest first; see ``list_issues`` for cursors."""
+    """A page of an issue's events, newest first; see ``list_issues`` for
+    cursors. With ``project_id``, an issue of another project has no events."""
     size = count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE)
     after_received_at, after_id = cursor_arg(cursor)
     iid = uuid_arg(issue_id, "issue_id")
     if after_id is None:
-        rows = q.list_events_for_issue(conn, issue_id=iid, page_size=size + 1)
+        first = in_project(q.list_events_for_issue, q.list_events_for_issue_in_project, project_id)
+        rows = first(conn, issue_id=iid, page_size=size + 1)
     else:
-        rows = q.list_events_for_issue_after(
+        after = in_project(
+            q.list_events_for_issue_after, q.list_events_for_issue_after_in_project, project_id
+        )
+        rows = after(
             conn,
             issue_id=iid,
             after_received_at=after_received_at,

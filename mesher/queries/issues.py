@@ -11,7 +11,7 @@ from .._results import found, keyset_page
 from ..errors import translate_errors
 from ..limits import MAX_PAGE
 from ..models import Issue, IssuePage, IssueStatus, Severity
-from ._common import Conn, q
+from ._common import Conn, in_project, q
 
 __all__ = [
     "archive_issue",
@@ -26,8 +26,10 @@ __all__ = [
 
 
 @translate_errors
-def get_issue(conn: Conn, issue_id: UUID | str) -> Issue:
-    row = q.get_issue(conn, id=uuid_arg(issue_id, "issue_id"))
+def get_issue(conn: Conn, issue_id: UUID | str, *, project_id: UUID | str | None = None) -> Issue:
+    """One issue; with ``project_id``, only if it belongs to that project."""
+    iid = uuid_arg(issue_id, "issue_id")
+    row = in_project(q.get_issue, q.get_issue_in_project, project_id)(conn, id=iid)
     return Issue.model_validate(found(row, f"issue {issue_id}"))
 
 
@@ -62,37 +64,51 @@ def list_issues(
     return IssuePage(items=items, next_cursor=next_cursor)
 
 
-def _change(conn: Conn, update: Any, issue_id: UUID | str) -> Issue:
-    """Run one of the status updates; the issue after it, or ``NotFound``."""
-    row = update(conn, id=uuid_arg(issue_id, "issue_id"))
+def _change(conn: Conn, update: Any, issue_id: UUID | str, **args: Any) -> Issue:
+    """Run one of the updates (picked by ``in_project``); the issue after it,
+    or ``NotFound``."""
+    row = update(conn, id=uuid_arg(issue_id, "issue_id"), **args)
     return Issue.model_validate(found(row, f"issue {issue_id}"))
 
 
 @translate_errors
-def resolve_issue(conn: Conn, issue_id: UUID | str) -> Issue:
+def resolve_issue(
+    conn: Conn, issue_id: UUID | str, *, project_id: UUID | str | None = None
+) -> Issue:
     """Mark an issue resolved; a new event regresses it to unresolved."""
-    return _change(conn, q.resolve_issue, issue_id)
+    update = in_project(q.resolve_issue, q.resolve_issue_in_project, project_id)
+    return _change(conn, update, issue_id)
 
 
 @translate_errors
-def archive_issue(conn: Conn, issue_id: UUID | str) -> Issue:
+def archive_issue(
+    conn: Conn, issue_id: UUID | str, *, project_id: UUID | str | None = None
+) -> Issue:
     """Archive an issue; new events keep counting but do not reopen it."""
-    return _change(conn, q.archive_issue, issue_id)
+    update = in_project(q.archive_issue, q.archive_issue_in_project, project_id)
+    return _change(conn, update, issue_id)
 
 
 @translate_errors
-def unresolve_issue(conn: Conn, issue_id: UUID | str) -> Issue:
+def unresolve_issue(
+    conn: Conn, issue_id: UUID | str, *, project_id: UUID | str | None = None
+) -> Issue:
     """Reopen a resolved or archived issue."""
-    return _change(conn, q.unresolve_issue, issue_id)
+    update = in_project(q.unresolve_issue, q.unresolve_issue_in_project, project_id)
+    return _change(conn, update, issue_id)
 
 
 @translate_errors
-def assign_issue(conn: Conn, issue_id: UUID | str, user_id: UUID | str | None) -> Issue:
+def assign_issue(
+    conn: Conn,
+    issue_id: UUID | str,
+    user_id: UUID | str | None,
+    *,
+    project_id: UUID | str | None = None,
+) -> Issue:
     """Assign an issue to a user, or unassign it with None."""
-    row = q.assign_issue(
-        conn, id=uuid_arg(issue_id, "issue_id"), user_id=optional_uuid_arg(user_id, "user_id")
-    )
-    return Issue.model_validate(found(row, f"issue {issue_id}"))
+    update = in_project(q.assign_issue, q.assign_issue_in_project, project_id)
+    return _change(conn, update, issue_id, user_id=optional_uuid_arg(user_id, "user_id"))
 
 
 @translate_errors

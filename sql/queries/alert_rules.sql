@@ -47,7 +47,31 @@ RETURNING
     last_fired_at,
     created_at;
 
+-- name: set_alert_rule_enabled_in_project(project_id, id, enabled)^
+-- set_alert_rule_enabled, project-scoped (single-shard on Citus): none if the
+-- rule does not exist or belongs to another project. Primary key
+-- (alert_rules_pkey).
+UPDATE alert_rules
+SET enabled = :enabled
+WHERE project_id = :project_id AND id = :id
+RETURNING
+    id,
+    project_id,
+    name,
+    condition_json AS condition,
+    action_json AS action,
+    enabled,
+    cooldown_minutes,
+    last_fired_at,
+    created_at;
+
 -- name: delete_alert_rule(id)!
 -- Deletes a rule and, by cascade, its alerts; returns the rows deleted.
 DELETE FROM alert_rules
 WHERE id = :id;
+
+-- name: delete_alert_rule_in_project(project_id, id)!
+-- delete_alert_rule, project-scoped (single-shard on Citus): deletes nothing
+-- for a rule of another project. Primary key (alert_rules_pkey).
+DELETE FROM alert_rules
+WHERE project_id = :project_id AND id = :id;

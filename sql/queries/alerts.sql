@@ -140,12 +140,48 @@ RETURNING
     acknowledged_at,
     resolved_at;
 
+-- name: acknowledge_alert_in_project(project_id, id)^
+-- acknowledge_alert, project-scoped (single-shard on Citus): none if the
+-- alert is missing, of another project, or not active. Primary key
+-- (alerts_pkey).
+UPDATE alerts
+SET status = 'acknowledged', acknowledged_at = now()
+WHERE project_id = :project_id AND id = :id AND status = 'active'
+RETURNING
+    id,
+    rule_id,
+    project_id,
+    status,
+    message,
+    condition_snapshot,
+    triggered_at,
+    acknowledged_at,
+    resolved_at;
+
 -- name: resolve_alert(id)^
 -- Moves an active or acknowledged alert to resolved; none if the alert is
 -- missing or already resolved.
 UPDATE alerts
 SET status = 'resolved', resolved_at = now()
 WHERE id = :id AND status IN ('active', 'acknowledged')
+RETURNING
+    id,
+    rule_id,
+    project_id,
+    status,
+    message,
+    condition_snapshot,
+    triggered_at,
+    acknowledged_at,
+    resolved_at;
+
+-- name: resolve_alert_in_project(project_id, id)^
+-- resolve_alert, project-scoped (single-shard on Citus): none if the alert
+-- is missing, of another project, or already resolved. Primary key
+-- (alerts_pkey).
+UPDATE alerts
+SET status = 'resolved', resolved_at = now()
+WHERE project_id = :project_id AND id = :id AND status IN ('active', 'acknowledged')
 RETURNING
     id,
     rule_id,
@@ -171,6 +207,22 @@ SELECT
     resolved_at
 FROM alerts
 WHERE id = :id;
+
+-- name: get_alert_in_project(project_id, id)^
+-- One alert by id, only if it belongs to the project: the project-scoped
+-- (single-shard on Citus) variant of get_alert. Primary key (alerts_pkey).
+SELECT
+    id,
+    rule_id,
+    project_id,
+    status,
+    message,
+    condition_snapshot,
+    triggered_at,
+    acknowledged_at,
+    resolved_at
+FROM alerts
+WHERE project_id = :project_id AND id = :id;
 
 -- name: list_alerts(project_id, status, page_size)
 -- A project's alerts, newest first, optionally of one status

@@ -63,3 +63,14 @@ SET revoked_at = now()
 WHERE
     id = :id
     AND revoked_at IS NULL;
+
+-- name: revoke_api_key_in_project(project_id, id)!
+-- revoke_api_key, project-scoped: 0 also when the key belongs to another
+-- project (a tenant-isolation guard; single-shard on Citus if api_keys is
+-- distributed by project_id like issues). Primary key (api_keys_pkey).
+UPDATE api_keys
+SET revoked_at = now()
+WHERE
+    project_id = :project_id
+    AND id = :id
+    AND revoked_at IS NULL;

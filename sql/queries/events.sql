@@ -73,6 +73,43 @@ WHERE issue_id = :issue_id
 ORDER BY received_at DESC, id DESC
 LIMIT :page_size;
 
+-- name: list_events_for_issue_in_project(project_id, issue_id, page_size)
+-- list_events_for_issue, project-scoped (single-shard on Citus): no rows for
+-- an issue of another project. Served by idx_events_issue_received in each
+-- partition (merge-appended); project_id is checked on the rows it finds.
+SELECT
+    id,
+    project_id,
+    issue_id,
+    level,
+    message,
+    fingerprint,
+    exception,
+    stacktrace,
+    breadcrumbs,
+    tags,
+    extra,
+    user_context,
+    sdk_name,
+    sdk_version,
+    received_at,
+    client_event_id,
+    occurred_at,
+    release,
+    environment,
+    dist,
+    platform,
+    server_name,
+    logger,
+    transaction,
+    handled,
+    exceptions,
+    data
+FROM events
+WHERE project_id = :project_id AND issue_id = :issue_id
+ORDER BY received_at DESC, id DESC
+LIMIT :page_size;
+
 -- name: list_events_for_issue_after(issue_id, after_received_at, after_id, page_size)
 -- The next page after a row (keyset on (received_at, id)); the received_at
 -- bound prunes partitions and starts each index scan at the cursor.
@@ -107,6 +144,47 @@ SELECT
 FROM events
 WHERE
     issue_id = :issue_id
+    AND received_at <= :after_received_at
+    AND (received_at, id) < (:after_received_at, cast(:after_id AS UUID))
+ORDER BY received_at DESC, id DESC
+LIMIT :page_size;
+
+-- name: list_events_for_issue_after_in_project(project_id, issue_id, after_received_at, after_id, page_size)
+-- list_events_for_issue_after, project-scoped (single-shard on Citus). The
+-- received_at bound prunes partitions and starts each idx_events_issue_received
+-- scan at the cursor; project_id is checked on the rows it finds.
+SELECT
+    id,
+    project_id,
+    issue_id,
+    level,
+    message,
+    fingerprint,
+    exception,
+    stacktrace,
+    breadcrumbs,
+    tags,
+    extra,
+    user_context,
+    sdk_name,
+    sdk_version,
+    received_at,
+    client_event_id,
+    occurred_at,
+    release,
+    environment,
+    dist,
+    platform,
+    server_name,
+    logger,
+    transaction,
+    handled,
+    exceptions,
+    data
+FROM events
+WHERE
+    project_id = :project_id
+    AND issue_id = :issue_id
     AND received_at <= :after_received_at
     AND (received_at, id) < (:after_received_at, cast(:after_id AS UUID))
 ORDER BY received_at DESC, id DESC

@@ -16,6 +16,25 @@ SELECT
 FROM issues
 WHERE id = :id;
 
+-- name: get_issue_in_project(project_id, id)^
+-- One issue by id, only if it belongs to the project: the project-scoped
+-- (single-shard on Citus) variant of get_issue. Primary key (issues_pkey).
+SELECT
+    id,
+    project_id,
+    fingerprint,
+    title,
+    level,
+    status,
+    event_count,
+    first_seen,
+    last_seen,
+    assigned_to,
+    first_release,
+    last_release
+FROM issues
+WHERE project_id = :project_id AND id = :id;
+
 -- name: list_issues(project_id, status, level, page_size)
 -- The first page of a project's issues, most recently seen first, optionally
 -- of one status and/or level. Served by idx_issues_project_last_seen.
@@ -87,12 +106,52 @@ RETURNING
     first_release,
     last_release;
 
+-- name: resolve_issue_in_project(project_id, id)^
+-- resolve_issue, project-scoped (single-shard on Citus): none if the issue
+-- does not exist or belongs to another project. Primary key (issues_pkey).
+UPDATE issues
+SET status = 'resolved'
+WHERE project_id = :project_id AND id = :id
+RETURNING
+    id,
+    project_id,
+    fingerprint,
+    title,
+    level,
+    status,
+    event_count,
+    first_seen,
+    last_seen,
+    assigned_to,
+    first_release,
+    last_release;
+
 -- name: archive_issue(id)^
 -- Archives an issue (primary key): its events keep counting but never
 -- reopen it. Returns the updated row, none if the issue does not exist.
 UPDATE issues
 SET status = 'archived'
 WHERE id = :id
+RETURNING
+    id,
+    project_id,
+    fingerprint,
+    title,
+    level,
+    status,
+    event_count,
+    first_seen,
+    last_seen,
+    assigned_to,
+    first_release,
+    last_release;
+
+-- name: archive_issue_in_project(project_id, id)^
+-- archive_issue, project-scoped (single-shard on Citus): none if the issue
+-- does not exist or belongs to another project. Primary key (issues_pkey).
+UPDATE issues
+SET status = 'archived'
+WHERE project_id = :project_id AND id = :id
 RETURNING
     id,
     project_id,
@@ -127,6 +186,26 @@ RETURNING
     first_release,
     last_release;
 
+-- name: unresolve_issue_in_project(project_id, id)^
+-- unresolve_issue, project-scoped (single-shard on Citus): none if the issue
+-- does not exist or belongs to another project. Primary key (issues_pkey).
+UPDATE issues
+SET status = 'unresolved'
+WHERE project_id = :project_id AND id = :id
+RETURNING
+    id,
+    project_id,
+    fingerprint,
+    title,
+    level,
+    status,
+    event_count,
+    first_seen,
+    last_seen,
+    assigned_to,
+    first_release,
+    last_release;
+
 -- name: assign_issue(id, user_id)^
 -- Assigns an issue to a user, or unassigns it with NULL; returns the updated
 -- row, none if the issue does not exist. An unknown user violates
@@ -134,6 +213,26 @@ RETURNING
 UPDATE issues
 SET assigned_to = :user_id
 WHERE id = :id
+RETURNING
+    id,
+    project_id,
+    fingerprint,
+    title,
+    level,
+    status,
+    event_count,
+    first_seen,
+    last_seen,
+    assigned_to,
+    first_release,
+    last_release;
+
+-- name: assign_issue_in_project(project_id, id, user_id)^
+-- assign_issue, project-scoped (single-shard on Citus): none if the issue
+-- does not exist or belongs to another project. Primary key (issues_pkey).
+UPDATE issues
+SET assigned_to = :user_id
+WHERE project_id = :project_id AND id = :id
 RETURNING
     id,
     project_id,

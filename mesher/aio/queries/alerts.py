@@ -11,7 +11,7 @@ from ..._results import found
 from ...errors import Conflict, InvalidInput, NotFound, translate_errors
 from ...limits import MAX_PAGE
 from ...models import Alert, AlertStatus, IngestedEvent
-from ._common import Conn, q
+from ._common import Conn, in_project, q
 
 __all__ = [
     "acknowledge_alert",
@@ -58,34 +58,47 @@ async def fire_issue_rules(
     return alerts
 
 
-async def _move(conn: Conn, move: Any, alert_id: UUID | str, target: AlertStatus) -> Alert:
-    """Run one of the forward moves; ``NotFound`` for a missing alert,
-    ``Conflict`` for one whose status forbids the move."""
+async def _move(
+    conn: Conn, move: Any, alert_id: UUID | str, target: AlertStatus, project_id: UUID | str | None
+) -> Alert:
+    """Run one of the forward moves (picked by ``in_project``); ``NotFound``
+    for a missing alert (with ``project_id``: or one of another project, the
+    re-read scoped too), ``Conflict`` for one whose status forbids the move."""
     aid = uuid_arg(alert_id, "alert_id")
     row = await move(conn, id=aid)
     if row is not None:
         return Alert.model_validate(row)
-    current = await q.get_alert(conn, id=aid)
+    current = await in_project(q.get_alert, q.get_alert_in_project, project_id)(conn, id=aid)
     if current is None:
         raise NotFound(f"alert {alert_id} not found")
     raise Conflict(f"alert {alert_id} is {current['status']}; it cannot become {target.value}")
 
 
 @translate_errors
-async def acknowledge_alert(conn: Conn, alert_id: UUID | str) -> Alert:
+async def acknowledge_alert(
+    conn: Conn, alert_id: UUID | str, *, project_id: UUID | str | None = None
+) -> Alert:
     """active -> acknowledged; ``Conflict`` from any other status."""
-    return await _move(conn, q.acknowledge_alert, alert_id, AlertStatus.ACKNOWLEDGED)
+    move = in_project(q.acknowledge_alert, q.acknowledge_alert_in_project, project_id)
+    return await _move(conn, move, alert_id, AlertStatus.ACKNOWLEDGED, project_id)
 
 
 @translate_errors
-async def resolve_alert(conn: Conn, alert_id: UUID | str) -> Alert:
+async def resolve_alert(
+    conn: Conn, alert_id: UUID | str, *, project_id: UUID | str | None = None
+) -> Alert:
     """active or acknowledged -> resolved; ``Conflict`` if already resolved."""
-    return await _move(conn, q.resolve_alert, alert_id, AlertStatus.RESOLVED)
+    move = in_project(q.resolve_alert, q.resolve_alert_in_project, project_id)
+    return await _move(conn, move, alert_id, AlertStatus.RESOLVED, project_id)
 
 
 @translate_errors
-async def get_alert(conn: Conn, alert_id: UUID | str) -> Alert:
-    row = await q.get_alert(conn, id=uuid_arg(alert_id, "alert_id"))
+async def get_alert(
+    conn: Conn, alert_id: UUID | str, *, project_id: UUID | str | None = None
+) -> Alert:
+    """One alert; with ``project_id``, only if it belongs to that project."""
+    aid = uuid_arg(alert_id, "alert_id")
+    row = await in_project(q.get_alert, q.get_alert_in_project, project_id)(conn, id=aid)
     return Alert.model_validate(found(row, f"alert {alert_id}"))
 
 

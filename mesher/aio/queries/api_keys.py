@@ -8,7 +8,7 @@ from ..._args import api_key_arg, dsn_id_arg, is_api_key, text_arg, uuid_arg
 from ..._results import found, project_from_row
 from ...errors import NotFound, translate_errors
 from ...models import ApiKey, Project
-from ._common import Conn, q
+from ._common import Conn, in_project, q
 
 __all__ = [
     "create_api_key",
@@ -57,7 +57,12 @@ async def list_api_keys(conn: Conn, project_id: UUID | str) -> list[ApiKey]:
 
 
 @translate_errors
-async def revoke_api_key(conn: Conn, key_id: UUID | str) -> int:
-    """Revoke a key by id; returns 1, or 0 if it was missing or already revoked."""
-    count: int = await q.revoke_api_key(conn, id=uuid_arg(key_id, "key_id"))
+async def revoke_api_key(
+    conn: Conn, key_id: UUID | str, *, project_id: UUID | str | None = None
+) -> int:
+    """Revoke a key by id; returns 1, or 0 if it was missing or already revoked
+    (with ``project_id``: or of another project)."""
+    kid = uuid_arg(key_id, "key_id")
+    revoke = in_project(q.revoke_api_key, q.revoke_api_key_in_project, project_id)
+    count: int = await revoke(conn, id=kid)
     return count
