@@ -12,6 +12,7 @@ SQL); the sync ones are generated from them.
 - ``mesher.partitions``: the daily partitions of ``events``.
 - ``mesher.maintenance``: ``maintain``, the daily housekeeping.
 - ``mesher.fingerprint``: how events group into issues.
+- ``mesher.search``: the issue search syntax, parsed (not yet run).
 - ``mesher.models``: Pydantic models; ``mesher.errors``: exceptions;
   ``mesher.limits``: the limits checked before SQL runs.
 - ``python -m mesher.migrate``: apply ``sql/migrations``, then maintain.

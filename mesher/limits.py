@@ -21,3 +21,9 @@ MIN_RETENTION_DAYS = 1
 MAX_RETENTION_DAYS = 100_000
 #: Most buckets event_volume returns.
 MAX_BUCKETS = 10_000
+#: The longest issue search query (mesher.search.parse), in characters,
+#: and the most terms it may hold.
+MAX_SEARCH_LENGTH = 4000
+MAX_SEARCH_TERMS = 100
+#: The longest relative time in a search (lastSeen:-<n><unit>): about 100 years.
+MAX_SEARCH_RELATIVE_DAYS = 36_500
