@@ -54,6 +54,7 @@ DECLARE
     project_tables CONSTANT TEXT[] := ARRAY[
         'issues', 'events', 'alert_rules', 'alerts', 'ingest_batches', 'sentry_event_ids'
     ];
+    placed TEXT[] := '{}';
     table_name TEXT;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
@@ -70,6 +71,7 @@ BEGIN
             SELECT FROM pg_dist_partition WHERE logicalrelid = table_name::REGCLASS
         ) THEN
             PERFORM create_reference_table(table_name::REGCLASS);
+            placed := placed || table_name;
         END IF;
     END LOOP;
     FOREACH table_name IN ARRAY project_tables LOOP
@@ -80,7 +82,13 @@ BEGIN
                 table_name::REGCLASS, 'project_id',
                 colocate_with => CASE table_name WHEN 'issues' THEN 'default' ELSE 'issues' END
             );
+            placed := placed || table_name;
         END IF;
+    END LOOP;
+    -- The rows were copied into the shards; their old copies on the
+    -- coordinator are invisible from now on and only take disk space.
+    FOREACH table_name IN ARRAY placed LOOP
+        PERFORM truncate_local_data_after_distributing_table(table_name::REGCLASS);
     END LOOP;
     -- A new day's partition moves that day's rows out of events_default and
     -- attaches in one transaction; on a distributed table, Citus allows
