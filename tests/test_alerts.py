@@ -15,6 +15,8 @@ from mesher.models import AlertStatus
 
 from .helpers import EMAIL, MISSING, Conn, run_concurrently, threshold
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
+
 
 def test_threshold_fires_once_per_cooldown(conn: Conn, project_id: uuid.UUID) -> None:
     rule = q.create_alert_rule(conn, project_id, "Spike", threshold(3), EMAIL, cooldown_minutes=30)
