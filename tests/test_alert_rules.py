@@ -15,6 +15,8 @@ from mesher.models import AlertCondition
 
 from .helpers import EMAIL, MISSING, Conn, not_found_message, threshold
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
+
 pytest_plugins = ["tests.entities"]
 
 

@@ -17,6 +17,8 @@ from .helpers import EMAIL, MISSING, Conn, not_found_message, run_concurrently, 
 
 pytest_plugins = ["tests.entities"]
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
+
 
 def test_threshold_fires_once_per_cooldown(conn: Conn, project_id: uuid.UUID) -> None:
     rule = q.create_alert_rule(conn, project_id, "Spike", threshold(3), EMAIL, cooldown_minutes=30)

@@ -18,6 +18,8 @@ from mesher.queries.events import EVENT_TIME_SLACK
 
 from .helpers import MISSING, Conn, nodes, plan, walk
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
+
 pytest_plugins = ["tests.entities"]
 
 

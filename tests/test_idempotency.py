@@ -14,6 +14,8 @@ from mesher.ingest import ingest_event, ingest_events
 
 from .helpers import run_concurrently
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
+
 Conn = psycopg.Connection[Any]
 BATCH = [{"message": "disk full"}, {"message": "oom"}, {"message": "disk full"}]
 

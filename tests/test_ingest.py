@@ -15,6 +15,8 @@ from mesher.models import EventPayload, IssueStatus, Severity
 
 from .helpers import run_concurrently
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
+
 Conn = psycopg.Connection[Any]
 
 

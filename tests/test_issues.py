@@ -16,6 +16,8 @@ from mesher.models import IssueStatus, Severity, most_severe
 
 from .helpers import MISSING, Conn, nodes, not_found_message, plan, walk
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
+
 pytest_plugins = ["tests.entities"]
 
 

@@ -23,6 +23,8 @@ from mesher.partitions import create_partition
 
 from .helpers import run_concurrently
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
+
 Conn = psycopg.Connection[Any]
 TODAY = dt.datetime.now(dt.UTC).date()
 

@@ -12,6 +12,8 @@ from mesher.models import Organization
 
 from .helpers import MISSING, Conn, is_uuidv7
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
+
 pytest_plugins = ["tests.entities"]
 
 

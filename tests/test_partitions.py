@@ -13,6 +13,8 @@ from mesher.errors import InvalidInput
 
 from .helpers import run_concurrently
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
+
 Conn = psycopg.Connection[Any]
 
 

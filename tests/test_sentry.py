@@ -33,6 +33,8 @@ from .sentry_envelopes import (
     thread_crash,
 )
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
+
 Conn = psycopg.Connection[Any]
 
 

@@ -14,6 +14,8 @@ from mesher.models import Session
 
 from .helpers import MISSING, Conn
 
+pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
+
 pytest_plugins = ["tests.entities"]
 
 
