@@ -86,10 +86,11 @@ _CONSTRAINT_MESSAGES = {
 }
 
 
-# On Citus, an error raised on a worker names the shard's constraint
-# (``issues_project_id_fkey_102016``) in its message only: the name Mesher
-# promises is that one without the shard id.
-_SHARD_CONSTRAINT = re.compile(r'constraint "([^"]+)_[0-9]+"')
+# On Citus, an error raised on a worker names its constraint in its message
+# only, with the shard's id appended for unique and foreign keys
+# (``issues_project_id_fkey_102016``); the name Mesher promises is the one
+# without it.
+_SHARD_CONSTRAINT = re.compile(r'constraint "([^"]+?)(?:_[0-9]+)?"')
 
 
 def _constraint(exc: psycopg.Error) -> str | None:

@@ -125,6 +125,23 @@ $$;
 
 
 --
+-- Name: set_lock_timeout(integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_lock_timeout(milliseconds integer) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+BEGIN
+    IF to_regproc('citus_is_coordinator') IS NOT NULL THEN
+        SET LOCAL citus.propagate_set_commands TO 'local';
+    END IF;
+    EXECUTE format('SET LOCAL lock_timeout TO %L', milliseconds || 'ms');
+END
+$$;
+
+
+--
 -- Name: severity_rank(text); Type: FUNCTION; Schema: public; Owner: -
 --
 

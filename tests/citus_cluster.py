@@ -65,6 +65,10 @@ SETTINGS = [
     "citus.shard_count = 4",  # few shards: fast DDL, a few rows per shard
     "citus.node_conninfo = 'sslmode=disable'",  # loopback; no certificates to make
     "citus.enable_statistics_collection = off",  # no phone-home
+    # What migrate sets on each database it distributes (after_migrate.sql);
+    # per-database settings are not copied to the tests' clones of the
+    # template, so the nodes have it too. tests/test_citus.py checks migrate's.
+    "citus.multi_shard_modify_mode = sequential",
 ]
 
 

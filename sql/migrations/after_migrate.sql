@@ -85,11 +85,37 @@ BEGIN
             placed := placed || table_name;
         END IF;
     END LOOP;
+    -- The functions that statements on the shards call must exist on every
+    -- node. Created after CREATE EXTENSION citus, they were propagated then;
+    -- created before (a database distributed later), they are now.
+    IF NOT EXISTS (
+        SELECT FROM pg_dist_object
+        WHERE classid = 'pg_proc'::REGCLASS AND objid = 'severity_rank(TEXT)'::REGPROCEDURE
+    ) THEN
+        PERFORM create_distributed_function('severity_rank(TEXT)'::REGPROCEDURE);
+    END IF;
     -- The rows were copied into the shards; their old copies on the
     -- coordinator are invisible from now on and only take disk space.
     FOREACH table_name IN ARRAY placed LOOP
         PERFORM truncate_local_data_after_distributing_table(table_name::REGCLASS);
     END LOOP;
+    -- A statement that changes rows on several shards (an id helper called
+    -- without project_id, maintenance) uses one connection per node, not
+    -- several in parallel: Citus refuses to write a reference table later
+    -- in a transaction that wrote a distributed table in parallel, and
+    -- Mesher's helpers may be combined in one transaction in any order.
+    -- Set on the database (for new sessions) when migrate may do so.
+    IF pg_has_role(
+        (SELECT datdba FROM pg_database WHERE datname = current_database()), 'USAGE'
+    ) THEN
+        EXECUTE format(
+            'ALTER DATABASE %I SET citus.multi_shard_modify_mode TO sequential',
+            current_database()
+        );
+    ELSE
+        RAISE WARNING 'set citus.multi_shard_modify_mode = sequential for database %: '
+        'migrate may not (it does not own it)', current_database();
+    END IF;
     -- A new day's partition moves that day's rows out of events_default and
     -- attaches in one transaction; on a distributed table, Citus allows
     -- that only over one connection per node.

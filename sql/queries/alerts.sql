@@ -73,6 +73,8 @@ RETURNING
 -- Fires each enabled new_issue or regression rule of a project whose cooldown
 -- has passed, once for the given issues (those the write path reported new,
 -- or regressed); same single-statement locking as fire_threshold_rules.
+-- As there, every table is filtered by the project_id parameter itself, so
+-- that Citus routes the statement to one shard.
 WITH due AS (
     SELECT
         r.id,
@@ -95,7 +97,7 @@ fired AS (
     UPDATE alert_rules AS r
     SET last_fired_at = now()
     FROM due
-    WHERE r.id = due.id
+    WHERE r.project_id = :project_id AND r.id = due.id
     RETURNING r.id, r.project_id, due.condition_json
 )
 
@@ -108,7 +110,7 @@ SELECT
             CASE :condition_type WHEN 'new_issue' THEN 'new issue: ' ELSE 'regression: ' END
             || string_agg(i.title, '; ' ORDER BY i.title)
         FROM issues AS i
-        WHERE i.id = any(cast(:issue_ids AS UUID[]))
+        WHERE i.project_id = :project_id AND i.id = any(cast(:issue_ids AS UUID[]))
     ) AS message,
     fired.condition_json AS condition_snapshot
 FROM fired

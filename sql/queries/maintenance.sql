@@ -8,8 +8,9 @@ SELECT pg_advisory_unlock(hashtext('mesher.maintain'));
 
 -- name: set_lock_timeout(milliseconds)$
 -- Bounds how long a maintenance step waits for a lock (and so how long
--- ingestion can queue behind it), for the current transaction only.
-SELECT set_config('lock_timeout', :milliseconds || 'ms', TRUE);
+-- ingestion can queue behind it), for the current transaction only; on
+-- Citus, on the workers as well (the function is in migration 0011).
+SELECT set_lock_timeout(cast(:milliseconds AS INTEGER));
 
 -- name: list_default_partition_days()
 -- The UTC days of the rows that landed in events_default (no partition

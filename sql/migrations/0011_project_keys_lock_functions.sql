@@ -1,4 +1,6 @@
--- Keys that start with project_id, on every table that belongs to a project.
+-- Keys that start with project_id, on every table that belongs to a project;
+-- and the two lock functions that behave the same on plain PostgreSQL and on
+-- Citus (at the end of this file).
 --
 -- On Citus (see after_migrate.sql and the README's "Scaling out with
 -- Citus"), these tables are distributed by project_id and co-located: a
@@ -76,5 +78,22 @@ BEGIN
     END IF;
     PERFORM pg_advisory_xact_lock(k) FROM unnest(keys) AS k;
     RETURN cardinality(keys);
+END
+$$;
+
+-- Bounds how long the rest of the current transaction waits for any lock
+-- (maintain's steps; queries/maintenance.sql, set_lock_timeout). On Citus
+-- the waits happen on the workers too, which only a SET LOCAL propagated
+-- by Citus reaches (set_config does not propagate): without it a step
+-- blocked on a worker would wait without bound.
+CREATE FUNCTION set_lock_timeout(milliseconds INTEGER) RETURNS VOID
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public
+AS $$
+BEGIN
+    IF to_regproc('citus_is_coordinator') IS NOT NULL THEN
+        SET LOCAL citus.propagate_set_commands TO 'local';
+    END IF;
+    EXECUTE format('SET LOCAL lock_timeout TO %L', milliseconds || 'ms');
 END
 $$;
