@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -94,5 +95,44 @@ def plan(conn: Conn, query: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def nodes(tree: dict[str, Any]) -> list[dict[str, Any]]:
-    """A plan's nodes, the root first."""
-    return [tree, *(n for child in tree.get("Plans", []) for n in nodes(child))]
+    """A plan's nodes, the root first. On the Citus tier, the workers' plans
+    (under the coordinator's "Distributed Query") come after the node that
+    runs them."""
+    tasks = tree.get("Distributed Query", {}).get("Job", {}).get("Tasks", [])
+    remote = [
+        node
+        for task in tasks
+        for explained in task.get("Remote Plan", [])
+        for output in explained
+        for node in nodes(output["Plan"])
+    ]
+    return [tree, *remote, *(n for child in tree.get("Plans", []) for n in nodes(child))]
+
+
+# --- the Citus tier ------------------------------------------------------------
+
+
+def on_citus(conn: Conn) -> bool:
+    """Whether ``conn`` is a database of the Citus tier (tests/citus_cluster.py)."""
+    row = conn.execute("SELECT to_regclass('pg_catalog.pg_dist_shard') IS NOT NULL").fetchone()
+    return bool(row and row[0])
+
+
+def logical_name(conn: Conn, name: str) -> str:
+    """The schema's name of a table or index that a worker reports (in a plan,
+    or as ``tableoid::regclass``): on the Citus tier, a shard is named
+    ``<name>_<shard id>``, and the suffix is dropped when it is the id of a
+    shard of that table (or of the table that has that index). Elsewhere, and
+    for any other name, ``name`` itself."""
+    match = re.fullmatch(r"(.+)_([0-9]+)", name)
+    if match is None or not on_citus(conn):
+        return name
+    row = conn.execute(
+        """SELECT EXISTS (
+            SELECT FROM pg_dist_shard s
+            JOIN pg_class c ON c.oid = s.logicalrelid
+                OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = s.logicalrelid)
+            WHERE s.shardid = %s AND c.relname = %s)""",
+        (int(match[2]), match[1]),
+    ).fetchone()
+    return match[1] if row and row[0] else name

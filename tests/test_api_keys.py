@@ -3,6 +3,7 @@ listing, and finding a project by its Sentry DSN."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from typing import Any
@@ -96,10 +97,14 @@ def test_list_api_keys_oldest_first_revoked_included(conn: Conn, project_id: uui
     third = q.create_api_key(conn, project_id, "third")
     # Same transaction, same created_at: the (time-ordered) id breaks the tie.
     assert [k.label for k in q.list_api_keys(conn, project_id)] == ["first", "second", "third"]
-    # Oldest first by created_at, whatever the ids say.
+    # Oldest first by created_at, whatever the ids say. (The new value is a
+    # constant: Citus refuses created_at - interval '1 day' in an UPDATE.)
+    (created,) = conn.execute(
+        "SELECT created_at FROM api_keys WHERE key_value = %s", (third,)
+    ).fetchone()
     conn.execute(
-        "UPDATE api_keys SET created_at = created_at - interval '1 day' WHERE key_value = %s",
-        (third,),
+        "UPDATE api_keys SET created_at = %s WHERE key_value = %s",
+        (created - dt.timedelta(days=1), third),
     )
     assert q.revoke_api_key(conn, _key_id(conn, first)) == 1
     keys = q.list_api_keys(conn, project_id)

@@ -14,7 +14,7 @@ from mesher.errors import InvalidInput, NotFound
 from mesher.ingest import ingest_event, ingest_events
 from mesher.models import IssueStatus, Severity, most_severe
 
-from .helpers import MISSING, Conn, nodes, not_found_message, plan, walk
+from .helpers import MISSING, Conn, logical_name, nodes, not_found_message, plan, walk
 
 pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
 
@@ -298,6 +298,6 @@ def test_list_issues_uses_the_last_seen_index(owner_conn: Conn, project_id: uuid
                 "page_size": 11,
             },
         )
-        indexes = {n.get("Index Name") for n in nodes(found)}
+        indexes = {logical_name(conn, n["Index Name"]) for n in nodes(found) if "Index Name" in n}
         assert "idx_issues_project_last_seen" in indexes, json.dumps(found)[:2000]
         assert not any(n["Node Type"] == "Seq Scan" for n in nodes(found))

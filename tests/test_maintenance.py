@@ -21,7 +21,7 @@ from mesher.ingest import ingest_events
 from mesher.maintenance import MaintenanceReport, maintain
 from mesher.partitions import create_partition
 
-from .helpers import run_concurrently
+from .helpers import logical_name, run_concurrently
 
 pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
 
@@ -43,10 +43,16 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def _where(conn: Conn) -> dict[str, int]:
+    """The number of events in each partition (on the Citus tier, counted in
+    the partitions' shards)."""
     rows = conn.execute(
         "SELECT tableoid::regclass::text, count(*) FROM events GROUP BY 1 ORDER BY 1"
     ).fetchall()
-    return dict(rows)
+    where: dict[str, int] = {}
+    for name, count in rows:
+        partition = logical_name(conn, name)
+        where[partition] = where.get(partition, 0) + count
+    return where
 
 
 def _partitions(conn: Conn) -> set[str]:
