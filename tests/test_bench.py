@@ -40,7 +40,9 @@ def test_bench_smoke(tmp_path: Path) -> None:
                      "6. maintain", "8. Sentry envelopes, 1/envelope",
                      "8. Sentry envelopes, 100/envelope", "9. native batch",
                      "10. get_project_by_api_key", "10. get_event",
-                     "10. single-event"):  # fmt: skip
+                     "10. single-event", "11. batch ingest with / without",
+                     "11b. batch ingest with / without",
+                     "11c. batch ingest with / without"):  # fmt: skip
         assert f"| {scenario}" in text, scenario
     # Every read was checked (same rows on both sides) and returned something.
     reads = re.findall(r"^\| [57]\. .* @ [\d,]+ events → (.*?) \|", text, re.MULTILINE)
