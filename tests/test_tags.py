@@ -7,6 +7,7 @@ project_tag_values, issue_sparklines, event_volume and level_breakdown."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import json
@@ -23,11 +24,14 @@ from typing import Any
 import psycopg
 import pytest
 import sentry_sdk
+from psycopg.rows import dict_row
 
 import mesher.migrate
 from mesher import _uuid7, sentry
 from mesher import queries as q
 from mesher._sql import sql_dir
+from mesher.aio import ingest as aingest
+from mesher.aio import queries as aq
 from mesher.errors import InvalidInput, NotFound
 from mesher.ingest import ingest_event, ingest_events
 from mesher.limits import MAX_BUCKETS, MAX_FACET_VALUES, MAX_PAGE, MAX_SPARKLINE_POINTS
@@ -688,3 +692,25 @@ def test_migration_fills_the_tables_from_stored_events(
     migrate(empty_db_url)  # applies 0012
     with psycopg.connect(empty_db_url) as conn:
         assert stored(conn, project_id) == expected
+
+
+def test_async_twins(app_url: str, project_id: uuid.UUID) -> None:
+    async def body() -> None:
+        # dict_row on purpose: the helpers must not depend on the row factory.
+        async with await psycopg.AsyncConnection.connect(app_url, row_factory=dict_row) as conn:
+            done = await aingest.ingest_events(
+                conn, project_id, [{"message": "a", "tags": {"k": v}} for v in "xxy"]
+            )
+            issue_id = done[0].issue_id
+            (facet,) = await aq.issue_tag_facets(conn, issue_id, project_id=project_id)
+            assert [(v.value, v.count) for v in facet.top_values] == [("x", 2), ("y", 1)]
+            assert await aq.project_tag_keys(conn, project_id) == ["k"]
+            assert [v.value for v in await aq.project_tag_values(conn, project_id, "k", "y")] == [
+                "y"
+            ]
+            since = dt.datetime.now(UTC) - HOUR
+            series = await aq.issue_sparklines(conn, [issue_id], since, project_id=project_id)
+            assert sum(n for _, n in series[issue_id]) == 3
+            assert sum((await aq.level_breakdown(conn, project_id)).values()) == 3
+
+    asyncio.run(body())

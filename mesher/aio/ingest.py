@@ -16,8 +16,8 @@ success):
    it was validated;
 4. add the batch to the tag store and the hourly rollups (migration 0012),
    coalesced here into one row per (issue, tag key, value) and per (issue,
-   UTC hour, level), in one statement whose upserts take their rows in key
-   order: concurrent batches never deadlock, and counts stay exact. Last, so
+   UTC hour, level), in one statement whose upserts take their rows sorted
+   by key: concurrent batches never deadlock, and counts stay exact. Last, so
    that the rows every batch of a project shares (its current hour, its
    common tag values) stay locked only until the commit.
 

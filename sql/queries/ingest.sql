@@ -180,10 +180,10 @@ RETURNING s.client_event_id;
 -- coalesces the batch into one row per (issue, tag key, value), with its
 -- count, first and last time, and one per (issue, UTC hour, level) with its
 -- count (parallel arrays); the per-project rows are summed from those here.
--- Each table gets one upsert that adds the counts, in its key order, and the
--- tables are upserted in the order of the SELECT below: concurrent batches
--- lock shared rows (a project's hour, its common tag values) in one global
--- order and never deadlock. The issue rows are the batch's own: its
+-- Each table gets one upsert that adds the counts, its rows sorted by key,
+-- and the tables are upserted in the order of the SELECT below: concurrent
+-- batches lock shared rows (a project's hour, its common tag values) in one
+-- global order and never deadlock. The issue rows are the batch's own: its
 -- fingerprint locks already keep other batches away from them. Returns how
 -- many rows each table got. Served by the four primary keys.
 WITH tags AS (
