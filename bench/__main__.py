@@ -30,13 +30,18 @@ from mesher import embedded
 
 from .citus_scenario import citus
 from .figures import Result, combine, table
-from .ingest_scenarios import hot_paths, native_batch, sentry_envelopes
+from .ingest_scenarios import hot_paths, native_batch, sentry_envelopes, tag_store_cost
 from .scenarios import SCENARIOS, Context, Sizes, tag_table
 
 #: Every scenario, by the number its rows start with.
 ALL_SCENARIOS = {
-    **SCENARIOS, 8: sentry_envelopes, 9: native_batch, 10: hot_paths, 11: citus,
-}  # fmt: skip
+    **SCENARIOS,
+    8: sentry_envelopes,
+    9: native_batch,
+    10: hot_paths,
+    11: tag_store_cost,
+    12: citus,
+}
 
 
 def _server(root: Path) -> embedded.Cluster:

@@ -11,13 +11,14 @@ that compares two designs says so in its name."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from hashlib import sha256
 from typing import Any
 from uuid import UUID
 
 import psycopg
 
+from mesher._sql import BinaryArray
 from mesher._uuid7 import uuid7_with_time
 
 # --- the write path (sql/queries/ingest.sql) ---------------------------------------
@@ -87,6 +88,109 @@ EVENT_COLUMNS = (
     f" {SENTRY_COLUMNS}"
 )
 
+UPSERT_TAGS_AND_COUNTS = """WITH tags AS (
+    SELECT t.issue_id, t.tag_key, t.tag_value, t.times_seen, t.first_seen, t.last_seen
+    FROM unnest(
+        cast(%(tag_issue_ids)s AS UUID[]), cast(%(tag_keys)s AS TEXT[]),
+        cast(%(tag_values)s AS TEXT[]), cast(%(tag_counts)s AS INTEGER[]),
+        cast(%(tag_first_seen)s AS TIMESTAMPTZ[]), cast(%(tag_last_seen)s AS TIMESTAMPTZ[])
+    ) AS t (issue_id, tag_key, tag_value, times_seen, first_seen, last_seen)
+),
+hours AS (
+    SELECT h.issue_id, h.hour_start, h.level, h.event_count
+    FROM unnest(
+        cast(%(hour_issue_ids)s AS UUID[]), cast(%(hour_starts)s AS TIMESTAMPTZ[]),
+        cast(%(hour_levels)s AS TEXT[]), cast(%(hour_counts)s AS INTEGER[])
+    ) AS h (issue_id, hour_start, level, event_count)
+),
+issue_tags AS (
+    INSERT INTO issue_tag_values AS v (
+        project_id, issue_id, tag_key, tag_value, times_seen, first_seen, last_seen
+    )
+    SELECT %(project_id)s AS project_id, tags.issue_id, tags.tag_key, tags.tag_value,
+           tags.times_seen, tags.first_seen, tags.last_seen
+    FROM tags
+    ORDER BY tags.issue_id, tags.tag_key, tags.tag_value
+    ON CONFLICT (project_id, issue_id, tag_key, tag_value) DO UPDATE SET
+        times_seen = v.times_seen + excluded.times_seen,
+        first_seen = least(v.first_seen, excluded.first_seen),
+        last_seen = greatest(v.last_seen, excluded.last_seen)
+    RETURNING 1
+),
+issue_hours AS (
+    INSERT INTO issue_hourly_counts AS c (project_id, issue_id, hour_start, event_count)
+    SELECT %(project_id)s AS project_id, hours.issue_id, hours.hour_start,
+           sum(hours.event_count) AS event_count
+    FROM hours
+    GROUP BY hours.issue_id, hours.hour_start
+    ORDER BY hours.issue_id, hours.hour_start
+    ON CONFLICT (project_id, issue_id, hour_start) DO UPDATE SET
+        event_count = c.event_count + excluded.event_count
+    RETURNING 1
+),
+project_tags AS (
+    INSERT INTO project_tag_values AS v (
+        project_id, tag_key, tag_value, times_seen, first_seen, last_seen
+    )
+    SELECT %(project_id)s AS project_id, tags.tag_key, tags.tag_value,
+           sum(tags.times_seen) AS times_seen, min(tags.first_seen) AS first_seen,
+           max(tags.last_seen) AS last_seen
+    FROM tags
+    GROUP BY tags.tag_key, tags.tag_value
+    ORDER BY tags.tag_key, tags.tag_value
+    ON CONFLICT (project_id, tag_key, tag_value) DO UPDATE SET
+        times_seen = v.times_seen + excluded.times_seen,
+        first_seen = least(v.first_seen, excluded.first_seen),
+        last_seen = greatest(v.last_seen, excluded.last_seen)
+    RETURNING 1
+),
+project_hours AS (
+    INSERT INTO project_hourly_counts AS c (project_id, hour_start, level, event_count)
+    SELECT %(project_id)s AS project_id, hours.hour_start, hours.level,
+           sum(hours.event_count) AS event_count
+    FROM hours
+    GROUP BY hours.hour_start, hours.level
+    ORDER BY hours.hour_start, hours.level
+    ON CONFLICT (project_id, hour_start, level) DO UPDATE SET
+        event_count = c.event_count + excluded.event_count
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM issue_tags) AS issue_tag_rows,
+       (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
+       (SELECT count(*) FROM project_tags) AS project_tag_rows,
+       (SELECT count(*) FROM project_hours) AS project_hour_rows"""
+
+
+def tags_and_counts(
+    project_id: UUID, rows: Sequence[Sequence[Any]], tags: Sequence[Mapping[str, str]]
+) -> dict[str, Any]:
+    """UPSERT_TAGS_AND_COUNTS' arrays: ``rows`` in copy_events' column order
+    (issue_id, received_at and level at 2, 3 and 5), ``tags`` each event's."""
+    seen: dict[tuple[Any, str, str], list[Any]] = {}
+    hours: dict[tuple[Any, Any, str], int] = {}
+    for row, event_tags in zip(rows, tags, strict=True):
+        issue_id, at = row[2], row[3]
+        hour = (issue_id, at.replace(minute=0, second=0, microsecond=0), row[5])
+        hours[hour] = hours.get(hour, 0) + 1
+        for key, value in event_tags.items():
+            entry = seen.get((issue_id, key, value))
+            if entry is None:
+                seen[(issue_id, key, value)] = [1, at, at]
+            else:
+                entry[0] += 1
+                entry[2] = at
+    a = BinaryArray  # as the layer sends them: binary arrays
+    return {
+        "project_id": project_id,
+        "tag_issue_ids": a(k[0] for k in seen), "tag_keys": a(k[1] for k in seen),
+        "tag_values": a(k[2] for k in seen), "tag_counts": a(e[0] for e in seen.values()),
+        "tag_first_seen": a(e[1] for e in seen.values()),
+        "tag_last_seen": a(e[2] for e in seen.values()),
+        "hour_issue_ids": a(k[0] for k in hours), "hour_starts": a(k[1] for k in hours),
+        "hour_levels": a(k[2] for k in hours), "hour_counts": a(hours.values()),
+    }  # fmt: skip
+
+
 SEVERITY = ["debug", "info", "warning", "error", "fatal"]  # least severe first
 
 #: An event's JSONB columns as JSON text: exception, stacktrace, breadcrumbs,
@@ -121,24 +225,31 @@ def ingest_batch(
     fingerprints: Sequence[str],
     titles: Sequence[str],
     json_text: Sequence[JsonColumns] | None = None,
+    today: bool = False,
 ) -> None:
     """Lock, upsert one issue per fingerprint, COPY the events (INSERT a single
-    one): one transaction. ``json_text``: the JSONB columns already serialized
-    (else they are serialized here, inside the clock)."""
+    one), upsert the tag store and the hourly rollups: one transaction. The
+    arrays go as binary arrays, as the layer sends them. ``json_text``: the
+    JSONB columns already serialized (else they are serialized here, inside
+    the clock). ``today``: the write path as it was before the tag store
+    (scenario 11): no tag store statement, and plain lists (sent as text)."""
+    a: Callable[[Iterable[Any]], list[Any]] = list if today else BinaryArray
     _, now = uuid7_with_time()
     groups: dict[str, list[int]] = {}
     for index, fp in enumerate(fingerprints):
         groups.setdefault(fp, []).append(index)
-    keys = sorted(groups)
-    levels = [
+    keys = a(sorted(groups))
+    levels = a(
         max((payloads[i].get("level", "error") for i in groups[k]), key=SEVERITY.index)
         for k in keys
-    ]
-    lock_keys = sorted(
-        {
-            int.from_bytes(sha256(project_id.bytes + k.encode()).digest()[:8], signed=True)
-            for k in keys
-        }
+    )
+    lock_keys = a(
+        sorted(
+            {
+                int.from_bytes(sha256(project_id.bytes + k.encode()).digest()[:8], signed=True)
+                for k in keys
+            }
+        )
     )
 
     def row(i: int, issue_ids: dict[str, UUID]) -> tuple[Any, ...]:
@@ -152,20 +263,22 @@ def ingest_batch(
         cur.execute(
             UPSERT_ISSUES,
             {"project_id": project_id, "fingerprints": keys,
-             "titles": [titles[groups[k][0]] for k in keys], "levels": levels,
-             "counts": [len(groups[k]) for k in keys], "first_seen": [now] * len(keys),
-             "last_seen": [now] * len(keys), "first_releases": [None] * len(keys),
-             "last_releases": [None] * len(keys)},
+             "titles": a(titles[groups[k][0]] for k in keys), "levels": levels,
+             "counts": a(len(groups[k]) for k in keys), "first_seen": a([now] * len(keys)),
+             "last_seen": a([now] * len(keys)), "first_releases": a([None] * len(keys)),
+             "last_releases": a([None] * len(keys))},
         )  # fmt: skip
         issue_ids = {fp: issue_id for issue_id, fp, _ in cur.fetchall()}
+        rows = [row(i, issue_ids) for i in range(len(payloads))]
         if len(payloads) == 1:
-            cur.execute(
-                INSERT_EVENT, dict(zip(INSERT_EVENT_PARAMS, row(0, issue_ids), strict=True))
-            )
+            cur.execute(INSERT_EVENT, dict(zip(INSERT_EVENT_PARAMS, rows[0], strict=True)))
         else:
             with cur.copy(COPY_EVENTS) as copy:
-                for i in range(len(payloads)):
-                    copy.write_row(row(i, issue_ids))
+                for r in rows:
+                    copy.write_row(r)
+        if not today:
+            tags = [p.get("tags", {}) for p in payloads]
+            cur.execute(UPSERT_TAGS_AND_COUNTS, tags_and_counts(project_id, rows, tags))
 
 
 # --- API keys (sql/queries/api_keys.sql) ------------------------------------------
@@ -211,8 +324,11 @@ ORDER BY received_at DESC, id DESC LIMIT %(page_size)s""",
 WHERE tags @> %(tags)s AND project_id = %(project_id)s AND received_at >= %(since)s
 ORDER BY received_at DESC, id DESC LIMIT %(page_size)s""",
     "event_volume": """WITH counted AS (
-    SELECT date_trunc(%(bucket)s, received_at, 'UTC') AS bucket_start, count(*) AS event_count
-    FROM events WHERE project_id = %(project_id)s AND received_at >= %(since)s
+    SELECT date_trunc(%(bucket)s, hour_start, 'UTC') AS bucket_start,
+           sum(event_count) AS event_count
+    FROM project_hourly_counts
+    WHERE project_id = %(project_id)s
+      AND hour_start >= date_trunc('hour', cast(%(since)s AS TIMESTAMPTZ), 'UTC')
     GROUP BY bucket_start
 ),
 buckets AS (
@@ -225,8 +341,10 @@ buckets AS (
 SELECT buckets.bucket_start, coalesce(counted.event_count, 0) AS event_count
 FROM buckets LEFT JOIN counted ON buckets.bucket_start = counted.bucket_start
 ORDER BY buckets.bucket_start""",
-    "level_breakdown": """SELECT level, count(*) AS event_count FROM events
-WHERE project_id = %(project_id)s AND received_at >= %(since)s GROUP BY level""",
+    "level_breakdown": """SELECT level, sum(event_count) AS event_count FROM project_hourly_counts
+WHERE project_id = %(project_id)s
+  AND hour_start >= date_trunc('hour', cast(%(since)s AS TIMESTAMPTZ), 'UTC')
+GROUP BY level""",
 }
 
 #: Which of the layer's queries each baseline statement stands for.
@@ -236,6 +354,7 @@ SAME_AS = {
     "upsert_issues": UPSERT_ISSUES,
     "copy_events": COPY_EVENTS,
     "insert_event": INSERT_EVENT,
+    "upsert_tags_and_counts": UPSERT_TAGS_AND_COUNTS,
     "get_project_by_api_key": API_KEY_LOOKUP,
     **READS,
 }

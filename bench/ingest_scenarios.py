@@ -7,7 +7,11 @@ A round's ratio is baseline time / Mesher time; the table shows the median
 ratio with [min-max], and each side's client CPU per event or call
 (``time.process_time``), which the machine's load does not inflate.
 
-They are scenarios 8 to 10 of ``python -m bench`` (``--only 8,9,10``).
+They are scenarios 8 to 11 of ``python -m bench`` (``--only 8,9,10,11``).
+Scenario 11 is not Mesher against the baseline but the write path against
+itself: the hand-written batch writer with the tag store and the hourly
+rollups (the Mesher column) and without them (the baseline column, the
+write path as it was before migration 0012).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import gzip
 import json
 import statistics
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from hashlib import sha256
@@ -27,7 +31,7 @@ from uuid import UUID
 import psycopg
 
 from mesher import queries as q
-from mesher._sql import sync_queries
+from mesher._sql import BinaryArray, sync_queries
 from mesher._uuid7 import uuid7_time, uuid7_with_time
 from mesher.fingerprint import fingerprint, title
 from mesher.ingest import ingest_event, ingest_events
@@ -35,6 +39,7 @@ from mesher.models import EventPayload
 from mesher.queries.events import EVENT_TIME_SLACK
 from mesher.sentry import ingest_envelope
 
+from . import baseline
 from .data import payloads
 from .figures import US, Result, ratio_at_least
 from .scenarios import Context, _project
@@ -103,33 +108,40 @@ def compare(name: str, m: Timing, b: Timing, per: int, unit: str, goal: float) -
 
 
 def _lock_keys(project_id: UUID, fingerprints: Sequence[str]) -> list[int]:
-    return sorted(
-        {
-            int.from_bytes(sha256(project_id.bytes + fp.encode()).digest()[:8], signed=True)
-            for fp in fingerprints
-        }
-    )
+    keys = {
+        int.from_bytes(sha256(project_id.bytes + fp.encode()).digest()[:8], signed=True)
+        for fp in fingerprints
+    }
+    return BinaryArray(sorted(keys))
 
 
-def write_batch(conn: Conn, project_id: UUID, rows: list[list[Any]], titles: list[str]) -> None:
-    """Lock, upsert one issue per fingerprint, COPY (INSERT for one row).
-    ``rows`` are copy_events' columns with issue_id (index 2) still None."""
+def write_batch(
+    conn: Conn,
+    project_id: UUID,
+    rows: list[list[Any]],
+    titles: list[str],
+    tags: Sequence[Mapping[str, str]],
+) -> None:
+    """Lock, upsert one issue per fingerprint, COPY (INSERT for one row), then
+    the tag store and the hourly rollups. ``rows`` are copy_events' columns
+    with issue_id (index 2) still None; ``tags`` what each event counts as
+    tags."""
     groups: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
         groups.setdefault(row[4], []).append(i)
-    keys = sorted(groups)
-    at = [rows[groups[k][0]][3] for k in keys]
+    a = BinaryArray  # as the layer sends its arrays
+    keys = a(sorted(groups))
     releases = [[rows[i][17] for i in groups[k] if rows[i][17]] for k in keys]
     params = {
         "project_id": project_id,
         "fingerprints": keys,
-        "titles": [titles[groups[k][0]] for k in keys],
-        "levels": [max((rows[i][5] for i in groups[k]), key=SEVERITY.index) for k in keys],
-        "counts": [len(groups[k]) for k in keys],
-        "first_seen": at,
-        "last_seen": [rows[groups[k][-1]][3] for k in keys],
-        "first_releases": [r[0] if r else None for r in releases],
-        "last_releases": [r[-1] if r else None for r in releases],
+        "titles": a(titles[groups[k][0]] for k in keys),
+        "levels": a(max((rows[i][5] for i in groups[k]), key=SEVERITY.index) for k in keys),
+        "counts": a(len(groups[k]) for k in keys),
+        "first_seen": a(rows[groups[k][0]][3] for k in keys),
+        "last_seen": a(rows[groups[k][-1]][3] for k in keys),
+        "first_releases": a(r[0] if r else None for r in releases),
+        "last_releases": a(r[-1] if r else None for r in releases),
     }
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(SQL.lock_fingerprints.sql, {"keys": _lock_keys(project_id, keys)})
@@ -147,6 +159,9 @@ def write_batch(conn: Conn, project_id: UUID, rows: list[list[Any]], titles: lis
             with cur.copy(SQL.copy_events.sql) as copy:
                 for row in rows:
                     copy.write_row(row)
+        cur.execute(
+            SQL.upsert_tags_and_counts.sql, baseline.tags_and_counts(project_id, rows, tags)
+        )
 
 
 def _dumps(value: Any) -> str:
@@ -207,6 +222,16 @@ def sentry_row(project_id: UUID, fp: str, e: dict[str, Any]) -> list[Any]:
         _dumps(chain) if chain else None,
         _dumps({k: v for k, v in e.items() if k not in _SENTRY_COLUMNS}),
     ]  # fmt: skip
+
+
+def sentry_tags(e: dict[str, Any]) -> dict[str, str]:
+    """What the tag store counts of a parsed SDK event: its tags, its
+    environment and its release."""
+    tags = dict(e.get("tags") or {})
+    for column in ("environment", "release"):
+        if e.get(column) is not None:
+            tags[column] = e[column]
+    return tags
 
 
 def envelope_events(body: bytes) -> list[dict[str, Any]]:
@@ -277,11 +302,10 @@ def _envelope_rounds(
 
         def run_base(r: int) -> None:
             for body, g in zip(bodies, groups, strict=True):
-                rows = [
-                    sentry_row(pb[r], fps[i], e)
-                    for i, e in zip(g, envelope_events(body), strict=True)
-                ]
-                write_batch(cb, pb[r], rows, [titles[i] for i in g])
+                events = envelope_events(body)
+                rows = [sentry_row(pb[r], fps[i], e) for i, e in zip(g, events, strict=True)]
+                tags = [sentry_tags(e) for e in events]
+                write_batch(cb, pb[r], rows, [titles[i] for i in g], tags)
 
         return alternate(ctx.sizes.rounds, run_mesher, run_base)
 
@@ -308,7 +332,7 @@ def native_batch(ctx: Context) -> Iterator[Result]:
         def run_base(r: int) -> None:
             for c in chunks:
                 rows = [native_row(pb, fps[i], data[i]) for i in c]
-                write_batch(cb, pb, rows, [titles[i] for i in c])
+                write_batch(cb, pb, rows, [titles[i] for i in c], [data[i]["tags"] for i in c])
 
         m, b = alternate(s.rounds, run_mesher, run_base)
     yield compare(
@@ -379,8 +403,67 @@ def single_event(ctx: Context, rounds: int) -> Iterator[Result]:
 
         def run_base(r: int) -> None:
             for i in range(r * count, (r + 1) * count):
-                write_batch(cb, pb, [native_row(pb, fps[i], data[i])], [titles[i]])
+                row = native_row(pb, fps[i], data[i])
+                write_batch(cb, pb, [row], [titles[i]], [data[i]["tags"]])
 
         m, b = alternate(rounds, run_mesher, run_base)
     yield compare(f"10. single-event ingest, 1 connection, {count} events/round", m, b, count,
                   "event", 0.9)  # fmt: skip
+
+
+# --- 4. the cost of the tag store and the rollups (the search issue's goal) ----------------
+
+
+def tag_store_cost(ctx: Context) -> Iterator[Result]:
+    """Tag store and rollups: batch ingest with them against without (hand-written)"""
+    s = ctx.sizes
+    # (row, fingerprints, fresh): row 1's shape, where nearly every event of a
+    # batch is its issue's only one (nothing coalesces: five new tag rows per
+    # event), first into a fresh project, then into one whose rows exist; then
+    # a skewed one, a hundredth of the fingerprints, where a batch's events
+    # share issues and their tag rows coalesce.
+    shapes = [("11", s.fingerprints, True), ("11b", s.fingerprints, False),
+              ("11c", max(1, s.fingerprints // 100), False)]  # fmt: skip
+    for row, groups, fresh in shapes:
+        data = payloads(s.batch_events, groups, seed=11)
+        models = [EventPayload.model_validate(p) for p in data]
+        size = s.batch_size
+        batches = [
+            ([data[i] for i in c], [fingerprint(models[i]) for i in c],
+             [title(models[i]) for i in c])
+            for c in (range(i, min(i + size, len(data))) for i in range(0, len(data), size))
+        ]  # fmt: skip
+        m, b = _with_and_without(ctx, batches, fresh)
+        shape = "new issues and tag values" if fresh else "existing issues and tag values"
+        yield compare(
+            f"{row}. batch ingest with / without the tag store and rollups (both hand-written),"
+            f" {size}/batch, {len(data):,} events, {groups:,} fingerprints, {shape}",
+            m, b, len(data), "event", 0.85,
+        )  # fmt: skip
+
+
+Batch = tuple[list[dict[str, Any]], list[str], list[str]]  # payloads, fingerprints, titles
+
+
+def _with_and_without(ctx: Context, batches: list[Batch], fresh: bool) -> tuple[Timing, Timing]:
+    """``fresh``: a project per round and side, so that every batch opens new
+    issues, tag values and hours; else one project per side, whose rows the
+    warm-up round made, so that every batch adds to rows that exist."""
+    url = ctx.fresh_db()
+    projects = ctx.sizes.rounds + 1 if fresh else 1
+    with_ = [_project(url, f"with{r}") for r in range(projects)]
+    without = [_project(url, f"without{r}") for r in range(projects)]
+    with (
+        psycopg.connect(url, autocommit=True) as cw,
+        psycopg.connect(url, autocommit=True) as co,
+    ):
+
+        def write(conn: Conn, project: UUID, tag_store: bool) -> None:
+            for payloads_, fps, titles in batches:
+                baseline.ingest_batch(conn, project, payloads_, fps, titles, today=not tag_store)
+
+        return alternate(
+            ctx.sizes.rounds,
+            lambda r: write(cw, with_[r % projects], True),
+            lambda r: write(co, without[r % projects], False),
+        )

@@ -377,9 +377,21 @@ def _load(ctx: Context, events: int) -> tuple[str, UUID]:
                     "lo": lo, "hi": min(lo + step - 1, events), "n": events, "issues": issues,
                 },
             )  # fmt: skip
+        # The tag store and the rollups of those events, as the write path
+        # would have kept them: migration 0012's statements that fill them.
+        conn.execute(_rollups_from_events())
         conn.execute("VACUUM ANALYZE")
         _check_tags(ctx, conn, project, events)
     return url, project
+
+
+def _rollups_from_events() -> str:
+    """Migration 0012's statements that fill the tag store and the hourly
+    rollups from the stored events."""
+    from mesher._sql import sql_dir
+
+    text = (sql_dir() / "migrations" / "0012_tag_store_rollups.sql").read_text()
+    return text[text.index("-- Fill them from the events") :]
 
 
 def _check_tags(ctx: Context, conn: psycopg.Connection[Any], project: UUID, events: int) -> None:

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import aiosql
+import psycopg
 from aiosql.adapters.apyformat import AsyncPyFormatAdapter
 from aiosql.adapters.pyformat import PyFormatAdapter
 from psycopg.rows import tuple_row
+from psycopg.types.array import ListBinaryDumper
 
 
 def sql_dir() -> Path:
@@ -25,6 +27,18 @@ def sql_dir() -> Path:
         if (candidate / "queries").is_dir():
             return candidate
     raise FileNotFoundError(f"mesher's SQL files are missing: looked in {here / 'sql'}")
+
+
+class BinaryArray(list[Any]):
+    """A list that psycopg sends as a binary array. psycopg sends a plain list
+    as text, quoting each item and writing each timestamp out: for the
+    thousands of items of the write path's tag store statement, that cost
+    about eight times what the binary form does (60 ms against 8 ms for six
+    arrays of 2,500). Registered on psycopg's global adapters, for this class
+    only; a connection made before this module was imported sends it as text."""
+
+
+psycopg.adapters.register_dumper(BinaryArray, ListBinaryDumper)
 
 
 # Column names per query, read once from the first result's description:

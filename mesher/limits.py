@@ -19,8 +19,15 @@ MAX_DAYS_AHEAD = 10_000
 #: The retention of event partitions, in days (migrate --retention-days, maintain).
 MIN_RETENTION_DAYS = 1
 MAX_RETENTION_DAYS = 100_000
-#: Most buckets event_volume returns.
+#: Most buckets event_volume returns, and issue_sparklines per issue.
 MAX_BUCKETS = 10_000
+#: Most points (issues times buckets) one issue_sparklines call returns.
+MAX_SPARKLINE_POINTS = 100_000
+#: Most top values per tag key that issue_tag_facets returns.
+MAX_FACET_VALUES = 100
+#: How long the hourly rollups are kept, in days (maintain's
+#: rollup_retention_days); bounded like the partitions' retention.
+ROLLUP_RETENTION_DAYS = 400
 #: The longest issue search query (mesher.search.parse), in characters,
 #: and the most terms it may hold.
 MAX_SEARCH_LENGTH = 4000

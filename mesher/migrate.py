@@ -3,7 +3,7 @@
 Usage::
 
     python -m mesher.migrate [--database-url URL] [--days N] [--retention-days N]
-                             [--status | --maintain]
+                             [--rollup-retention-days N] [--status | --maintain]
 
 The URL comes from ``--database-url``, else ``$DATABASE_URL``, else the
 embedded development server (see ``mesher.embedded``).
@@ -18,7 +18,8 @@ queue up one behind the other:
 4. maintenance (``mesher.maintenance.maintain``): the ``events`` partitions
    for today (UTC) and the following days, rows stranded in
    ``events_default`` moved to their day, partitions past the retention
-   dropped, expired idempotency keys, Sentry event ids and sessions deleted.
+   dropped, hourly rollups past theirs, expired idempotency keys, Sentry
+   event ids and sessions deleted.
 
 ``--maintain`` runs step 4 alone, for a daily cron job.
 
@@ -52,7 +53,12 @@ from psycopg.conninfo import make_conninfo
 
 from ._sql import sql_dir, sync_queries
 from .errors import DatabaseError, MesherError, MigrationError, translate
-from .limits import MAX_DAYS_AHEAD, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS
+from .limits import (
+    MAX_DAYS_AHEAD,
+    MAX_RETENTION_DAYS,
+    MIN_RETENTION_DAYS,
+    ROLLUP_RETENTION_DAYS,
+)
 from .maintenance import MaintenanceReport, maintain
 
 __all__ = [
@@ -262,6 +268,7 @@ def migrate(
     *,
     days: int = 7,
     retention_days: int = 90,
+    rollup_retention_days: int = ROLLUP_RETENTION_DAYS,
     echo: Callable[[str], None] | None = None,
     migrations_dir: Path | None = None,
 ) -> MigrationReport:
@@ -275,7 +282,8 @@ def migrate(
     report = MigrationReport()
     with _connect(conninfo) as conn:
         try:
-            _migrate(conn, folder, files, report, days, retention_days, say)
+            retention = (days, retention_days, rollup_retention_days)
+            _migrate(conn, folder, files, report, retention, say)
         except psycopg.Error as exc:
             raise _database_error(exc, conninfo) from exc
     for line in report.maintenance.lines():
@@ -288,8 +296,7 @@ def _migrate(
     folder: Path,
     files: list[Migration],
     report: MigrationReport,
-    days: int,
-    retention_days: int,
+    maintenance: tuple[int, int, int],
     say: Callable[[str], None],
 ) -> None:
     _q.acquire_migration_lock(conn)
@@ -313,7 +320,7 @@ def _migrate(
             _apply(conn, "after_migrate.sql", (folder / "after_migrate.sql").read_text())
         if not report.applied:
             say(f"schema up to date ({report.already_applied} migrations applied earlier)")
-        report.maintenance = maintain(conn, days, retention_days)
+        report.maintenance = maintain(conn, *maintenance)
     finally:
         if not conn.broken:
             _q.release_migration_lock(conn)
@@ -356,12 +363,13 @@ def run_maintenance(
     *,
     days: int = 7,
     retention_days: int = 90,
+    rollup_retention_days: int = ROLLUP_RETENTION_DAYS,
     echo: Callable[[str], None] | None = None,
 ) -> MaintenanceReport:
     """Partition maintenance alone (``--maintain``), on its own connection."""
     with _connect(conninfo) as conn:
         try:
-            report = maintain(conn, days, retention_days)
+            report = maintain(conn, days, retention_days, rollup_retention_days)
         except psycopg.Error as exc:
             raise _database_error(exc, conninfo) from exc
     for line in report.lines():
@@ -419,6 +427,12 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         default=90,
         help="drop event partitions whose day is older than this (default 90)",
     )
+    parser.add_argument(
+        "--rollup-retention-days",
+        type=int,
+        default=ROLLUP_RETENTION_DAYS,
+        help=f"delete hourly rollups older than this (default {ROLLUP_RETENTION_DAYS})",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--status", action="store_true", help="list applied and pending files; change nothing"
@@ -432,6 +446,10 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     if not MIN_RETENTION_DAYS <= args.retention_days <= MAX_RETENTION_DAYS:
         parser.error(
             f"--retention-days must be between {MIN_RETENTION_DAYS} and {MAX_RETENTION_DAYS}"
+        )
+    if not MIN_RETENTION_DAYS <= args.rollup_retention_days <= MAX_RETENTION_DAYS:
+        parser.error(
+            f"--rollup-retention-days must be between {MIN_RETENTION_DAYS} and {MAX_RETENTION_DAYS}"
         )
     return args
 
@@ -449,14 +467,19 @@ def main(argv: list[str] | None = None) -> int:
                 raise EmbeddedError(f"embedded PostgreSQL: {exc}") from exc
             url = cluster.url()
             print(f"using the embedded PostgreSQL 18 (data in {cluster.data_dir}): {url}")
+        retention = {
+            "days": args.days,
+            "retention_days": args.retention_days,
+            "rollup_retention_days": args.rollup_retention_days,
+        }
         if args.status:
             for s in status(url):
                 when = f"  {s.applied_at:%Y-%m-%d %H:%M:%S %Z}" if s.applied_at else ""
                 print(f"{s.state:8} {s.filename}{when}")
         elif args.maintain:
-            run_maintenance(url, days=args.days, retention_days=args.retention_days, echo=print)
+            run_maintenance(url, **retention, echo=print)
         else:
-            migrate(url, days=args.days, retention_days=args.retention_days, echo=print)
+            migrate(url, **retention, echo=print)
     except MesherError as exc:
         print(f"mesher.migrate: {exc}", file=sys.stderr)
         return 1

@@ -41,6 +41,7 @@ __all__ = [
     "EventPage",
     "EventPayload",
     "ExceptionInfo",
+    "FacetValue",
     "IngestedEvent",
     "Issue",
     "IssuePage",
@@ -53,6 +54,8 @@ __all__ = [
     "Severity",
     "SkippedItem",
     "StackFrame",
+    "TagFacet",
+    "TagValueCount",
     "User",
     "most_severe",
 ]
@@ -285,6 +288,39 @@ class Issue(_Row):
     assigned_to: UUID | None
     first_release: str | None = None  # the release of its first event that had one
     last_release: str | None = None  # the release of its latest event that had one
+
+
+# --- the tag store -------------------------------------------------------------
+
+
+class TagValueCount(_Row):
+    """One value of a tag key and the events that carried it: in a project
+    (``project_tag_values``) or an issue (``FacetValue``)."""
+
+    value: str
+    count: int  # events that carried this value
+    first_seen: AwareDatetime
+    last_seen: AwareDatetime
+
+
+class FacetValue(TagValueCount):
+    """One of a tag key's top values in an issue."""
+
+    #: count / the issue's event_count: the part of the issue's events that
+    #: carried this value (between 0 and 1).
+    share: float
+
+
+class TagFacet(_Row):
+    """One tag key of an issue (``issue_tag_facets``)."""
+
+    key: str
+    #: how many of the issue's events carried this key, whatever the value
+    event_count: int
+    #: how many distinct values the key has in the issue (top_values holds
+    #: at most the requested number of them)
+    distinct_values: int
+    top_values: list[FacetValue]  # most seen first, ties by value
 
 
 # --- tenancy -----------------------------------------------------------------

@@ -288,6 +288,35 @@ CREATE TABLE public.ingest_batches (
 
 
 --
+-- Name: issue_hourly_counts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.issue_hourly_counts (
+    project_id uuid NOT NULL,
+    issue_id uuid NOT NULL,
+    hour_start timestamp with time zone NOT NULL,
+    event_count integer NOT NULL
+)
+WITH (fillfactor='80');
+
+
+--
+-- Name: issue_tag_values; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.issue_tag_values (
+    project_id uuid NOT NULL,
+    issue_id uuid NOT NULL,
+    tag_key text NOT NULL COLLATE pg_catalog."C",
+    tag_value text NOT NULL COLLATE pg_catalog."C",
+    times_seen bigint NOT NULL,
+    first_seen timestamp with time zone NOT NULL,
+    last_seen timestamp with time zone NOT NULL
+)
+WITH (fillfactor='80');
+
+
+--
 -- Name: issues; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -333,6 +362,35 @@ CREATE TABLE public.organizations (
     slug text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
+
+
+--
+-- Name: project_hourly_counts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.project_hourly_counts (
+    project_id uuid NOT NULL,
+    hour_start timestamp with time zone NOT NULL,
+    level text NOT NULL,
+    event_count integer NOT NULL,
+    CONSTRAINT project_hourly_counts_level_check CHECK ((level = ANY (ARRAY['fatal'::text, 'error'::text, 'warning'::text, 'info'::text, 'debug'::text])))
+)
+WITH (fillfactor='80');
+
+
+--
+-- Name: project_tag_values; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.project_tag_values (
+    project_id uuid NOT NULL,
+    tag_key text NOT NULL COLLATE pg_catalog."C",
+    tag_value text NOT NULL COLLATE pg_catalog."C",
+    times_seen bigint NOT NULL,
+    first_seen timestamp with time zone NOT NULL,
+    last_seen timestamp with time zone NOT NULL
+)
+WITH (fillfactor='80');
 
 
 --
@@ -480,6 +538,22 @@ ALTER TABLE ONLY public.ingest_batches
 
 
 --
+-- Name: issue_hourly_counts issue_hourly_counts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.issue_hourly_counts
+    ADD CONSTRAINT issue_hourly_counts_pkey PRIMARY KEY (project_id, issue_id, hour_start);
+
+
+--
+-- Name: issue_tag_values issue_tag_values_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.issue_tag_values
+    ADD CONSTRAINT issue_tag_values_pkey PRIMARY KEY (project_id, issue_id, tag_key, tag_value);
+
+
+--
 -- Name: issues issues_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -525,6 +599,22 @@ ALTER TABLE ONLY public.organizations
 
 ALTER TABLE ONLY public.organizations
     ADD CONSTRAINT organizations_slug_key UNIQUE (slug);
+
+
+--
+-- Name: project_hourly_counts project_hourly_counts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_hourly_counts
+    ADD CONSTRAINT project_hourly_counts_pkey PRIMARY KEY (project_id, hour_start, level);
+
+
+--
+-- Name: project_tag_values project_tag_values_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_tag_values
+    ADD CONSTRAINT project_tag_values_pkey PRIMARY KEY (project_id, tag_key, tag_value);
 
 
 --
@@ -730,6 +820,13 @@ CREATE INDEX idx_ingest_batches_received ON public.ingest_batches USING btree (r
 
 
 --
+-- Name: idx_issue_hourly_counts_hour; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_issue_hourly_counts_hour ON public.issue_hourly_counts USING btree (hour_start);
+
+
+--
 -- Name: idx_issues_id; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -769,6 +866,13 @@ CREATE INDEX idx_org_memberships_org ON public.org_memberships USING btree (org_
 --
 
 CREATE INDEX idx_org_memberships_user ON public.org_memberships USING btree (user_id);
+
+
+--
+-- Name: idx_project_hourly_counts_hour; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_project_hourly_counts_hour ON public.project_hourly_counts USING btree (hour_start);
 
 
 --
@@ -919,6 +1023,22 @@ ALTER TABLE ONLY public.ingest_batches
 
 
 --
+-- Name: issue_hourly_counts issue_hourly_counts_issue_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.issue_hourly_counts
+    ADD CONSTRAINT issue_hourly_counts_issue_fkey FOREIGN KEY (project_id, issue_id) REFERENCES public.issues(project_id, id) ON DELETE CASCADE;
+
+
+--
+-- Name: issue_tag_values issue_tag_values_issue_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.issue_tag_values
+    ADD CONSTRAINT issue_tag_values_issue_fkey FOREIGN KEY (project_id, issue_id) REFERENCES public.issues(project_id, id) ON DELETE CASCADE;
+
+
+--
 -- Name: issues issues_assigned_to_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -948,6 +1068,22 @@ ALTER TABLE ONLY public.org_memberships
 
 ALTER TABLE ONLY public.org_memberships
     ADD CONSTRAINT org_memberships_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: project_hourly_counts project_hourly_counts_project_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_hourly_counts
+    ADD CONSTRAINT project_hourly_counts_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
+
+
+--
+-- Name: project_tag_values project_tag_values_project_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_tag_values
+    ADD CONSTRAINT project_tag_values_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
 
 
 --
@@ -1038,6 +1174,20 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ingest_batches TO mesher_app;
 
 
 --
+-- Name: TABLE issue_hourly_counts; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_hourly_counts TO mesher_app;
+
+
+--
+-- Name: TABLE issue_tag_values; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_tag_values TO mesher_app;
+
+
+--
 -- Name: TABLE issues; Type: ACL; Schema: public; Owner: -
 --
 
@@ -1056,6 +1206,20 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.org_memberships TO mesher_app;
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.organizations TO mesher_app;
+
+
+--
+-- Name: TABLE project_hourly_counts; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_hourly_counts TO mesher_app;
+
+
+--
+-- Name: TABLE project_tag_values; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_tag_values TO mesher_app;
 
 
 --

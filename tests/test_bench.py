@@ -42,14 +42,16 @@ def test_bench_smoke(tmp_path: Path) -> None:
                      "6. maintain", "8. Sentry envelopes, 1/envelope",
                      "8. Sentry envelopes, 100/envelope", "9. native batch",
                      "10. get_project_by_api_key", "10. get_event",
-                     "10. single-event"):  # fmt: skip
+                     "10. single-event", "11. batch ingest with / without",
+                     "11b. batch ingest with / without",
+                     "11c. batch ingest with / without"):  # fmt: skip
         assert f"| {scenario}" in text, scenario
     # Every read was checked (same rows on both sides) and returned something.
     reads = re.findall(r"^\| [57]\. .* @ [\d,]+ events → (.*?) \|", text, re.MULTILINE)
     assert len(reads) >= 2 * 17, reads
     assert all(re.match(r"[1-9][\d,]* (rows?|buckets|events|issues)", r) for r in reads), reads
-    if CITUS_UNAVAILABLE is None:  # scenario 11 starts its own cluster; no goal, reported only
-        citus = re.findall(r"^\| 11\. Citus / plain PG 15, .* \|  \|  \|$", text, re.MULTILINE)
+    if CITUS_UNAVAILABLE is None:  # scenario 12 starts its own cluster; no goal, reported only
+        citus = re.findall(r"^\| 12\. Citus / plain PG 15, .* \|  \|  \|$", text, re.MULTILINE)
         assert len(citus) == 6, citus
     for case in ("common tag", "medium tag", "rare tag", "old release"):
         assert re.search(rf"^\| {case}.* \| 24 h", text, re.MULTILINE), case

@@ -83,7 +83,14 @@ def _strategy(name: str, ids: dict[str, Any]) -> st.SearchStrategy[Any]:
         "payloads": st.lists(payload, max_size=4) | anything,
         "ingested": st.lists(st.tuples(st.uuids(), st.uuids(), st.booleans(), st.booleans()).map(
             lambda t: ingest.IngestedEvent(*t)), max_size=3) | anything,
-        "key": st.one_of(st.just(ids["key"]), anything),
+        # an API key (get_project_by_api_key) or a tag key (project_tag_values)
+        "key": st.one_of(st.just(ids["key"]), st.sampled_from(["env", "%", "_"]), anything),
+        "prefix": st.one_of(text, anything),
+        "top": st.one_of(st.integers(min_value=-5, max_value=200), anything),
+        "issue_ids": st.one_of(
+            st.lists(st.one_of(st.just(ids["issue_id"]), st.uuids(), anything), max_size=4),
+            anything,
+        ),
         "public_key": st.one_of(st.just(ids["key"]), anything),
         "token": st.one_of(st.just(ids["token"]), anything),
         "email": st.one_of(st.just("ada@example.com"), st.emails(), anything),
@@ -117,7 +124,11 @@ def _counts(conn: Conn) -> tuple[int, ...]:
         " (SELECT coalesce(sum(event_count), 0) FROM issues), (SELECT count(*) FROM events),"
         " (SELECT count(*) FROM alert_rules), (SELECT count(*) FROM alerts),"
         " (SELECT count(*) FROM org_memberships), (SELECT count(*) FROM ingest_batches),"
-        " (SELECT count(*) FROM sentry_event_ids)"
+        " (SELECT count(*) FROM sentry_event_ids),"
+        " (SELECT coalesce(sum(times_seen), 0) FROM issue_tag_values),"
+        " (SELECT coalesce(sum(times_seen), 0) FROM project_tag_values),"
+        " (SELECT coalesce(sum(event_count), 0) FROM project_hourly_counts),"
+        " (SELECT coalesce(sum(event_count), 0) FROM issue_hourly_counts)"
     ).fetchone()
     assert row is not None
     return tuple(row)
@@ -127,7 +138,7 @@ def _counts(conn: Conn) -> tuple[int, ...]:
 def ids(conn: Conn, project_id: uuid.UUID) -> dict[str, Any]:
     org_id = q.get_project(conn, project_id).org_id
     user_id = q.create_user(conn, "ada@example.com", "pw", "Ada")
-    done = ingest.ingest_event(conn, project_id, {"message": "boom"})
+    done = ingest.ingest_event(conn, project_id, {"message": "boom", "tags": {"env": "prod"}})
     rule = q.create_alert_rule(conn, project_id, "r", {"condition_type": "threshold"}, {})
     (alert,) = q.fire_threshold_rules(conn, project_id)
     key = q.create_api_key(conn, project_id, "k")

@@ -91,6 +91,7 @@ def test_events_beyond_the_window_are_kept_then_moved(
             "move rows out of events_default: moved 7 rows into "
             f"events_{far:%Y%m%d}, events_{farther:%Y%m%d}",
             "drop expired partitions: nothing to do",
+            "delete expired hourly rollups: nothing to do",
             "forget expired idempotency keys: nothing to do",
             "forget expired Sentry event ids: nothing to do",
             "delete expired sessions: nothing to do",
@@ -165,8 +166,9 @@ def test_concurrent_runs_are_serialized(db_url: str, project_id: uuid.UUID, cloc
 
 
 def test_cli_maintain(db_url: str) -> None:
+    days = ["--days", "9", "--rollup-retention-days", "30"]
     run = subprocess.run(
-        [sys.executable, "-m", "mesher.migrate", "--maintain", "--days", "9"],
+        [sys.executable, "-m", "mesher.migrate", "--maintain", *days],
         env={"DATABASE_URL": db_url, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
@@ -174,7 +176,7 @@ def test_cli_maintain(db_url: str) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("create partitions ahead: created 2 (events_")
-    assert len(run.stdout.splitlines()) == 6  # one line per step
+    assert len(run.stdout.splitlines()) == 7  # one line per step
     assert "applied" not in run.stdout
     both = subprocess.run(
         [sys.executable, "-m", "mesher.migrate", "--maintain", "--status"],
@@ -183,6 +185,13 @@ def test_cli_maintain(db_url: str) -> None:
         check=False,
     )
     assert both.returncode == 2
+    bad = subprocess.run(
+        [sys.executable, "-m", "mesher.migrate", "--maintain", "--rollup-retention-days", "0"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2 and "--rollup-retention-days must be between" in bad.stderr
 
 
 # --- locks busy: skipped, never raised (issue 8) ----------------------------------------
@@ -210,6 +219,7 @@ def test_a_clean_run_has_nothing_to_do(db_url: str) -> None:
         "create partitions ahead: nothing to do",
         "move rows out of events_default: nothing to do",
         "drop expired partitions: nothing to do",
+        "delete expired hourly rollups: nothing to do",
         "forget expired idempotency keys: nothing to do",
         "forget expired Sentry event ids: nothing to do",
         "delete expired sessions: nothing to do",
@@ -251,6 +261,7 @@ def test_reader_of_events_default_makes_creation_skip_not_fail(
         f"create partitions ahead: {BUSY}",
         "move rows out of events_default: nothing to do",
         f"drop expired partitions: {BUSY}",
+        "delete expired hourly rollups: nothing to do",
         "forget expired idempotency keys: forgot 1",
         "forget expired Sentry event ids: nothing to do",
         "delete expired sessions: deleted 1",

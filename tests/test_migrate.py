@@ -63,15 +63,16 @@ def test_fresh_migrate_then_noop(empty_db_url: str) -> None:
     assert first.applied == FILES
     assert len(first.maintenance.created) == 7
     assert [line.split()[1] for line in lines[: len(FILES)]] == FILES
-    assert lines[-6].startswith("create partitions ahead: created 7 (events_")
+    assert lines[-7].startswith("create partitions ahead: created 7 (events_")
     second = migrate(empty_db_url, echo=lines.append)
     assert (second.applied, second.maintenance.created) == ([], [])
     assert second.already_applied == len(FILES)
-    assert lines[-7:] == [
+    assert lines[-8:] == [
         f"schema up to date ({len(FILES)} migrations applied earlier)",
         "create partitions ahead: nothing to do",
         "move rows out of events_default: nothing to do",
         "drop expired partitions: nothing to do",
+        "delete expired hourly rollups: nothing to do",
         "forget expired idempotency keys: nothing to do",
         "forget expired Sentry event ids: nothing to do",
         "delete expired sessions: nothing to do",

@@ -120,7 +120,7 @@ def test_each_exported_helper_lives_in_its_entity_module() -> None:
 SCOPED = {
     "get_issue", "resolve_issue", "archive_issue", "unresolve_issue", "assign_issue",
     "list_events_for_issue", "set_alert_rule_enabled", "delete_alert_rule",
-    "acknowledge_alert", "resolve_alert", "get_alert", "revoke_api_key",
+    "acknowledge_alert", "resolve_alert", "get_alert", "revoke_api_key", "issue_tag_facets",
 }  # fmt: skip
 ROW_IDS = {"issue_id", "event_id", "rule_id", "alert_id", "key_id"}
 
@@ -139,6 +139,18 @@ def test_every_helper_given_a_projects_row_id_takes_its_project() -> None:
                 assert scoped.default is None, name
             else:
                 assert scoped.default is inspect.Parameter.empty, name
+
+
+def test_helpers_given_a_page_of_issue_ids_require_their_project() -> None:
+    """A page of issues belongs to one project: issue_sparklines takes it,
+    keyword-only and required, and has no unscoped query."""
+    for module in (q, aq):
+        scoped = inspect.signature(module.issue_sparklines).parameters["project_id"]
+        assert scoped.kind is inspect.Parameter.KEYWORD_ONLY
+        assert scoped.default is inspect.Parameter.empty
+    assert "project_id = :project_id" in sync_queries().issue_sparklines.sql.replace(
+        "%(project_id)s", ":project_id"
+    )
 
 
 def _normalized(sql: str) -> str:
@@ -216,7 +228,7 @@ VALID: dict[str, Any] = {
     "public_key": "mshr_" + "0" * 48, "token": "0" * 64, "status": None, "level": None,
     "limit": 10, "cursor": None, "enabled": True, "condition": {"condition_type": "new_issue"},
     "action": {}, "cooldown_minutes": 60, "tags": {"k": "v"}, "since": None, "bucket": "hour",
-    "ingested": [], "dsn_id": 1,
+    "ingested": [], "dsn_id": 1, "issue_ids": [], "top": 10, "prefix": "",
 }  # fmt: skip
 ID_ARGS = [
     (name, param)

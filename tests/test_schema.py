@@ -9,6 +9,7 @@ the specification and the Python code rely on.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import uuid
@@ -225,6 +226,7 @@ def _check_values(conn: Conn, constraint: str) -> set[str]:
         ("issues_level_check", {s.value for s in Severity}),
         ("events_level_check", {s.value for s in Severity}),
         ("alerts_status_check", {s.value for s in AlertStatus}),
+        ("project_hourly_counts_level_check", {s.value for s in Severity}),
     ],
 )
 def test_check_constraints_match_the_enums(conn: Conn, constraint: str, values: set[str]) -> None:
@@ -254,3 +256,44 @@ def test_uuidv7_on_this_server(conn: Conn) -> None:
     assert ids == sorted(ids)  # one backend: creation order
     polyfill = conn.execute("SELECT to_regprocedure('public.uuidv7()') IS NOT NULL").fetchone()[0]
     assert polyfill == (conn.info.server_version < 180000)
+
+
+def _citus_list(name: str) -> list[str]:
+    """A table list of after_migrate.sql's Citus block."""
+    text = (ROOT / "sql" / "migrations" / "after_migrate.sql").read_text()
+    block = re.search(name + r" CONSTANT TEXT\[\] := ARRAY\[(.*?)\];", text, re.S)
+    assert block, name
+    return re.findall(r"'(\w+)'", block.group(1))
+
+
+def test_project_tables_are_keyed_and_placed_by_project(conn: Conn) -> None:
+    """Every table of a project's rows starts its primary key with project_id,
+    links to issues through (project_id, issue_id), and is in the Citus
+    block's project_tables (distributed by project_id, co-located)."""
+    reference, project = _citus_list("reference_tables"), _citus_list("project_tables")
+    rows = conn.execute(
+        """SELECT c.relname, pg_get_constraintdef(k.oid)
+        FROM pg_class AS c
+        INNER JOIN pg_constraint AS k ON k.conrelid = c.oid AND k.contype = 'p'
+        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+        AND NOT c.relispartition AND EXISTS (
+            SELECT FROM pg_attribute AS a WHERE a.attrelid = c.oid AND a.attname = 'project_id'
+        )"""
+    ).fetchall()
+    keyed = {name for name, _ in rows if name not in reference}
+    assert {"issue_tag_values", "project_tag_values", "project_hourly_counts",
+            "issue_hourly_counts"} <= keyed  # fmt: skip
+    assert sorted(keyed) == sorted(project)
+    for name, primary_key in rows:
+        if name in keyed:
+            assert primary_key.startswith("PRIMARY KEY (project_id, "), (name, primary_key)
+    links = conn.execute(
+        """SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint
+        WHERE contype = 'f' AND confrelid = 'issues'::regclass AND NOT EXISTS (
+            SELECT FROM pg_inherits WHERE inhrelid = conrelid)"""
+    ).fetchall()
+    assert {t for t, _ in links} >= {"events", "issue_tag_values", "issue_hourly_counts"}
+    for table, definition in links:
+        assert definition == (
+            "FOREIGN KEY (project_id, issue_id) REFERENCES issues(project_id, id) ON DELETE CASCADE"
+        ), table

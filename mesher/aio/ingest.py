@@ -13,7 +13,13 @@ success):
    resolved issue to unresolved (an archived one stays archived);
 3. COPY the events (a single event is INSERTed: one round trip instead of
    three), their JSONB columns as the JSON text each payload made once when
-   it was validated.
+   it was validated;
+4. add the batch to the tag store and the hourly rollups (migration 0012),
+   coalesced here into one row per (issue, tag key, value) and per (issue,
+   UTC hour, level), in one statement whose upserts take their rows sorted
+   by key: concurrent batches never deadlock, and counts stay exact. Last, so
+   that the rows every batch of a project shares (its current hour, its
+   common tag values) stay locked only until the commit.
 
 Each event gets its id (a UUIDv7) and ``received_at`` here, from one clock
 reading. The result says, per event, its issue and whether that issue was
@@ -35,7 +41,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from .._args import model_arg, uuid_arg
-from .._sql import async_queries
+from .._sql import BinaryArray, async_queries
 from .._uuid7 import uuid7_with_time
 from ..errors import Conflict, DatabaseError, InvalidInput, translate_errors
 from ..fingerprint import fingerprint, title
@@ -64,6 +70,9 @@ class _Prepared:
     title: str
     level: Severity
     release: str | None
+    #: What the tag store counts: the event's tags (and, from the Sentry
+    #: path, its environment and release).
+    tags: Mapping[str, str]
     #: level .. data: the columns after fingerprint, in copy_events' order.
     values: tuple[Any, ...]
     client_event_id: UUID | None = None
@@ -89,6 +98,7 @@ def _native(payload: EventPayload) -> _Prepared:
         title(payload),
         payload.level,
         None,
+        payload.tags,
         (
             payload.level.value,
             payload.message,
@@ -110,6 +120,7 @@ def _sentry(event: SentryEvent) -> _Prepared:
         e.title,
         e.level,
         e.release,
+        _sentry_tags(e),
         (
             e.level.value,
             e.message,
@@ -138,6 +149,19 @@ def _sentry(event: SentryEvent) -> _Prepared:
     )
 
 
+def _sentry_tags(event: SentryEvent) -> Mapping[str, str]:
+    """An SDK event's tags, with its environment and release as the tags
+    ``environment`` and ``release`` (as in Sentry: the columns win)."""
+    if event.environment is None and event.release is None:
+        return event.tags
+    tags = dict(event.tags)
+    if event.environment is not None:
+        tags["environment"] = event.environment
+    if event.release is not None:
+        tags["release"] = event.release
+    return tags
+
+
 def _prepare(payloads: Iterable[Any]) -> list[_Prepared]:
     if isinstance(payloads, (str, bytes, Mapping, EventPayload)) or not isinstance(
         payloads, Iterable
@@ -152,22 +176,58 @@ def _prepare(payloads: Iterable[Any]) -> list[_Prepared]:
 
 
 def _issue_params(project_id: UUID, events: Sequence[_Prepared]) -> dict[str, Any]:
-    """The parallel arrays of upsert_issues: one entry per fingerprint, sorted."""
+    """The parallel arrays of upsert_issues: one entry per fingerprint, sorted
+    (binary arrays, like every array of the write path: see ``BinaryArray``)."""
     groups: dict[str, list[_Prepared]] = {}
     for event in events:
         groups.setdefault(event.fingerprint, []).append(event)
-    keys = sorted(groups)
+    keys = BinaryArray(sorted(groups))
     releases = [[e.release for e in groups[k] if e.release is not None] for k in keys]
     return {
         "project_id": project_id,
         "fingerprints": keys,
-        "titles": [groups[k][0].title for k in keys],
-        "levels": [most_severe(e.level for e in groups[k]).value for k in keys],
-        "counts": [len(groups[k]) for k in keys],
-        "first_seen": [groups[k][0].received_at for k in keys],
-        "last_seen": [groups[k][-1].received_at for k in keys],
-        "first_releases": [r[0] if r else None for r in releases],
-        "last_releases": [r[-1] if r else None for r in releases],
+        "titles": BinaryArray(groups[k][0].title for k in keys),
+        "levels": BinaryArray(most_severe(e.level for e in groups[k]).value for k in keys),
+        "counts": BinaryArray(len(groups[k]) for k in keys),
+        "first_seen": BinaryArray(groups[k][0].received_at for k in keys),
+        "last_seen": BinaryArray(groups[k][-1].received_at for k in keys),
+        "first_releases": BinaryArray(r[0] if r else None for r in releases),
+        "last_releases": BinaryArray(r[-1] if r else None for r in releases),
+    }
+
+
+def _tags_and_counts_params(
+    project_id: UUID, events: Sequence[_Prepared], issue_ids: Mapping[str, UUID]
+) -> dict[str, Any]:
+    """The parallel arrays of upsert_tags_and_counts: one entry per (issue,
+    tag key, value), with its count and first and last time, and one per
+    (issue, UTC hour, level) with its count, sent as binary arrays (see
+    ``BinaryArray``). The statement sorts them."""
+    tags: dict[tuple[UUID, str, str], list[Any]] = {}
+    hours: dict[tuple[UUID, dt.datetime, str], int] = {}
+    for e in events:
+        issue_id, at = issue_ids[e.fingerprint], e.received_at  # in time order
+        hour = (issue_id, at.replace(minute=0, second=0, microsecond=0), e.level.value)
+        hours[hour] = hours.get(hour, 0) + 1
+        for key, value in e.tags.items():
+            seen = tags.get((issue_id, key, value))
+            if seen is None:
+                tags[(issue_id, key, value)] = [1, at, at]
+            else:
+                seen[0] += 1
+                seen[2] = at
+    return {
+        "project_id": project_id,
+        "tag_issue_ids": BinaryArray(k[0] for k in tags),
+        "tag_keys": BinaryArray(k[1] for k in tags),
+        "tag_values": BinaryArray(k[2] for k in tags),
+        "tag_counts": BinaryArray(s[0] for s in tags.values()),
+        "tag_first_seen": BinaryArray(s[1] for s in tags.values()),
+        "tag_last_seen": BinaryArray(s[2] for s in tags.values()),
+        "hour_issue_ids": BinaryArray(k[0] for k in hours),
+        "hour_starts": BinaryArray(k[1] for k in hours),
+        "hour_levels": BinaryArray(k[2] for k in hours),
+        "hour_counts": BinaryArray(hours.values()),
     }
 
 
@@ -178,7 +238,7 @@ def _lock_keys(project_id: UUID, fingerprints: Sequence[str]) -> list[int]:
         int.from_bytes(hashlib.sha256(project_id.bytes + fp.encode()).digest()[:8], signed=True)
         for fp in fingerprints
     }
-    return sorted(keys)
+    return BinaryArray(sorted(keys))
 
 
 def _digest(events: Sequence[_Prepared]) -> str:
@@ -193,7 +253,7 @@ def _digest(events: Sequence[_Prepared]) -> str:
 
 
 async def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[IngestedEvent]:
-    """Steps 1-3 of the module docstring, inside the caller's transaction."""
+    """Steps 1-4 of the module docstring, inside the caller's transaction."""
     params = _issue_params(project_id, events)
     await _q.lock_fingerprints(conn, keys=_lock_keys(project_id, params["fingerprints"]))
     # Lock the existing issues: their status before this batch says which
@@ -209,6 +269,8 @@ async def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[
         async with conn.cursor() as cur, cur.copy(_q.copy_events.sql) as copy:
             for row in rows:
                 await copy.write_row(row)
+    issue_ids = {fp: row["id"] for fp, row in issues.items()}
+    await _q.upsert_tags_and_counts(conn, **_tags_and_counts_params(project_id, events, issue_ids))
     return [
         IngestedEvent(
             e.event_id,
@@ -303,11 +365,11 @@ async def _record_sentry_event_ids(
     rows = _q.record_sentry_event_ids(
         conn,
         project_id=project_id,
-        client_event_ids=[e.client_event_id for e in events],
-        event_ids=[r.event_id for r in stored],
-        issue_ids=[r.issue_id for r in stored],
-        new_issues=[r.new_issue for r in stored],
-        regressed=[r.regressed for r in stored],
+        client_event_ids=BinaryArray(e.client_event_id for e in events),
+        event_ids=BinaryArray(r.event_id for r in stored),
+        issue_ids=BinaryArray(r.issue_id for r in stored),
+        new_issues=BinaryArray(r.new_issue for r in stored),
+        regressed=BinaryArray(r.regressed for r in stored),
     )
     if len([row async for row in rows]) < len(events):
         raise _SeenBefore
@@ -355,7 +417,8 @@ async def ingest_events(
 ) -> list[IngestedEvent]:
     """Store a batch of events atomically: all of them, or none if any payload
     is invalid or any statement fails. One issue upsert per distinct
-    fingerprint, then one COPY of the events.
+    fingerprint, one COPY of the events, then one statement for the tag
+    store and the hourly rollups.
 
     With an ``idempotency_key`` (any string up to 200 characters, unique per
     project and call), a retry of a call that may or may not have committed

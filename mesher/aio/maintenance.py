@@ -24,7 +24,13 @@ from psycopg.pq import TransactionStatus
 from .._args import count_arg
 from .._sql import async_queries
 from ..errors import InvalidInput, translate_errors
-from ..limits import IDEMPOTENCY_DAYS, MAX_DAYS_AHEAD, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS
+from ..limits import (
+    IDEMPOTENCY_DAYS,
+    MAX_DAYS_AHEAD,
+    MAX_RETENTION_DAYS,
+    MIN_RETENTION_DAYS,
+    ROLLUP_RETENTION_DAYS,
+)
 from .partitions import _create_ahead, partition_name
 
 _q = async_queries()
@@ -41,6 +47,7 @@ ATTEMPTS = 5
 # Step names, as the report's skipped list and lines() give them.
 CREATE_AHEAD = "create partitions ahead"
 DROP_EXPIRED = "drop expired partitions"
+DELETE_ROLLUPS = "delete expired hourly rollups"
 FORGET_KEYS = "forget expired idempotency keys"
 FORGET_EVENT_IDS = "forget expired Sentry event ids"
 DELETE_SESSIONS = "delete expired sessions"
@@ -61,6 +68,7 @@ class MaintenanceReport:
     created: list[str] = field(default_factory=list)  # partitions made ahead
     moved: dict[str, int] = field(default_factory=dict)  # partition -> rows from events_default
     dropped: list[str] = field(default_factory=list)  # partitions past the retention
+    deleted_rollups: int = 0  # hourly rollup rows past their own retention
     forgotten_keys: int = 0  # idempotency keys past their window
     forgotten_event_ids: int = 0  # Sentry SDK event ids past the same window
     deleted_sessions: int = 0  # sessions past their expiry
@@ -79,6 +87,9 @@ class MaintenanceReport:
                 busy=any(s == FIND_STRANDED or s.startswith(_MOVE_PREFIX) for s in self.skipped),
             ),
             self._line(DROP_EXPIRED, self.dropped and f"dropped {_names(self.dropped)}"),
+            self._line(
+                DELETE_ROLLUPS, self.deleted_rollups and f"deleted {self.deleted_rollups} rows"
+            ),
             self._line(FORGET_KEYS, self.forgotten_keys and f"forgot {self.forgotten_keys}"),
             self._line(
                 FORGET_EVENT_IDS, self.forgotten_event_ids and f"forgot {self.forgotten_event_ids}"
@@ -114,7 +125,12 @@ async def _step(conn: Conn, work: Callable[[], Awaitable[T]]) -> T | None:
 
 
 @translate_errors
-async def maintain(conn: Conn, days_ahead: int = 7, retention_days: int = 90) -> MaintenanceReport:
+async def maintain(
+    conn: Conn,
+    days_ahead: int = 7,
+    retention_days: int = 90,
+    rollup_retention_days: int = ROLLUP_RETENTION_DAYS,
+) -> MaintenanceReport:
     """Keep the partitions healthy and forget what expired; idempotent, one
     run at a time (an advisory lock).
 
@@ -122,16 +138,25 @@ async def maintain(conn: Conn, days_ahead: int = 7, retention_days: int = 90) ->
     2. move rows that landed in ``events_default`` into their own daily
        partitions (created for them), one day per transaction;
     3. drop the partitions whose whole day is older than ``retention_days``.
-       Issues and their counts are left as they are;
-    4. forget idempotency keys and Sentry event ids older than
+       Issues and their counts, the tag store and the hourly rollups are left
+       as they are;
+    4. delete the hourly rollups' hours older than ``rollup_retention_days``
+       (default 400: they outlive the partitions they counted);
+    5. forget idempotency keys and Sentry event ids older than
        ``IDEMPOTENCY_DAYS``;
-    5. delete expired login sessions.
+    6. delete expired login sessions.
 
     Each step commits on its own, so ``conn`` must not be inside a transaction.
     """
     ahead = count_arg(days_ahead, "days_ahead", maximum=MAX_DAYS_AHEAD)
     retention = count_arg(
         retention_days, "retention_days", minimum=MIN_RETENTION_DAYS, maximum=MAX_RETENTION_DAYS
+    )
+    rollup_retention = count_arg(
+        rollup_retention_days,
+        "rollup_retention_days",
+        minimum=MIN_RETENTION_DAYS,
+        maximum=MAX_RETENTION_DAYS,
     )
     if conn.info.transaction_status != TransactionStatus.IDLE:
         raise InvalidInput("maintain commits each step: call it outside a transaction")
@@ -152,6 +177,8 @@ async def maintain(conn: Conn, days_ahead: int = 7, retention_days: int = 90) ->
             if moved is not None:
                 report.moved[partition_name(day)] = moved
         report.dropped = await run(DROP_EXPIRED, lambda: _drop_expired(conn, retention)) or []
+        delete = partial(_q.delete_expired_rollups, conn, keep_days=rollup_retention)
+        report.deleted_rollups = await run(DELETE_ROLLUPS, delete) or 0
         forget = partial(_q.forget_ingest_batches, conn, keep_days=IDEMPOTENCY_DAYS)
         report.forgotten_keys = await run(FORGET_KEYS, forget) or 0
         forget = partial(_q.forget_sentry_event_ids, conn, keep_days=IDEMPOTENCY_DAYS)

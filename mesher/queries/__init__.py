@@ -45,6 +45,7 @@ from .issues import (
     assign_issue,
     count_issues_by_status,
     get_issue,
+    issue_sparklines,
     list_issues,
     resolve_issue,
     top_issues,
@@ -54,6 +55,7 @@ from .memberships import add_member, get_members, get_user_orgs
 from .organizations import get_org, insert_org, list_orgs
 from .projects import get_project, insert_project, list_projects_by_org
 from .sessions import create_session, delete_session, validate_session
+from .tags import issue_tag_facets, project_tag_keys, project_tag_values
 from .users import authenticate_user, create_user, get_user
 
 __all__ = [
@@ -85,6 +87,8 @@ __all__ = [
     "get_user_orgs",
     "insert_org",
     "insert_project",
+    "issue_sparklines",
+    "issue_tag_facets",
     "level_breakdown",
     "list_alert_rules",
     "list_alerts",
@@ -93,6 +97,8 @@ __all__ = [
     "list_issues",
     "list_orgs",
     "list_projects_by_org",
+    "project_tag_keys",
+    "project_tag_values",
     "resolve_alert",
     "resolve_issue",
     "revoke_api_key",

@@ -4,14 +4,17 @@ the choice between a query and its project-scoped variant."""
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from psycopg import Connection
 
-from .._args import uuid_arg
+from .._args import _preview, aware_datetime_arg, uuid_arg
 from .._sql import sync_queries
+from ..errors import InvalidInput
+from ..limits import MAX_BUCKETS
 
 #: The named queries of sql/queries/*.sql, as aiosql callables.
 q = sync_queries()
@@ -27,3 +30,34 @@ def in_project(unscoped: Any, scoped: Any, project_id: UUID | str | None) -> Any
     if project_id is None:
         return unscoped
     return partial(scoped, project_id=uuid_arg(project_id, "project_id"))
+
+
+# --- time series (event_volume, issue_sparklines) -------------------------------------
+
+Bucket = Literal["hour", "day"]
+#: The buckets of the time series: UTC hours and days, sums of the hourly rollups.
+BUCKETS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
+
+
+def bucket_arg(value: Any) -> str:
+    if not isinstance(value, str) or value not in BUCKETS:
+        raise InvalidInput(f"bucket must be 'hour' or 'day', got {_preview(value)}")
+    return value
+
+
+def series_start(bucket: str, since: Any, default_buckets: int | None = None) -> dt.datetime:
+    """A series' ``since``: aware (or, if ``default_buckets`` is given and
+    ``since`` is None, that many buckets back), and at most ``MAX_BUCKETS``
+    buckets back."""
+    if since is None and default_buckets is not None:
+        return dt.datetime.now(dt.UTC) - default_buckets * BUCKETS[bucket]
+    start = aware_datetime_arg(since, "since")
+    if series_length(bucket, start) > MAX_BUCKETS:
+        raise InvalidInput(f"since is too far back: at most {MAX_BUCKETS} buckets")
+    return start
+
+
+def series_length(bucket: str, start: dt.datetime) -> int:
+    """How many buckets a series from ``start`` to now has, at most."""
+    span = dt.datetime.now(dt.UTC) - start
+    return max(0, int(span / BUCKETS[bucket]) + 2)

@@ -1,7 +1,9 @@
 # Generated from mesher/aio/queries/events.py by tools/gen_sync.py: edit that file.
-"""Reading events, and the dashboards built on them (sql/queries/events.sql).
+"""Reading events, and the dashboards (sql/queries/events.sql).
 
-Events are written by the write path, ``mesher.ingest``.
+Events are written by the write path, ``mesher.ingest``, which also keeps
+the hourly rollups that ``event_volume`` and ``level_breakdown`` read: their
+cost follows the hours in the window, not the events.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from .._args import aware_datetime_arg, count_arg, cursor_arg, tags_arg, uuid_ar
 from .._results import event_from_row, found, keyset_page
 from .._uuid7 import uuid7_time
 from ..errors import InvalidInput, translate_errors
-from ..limits import MAX_BUCKETS, MAX_PAGE
+from ..limits import MAX_PAGE
 from ..models import Event, EventPage, Severity
-from ._common import Conn, in_project, q
+from ._common import Conn, bucket_arg, in_project, q, series_start
 
 __all__ = [
     "EVENT_TIME_SLACK",
@@ -110,9 +112,6 @@ def filter_events_by_tags(
     return [event_from_row(row) for row in rows]
 
 
-_BUCKETS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
-
-
 @translate_errors
 def event_volume(
     conn: Conn,
@@ -121,14 +120,12 @@ def event_volume(
     since: dt.datetime | None = None,
 ) -> list[tuple[dt.datetime, int]]:
     """Events per UTC hour or day since ``since`` (default: 24 buckets back),
-    empty buckets included, oldest first."""
-    if not isinstance(bucket, str) or bucket not in _BUCKETS:
-        raise InvalidInput(f"bucket must be 'hour' or 'day', got {bucket!r}")
-    start = _since(since, 24 * _BUCKETS[bucket])
-    if (dt.datetime.now(dt.UTC) - start) / _BUCKETS[bucket] > MAX_BUCKETS:
-        raise InvalidInput(f"since is too far back: at most {MAX_BUCKETS} buckets")
+    empty buckets included, oldest first. Read from the hourly rollup, which
+    counts whole UTC hours: ``since`` counts from the start of its hour."""
+    unit = bucket_arg(bucket)
+    start = series_start(unit, since, default_buckets=24)
     rows = q.event_volume(
-        conn, project_id=uuid_arg(project_id, "project_id"), bucket=bucket, since=start
+        conn, project_id=uuid_arg(project_id, "project_id"), bucket=unit, since=start
     )
     return [(row["bucket_start"], row["event_count"]) for row in rows]
 
@@ -137,7 +134,8 @@ def event_volume(
 def level_breakdown(
     conn: Conn, project_id: UUID | str, since: dt.datetime | None = None
 ) -> dict[Severity, int]:
-    """Events per level since ``since`` (default: the last 24 hours), every level present."""
+    """Events per level since ``since`` (default: the last 24 hours; from the
+    start of its UTC hour, like ``event_volume``), every level present."""
     counts = dict.fromkeys(Severity, 0)
     rows = q.level_breakdown(
         conn,

@@ -3,21 +3,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
 from .._args import count_arg, cursor_arg, optional_enum_arg, optional_uuid_arg, uuid_arg
 from .._results import found, keyset_page
-from ..errors import translate_errors
-from ..limits import MAX_PAGE
+from ..errors import InvalidInput, translate_errors
+from ..limits import MAX_PAGE, MAX_SPARKLINE_POINTS
 from ..models import Issue, IssuePage, IssueStatus, Severity
-from ._common import Conn, in_project, q
+from ._common import Bucket, Conn, bucket_arg, in_project, q, series_length, series_start
 
 __all__ = [
     "archive_issue",
     "assign_issue",
     "count_issues_by_status",
     "get_issue",
+    "issue_sparklines",
     "list_issues",
     "resolve_issue",
     "top_issues",
@@ -129,3 +132,53 @@ def top_issues(conn: Conn, project_id: UUID | str, limit: int = 10) -> list[Issu
         page_size=count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE),
     )
     return [Issue.model_validate(row) for row in rows]
+
+
+def _issue_ids(value: Any) -> list[UUID]:
+    """A page of issue ids: distinct, in the order given, at most MAX_PAGE."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidInput("issue_ids must be a list of issue ids")
+    ids: dict[UUID, None] = {}
+    for index, item in enumerate(value):
+        if index >= MAX_PAGE:
+            raise InvalidInput(f"issue_ids holds at most {MAX_PAGE} ids")
+        ids[uuid_arg(item, f"issue_ids item {index}")] = None
+    return list(ids)
+
+
+@translate_errors
+def issue_sparklines(
+    conn: Conn,
+    issue_ids: Iterable[UUID | str],
+    since: dt.datetime,
+    bucket: Bucket = "hour",
+    *,
+    project_id: UUID | str,
+) -> dict[UUID, list[tuple[dt.datetime, int]]]:
+    """Events per UTC hour or day since ``since`` for each of a page of a
+    project's issues, in one query: ``{issue_id: [(bucket_start, count), ...]}``
+    in the order of ``issue_ids`` (duplicates once), each series oldest first
+    with its empty buckets. Read from the hourly rollup, which counts whole UTC
+    hours: ``since`` counts from the start of its hour. An id that is not an
+    issue of the project gets zeros, like an issue without events.
+
+    ``project_id`` is required: a page of issues belongs to one project, and it
+    keeps the read on one shard (Citus) and within one tenant. At most
+    ``MAX_PAGE`` ids, ``MAX_BUCKETS`` buckets and ``MAX_SPARKLINE_POINTS``
+    points (ids times buckets)."""
+    pid = uuid_arg(project_id, "project_id")
+    ids = _issue_ids(issue_ids)
+    unit = bucket_arg(bucket)
+    start = series_start(unit, since)
+    if len(ids) * series_length(unit, start) > MAX_SPARKLINE_POINTS:
+        raise InvalidInput(
+            f"{len(ids)} issues over that many {unit}s exceed {MAX_SPARKLINE_POINTS} points:"
+            " pass fewer issues or a later since"
+        )
+    series: dict[UUID, list[tuple[dt.datetime, int]]] = {i: [] for i in ids}
+    if not ids:
+        return series
+    rows = q.issue_sparklines(conn, project_id=pid, issue_ids=ids, bucket=unit, since=start)
+    for row in rows:
+        series[row["issue_id"]].append((row["bucket_start"], row["event_count"]))
+    return series

@@ -235,13 +235,18 @@ LIMIT :page_size;
 
 -- name: event_volume(project_id, bucket, since)
 -- Events per hour or day (UTC) since a time, including empty buckets, for a
--- dashboard chart. Counts are served by idx_events_project_received.
+-- dashboard chart: sums of the hourly rollup (project_hourly_counts, written
+-- by the write path), never the events. The rollup counts whole UTC hours, so
+-- since counts from the start of its hour. A project's hours in the window
+-- are a range of project_hourly_counts_pkey.
 WITH counted AS (
     SELECT
-        date_trunc(:bucket, received_at, 'UTC') AS bucket_start,
-        count(*) AS event_count
-    FROM events
-    WHERE project_id = :project_id AND received_at >= :since
+        date_trunc(:bucket, hour_start, 'UTC') AS bucket_start,
+        sum(event_count) AS event_count
+    FROM project_hourly_counts
+    WHERE
+        project_id = :project_id
+        AND hour_start >= date_trunc('hour', cast(:since AS TIMESTAMPTZ), 'UTC')
     GROUP BY bucket_start
 ),
 
@@ -261,12 +266,14 @@ LEFT JOIN counted ON buckets.bucket_start = counted.bucket_start
 ORDER BY buckets.bucket_start;
 
 -- name: level_breakdown(project_id, since)
--- Events per level since a time: the window's rows of the project through
--- idx_events_project_received, or a scan of the window's partitions when it
--- holds most of them (level is in no index with the time).
+-- Events per level since a time (counted from the start of its UTC hour):
+-- sums of the hourly rollup, never the events; a range of
+-- project_hourly_counts_pkey (at most five rows per hour).
 SELECT
     level,
-    count(*) AS event_count
-FROM events
-WHERE project_id = :project_id AND received_at >= :since
+    sum(event_count) AS event_count
+FROM project_hourly_counts
+WHERE
+    project_id = :project_id
+    AND hour_start >= date_trunc('hour', cast(:since AS TIMESTAMPTZ), 'UTC')
 GROUP BY level;

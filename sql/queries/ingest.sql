@@ -173,3 +173,127 @@ FROM
 ORDER BY t.client_event_id
 ON CONFLICT (project_id, client_event_id) DO NOTHING
 RETURNING s.client_event_id;
+
+-- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts)^
+-- The write path's last statement: the tag store and the hourly rollups
+-- (migration 0012) for a batch, after its COPY, in one statement. Python
+-- coalesces the batch into one row per (issue, tag key, value), with its
+-- count, first and last time, and one per (issue, UTC hour, level) with its
+-- count (parallel arrays); the per-project rows are summed from those here.
+-- Each table gets one upsert that adds the counts, its rows sorted by key,
+-- and the tables are upserted in the order of the SELECT below: concurrent
+-- batches lock shared rows (a project's hour, its common tag values) in one
+-- global order and never deadlock. The issue rows are the batch's own: its
+-- fingerprint locks already keep other batches away from them. Returns how
+-- many rows each table got. Served by the four primary keys.
+WITH tags AS (
+    SELECT
+        t.issue_id,
+        t.tag_key,
+        t.tag_value,
+        t.times_seen,
+        t.first_seen,
+        t.last_seen
+    FROM unnest(
+        cast(:tag_issue_ids AS UUID[]),
+        cast(:tag_keys AS TEXT[]),
+        cast(:tag_values AS TEXT[]),
+        cast(:tag_counts AS INTEGER[]),
+        cast(:tag_first_seen AS TIMESTAMPTZ[]),
+        cast(:tag_last_seen AS TIMESTAMPTZ[])
+    ) AS t (issue_id, tag_key, tag_value, times_seen, first_seen, last_seen)
+),
+
+hours AS (
+    SELECT
+        h.issue_id,
+        h.hour_start,
+        h.level,
+        h.event_count
+    FROM unnest(
+        cast(:hour_issue_ids AS UUID[]),
+        cast(:hour_starts AS TIMESTAMPTZ[]),
+        cast(:hour_levels AS TEXT[]),
+        cast(:hour_counts AS INTEGER[])
+    ) AS h (issue_id, hour_start, level, event_count)
+),
+
+issue_tags AS (
+    INSERT INTO issue_tag_values AS v (
+        project_id, issue_id, tag_key, tag_value, times_seen, first_seen, last_seen
+    )
+    SELECT
+        :project_id AS project_id,
+        tags.issue_id,
+        tags.tag_key,
+        tags.tag_value,
+        tags.times_seen,
+        tags.first_seen,
+        tags.last_seen
+    FROM tags
+    ORDER BY tags.issue_id, tags.tag_key, tags.tag_value
+    ON CONFLICT (project_id, issue_id, tag_key, tag_value) DO UPDATE
+        SET
+            times_seen = v.times_seen + excluded.times_seen,
+            first_seen = least(v.first_seen, excluded.first_seen),
+            last_seen = greatest(v.last_seen, excluded.last_seen)
+    RETURNING 1
+),
+
+issue_hours AS (
+    INSERT INTO issue_hourly_counts AS c (project_id, issue_id, hour_start, event_count)
+    SELECT
+        :project_id AS project_id,
+        hours.issue_id,
+        hours.hour_start,
+        sum(hours.event_count) AS event_count
+    FROM hours
+    GROUP BY hours.issue_id, hours.hour_start
+    ORDER BY hours.issue_id, hours.hour_start
+    ON CONFLICT (project_id, issue_id, hour_start) DO UPDATE
+        SET event_count = c.event_count + excluded.event_count
+    RETURNING 1
+),
+
+project_tags AS (
+    INSERT INTO project_tag_values AS v (
+        project_id, tag_key, tag_value, times_seen, first_seen, last_seen
+    )
+    SELECT
+        :project_id AS project_id,
+        tags.tag_key,
+        tags.tag_value,
+        sum(tags.times_seen) AS times_seen,
+        min(tags.first_seen) AS first_seen,
+        max(tags.last_seen) AS last_seen
+    FROM tags
+    GROUP BY tags.tag_key, tags.tag_value
+    ORDER BY tags.tag_key, tags.tag_value
+    ON CONFLICT (project_id, tag_key, tag_value) DO UPDATE
+        SET
+            times_seen = v.times_seen + excluded.times_seen,
+            first_seen = least(v.first_seen, excluded.first_seen),
+            last_seen = greatest(v.last_seen, excluded.last_seen)
+    RETURNING 1
+),
+
+project_hours AS (
+    INSERT INTO project_hourly_counts AS c (project_id, hour_start, level, event_count)
+    SELECT
+        :project_id AS project_id,
+        hours.hour_start,
+        hours.level,
+        sum(hours.event_count) AS event_count
+    FROM hours
+    GROUP BY hours.hour_start, hours.level
+    ORDER BY hours.hour_start, hours.level
+    ON CONFLICT (project_id, hour_start, level) DO UPDATE
+        SET event_count = c.event_count + excluded.event_count
+    RETURNING 1
+)
+
+SELECT
+    (SELECT count(*) FROM issue_tags) AS issue_tag_rows,
+    (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
+    (SELECT count(*) FROM project_tags) AS project_tag_rows,
+    (SELECT count(*) FROM project_hours) AS project_hour_rows;

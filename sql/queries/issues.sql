@@ -275,3 +275,41 @@ FROM issues
 WHERE project_id = :project_id
 ORDER BY event_count DESC, id DESC
 LIMIT :page_size;
+
+-- name: issue_sparklines(project_id, issue_ids, bucket, since)
+-- Events per hour or day (UTC) since a time for each of a page of issues,
+-- empty buckets included: one row per (issue, bucket), issues in the order
+-- given, oldest bucket first. Sums of the hourly rollup (issue_hourly_counts,
+-- written by the write path; it counts whole UTC hours, so since counts from
+-- the start of its hour), never the events: per issue, a range of
+-- issue_hourly_counts_pkey.
+WITH counted AS (
+    SELECT
+        issue_id,
+        date_trunc(:bucket, hour_start, 'UTC') AS bucket_start,
+        sum(event_count) AS event_count
+    FROM issue_hourly_counts
+    WHERE
+        project_id = :project_id
+        AND issue_id = any(cast(:issue_ids AS UUID[]))
+        AND hour_start >= date_trunc('hour', cast(:since AS TIMESTAMPTZ), 'UTC')
+    GROUP BY issue_id, bucket_start
+),
+
+buckets AS (
+    SELECT generate_series(
+        date_trunc(:bucket, cast(:since AS TIMESTAMPTZ), 'UTC'),
+        date_trunc(:bucket, now(), 'UTC'),
+        cast('1 ' || :bucket AS INTERVAL)
+    ) AS bucket_start
+)
+
+SELECT
+    ids.issue_id,
+    buckets.bucket_start,
+    coalesce(counted.event_count, 0) AS event_count
+FROM unnest(cast(:issue_ids AS UUID[])) WITH ORDINALITY AS ids (issue_id, given_order)
+CROSS JOIN buckets
+LEFT JOIN counted
+    ON ids.issue_id = counted.issue_id AND buckets.bucket_start = counted.bucket_start
+ORDER BY ids.given_order, buckets.bucket_start;

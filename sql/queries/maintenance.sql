@@ -40,3 +40,22 @@ WHERE expires_at <= now();
 -- (idx_sentry_event_ids_received): an SDK retries within minutes, not weeks.
 DELETE FROM sentry_event_ids
 WHERE received_at < now() - make_interval(days => :keep_days);
+
+-- name: delete_expired_rollups(keep_days)$
+-- Deletes the hourly rollups' hours that ended more than keep_days ago, in
+-- both tables (idx_project_hourly_counts_hour, idx_issue_hourly_counts_hour);
+-- returns how many rows. The rollups outlive the event partitions they
+-- counted: they have a retention of their own.
+WITH issue_hours AS (
+    DELETE FROM issue_hourly_counts
+    WHERE hour_start <= now() - make_interval(days => :keep_days, hours => 1)
+    RETURNING 1
+),
+
+project_hours AS (
+    DELETE FROM project_hourly_counts
+    WHERE hour_start <= now() - make_interval(days => :keep_days, hours => 1)
+    RETURNING 1
+)
+
+SELECT (SELECT count(*) FROM issue_hours) + (SELECT count(*) FROM project_hours) AS deleted_rows;

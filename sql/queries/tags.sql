@@ -1,0 +1,138 @@
+-- name: issue_tag_facets(issue_id, top)
+-- An issue's tags, from the tag store (written by the write path): for every
+-- tag key, its top values by count (ties by value) with their counts and
+-- first and last times, how many distinct values it has and how many of the
+-- issue's events carry it, and the issue's event count (for each value's
+-- share). One row per value, in key order, then most seen first; a single
+-- row with NULL tag columns for an issue without tags, none for no issue.
+-- The issue by idx_issues_id, its tags as a range of issue_tag_values_pkey
+-- (read whole: the cost follows the issue's distinct values).
+WITH issue AS (
+    SELECT
+        project_id,
+        id,
+        event_count
+    FROM issues
+    WHERE id = :issue_id
+),
+
+ranked AS (
+    SELECT
+        t.tag_key,
+        t.tag_value,
+        t.times_seen,
+        t.first_seen,
+        t.last_seen,
+        cast(sum(t.times_seen) OVER (PARTITION BY t.tag_key) AS BIGINT) AS key_event_count,
+        count(*) OVER (PARTITION BY t.tag_key) AS distinct_values,
+        row_number() OVER (
+            PARTITION BY t.tag_key ORDER BY t.times_seen DESC, t.tag_value ASC
+        ) AS value_rank
+    FROM issue_tag_values AS t
+    INNER JOIN issue ON t.project_id = issue.project_id AND t.issue_id = issue.id
+)
+
+SELECT
+    issue.event_count AS issue_event_count,
+    ranked.tag_key,
+    ranked.tag_value,
+    ranked.times_seen,
+    ranked.first_seen,
+    ranked.last_seen,
+    ranked.distinct_values,
+    ranked.key_event_count
+FROM issue
+LEFT JOIN ranked ON ranked.value_rank <= :top
+ORDER BY ranked.tag_key, ranked.value_rank;
+
+-- name: issue_tag_facets_in_project(project_id, issue_id, top)
+-- issue_tag_facets, project-scoped (single-shard on Citus): no row for an
+-- issue of another project. The issue by its primary key (issues_pkey), its
+-- tags as a range of issue_tag_values_pkey.
+WITH issue AS (
+    SELECT
+        project_id,
+        id,
+        event_count
+    FROM issues
+    WHERE project_id = :project_id AND id = :issue_id
+),
+
+ranked AS (
+    SELECT
+        t.tag_key,
+        t.tag_value,
+        t.times_seen,
+        t.first_seen,
+        t.last_seen,
+        cast(sum(t.times_seen) OVER (PARTITION BY t.tag_key) AS BIGINT) AS key_event_count,
+        count(*) OVER (PARTITION BY t.tag_key) AS distinct_values,
+        row_number() OVER (
+            PARTITION BY t.tag_key ORDER BY t.times_seen DESC, t.tag_value ASC
+        ) AS value_rank
+    FROM issue_tag_values AS t
+    INNER JOIN issue ON t.project_id = issue.project_id AND t.issue_id = issue.id
+)
+
+SELECT
+    issue.event_count AS issue_event_count,
+    ranked.tag_key,
+    ranked.tag_value,
+    ranked.times_seen,
+    ranked.first_seen,
+    ranked.last_seen,
+    ranked.distinct_values,
+    ranked.key_event_count
+FROM issue
+LEFT JOIN ranked ON ranked.value_rank <= :top
+ORDER BY ranked.tag_key, ranked.value_rank;
+
+-- name: project_tag_keys(project_id)
+-- The tag keys seen in a project, in byte order, for autocompletion. Skips
+-- from one key to the next in project_tag_values_pkey (one index probe per
+-- key, however many values each has).
+WITH RECURSIVE tag_keys AS (
+    (
+        SELECT tag_key
+        FROM project_tag_values
+        WHERE project_id = :project_id
+        ORDER BY tag_key
+        LIMIT 1
+    )
+    UNION ALL
+    SELECT (
+        SELECT v.tag_key
+        FROM project_tag_values AS v
+        WHERE v.project_id = :project_id AND v.tag_key > tag_keys.tag_key
+        ORDER BY v.tag_key
+        LIMIT 1
+    ) AS tag_key
+    FROM tag_keys
+    WHERE tag_keys.tag_key IS NOT NULL
+)
+
+SELECT tag_key
+FROM tag_keys
+WHERE tag_key IS NOT NULL
+ORDER BY tag_key;
+
+-- name: project_tag_values(project_id, tag_key, prefix, prefix_end, page_size)
+-- A tag key's values in a project that start with a prefix, most seen first
+-- (ties by value), for autocompletion. prefix_end is the smallest string
+-- after all those that start with the prefix (the caller computes it), so
+-- the matches are a range of project_tag_values_pkey (tag_value is COLLATE
+-- "C": code point order) and no character of the prefix is a wildcard. The
+-- range is read whole and sorted by count: the cost follows the matches.
+SELECT
+    tag_value,
+    times_seen,
+    first_seen,
+    last_seen
+FROM project_tag_values
+WHERE
+    project_id = :project_id
+    AND tag_key = :tag_key
+    AND tag_value >= :prefix
+    AND tag_value < :prefix_end
+ORDER BY times_seen DESC, tag_value ASC
+LIMIT :page_size;
