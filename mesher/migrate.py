@@ -171,8 +171,12 @@ def _refuse_drift(statuses: list[FileStatus]) -> None:
 
 
 def _apply(conn: psycopg.Connection[Any], name: str, sql: str) -> None:
+    """Run a file's statements one at a time, in the caller's transaction.
+    One at a time because Citus propagates a DDL statement to the workers
+    by its text, which it cannot cut out of a multi-statement string."""
     try:
-        conn.execute(sql.encode())  # no parameters: the text goes to the server as is
+        for statement in split_statements(sql):
+            conn.execute(statement.encode())  # no parameters: the text goes as is
     except psycopg.Error as exc:
         raise _failed(name, exc) from exc
 

@@ -125,6 +125,51 @@ $$;
 
 
 --
+-- Name: place_on_citus(text, text, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.place_on_citus(table_name text, placement text, new_table boolean DEFAULT false) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+BEGIN
+    IF placement NOT IN ('reference', 'project') THEN
+        RAISE EXCEPTION 'placement must be reference or project, not %', placement;
+    END IF;
+    IF to_regproc('create_distributed_table') IS NULL THEN
+        RETURN FALSE;
+    END IF;
+    IF to_regclass(table_name) IS NULL
+        OR EXISTS (
+            SELECT FROM pg_dist_partition WHERE logicalrelid = to_regclass(table_name)
+        ) THEN
+        RETURN FALSE;
+    END IF;
+    IF new_table AND NOT EXISTS (
+        SELECT FROM pg_dist_partition WHERE logicalrelid = to_regclass('issues')
+    ) THEN
+        RETURN FALSE;
+    END IF;
+    -- The tables are linked by foreign keys; keep Citus from turning the
+    -- ones not placed yet into "Citus local tables" on the way.
+    SET LOCAL citus.enable_local_reference_table_foreign_keys TO off;
+    -- One connection per node: placing several tables in one transaction
+    -- cannot use parallel connections.
+    SET LOCAL citus.multi_shard_modify_mode TO 'sequential';
+    IF placement = 'reference' THEN
+        PERFORM create_reference_table(table_name::REGCLASS);
+    ELSE
+        PERFORM create_distributed_table(
+            table_name::REGCLASS, 'project_id',
+            colocate_with => CASE table_name WHEN 'issues' THEN 'default' ELSE 'issues' END
+        );
+    END IF;
+    RETURN TRUE;
+END
+$$;
+
+
+--
 -- Name: set_lock_timeout(integer); Type: FUNCTION; Schema: public; Owner: -
 --
 

@@ -40,16 +40,14 @@ CREATE TABLE issue_tag_values (
     times_seen BIGINT NOT NULL,
     first_seen TIMESTAMPTZ NOT NULL,
     last_seen TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (project_id, issue_id, tag_key, tag_value),
-    CONSTRAINT issue_tag_values_issue_fkey FOREIGN KEY (project_id, issue_id)
-    REFERENCES issues (project_id, id) ON DELETE CASCADE
+    PRIMARY KEY (project_id, issue_id, tag_key, tag_value)
 ) WITH (fillfactor = 80);
 
 -- Per project: the same counts over all its issues, for autocompletion. The
 -- primary key serves both the list of keys (skipping from key to key) and a
 -- key's values with a prefix (a range of tag_value).
 CREATE TABLE project_tag_values (
-    project_id UUID NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    project_id UUID NOT NULL,
     tag_key TEXT COLLATE "C" NOT NULL,
     tag_value TEXT COLLATE "C" NOT NULL,
     times_seen BIGINT NOT NULL,
@@ -61,7 +59,7 @@ CREATE TABLE project_tag_values (
 -- A project's events per UTC hour and level: event_volume and
 -- level_breakdown (primary key: a project's hours in a window).
 CREATE TABLE project_hourly_counts (
-    project_id UUID NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    project_id UUID NOT NULL,
     -- The start of the UTC hour (received_at truncated).
     hour_start TIMESTAMPTZ NOT NULL,
     level TEXT NOT NULL
@@ -78,10 +76,31 @@ CREATE TABLE issue_hourly_counts (
     issue_id UUID NOT NULL,
     hour_start TIMESTAMPTZ NOT NULL,
     event_count INTEGER NOT NULL,
-    PRIMARY KEY (project_id, issue_id, hour_start),
-    CONSTRAINT issue_hourly_counts_issue_fkey FOREIGN KEY (project_id, issue_id)
-    REFERENCES issues (project_id, id) ON DELETE CASCADE
+    PRIMARY KEY (project_id, issue_id, hour_start)
 ) WITH (fillfactor = 80);
+
+-- On a Citus database distributed already, the new tables are placed before
+-- their foreign keys to placed tables exist: Citus allows those only between
+-- placed tables. Elsewhere these do nothing (migration 0011), and on a Citus
+-- database migrated from scratch after_migrate.sql places them.
+SELECT place_on_citus('issue_tag_values', 'project', new_table => TRUE);
+SELECT place_on_citus('project_tag_values', 'project', new_table => TRUE);
+SELECT place_on_citus('project_hourly_counts', 'project', new_table => TRUE);
+SELECT place_on_citus('issue_hourly_counts', 'project', new_table => TRUE);
+
+-- Their rows go with their issue or project.
+ALTER TABLE issue_tag_values
+ADD CONSTRAINT issue_tag_values_issue_fkey FOREIGN KEY (project_id, issue_id)
+REFERENCES issues (project_id, id) ON DELETE CASCADE;
+ALTER TABLE project_tag_values
+ADD CONSTRAINT project_tag_values_project_id_fkey FOREIGN KEY (project_id)
+REFERENCES projects (id) ON DELETE CASCADE;
+ALTER TABLE project_hourly_counts
+ADD CONSTRAINT project_hourly_counts_project_id_fkey FOREIGN KEY (project_id)
+REFERENCES projects (id) ON DELETE CASCADE;
+ALTER TABLE issue_hourly_counts
+ADD CONSTRAINT issue_hourly_counts_issue_fkey FOREIGN KEY (project_id, issue_id)
+REFERENCES issues (project_id, id) ON DELETE CASCADE;
 
 -- maintain: delete the hours past the rollups' retention. A new index entry
 -- only when a batch opens a new hour for a project or an issue.
@@ -101,26 +120,14 @@ SELECT
     min(e.received_at) AS first_seen,
     max(e.received_at) AS last_seen
 FROM events AS e
+-- The tags, with environment and release as tags (the columns win over tags
+-- of the same name: the right side of || wins).
 CROSS JOIN
-    LATERAL (
-        SELECT
-            tag.key AS tag_key,
-            tag.value AS tag_value
-        FROM jsonb_each_text(e.tags) AS tag
-        WHERE
-            NOT (tag.key = 'environment' AND e.environment IS NOT NULL)
-            AND NOT (tag.key = 'release' AND e.release IS NOT NULL)
-        UNION ALL
-        SELECT
-            'environment' AS tag_key,
-            e.environment AS tag_value
-        WHERE e.environment IS NOT NULL
-        UNION ALL
-        SELECT
-            'release' AS tag_key,
-            e.release AS tag_value
-        WHERE e.release IS NOT NULL
-    ) AS t
+    LATERAL jsonb_each_text(
+        e.tags || jsonb_strip_nulls(
+            jsonb_build_object('environment', e.environment, 'release', e.release)
+        )
+    ) AS t (tag_key, tag_value)
 GROUP BY e.project_id, e.issue_id, t.tag_key, t.tag_value;
 
 INSERT INTO project_tag_values (

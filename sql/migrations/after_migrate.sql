@@ -41,7 +41,9 @@ $rebind$;
 --   co-located with issues, so that a project's issues, events, rules and
 --   alerts share one shard and every project-scoped query runs on one node.
 -- schema_migrations stays on the coordinator. A table already placed is
--- left alone, so a re-run is a no-op; a new table must be added to a list.
+-- left alone (place_on_citus, migration 0011), so a re-run is a no-op; a new
+-- table must be added to a list (one that does not exist yet, in a database
+-- not fully migrated, waits), and its migration places it too.
 -- Existing rows are copied into the shards (create_distributed_table), so
 -- running migrate after CREATE EXTENSION citus distributes a database that
 -- was plain PostgreSQL until then.
@@ -61,28 +63,13 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
         RETURN;
     END IF;
-    -- The tables are linked by foreign keys; keep Citus from turning the
-    -- ones not placed yet into "Citus local tables" on the way.
-    SET LOCAL citus.enable_local_reference_table_foreign_keys TO off;
-    -- One connection per node: placing several tables in one transaction
-    -- cannot use parallel connections.
-    SET LOCAL citus.multi_shard_modify_mode TO 'sequential';
     FOREACH table_name IN ARRAY reference_tables LOOP
-        IF NOT EXISTS (
-            SELECT FROM pg_dist_partition WHERE logicalrelid = table_name::REGCLASS
-        ) THEN
-            PERFORM create_reference_table(table_name::REGCLASS);
+        IF place_on_citus(table_name, 'reference') THEN
             placed := placed || table_name;
         END IF;
     END LOOP;
     FOREACH table_name IN ARRAY project_tables LOOP
-        IF NOT EXISTS (
-            SELECT FROM pg_dist_partition WHERE logicalrelid = table_name::REGCLASS
-        ) THEN
-            PERFORM create_distributed_table(
-                table_name::REGCLASS, 'project_id',
-                colocate_with => CASE table_name WHEN 'issues' THEN 'default' ELSE 'issues' END
-            );
+        IF place_on_citus(table_name, 'project') THEN
             placed := placed || table_name;
         END IF;
     END LOOP;

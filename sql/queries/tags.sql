@@ -72,6 +72,8 @@ ranked AS (
         ) AS value_rank
     FROM issue_tag_values AS t
     INNER JOIN issue ON t.project_id = issue.project_id AND t.issue_id = issue.id
+    -- The parameter itself, not only the join: what routes it on Citus.
+    WHERE t.project_id = :project_id AND t.issue_id = :issue_id
 )
 
 SELECT
