@@ -168,7 +168,9 @@ def test_scoped_queries_add_only_the_routing_equality() -> None:
         sql = _normalized(query.sql)
         # a plain equality on project_id first, so that Citus routes it to one shard
         assert re.search(r"\bWHERE " + re.escape(routing), sql), name
-        assert sql.replace(routing, "", 1) == _normalized(unscoped.sql), name
+        # (also inside a CTE that reads another table of the project)
+        without = re.sub(r"\b(\w+\.)?" + re.escape(routing), "", sql)
+        assert without == _normalized(unscoped.sql), name
         assert "%(project_id)s IS NULL" not in sql, name  # would not route on Citus
         doc = _normalized(query.__doc__)
         assert "project-scoped" in doc and "single-shard on Citus" in doc, name

@@ -30,6 +30,7 @@ ranked AS (
         ) AS value_rank
     FROM issue_tag_values AS t
     INNER JOIN issue ON t.project_id = issue.project_id AND t.issue_id = issue.id
+    WHERE t.issue_id = :issue_id
 )
 
 SELECT
@@ -48,7 +49,8 @@ ORDER BY ranked.tag_key, ranked.value_rank;
 -- name: issue_tag_facets_in_project(project_id, issue_id, top)
 -- issue_tag_facets, project-scoped (single-shard on Citus): no row for an
 -- issue of another project. The issue by its primary key (issues_pkey), its
--- tags as a range of issue_tag_values_pkey.
+-- tags as a range of issue_tag_values_pkey; both filtered by the project_id
+-- parameter itself, which is what routes each part on Citus.
 WITH issue AS (
     SELECT
         project_id,
@@ -72,7 +74,6 @@ ranked AS (
         ) AS value_rank
     FROM issue_tag_values AS t
     INNER JOIN issue ON t.project_id = issue.project_id AND t.issue_id = issue.id
-    -- The parameter itself, not only the join: what routes it on Citus.
     WHERE t.project_id = :project_id AND t.issue_id = :issue_id
 )
 
