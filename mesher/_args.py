@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
@@ -198,6 +198,7 @@ def cursor_arg(value: Any) -> tuple[dt.datetime, UUID] | tuple[None, None]:
 
 #: The sort orders of search_issues, each with the column of its keyset.
 SEARCH_SORTS = {"date": "last_seen", "new": "first_seen", "freq": "event_count"}
+SearchSort = Literal["date", "new", "freq"]
 
 
 def search_sort_arg(value: Any) -> str:

@@ -145,7 +145,7 @@ def world(conn: Conn, project_id: uuid.UUID, other_project_id: uuid.UUID) -> Wor
         email.lower(): q.create_user(conn, email, "pw", email.split("@")[0])
         for email in ("Ada@Example.com", "bob@example.com", "cy@example.com")
     }
-    ids = _populate(conn, project_id, 150, seed=1)
+    ids = _populate(conn, project_id, 300, seed=1)
     _vary(conn, ids, list(users.values()), seed=2)
     other = _populate(conn, other_project_id, 20, seed=3)
     _vary(conn, other, list(users.values()), seed=4)
@@ -281,7 +281,7 @@ QUERIES = [
 
 @pytest.mark.parametrize("sort", list(SORTS))
 def test_every_query_against_the_brute_force(conn: Conn, world: World, sort: str) -> None:
-    assert len(world.issues) == 150
+    assert len(world.issues) == 300
     nonempty = 0
     for i, query in enumerate(QUERIES):
         want = expected(world, query, sort)

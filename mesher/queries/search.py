@@ -8,6 +8,7 @@ from uuid import UUID
 
 from .._args import (
     SEARCH_SORTS,
+    SearchSort,
     aware_datetime_arg,
     count_arg,
     encode_search_cursor,
@@ -29,7 +30,7 @@ def search_issues(
     conn: Conn,
     project_id: UUID | str,
     query: str | SearchQuery,
-    sort: str = "date",
+    sort: SearchSort = "date",
     limit: int = 50,
     cursor: str | None = None,
     *,
