@@ -31,7 +31,7 @@ from mesher import embedded
 from .citus_scenario import citus
 from .figures import Result, combine, table
 from .ingest_scenarios import hot_paths, native_batch, sentry_envelopes, tag_store_cost
-from .scenarios import SCENARIOS, Context, Sizes, tag_table
+from .scenarios import SCENARIOS, Context, Sizes, search_at_scale, tag_table
 
 #: Every scenario, by the number its rows start with.
 ALL_SCENARIOS = {
@@ -40,7 +40,8 @@ ALL_SCENARIOS = {
     9: native_batch,
     10: hot_paths,
     11: tag_store_cost,
-    12: citus,
+    12: search_at_scale,
+    13: citus,
 }
 
 
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         cluster.stop("fast")
         shutil.rmtree(root, ignore_errors=True)
     results = _combined(runs)
-    loads = ", ".join(f"{n:,} events in {_minutes(t)}" for n, t in context.load_seconds.items())
+    loads = ", ".join(f"{n} in {_minutes(t)}" for n, t in context.load_seconds.items())
     if len(runs) == 1:
         spread = (
             f"1 run, {sizes.rounds} rounds per side, the sides alternating. Each figure is the"

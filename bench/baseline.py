@@ -10,8 +10,10 @@ that compares two designs says so in its name."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
 from uuid import UUID
@@ -360,5 +362,62 @@ SAME_AS = {
 }
 
 
+# --- scenario 12: issue search, written by hand for each query --------------------
+#
+# Not the layer's statements: search_issues runs one generic statement per
+# sort order, whatever the query (sql/queries/search.sql), and these are what
+# one would write for each query alone. The scenario compares the two designs
+# (its name says so), layer included.
+
+
+@dataclass(frozen=True)
+class Search:
+    """A search_issues query and the same filters written by hand."""
+
+    name: str
+    query: str
+    where: str  # on issues AS i
+    values: Callable[[UUID, dt.datetime], dict[str, Any]]
+
+    def params(self, project: UUID, now: dt.datetime) -> dict[str, Any]:
+        return {"project_id": project, **self.values(project, now)}
+
+
+def _tag(key: str, value: str) -> str:
+    return (
+        "EXISTS (SELECT FROM issue_tag_values AS tv WHERE tv.project_id = i.project_id"
+        f" AND tv.issue_id = i.id AND tv.tag_key = '{key}' AND tv.tag_value = '{value}')"
+    )
+
+
+SEARCHES = (
+    Search(
+        "`is:unresolved level:error env:production` (common)",
+        "is:unresolved level:error env:production",
+        f"i.status = 'unresolved' AND i.level = 'error' AND {_tag('env', 'production')}",
+        lambda project, now: {},
+    ),
+    Search(
+        "`!is:resolved region:ap-south-1 lastSeen:-3d` (selective)",
+        "!is:resolved region:ap-south-1 lastSeen:-3d",
+        f"i.status <> 'resolved' AND i.last_seen >= %(since)s AND {_tag('region', 'ap-south-1')}",
+        lambda project, now: {"since": now - dt.timedelta(days=3)},
+    ),
+)
+
+
+def search_sql(search: Search, key: str, *, after: bool, page: bool = True) -> str:
+    """The hand-written statement for a search in one sort order: a page
+    (after a row, if ``after``), or (not ``page``) every match's key and id."""
+    columns = ISSUE_COLUMNS if page else f"{key}, id"
+    keyset = f" AND (i.{key}, i.id) < (%(after_key)s, %(after_id)s)" if after else ""
+    return (
+        f"SELECT {columns} FROM issues AS i"
+        f" WHERE i.project_id = %(project_id)s AND {search.where}{keyset}"
+        f" ORDER BY i.{key} DESC, i.id DESC" + (" LIMIT %(page_size)s" if page else "")
+    )
+
+
 def read(conn: psycopg.Connection[Any], name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    return conn.execute(READS[name], params, prepare=True).fetchall()
+    """A read by its name in READS, or a hand-written search statement."""
+    return conn.execute(READS.get(name, name), params, prepare=True).fetchall()

@@ -1,4 +1,4 @@
-"""Scenario 12: the Mesher layer on a Citus cluster (a coordinator and two
+"""Scenario 13: the Mesher layer on a Citus cluster (a coordinator and two
 workers, PostgreSQL 15) against the same calls on one plain PostgreSQL 15
 node, in the same run, on this machine.
 
@@ -89,7 +89,7 @@ def _plain(bin_dir: Path, settings: list[str], parent: str | None) -> Iterator[s
 def _row(name: str, c: Timing, p: Timing, per: int, unit: str) -> Result:
     """compare()'s row (µs per event or call, each side's client CPU in the
     name), without a goal: reported only."""
-    return replace(compare(f"12. Citus / plain PG 15, {name}", c, p, per, unit, 0.0), goal=None)
+    return replace(compare(f"13. Citus / plain PG 15, {name}", c, p, per, unit, 0.0), goal=None)
 
 
 # --- ingest -----------------------------------------------------------------------------
@@ -191,7 +191,7 @@ def _reads(ctx: Context, cluster_url: str, plain_url: str) -> Iterator[Result]:
             for i in range(3):  # checked before the clock
                 got_c, got_p = same(call_c(i)), same(call_p(i))
                 if got_c != got_p or not got_c:
-                    raise CheckFailed(f"12. {name}: cluster {got_c!r}, plain node {got_p!r}")
+                    raise CheckFailed(f"13. {name}: cluster {got_c!r}, plain node {got_p!r}")
             c, p = alternate(
                 rounds,
                 lambda r, f=call_c: [f(i) for i in range(calls)],  # type: ignore[misc]

@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 
 from mesher import embedded, migrate
 from mesher import queries as q
-from mesher._args import encode_cursor
+from mesher._args import SEARCH_SORTS, encode_cursor, encode_search_cursor
 from mesher._uuid7 import uuid7_time
 from mesher.fingerprint import fingerprint, title
 from mesher.ingest import ingest_event, ingest_events
@@ -61,6 +61,7 @@ class Sizes:
     read_budget: float  # seconds per read, round and side: slow reads get fewer calls
     partition_days: int
     batch_size: int = 500
+    search_issues: int = 50_000  # issues in scenario 12's data sets, at either size
 
     @classmethod
     def full(cls) -> Sizes:
@@ -68,7 +69,7 @@ class Sizes:
 
     @classmethod
     def smoke(cls) -> Sizes:
-        return cls(2, 1_000, 100, 10, 200, 200, (1_000, 5_000), 10, 0.02, 10)
+        return cls(2, 1_000, 100, 10, 200, 200, (1_000, 5_000), 10, 0.02, 10, search_issues=2_000)
 
 
 @dataclass
@@ -81,9 +82,9 @@ class Context:
     explain: bool = False
     plans: list[str] = field(default_factory=list)
     tag_counts: dict[tuple[str, int, int], tuple[int, int]] = field(default_factory=dict)
-    load_seconds: dict[int, float] = field(default_factory=dict)
+    load_seconds: dict[str, float] = field(default_factory=dict)  # by data set
     _dbs: int = 0
-    _datasets: dict[int, tuple[str, UUID]] = field(default_factory=dict)
+    _datasets: dict[tuple[int, int | None], tuple[str, UUID]] = field(default_factory=dict)
     _made: list[str] = field(default_factory=list)
 
     def fresh_db(self, migrated: bool = True, template: str | None = None) -> str:
@@ -98,13 +99,16 @@ class Context:
             migrate.migrate(url)
         return url
 
-    def dataset(self, events: int) -> tuple[str, UUID]:
-        """The read data set of this size: made once, kept while reuse_data."""
-        if events not in self._datasets:
+    def dataset(self, events: int, issues: int | None = None) -> tuple[str, UUID]:
+        """The read data set of this size (by default one issue per 100 events;
+        ``issues``: that many, shaped for searching): made once, kept while
+        reuse_data."""
+        if (events, issues) not in self._datasets:
             started = time.perf_counter()
-            self._datasets[events] = _load(self, events)
-            self.load_seconds[events] = time.perf_counter() - started
-        return self._datasets[events]
+            self._datasets[(events, issues)] = _load(self, events, issues)
+            label = f"{events:,} events" + (f" / {issues:,} issues" if issues else "")
+            self.load_seconds[label] = time.perf_counter() - started
+        return self._datasets[(events, issues)]
 
     def drop_databases(self, end_of_run: bool = False) -> None:
         """Drops the databases made so far but the read data sets (and those
@@ -352,20 +356,47 @@ SELECT %(p)s, 'fp-' || g, 'Error ' || g, 'error',
        now() - interval '7 days', now() - g * interval '1 second'
 FROM generate_series(1, %(issues)s) AS g"""
 
+#: Scenario 12's issues: as LOAD_ISSUES, with the columns a search filters on
+#: varied (levels as the events' shares, five titles, last seen spread over
+#: the week, first seen up to a week before it) and every third issue seen
+#: once (event_count ties, as in a real project).
+LOAD_SEARCH_ISSUES = f"""
+INSERT INTO issues (project_id, fingerprint, title, level, status, event_count, first_seen,
+                    last_seen)
+SELECT %(p)s, 'fp-' || g,
+       (ARRAY['TimeoutError: request timed out', 'KeyError: user_id', 'ValueError: bad input',
+              'ConnectionResetError: peer reset', 'PermissionError: denied'])[1 + mod(g, 5)]
+           || ' in handler_' || mod(g * 13, 97),
+       (ARRAY['error', 'warning', 'fatal', 'info', 'debug'])[
+           1 + (mod(g * 31, 100) >= 60)::int + (mod(g * 31, 100) >= 85)::int
+             + (mod(g * 31, 100) >= 90)::int + (mod(g * 31, 100) >= 98)::int],
+       CASE WHEN mod(g, 20) < 14 THEN 'unresolved' WHEN mod(g, 20) < 19 THEN 'resolved'
+            ELSE 'archived' END,
+       CASE WHEN mod(g, 3) = 0 THEN 1 ELSE 1 + mod(g * 7919, 1000) * %(per_issue)s / 500 END,
+       l.last_seen - mod(g * 7907, 10080) * interval '1 minute', l.last_seen
+FROM generate_series(1, %(issues)s) AS g
+CROSS JOIN LATERAL (
+    SELECT now() - g::float8 / %(issues)s * {SPAN_HOURS} * interval '1 hour' AS last_seen
+) AS l"""
 
-def _load(ctx: Context, events: int) -> tuple[str, UUID]:
-    """A project with ``events`` events over a week and one issue per 100."""
-    print(f"   (loading {events:,} events)", flush=True)
+
+def _load(ctx: Context, events: int, search_issues: int | None = None) -> tuple[str, UUID]:
+    """A project with ``events`` events over a week and one issue per 100, or
+    ``search_issues`` issues shaped for searching (LOAD_SEARCH_ISSUES)."""
+    issues = search_issues or max(events // 100, 10)
+    print(f"   (loading {events:,} events, {issues:,} issues)", flush=True)
     url = ctx.fresh_db()
     project = _project(url, "reads")
-    issues = max(events // 100, 10)
     sample = payload(random.Random(5), 1)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "SELECT create_events_partition(((now() AT TIME ZONE 'UTC')::date - d))"
             " FROM generate_series(1, 7) AS d"
         )
-        conn.execute(LOAD_ISSUES, {"p": project, "issues": issues, "per_issue": events // issues})
+        conn.execute(
+            LOAD_SEARCH_ISSUES if search_issues else LOAD_ISSUES,
+            {"p": project, "issues": issues, "per_issue": events // issues},
+        )
         step = 100_000
         for lo in range(1, events + 1, step):
             conn.execute(
@@ -506,14 +537,14 @@ class BaselineCall:
     """A read on the baseline side: its statement and its parameters per call."""
 
     conn: psycopg.Connection[Any]
-    query: str  # a key of baseline.READS
+    query: str  # a key of baseline.READS, or a statement (scenario 12's, by hand)
     params: Callable[[int], dict[str, Any]]
 
     def __call__(self, i: int) -> list[tuple[Any, ...]]:
         return baseline.read(self.conn, self.query, self.params(i))
 
     def explain(self) -> str:
-        sql = "EXPLAIN (ANALYZE, BUFFERS) " + baseline.READS[self.query]
+        sql = "EXPLAIN (ANALYZE, BUFFERS) " + baseline.READS.get(self.query, self.query)
         return "\n".join(r[0] for r in self.conn.execute(sql, self.params(0)))
 
 
@@ -664,13 +695,16 @@ def now_minus(since: dt.datetime) -> int:
 
 
 def _at_scale(
-    ctx: Context, number: int, make: Callable[[psycopg.Connection[Any], UUID], list[Read]]
+    ctx: Context,
+    number: int,
+    make: Callable[[psycopg.Connection[Any], UUID], list[Read]],
+    issues: int | None = None,
 ) -> Iterator[Result]:
     """Each read at both sizes, checked, then timed; then its growth."""
     s = ctx.sizes
     timings: dict[tuple[str, int], tuple[list[float], list[float]]] = {}
     for events in s.scales:
-        url, project = ctx.dataset(events)
+        url, project = ctx.dataset(events, issues)
         with psycopg.connect(url, autocommit=True) as conn:
             for read in make(conn, project):
                 slowest = _warm_up(read)
@@ -699,6 +733,64 @@ def _at_scale(
             at_most_times(1.5), paired=False,
             name=f"{number}. {key}: latency at {large:,} / at {small:,} events",
         )  # fmt: skip
+
+
+def _search_reads(conn: psycopg.Connection[Any], project: UUID) -> list[Read]:
+    """Scenario 12's reads: each search at each sort order, its first page and
+    a page 80 % down its matches, against the statement one would write by
+    hand for that query (baseline.search_sql)."""
+    now = dt.datetime.now(dt.UTC)
+    reads = []
+    for search in baseline.SEARCHES:
+        params = search.params(project, now)
+        for sort, key in SEARCH_SORTS.items():
+            name = f"{search.name}, sort {sort}"
+            # every match's (key, id), in order: where the deep page starts
+            ordered = conn.execute(
+                baseline.search_sql(search, key, after=False, page=False), params
+            ).fetchall()
+            if len(ordered) < 2:
+                raise CheckFailed(f"search {name}: {len(ordered)} matches; the data needs more")
+            at = max(0, min(int(len(ordered) * 0.8), len(ordered) - 51))
+            after = {"after_key": ordered[at][0], "after_id": ordered[at][1]}
+            cursor = encode_search_cursor(sort, ordered[at][0], ordered[at][1])
+            for depth, page_cursor, extra in (
+                ("first page", None, {}),
+                ("deep page (80 % down its matches)", cursor, after),
+            ):
+                reads.append(
+                    Read(
+                        f"search_issues {name}, {depth}",
+                        partial(_search, conn, project, search.query, sort, page_cursor, now),
+                        BaselineCall(
+                            conn, baseline.search_sql(search, key, after=bool(extra)),
+                            _always({**params, **extra, "page_size": 51}),
+                        ),
+                        _page, _page_rows(50),
+                    )
+                )  # fmt: skip
+    return reads
+
+
+def _always(values: dict[str, Any]) -> Callable[[int], dict[str, Any]]:
+    return lambda i: values
+
+
+def _search(
+    conn: psycopg.Connection[Any],
+    project: UUID,
+    query: str,
+    sort: str,
+    cursor: str | None,
+    now: dt.datetime,
+    i: int,
+) -> Any:
+    return q.search_issues(conn, project, query, sort, 50, cursor, now=now)
+
+
+def search_at_scale(ctx: Context) -> Iterator[Result]:
+    """12. Issue search at scale: search_issues, three filters, every sort, first and deep pages"""
+    yield from _at_scale(ctx, 12, _search_reads, issues=ctx.sizes.search_issues)
 
 
 def _warm_up(read: Read) -> float:

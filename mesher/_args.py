@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
@@ -25,6 +25,7 @@ _SESSION_TOKEN = re.compile(r"[0-9a-f]{64}")
 _API_KEY = re.compile(r"mshr_[0-9a-f]{48}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _YYYYMMDD = re.compile(r"[0-9]{8}")
+_COUNT_TEXT = re.compile(r"-?[0-9]{1,10}")
 BCRYPT_MAX_BYTES = 72
 E = TypeVar("E", bound=Enum)
 M = TypeVar("M", bound=BaseModel)
@@ -191,6 +192,46 @@ def cursor_arg(value: Any) -> tuple[dt.datetime, UUID] | tuple[None, None]:
         if parsed.utcoffset() is None:
             raise ValueError
         return parsed, UUID(row_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("cursor is not one this API returned") from None
+
+
+#: The sort orders of search_issues, each with the column of its keyset.
+SEARCH_SORTS = {"date": "last_seen", "new": "first_seen", "freq": "event_count"}
+SearchSort = Literal["date", "new", "freq"]
+
+
+def search_sort_arg(value: Any) -> str:
+    if not isinstance(value, str) or value not in SEARCH_SORTS:
+        allowed = ", ".join(SEARCH_SORTS)
+        raise InvalidInput(f"sort must be one of {allowed}, got {_preview(value)}")
+    return value
+
+
+def encode_search_cursor(sort: str, key: dt.datetime | int, row_id: UUID) -> str:
+    """A search_issues cursor: the sort order, and the last row's sort key and id."""
+    text = key.isoformat() if isinstance(key, dt.datetime) else str(key)
+    return base64.urlsafe_b64encode(f"{sort}|{text}|{row_id}".encode()).decode()
+
+
+def search_cursor_arg(value: Any, sort: str) -> tuple[dt.datetime | int, UUID] | tuple[None, None]:
+    """The (sort key, id) of a search_issues cursor made for ``sort``."""
+    if value is None:
+        return None, None
+    try:
+        made_for, key, row_id = base64.urlsafe_b64decode(str(value).encode()).decode().split("|")
+        if made_for not in SEARCH_SORTS:
+            raise ValueError
+        if made_for != sort:
+            raise InvalidInput(f"cursor is for sort {made_for!r}, not {sort!r}")
+        if made_for == "freq":
+            if not _COUNT_TEXT.fullmatch(key) or not -(2**31) <= int(key) < 2**31:
+                raise ValueError
+            return int(key), UUID(row_id)
+        at = dt.datetime.fromisoformat(key)
+        if at.utcoffset() is None:
+            raise ValueError
+        return at, UUID(row_id)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("cursor is not one this API returned") from None
 

@@ -35,15 +35,21 @@ A malformed query raises :class:`~mesher.errors.InvalidInput`, whose message
 reads ``search query: at position N, expected ...``; positions are 1-based
 and count characters. ``str(query)`` is a canonical query string that parses
 back to an equal object.
+
+The SQL step (``mesher.queries.search_issues``) uses :func:`checked`,
+:func:`assignee_emails` and :func:`sql_filters`: the terms become the bound
+parameters of one static statement (sql/queries/search.sql); no value of the
+query ever becomes SQL text.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Literal, NoReturn, TypeAlias
+from typing import Any, Literal, NoReturn, TypeAlias
 from uuid import UUID
 
 from ._args import aware_datetime_arg, email_arg
@@ -63,8 +69,11 @@ __all__ = [
     "Term",
     "TextFilter",
     "TimeFilter",
+    "assignee_emails",
+    "checked",
     "like_pattern",
     "parse",
+    "sql_filters",
 ]
 
 Comparison = Literal[">", ">=", "<", "<="]
@@ -270,6 +279,169 @@ def parse(query: str) -> SearchQuery:
     if bad:
         _fail(bad.start(), "no NUL character" if bad.group() == "\x00" else "no lone surrogate")
     return _Parser(query).parse()
+
+
+# --- the SQL step ------------------------------------------------------------------
+
+#: event_count is an INTEGER column: the bounds it can meet.
+_COUNT_MIN, _COUNT_MAX = -(2**31), 2**31 - 1
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def checked(query: object) -> SearchQuery:
+    """A query string parsed, or a :class:`SearchQuery` checked: it must be
+    one that :func:`parse` returns (its canonical text parses back equal), so
+    that a query built by hand obeys the same limits and rules."""
+    if isinstance(query, str):
+        return parse(query)
+    if not isinstance(query, SearchQuery):
+        raise InvalidInput(
+            f"search query must be a string or a SearchQuery, got {type(query).__name__}"
+        )
+    try:
+        text = str(query)
+    except Exception:  # a term that is not one of ours, or holds foreign values
+        raise InvalidInput("search query: a SearchQuery of terms this module makes") from None
+    if parse(text) != query:
+        raise InvalidInput("search query: a SearchQuery that parse() would return for its text")
+    return query
+
+
+def assignee_emails(query: SearchQuery) -> list[str]:
+    """The emails that ``assigned:`` terms name, each once, as written: the
+    caller looks up their users (in any case) for :func:`sql_filters`."""
+    emails: dict[str, None] = {}
+    for term in query.terms:
+        if isinstance(term, AssignedFilter):
+            emails.update((u, None) for u in term.users if isinstance(u, str))
+    return list(emails)
+
+
+def sql_filters(
+    query: SearchQuery, now: dt.datetime, users: Mapping[str, UUID]
+) -> dict[str, Any] | None:
+    """The filter parameters of sql/queries/search.sql's statements for the
+    query (None: "no filter"), or None when no issue can match it (the
+    caller then runs no SQL). ``now`` resolves relative times; ``users`` maps
+    the emails of :func:`assignee_emails` to user ids (an email missing from
+    it matches no one).
+
+    Terms on one column are combined here: statuses and levels become the set
+    that every term allows, assignees the users every ``assigned:`` term
+    names (less those a negated one names), times and counts inclusive bounds
+    (``> t`` is ``>= t + 1 µs``, the resolution of both Python and
+    PostgreSQL). Tag and text terms stay one each: an issue has many tag
+    values, and each term needs one of its own."""
+    filters = _Filters(now, users)
+    for term in query.terms:
+        try:
+            filters.add(term)
+        except OverflowError:  # a time beyond what a datetime (or a row we read) holds
+            return None
+    return filters.parameters()
+
+
+class _Filters:
+    """What the terms of one query allow, column by column."""
+
+    def __init__(self, now: dt.datetime, users: Mapping[str, UUID]) -> None:
+        self.now = now
+        self.users = users
+        self.statuses = set(IssueStatus)
+        self.levels = set(Severity)
+        self.assigned = {True, False}  # the values "has an assignee" may take
+        self.assignees: set[UUID] | None = None  # None: anyone
+        self.not_assignees: set[UUID] = set()
+        self.low: dict[str, dt.datetime] = {}  # inclusive bounds per time column
+        self.high: dict[str, dt.datetime] = {}
+        self.count_low, self.count_high = _COUNT_MIN, _COUNT_MAX
+        self.tags: dict[str, list[Any]] = {
+            "tag_keys": [], "tag_negated": [], "tag_value_first": [], "tag_value_last": [],
+            "tag_values": [],
+        }  # fmt: skip
+        self.patterns: list[str] = []
+
+    def add(self, term: Term) -> None:
+        if isinstance(term, StatusFilter):
+            self._status(term)
+        elif isinstance(term, AssignedFilter):
+            named = {u if isinstance(u, UUID) else self.users.get(u) for u in term.users}
+            ids = {i for i in named if i is not None}
+            if term.negated:
+                self.not_assignees |= ids
+            else:
+                self.assignees = ids if self.assignees is None else self.assignees & ids
+        elif isinstance(term, LevelFilter):
+            chosen = set(term.levels)
+            self.levels = self.levels - chosen if term.negated else self.levels & chosen
+        elif isinstance(term, TimeFilter):
+            self._time(term)
+        elif isinstance(term, CountFilter):
+            if term.op in ("=", ">=", ">"):
+                self.count_low = max(self.count_low, term.value + (term.op == ">"))
+            if term.op in ("=", "<=", "<"):
+                self.count_high = min(self.count_high, term.value - (term.op == "<"))
+        elif isinstance(term, (TagFilter, AttributeFilter)):
+            tags = self.tags
+            tags["tag_keys"].append(term.key if isinstance(term, TagFilter) else term.name)
+            tags["tag_negated"].append(term.negated)
+            tags["tag_value_first"].append(len(tags["tag_values"]) + 1)  # arrays count from 1
+            tags["tag_values"].extend(dict.fromkeys(term.values))
+            tags["tag_value_last"].append(len(tags["tag_values"]))
+        else:
+            self.patterns.append(like_pattern(term.text))
+
+    def _status(self, term: StatusFilter) -> None:
+        if isinstance(term.value, IssueStatus):
+            chosen = {term.value}
+            self.statuses = self.statuses - chosen if term.negated else self.statuses & chosen
+        else:
+            self.assigned &= {(term.value is Assignment.ASSIGNED) != term.negated}
+
+    def _time(self, term: TimeFilter) -> None:
+        at, field = term.at(self.now), term.field
+        if term.op in (">", ">="):
+            bound = at + _MICROSECOND if term.op == ">" else at
+            self.low[field] = max(self.low.get(field, bound), bound)
+        else:
+            bound = at - _MICROSECOND if term.op == "<" else at
+            self.high[field] = min(self.high.get(field, bound), bound)
+
+    def parameters(self) -> dict[str, Any] | None:
+        assignees, assigned = self.assignees, self.assigned
+        if assignees is not None:  # assigned to one of them, so assigned
+            assignees, assigned = assignees - self.not_assignees, assigned & {True}
+        if (
+            not self.statuses
+            or not self.levels
+            or not assigned
+            or assignees == set()
+            or self.count_low > self.count_high
+            or any(self.low[f] > self.high[f] for f in self.low.keys() & self.high.keys())
+        ):
+            return None
+        return {
+            "statuses": _subset(self.statuses, len(IssueStatus)),
+            "levels": _subset(self.levels, len(Severity)),
+            "assigned": None if len(assigned) == 2 else min(assigned),
+            "assignees": None if assignees is None else sorted(assignees),
+            "not_assignees": (
+                sorted(self.not_assignees) if self.not_assignees and assignees is None else None
+            ),
+            "first_seen_min": self.low.get("first_seen"),
+            "first_seen_max": self.high.get("first_seen"),
+            "last_seen_min": self.low.get("last_seen"),
+            "last_seen_max": self.high.get("last_seen"),
+            "times_seen_min": None if self.count_low == _COUNT_MIN else self.count_low,
+            "times_seen_max": None if self.count_high == _COUNT_MAX else self.count_high,
+            **{name: values or None for name, values in self.tags.items()},
+            "title_patterns": self.patterns or None,
+        }
+
+
+def _subset(chosen: set[IssueStatus] | set[Severity], of: int) -> list[str] | None:
+    """The values allowed, or None when they all are."""
+    return None if len(chosen) == of else sorted(v.value for v in chosen)
 
 
 # --- rendering -------------------------------------------------------------------

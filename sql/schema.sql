@@ -882,14 +882,21 @@ CREATE INDEX idx_issues_id ON public.issues USING btree (id);
 -- Name: idx_issues_project_event_count; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX idx_issues_project_event_count ON public.issues USING btree (project_id, event_count DESC);
+CREATE INDEX idx_issues_project_event_count ON public.issues USING btree (project_id, event_count DESC, id DESC);
+
+
+--
+-- Name: idx_issues_project_first_seen; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idx_issues_project_first_seen ON public.issues USING btree (project_id, first_seen DESC, id DESC);
 
 
 --
 -- Name: idx_issues_project_last_seen; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX idx_issues_project_last_seen ON public.issues USING btree (project_id, last_seen DESC);
+CREATE INDEX idx_issues_project_last_seen ON public.issues USING btree (project_id, last_seen DESC, id DESC);
 
 
 --

@@ -44,20 +44,24 @@ def test_bench_smoke(tmp_path: Path) -> None:
                      "10. get_project_by_api_key", "10. get_event",
                      "10. single-event", "11. batch ingest with / without",
                      "11b. batch ingest with / without",
-                     "11c. batch ingest with / without"):  # fmt: skip
+                     "11c. batch ingest with / without", "12. search_issues"):  # fmt: skip
         assert f"| {scenario}" in text, scenario
     # Every read was checked (same rows on both sides) and returned something.
-    reads = re.findall(r"^\| [57]\. .* @ [\d,]+ events → (.*?) \|", text, re.MULTILINE)
-    assert len(reads) >= 2 * 17, reads
+    reads = re.findall(r"^\| (?:5|7|12)\. .* @ [\d,]+ events → (.*?) \|", text, re.MULTILINE)
+    assert len(reads) >= 2 * (17 + 12), reads
     assert all(re.match(r"[1-9][\d,]* (rows?|buckets|events|issues)", r) for r in reads), reads
-    if CITUS_UNAVAILABLE is None:  # scenario 12 starts its own cluster; no goal, reported only
-        citus = re.findall(r"^\| 12\. Citus / plain PG 15, .* \|  \|  \|$", text, re.MULTILINE)
+    if CITUS_UNAVAILABLE is None:  # scenario 13 starts its own cluster; no goal, reported only
+        citus = re.findall(r"^\| 13\. Citus / plain PG 15, .* \|  \|  \|$", text, re.MULTILINE)
         assert len(citus) == 6, citus
     for case in ("common tag", "medium tag", "rare tag", "old release"):
         assert re.search(rf"^\| {case}.* \| 24 h", text, re.MULTILINE), case
     # Spread and computed verdicts.
     assert re.search(rf"\| 1\. batch ingest .* events/s \[[\d,]+{TO}[\d,]+\] \|", text)
     assert re.search(r"latency at 5,000 / at 1,000 events \| [\d.]+ x \[", text)
+    for sort in ("date", "new", "freq"):  # every sort, first and deep page, growth
+        for page in ("first page", "deep page"):
+            assert re.search(rf"^\| 12\. search_issues .*, sort {sort}, {page}.*: latency at", text,
+                             re.MULTILINE), (sort, page)  # fmt: skip
     assert "## What the numbers say" in text
 
 

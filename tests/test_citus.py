@@ -58,7 +58,11 @@ SAMPLES: dict[str, Any] = {
     "prefix": "v", "prefix_end": "w", "tag_issue_ids": [SOME_ID], "tag_keys": ["k"],
     "tag_values": ["v"], "tag_counts": [1], "tag_first_seen": [NOW], "tag_last_seen": [NOW],
     "hour_issue_ids": [SOME_ID], "hour_starts": [NOW], "hour_levels": ["error"],
-    "hour_counts": [1],
+    "hour_counts": [1], "statuses": ["unresolved"], "assigned": None, "assignees": None,
+    "not_assignees": None, "first_seen_min": NOW, "first_seen_max": NOW,
+    "last_seen_min": NOW, "last_seen_max": NOW, "times_seen_min": 1, "times_seen_max": 10,
+    "tag_negated": [False], "tag_value_first": [1], "tag_value_last": [1],
+    "title_patterns": ["%t%"], "after_first_seen": NOW, "after_event_count": 5,
 }  # fmt: skip
 
 

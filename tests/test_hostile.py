@@ -27,6 +27,14 @@ NASTY = [
     "a\x00b", "\udc80", "\ud800x", "🔥" * 500, "x" * 100_000, "", " ", "NULL", "null",
     "0" * 64, "mshr_" + "0" * 48, "00000000-0000-0000-0000-000000000000",
 ]  # fmt: skip
+#: Issue searches that parse, and the keys a hostile value is tried under.
+SEARCHES = [
+    "", "is:unresolved level:[error, fatal] !environment:prod lastSeen:-24h timeout",
+    "assigned:ada@example.com !is:resolved times_seen:>1", "env:prod", "!env:[prod, '; --]",
+    '"\'; DROP TABLE issues; --"', "100% a_b \\", "firstSeen:>=2026-01-01 times_seen:0",
+    "tags[sentry:user]:id:1 release:\"1.0\"", "assigned:[nobody@example.com, " + "0" * 32 + "]",
+]  # fmt: skip
+SEARCH_KEYS = ["env", "message", "release", "level", "assigned", "is", "tags[a:b]", "!env"]
 text = st.one_of(st.sampled_from(NASTY), st.text(max_size=300),
                  st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF,
                                        categories=None), max_size=50))  # fmt: skip
@@ -100,6 +108,14 @@ def _strategy(name: str, ids: dict[str, Any]) -> st.SearchStrategy[Any]:
         "action": st.dictionaries(text, json_like, max_size=3) | anything,
         "bucket": st.sampled_from(["hour", "day", "week"]) | anything,
         "cursor": anything,
+        # search_issues: queries that reach SQL, with hostile values, and anything
+        "query": st.one_of(
+            st.sampled_from(SEARCHES),
+            st.builds(lambda k, v: f'{k}:"{v}"', st.sampled_from(SEARCH_KEYS), text),
+            st.builds(lambda v: f'"{v}"', text), text, anything,
+        ),
+        "sort": st.sampled_from(["date", "new", "freq", "priority"]) | anything,
+        "now": st.none() | anything,
     }  # fmt: skip
     return specific.get(name, anything)
 

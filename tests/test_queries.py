@@ -230,7 +230,8 @@ VALID: dict[str, Any] = {
     "public_key": "mshr_" + "0" * 48, "token": "0" * 64, "status": None, "level": None,
     "limit": 10, "cursor": None, "enabled": True, "condition": {"condition_type": "new_issue"},
     "action": {}, "cooldown_minutes": 60, "tags": {"k": "v"}, "since": None, "bucket": "hour",
-    "ingested": [], "dsn_id": 1, "issue_ids": [], "top": 10, "prefix": "",
+    "ingested": [], "dsn_id": 1, "issue_ids": [], "top": 10, "prefix": "", "query": "",
+    "sort": "date", "now": None,
 }  # fmt: skip
 ID_ARGS = [
     (name, param)

@@ -54,6 +54,7 @@ from .issues import (
 from .memberships import add_member, get_members, get_user_orgs
 from .organizations import get_org, insert_org, list_orgs
 from .projects import get_project, insert_project, list_projects_by_org
+from .search import search_issues
 from .sessions import create_session, delete_session, validate_session
 from .tags import issue_tag_facets, project_tag_keys, project_tag_values
 from .users import authenticate_user, create_user, get_user
@@ -102,6 +103,7 @@ __all__ = [
     "resolve_alert",
     "resolve_issue",
     "revoke_api_key",
+    "search_issues",
     "set_alert_rule_enabled",
     "top_issues",
     "unresolve_issue",

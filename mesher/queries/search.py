@@ -1,0 +1,83 @@
+# Generated from mesher/aio/queries/search.py by tools/gen_sync.py: edit that file.
+"""Issue search: Sentry's query syntax over a project's issues (sql/queries/search.sql)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from uuid import UUID
+
+from .._args import (
+    SEARCH_SORTS,
+    SearchSort,
+    aware_datetime_arg,
+    count_arg,
+    encode_search_cursor,
+    search_cursor_arg,
+    search_sort_arg,
+    uuid_arg,
+)
+from ..errors import translate_errors
+from ..limits import MAX_PAGE
+from ..models import Issue, IssuePage
+from ..search import SearchQuery, assignee_emails, checked, sql_filters
+from ._common import Conn, q
+
+__all__ = ["search_issues"]
+
+
+@translate_errors
+def search_issues(
+    conn: Conn,
+    project_id: UUID | str,
+    query: str | SearchQuery,
+    sort: SearchSort = "date",
+    limit: int = 50,
+    cursor: str | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> IssuePage:
+    """A page of the project's issues that match ``query`` (a string in
+    Sentry's syntax, see :mod:`mesher.search`, or a parsed ``SearchQuery``),
+    in ``sort`` order: ``"date"`` (last seen, newest first), ``"new"`` (first
+    seen, newest first) or ``"freq"`` (most events first), ties by id. Pass
+    the page's ``next_cursor`` back, with the same sort, for the next page; it
+    is None on the last one.
+
+    Relative times (``lastSeen:-24h``) count back from ``now``: the caller's
+    clock (``datetime.now(UTC)``) unless given, a timezone-aware datetime
+    (pass the first page's to keep a window still while paging). A malformed
+    query, sort, limit or cursor is ``InvalidInput`` before any SQL runs."""
+    pid = uuid_arg(project_id, "project_id")
+    order = search_sort_arg(sort)
+    size = count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE)
+    after_key, after_id = search_cursor_arg(cursor, order)
+    parsed = checked(query)
+    at = dt.datetime.now(dt.UTC) if now is None else aware_datetime_arg(now, "now")
+    users: dict[str, UUID] = {}
+    emails = assignee_emails(parsed)
+    if emails:
+        for row in q.search_assignees(conn, emails=emails):
+            users[row["email"]] = row["id"]
+    filters = sql_filters(parsed, at, users)
+    if filters is None:  # terms that no issue can meet together
+        return IssuePage(items=[], next_cursor=None)
+    statement = {
+        "date": q.search_issues,
+        "new": q.search_issues_new,
+        "freq": q.search_issues_freq,
+    }[order]
+    key = SEARCH_SORTS[order]
+    rows = statement(
+        conn,
+        project_id=pid,
+        **filters,
+        **{f"after_{key}": after_key},
+        after_id=after_id,
+        page_size=size + 1,  # one more tells whether a next page exists
+    )
+    items = [Issue.model_validate(row) for row in rows]
+    if len(items) <= size:
+        return IssuePage(items=items, next_cursor=None)
+    last = items[size - 1]
+    next_cursor = encode_search_cursor(order, getattr(last, key), last.id)
+    return IssuePage(items=items[:size], next_cursor=next_cursor)

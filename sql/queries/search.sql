@@ -1,0 +1,261 @@
+-- Issue search (mesher.search parses the query; mesher.queries.search_issues
+-- compiles its terms into the parameters below). One static statement per
+-- sort order, the three identical but for their ORDER BY and keyset bound
+-- (tests/test_search.py checks that): every value is a bound parameter, and
+-- NULL means "no filter" wherever a parameter is a filter.
+--
+--   statuses, levels        the issue's status / level is one of these
+--   assigned                true: has an assignee, false: has none
+--   assignees               assigned to one of these users
+--   not_assignees           not assigned to any of these (unassigned passes)
+--   first_seen_min/_max, last_seen_min/_max, times_seen_min/_max
+--                           inclusive bounds on first_seen, last_seen and
+--                           event_count (the caller turns > and < into them)
+--   tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values
+--                           one tag term per index of the first four arrays:
+--                           its key, whether it is negated, and its values
+--                           as a slice of tag_values (first..last). A term
+--                           holds when the issue has an event with one of
+--                           the values (environment and release are tags in
+--                           issue_tag_values too), and a negated one when it
+--                           has none. Every term must hold: no term may have
+--                           "negated = whether the issue has a value".
+--   title_patterns          LIKE patterns (backslash escapes, the default
+--                           escape character): the title matches all of
+--                           them, in any case
+--
+-- The plan walks the sort order's index of issues from the cursor (the keyset
+-- bound is an index condition: a row comparison on (key, id), which the
+-- index holds in that order), filters each issue, and stops after page_size
+-- matches. A tag term is one probe of issue_tag_values_pkey per issue walked
+-- (project_id, issue_id, tag_key, tag_value). So a page costs the issues
+-- walked to find it: few when the filters match many issues, up to all of
+-- the project's issues when they match few. Nothing reads events, so the
+-- cost does not grow with them.
+--
+-- The first page passes no cursor: the bound is then (infinity, or the
+-- largest INTEGER for event_count, and the largest UUID), above every row
+-- (ids are UUIDv7s, never ffffffff-...).
+
+-- name: search_assignees(emails)
+-- The users with these emails, in any case (users_email_lower_key): the
+-- emails of assigned: terms, resolved before the search. Returns each email
+-- as given with its user's id; an unknown email has no row.
+SELECT
+    given.email,
+    u.id
+FROM unnest(cast(:emails AS TEXT[])) AS given (email)
+INNER JOIN users AS u ON lower(given.email) = lower(u.email);
+
+-- name: search_issues(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, title_patterns, after_last_seen, after_id, page_size)
+-- A page of the issues that match, most recently seen first (sort "date"):
+-- idx_issues_project_last_seen (project_id, last_seen DESC, id DESC), from
+-- the cursor; last_seen bounds are index conditions too.
+SELECT
+    id,
+    project_id,
+    fingerprint,
+    title,
+    level,
+    status,
+    event_count,
+    first_seen,
+    last_seen,
+    assigned_to,
+    first_release,
+    last_release
+FROM issues AS i
+WHERE
+    project_id = :project_id
+    AND (cast(:statuses AS TEXT[]) IS NULL OR status = any(cast(:statuses AS TEXT[])))
+    AND (cast(:levels AS TEXT[]) IS NULL OR level = any(cast(:levels AS TEXT[])))
+    AND (cast(:assigned AS BOOLEAN) IS NULL OR (assigned_to IS NOT NULL) = :assigned)
+    AND (
+        cast(:assignees AS UUID[]) IS NULL
+        OR assigned_to = any(cast(:assignees AS UUID[]))
+    )
+    AND (
+        cast(:not_assignees AS UUID[]) IS NULL
+        OR assigned_to IS NULL
+        OR NOT assigned_to = any(cast(:not_assignees AS UUID[]))
+    )
+    AND first_seen >= coalesce(cast(:first_seen_min AS TIMESTAMPTZ), '-infinity')
+    AND first_seen <= coalesce(cast(:first_seen_max AS TIMESTAMPTZ), 'infinity')
+    AND last_seen >= coalesce(cast(:last_seen_min AS TIMESTAMPTZ), '-infinity')
+    AND last_seen <= coalesce(cast(:last_seen_max AS TIMESTAMPTZ), 'infinity')
+    AND event_count >= coalesce(cast(:times_seen_min AS BIGINT), -2147483648)
+    AND event_count <= coalesce(cast(:times_seen_max AS BIGINT), 2147483647)
+    AND NOT EXISTS (
+        SELECT
+        FROM
+            unnest(
+                cast(:tag_keys AS TEXT[]),
+                cast(:tag_negated AS BOOLEAN[]),
+                cast(:tag_value_first AS INTEGER[]),
+                cast(:tag_value_last AS INTEGER[])
+            ) AS f (tag_key, negated, first_value, last_value)
+        WHERE f.negated = EXISTS (
+            SELECT
+            FROM issue_tag_values AS tv
+            WHERE
+                tv.project_id = :project_id
+                AND tv.issue_id = i.id
+                AND tv.tag_key = f.tag_key
+                AND tv.tag_value = any(
+                    -- the spaces around ':' keep aiosql from reading a parameter
+                    (cast(:tag_values AS TEXT[]))[f.first_value : f.last_value]  -- noqa: LT01
+                )
+        )
+    )
+    AND (
+        cast(:title_patterns AS TEXT[]) IS NULL
+        OR title ILIKE all(cast(:title_patterns AS TEXT[]))
+    )
+    AND (last_seen, id) < (
+        coalesce(cast(:after_last_seen AS TIMESTAMPTZ), 'infinity'),
+        coalesce(cast(:after_id AS UUID), 'ffffffff-ffff-ffff-ffff-ffffffffffff')
+    )
+ORDER BY last_seen DESC, id DESC
+LIMIT :page_size;
+
+-- name: search_issues_new(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, title_patterns, after_first_seen, after_id, page_size)
+-- search_issues, newest issues first (sort "new"): idx_issues_project_first_seen
+-- (project_id, first_seen DESC, id DESC), from the cursor; first_seen bounds
+-- are index conditions too.
+SELECT
+    id,
+    project_id,
+    fingerprint,
+    title,
+    level,
+    status,
+    event_count,
+    first_seen,
+    last_seen,
+    assigned_to,
+    first_release,
+    last_release
+FROM issues AS i
+WHERE
+    project_id = :project_id
+    AND (cast(:statuses AS TEXT[]) IS NULL OR status = any(cast(:statuses AS TEXT[])))
+    AND (cast(:levels AS TEXT[]) IS NULL OR level = any(cast(:levels AS TEXT[])))
+    AND (cast(:assigned AS BOOLEAN) IS NULL OR (assigned_to IS NOT NULL) = :assigned)
+    AND (
+        cast(:assignees AS UUID[]) IS NULL
+        OR assigned_to = any(cast(:assignees AS UUID[]))
+    )
+    AND (
+        cast(:not_assignees AS UUID[]) IS NULL
+        OR assigned_to IS NULL
+        OR NOT assigned_to = any(cast(:not_assignees AS UUID[]))
+    )
+    AND first_seen >= coalesce(cast(:first_seen_min AS TIMESTAMPTZ), '-infinity')
+    AND first_seen <= coalesce(cast(:first_seen_max AS TIMESTAMPTZ), 'infinity')
+    AND last_seen >= coalesce(cast(:last_seen_min AS TIMESTAMPTZ), '-infinity')
+    AND last_seen <= coalesce(cast(:last_seen_max AS TIMESTAMPTZ), 'infinity')
+    AND event_count >= coalesce(cast(:times_seen_min AS BIGINT), -2147483648)
+    AND event_count <= coalesce(cast(:times_seen_max AS BIGINT), 2147483647)
+    AND NOT EXISTS (
+        SELECT
+        FROM
+            unnest(
+                cast(:tag_keys AS TEXT[]),
+                cast(:tag_negated AS BOOLEAN[]),
+                cast(:tag_value_first AS INTEGER[]),
+                cast(:tag_value_last AS INTEGER[])
+            ) AS f (tag_key, negated, first_value, last_value)
+        WHERE f.negated = EXISTS (
+            SELECT
+            FROM issue_tag_values AS tv
+            WHERE
+                tv.project_id = :project_id
+                AND tv.issue_id = i.id
+                AND tv.tag_key = f.tag_key
+                AND tv.tag_value = any(
+                    -- the spaces around ':' keep aiosql from reading a parameter
+                    (cast(:tag_values AS TEXT[]))[f.first_value : f.last_value]  -- noqa: LT01
+                )
+        )
+    )
+    AND (
+        cast(:title_patterns AS TEXT[]) IS NULL
+        OR title ILIKE all(cast(:title_patterns AS TEXT[]))
+    )
+    AND (first_seen, id) < (
+        coalesce(cast(:after_first_seen AS TIMESTAMPTZ), 'infinity'),
+        coalesce(cast(:after_id AS UUID), 'ffffffff-ffff-ffff-ffff-ffffffffffff')
+    )
+ORDER BY first_seen DESC, id DESC
+LIMIT :page_size;
+
+-- name: search_issues_freq(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, title_patterns, after_event_count, after_id, page_size)
+-- search_issues, most events first (sort "freq"): idx_issues_project_event_count
+-- (project_id, event_count DESC, id DESC), from the cursor; times_seen bounds
+-- are index conditions too.
+SELECT
+    id,
+    project_id,
+    fingerprint,
+    title,
+    level,
+    status,
+    event_count,
+    first_seen,
+    last_seen,
+    assigned_to,
+    first_release,
+    last_release
+FROM issues AS i
+WHERE
+    project_id = :project_id
+    AND (cast(:statuses AS TEXT[]) IS NULL OR status = any(cast(:statuses AS TEXT[])))
+    AND (cast(:levels AS TEXT[]) IS NULL OR level = any(cast(:levels AS TEXT[])))
+    AND (cast(:assigned AS BOOLEAN) IS NULL OR (assigned_to IS NOT NULL) = :assigned)
+    AND (
+        cast(:assignees AS UUID[]) IS NULL
+        OR assigned_to = any(cast(:assignees AS UUID[]))
+    )
+    AND (
+        cast(:not_assignees AS UUID[]) IS NULL
+        OR assigned_to IS NULL
+        OR NOT assigned_to = any(cast(:not_assignees AS UUID[]))
+    )
+    AND first_seen >= coalesce(cast(:first_seen_min AS TIMESTAMPTZ), '-infinity')
+    AND first_seen <= coalesce(cast(:first_seen_max AS TIMESTAMPTZ), 'infinity')
+    AND last_seen >= coalesce(cast(:last_seen_min AS TIMESTAMPTZ), '-infinity')
+    AND last_seen <= coalesce(cast(:last_seen_max AS TIMESTAMPTZ), 'infinity')
+    AND event_count >= coalesce(cast(:times_seen_min AS BIGINT), -2147483648)
+    AND event_count <= coalesce(cast(:times_seen_max AS BIGINT), 2147483647)
+    AND NOT EXISTS (
+        SELECT
+        FROM
+            unnest(
+                cast(:tag_keys AS TEXT[]),
+                cast(:tag_negated AS BOOLEAN[]),
+                cast(:tag_value_first AS INTEGER[]),
+                cast(:tag_value_last AS INTEGER[])
+            ) AS f (tag_key, negated, first_value, last_value)
+        WHERE f.negated = EXISTS (
+            SELECT
+            FROM issue_tag_values AS tv
+            WHERE
+                tv.project_id = :project_id
+                AND tv.issue_id = i.id
+                AND tv.tag_key = f.tag_key
+                AND tv.tag_value = any(
+                    -- the spaces around ':' keep aiosql from reading a parameter
+                    (cast(:tag_values AS TEXT[]))[f.first_value : f.last_value]  -- noqa: LT01
+                )
+        )
+    )
+    AND (
+        cast(:title_patterns AS TEXT[]) IS NULL
+        OR title ILIKE all(cast(:title_patterns AS TEXT[]))
+    )
+    AND (event_count, id) < (
+        coalesce(cast(:after_event_count AS BIGINT), 2147483647),
+        coalesce(cast(:after_id AS UUID), 'ffffffff-ffff-ffff-ffff-ffffffffffff')
+    )
+ORDER BY event_count DESC, id DESC
+LIMIT :page_size;
