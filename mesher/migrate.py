@@ -171,24 +171,16 @@ def _refuse_drift(statuses: list[FileStatus]) -> None:
 
 
 def _apply(conn: psycopg.Connection[Any], name: str, sql: str) -> None:
-    """Run a file's statements one at a time, in the caller's transaction.
-    One at a time because Citus propagates a DDL statement to the workers
-    by its text, which it cannot cut out of a multi-statement string."""
+    """Run a file's statements one at a time: in the caller's transaction, or,
+    outside one (the connection is in autocommit mode), each committed on its
+    own, as a ``-- no-transaction`` file needs. One at a time also because
+    Citus propagates a DDL statement to the workers by its text, which it
+    cannot cut out of a multi-statement string."""
     try:
         for statement in split_statements(sql):
             conn.execute(statement.encode())  # no parameters: the text goes as is
     except psycopg.Error as exc:
         raise _failed(name, exc) from exc
-
-
-def _apply_outside_transaction(conn: psycopg.Connection[Any], migration: Migration) -> None:
-    """A ``-- no-transaction`` file: one statement at a time, each committed
-    on its own (a multi-statement string would run as one transaction)."""
-    for statement in split_statements(migration.sql):
-        try:
-            conn.execute(statement.encode())
-        except psycopg.Error as exc:
-            raise _failed(migration.filename, exc) from exc
 
 
 def _failed(name: str, exc: psycopg.Error) -> MigrationError:
@@ -335,7 +327,7 @@ def _apply_migration(conn: psycopg.Connection[Any], migration: Migration) -> int
     transactional file and its history row commit together."""
     started = time.perf_counter()
     if not migration.transactional:
-        _apply_outside_transaction(conn, migration)
+        _apply(conn, migration.filename, migration.sql)  # outside a transaction
     with conn.transaction():
         if migration.transactional:
             _apply(conn, migration.filename, migration.sql)
