@@ -231,6 +231,21 @@ _SENSITIVE_KEY = re.compile(
 )
 FILTERED = "[Filtered]"
 
+# Keys repeat from event to event (the same code has the same variable and
+# header names), so each key is matched once: a bounded memo of the answers.
+_SENSITIVE_SEEN: dict[str, bool] = {}
+_SENSITIVE_SEEN_MAX = 65_536
+
+
+def _sensitive(key: str) -> bool:
+    """Does the key name a secret? (``_SENSITIVE_KEY``, memoized)"""
+    hit = _SENSITIVE_SEEN.get(key)
+    if hit is None:
+        hit = _SENSITIVE_KEY.search(key) is not None
+        if len(_SENSITIVE_SEEN) < _SENSITIVE_SEEN_MAX:
+            _SENSITIVE_SEEN[key] = hit
+    return hit
+
 
 class _Bags:
     """Trims free-form data in place: depth, breadth and string length; and
@@ -261,9 +276,10 @@ class _Bags:
         if len(d) > MAX_ITEMS_PER_CONTAINER:
             self.meta.cut(path, len(d), None)
             d = dict(list(d.items())[:MAX_ITEMS_PER_CONTAINER])
+        seen = _SENSITIVE_SEEN
         for k, v in d.items():
             t = type(v)
-            if v is not None and _SENSITIVE_KEY.search(k):
+            if v is not None and (seen.get(k) or (k not in seen and _sensitive(k))):
                 d[k] = FILTERED
                 self.meta.filtered((path, k))
             elif t is str:
@@ -522,19 +538,16 @@ def _frame(frame: dict[str, Any], path: _Path, bags: _Bags) -> None:
                 if len(value) > limit:
                     frame[key] = _cut(value, limit, bags.meta, (path, key))
         elif t is list and key in _CONTEXT_KEYS:
-            if _longest(value) > MAX_SOURCE_LINE:
+            try:
+                longest = max(map(len, value), default=0)
+            except TypeError:  # not all strings: look at each
+                longest = MAX_STRING
+            if longest > MAX_SOURCE_LINE:
                 for j, line in enumerate(value):
                     if type(line) is str and len(line) > MAX_SOURCE_LINE:
                         value[j] = _cut(line, MAX_SOURCE_LINE, bags.meta, ((path, key), j))
         elif t is dict or t is list:
             frame[key] = bags.value(value, (path, key), MAX_DEPTH)
-
-
-def _longest(lines: list[Any]) -> int:
-    try:
-        return max(map(len, lines), default=0)
-    except TypeError:  # not all strings: look at each
-        return MAX_STRING
 
 
 def _native_frame(frame: dict[str, Any]) -> dict[str, Any]:

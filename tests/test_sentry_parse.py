@@ -809,6 +809,28 @@ def test_secrets_in_free_form_data_are_filtered() -> None:
     assert data["_meta"]["extra"]["password"][""] == {"rem": [["@password:filter", "s"]]}
 
 
+def test_secret_keys_are_filtered_again_from_the_memo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Key verdicts are memoized (keys repeat from event to event): a key
+    seen before is filtered again, and a full memo still filters new keys."""
+    from mesher import _sentry_event
+
+    def extra(key: str) -> Any:
+        return json.loads(normalize_event({"extra": {key: "s3cret"}}).extra_json)[key]
+
+    assert [extra("db_password"), extra("db_password"), extra("plain")] == [
+        "[Filtered]",
+        "[Filtered]",
+        "s3cret",
+    ]
+    assert _sentry_event._SENSITIVE_SEEN["db_password"] is True
+    monkeypatch.setattr(_sentry_event, "_SENSITIVE_SEEN", {})
+    monkeypatch.setattr(_sentry_event, "_SENSITIVE_SEEN_MAX", 2)
+    for i in range(5):
+        assert extra(f"token_{i}") == "[Filtered]"
+        assert extra(f"name_{i}") == "s3cret"
+    assert len(_sentry_event._SENSITIVE_SEEN) == 2
+
+
 def test_parse_auth_takes_bytes_as_asgi_gives_them() -> None:
     auth = parse_auth([(b"X-Sentry-Auth", b"Sentry sentry_key=k1, sentry_client=py/2")], b"")
     assert (auth.public_key, auth.client) == ("k1", "py/2")
