@@ -826,6 +826,12 @@ def normalize_event(payload: bytes | Mapping[str, Any], event_id: str | None = N
     message = _cut(message, MAX_STRING, meta, ("logentry", "formatted"))
     columns = _columns(event, meta)
     tags = _tags(event.get("tags"), meta)
+    # Environment and release are tags too, as in Sentry (the columns win):
+    # filter_events_by_tags and the tag store see the same pairs.
+    for column in ("environment", "release"):
+        value = columns[column]
+        if value is not None:
+            tags[column] = value
     chain = _exceptions(event.get("exception"), bags)
     main = chain[-1] if chain else None
     threads = event.get("threads")

@@ -148,18 +148,93 @@ def test_filter_events_by_tags(conn: Conn, project_id: uuid.UUID) -> None:
         q.filter_events_by_tags(conn, project_id, {"a": "b"}, since=dt.datetime(2031, 1, 1))
 
 
+def _age(conn: Conn, project_id: uuid.UUID, event_id: uuid.UUID, days: int) -> dt.datetime:
+    """Moves an event ``days`` back, and its tags' first and last seen in the
+    tag store with it, as if the write path had stored it then."""
+    (received,) = conn.execute(
+        "SELECT received_at FROM events WHERE id = %s", (event_id,)
+    ).fetchone()
+    at = received - dt.timedelta(days=days)  # a constant: Citus refuses now() - ... in an UPDATE
+    conn.execute("UPDATE events SET received_at = %s WHERE id = %s", (at, event_id))
+    conn.execute(
+        "UPDATE project_tag_values SET first_seen = least(first_seen, %(at)s)"
+        " WHERE project_id = %(p)s AND (tag_key, tag_value) IN"
+        " (SELECT key, value FROM events, jsonb_each_text(tags)"
+        "  WHERE project_id = %(p)s AND id = %(id)s)",
+        {"at": at, "p": project_id, "id": event_id},
+    )
+    return at
+
+
 def test_filter_older_than_a_day_needs_since(conn: Conn, project_id: uuid.UUID) -> None:
     old = ingest_event(conn, project_id, {"message": "old", "tags": {"k": "v"}})
-    (received,) = conn.execute(
-        "SELECT received_at FROM events WHERE id = %s", (old.event_id,)
-    ).fetchone()
-    conn.execute(  # a constant: Citus refuses received_at - interval '2 days' in an UPDATE
-        "UPDATE events SET received_at = %s WHERE id = %s",
-        (received - dt.timedelta(days=2), old.event_id),
-    )
+    _age(conn, project_id, old.event_id, 2)
     assert q.filter_events_by_tags(conn, project_id, {"k": "v"}) == []  # default: 24 hours
     week = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
     assert len(q.filter_events_by_tags(conn, project_id, {"k": "v"}, since=week)) == 1
+
+
+def _span(conn: Conn, project_id: uuid.UUID, key: str, value: str, **times: dt.datetime) -> None:
+    sets = ", ".join(f"{column} = %({column})s" for column in times)
+    conn.execute(
+        f"UPDATE project_tag_values SET {sets}"
+        " WHERE project_id = %(p)s AND tag_key = %(k)s AND tag_value = %(v)s",
+        {**times, "p": project_id, "k": key, "v": value},
+    )
+
+
+def test_filter_searches_only_the_tag_stores_span(conn: Conn, project_id: uuid.UUID) -> None:
+    """The tag store's first and last seen bound the search: an old release's
+    events are found days back, newest first; a span that excludes an event
+    (which the write path never leaves) shows the bound is applied; without
+    store rows the search is unbounded; pairs never seen at the same time
+    match nothing."""
+    week = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
+    done = ingest_events(
+        conn,
+        project_id,
+        [{"message": f"r1-{i}", "tags": {"release": "1.0", "env": "prod"}} for i in range(3)]
+        + [{"message": "r2", "tags": {"release": "2.0", "env": "prod"}}],
+    )
+    for i, d in enumerate(done[:3]):
+        _age(conn, project_id, d.event_id, 5 - i)  # 5, 4 and 3 days old
+    _span(conn, project_id, "release", "1.0", last_seen=week + dt.timedelta(days=4, hours=1))
+    found = q.filter_events_by_tags(conn, project_id, {"release": "1.0"}, since=week)
+    assert [e.message for e in found] == ["r1-2", "r1-1", "r1-0"]
+    both = q.filter_events_by_tags(conn, project_id, {"release": "1.0", "env": "prod"}, since=week)
+    assert [e.message for e in both] == ["r1-2", "r1-1", "r1-0"]
+    assert [e.message for e in q.filter_events_by_tags(conn, project_id, {"release": "2.0"})] == [
+        "r2"
+    ]
+    # A span that ends before the newest event leaves it out: the bound is applied.
+    _span(conn, project_id, "release", "1.0", last_seen=week + dt.timedelta(days=3, hours=1))
+    found = q.filter_events_by_tags(conn, project_id, {"release": "1.0"}, since=week)
+    assert [e.message for e in found] == ["r1-1", "r1-0"]
+    # No store row for the pair: the whole window is searched.
+    conn.execute(
+        "DELETE FROM project_tag_values WHERE project_id = %s AND tag_key = 'release'",
+        (project_id,),
+    )
+    found = q.filter_events_by_tags(conn, project_id, {"release": "1.0"}, since=week)
+    assert [e.message for e in found] == ["r1-2", "r1-1", "r1-0"]
+    # Two pairs whose spans do not meet: nothing.
+    _span(conn, project_id, "env", "prod", first_seen=week, last_seen=week)
+    ingest_event(conn, project_id, {"message": "x", "tags": {"late": "yes"}})
+    assert q.filter_events_by_tags(conn, project_id, {"env": "prod", "late": "yes"}) == []
+
+
+def test_filter_is_planned_for_each_call(conn: Conn, project_id: uuid.UUID) -> None:
+    """psycopg prepares a statement after five runs on a connection, and the
+    server may then use one generic plan for every tag; filter_events_by_tags
+    runs unprepared (CUSTOM_PLANS), tag_window as usual."""
+    ingest_event(conn, project_id, {"message": "a", "tags": {"k": "v"}})
+    for _ in range(8):
+        assert len(q.filter_events_by_tags(conn, project_id, {"k": "v"})) == 1
+    prepared = [
+        statement for (statement,) in conn.execute("SELECT statement FROM pg_prepared_statements")
+    ]
+    assert any("project_tag_values" in s for s in prepared)  # tag_window: prepared
+    assert not any("tags @>" in s for s in prepared)
 
 
 def test_event_volume_and_level_breakdown(conn: Conn, project_id: uuid.UUID) -> None:

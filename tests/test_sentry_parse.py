@@ -302,6 +302,11 @@ def test_item_count_cap() -> None:
 # --- normalize_event on real SDK events ------------------------------------------------------
 
 
+#: The tags every event from one_event's SDK carries: its options' environment
+#: and release, which Mesher keeps among the tags as Sentry does.
+ENV_AND_RELEASE = {"environment": "production", "release": "shop@1.2.3"}
+
+
 def test_explicit_chain_field_by_field() -> None:
     (body,) = se.capture(se.explicit_chain, server_name="web-1", dist="42")
     envelope = parse_envelope(body)
@@ -317,7 +322,8 @@ def test_explicit_chain_field_by_field() -> None:
     assert (event.platform, event.server_name, event.logger) == ("python", "web-1", None)
     assert event.handled is True
     assert event.sdk_name == "sentry.python" and event.sdk_version == sentry_sdk.VERSION
-    assert event.tags == {} and json.loads(event.tags_json) == {}
+    # Environment and release are tags too, as in Sentry (no other tags were set).
+    assert event.tags == json.loads(event.tags_json) == ENV_AND_RELEASE
     assert json.loads(event.exception_json or "") == {
         "type_name": "PaymentError",
         "value": "card declined for order 1042",
@@ -476,7 +482,7 @@ def test_non_ascii() -> None:
 
     event = one_event(run)
     assert event.message == event.title == text
-    assert event.tags == {"städt": "Zürich"}
+    assert event.tags == {"städt": "Zürich", **ENV_AND_RELEASE}
     assert json.loads(event.user_json)["username"] == "josé"
 
 
@@ -507,7 +513,7 @@ def test_bad_tags_are_dropped_with_meta() -> None:
         sentry_sdk.capture_message("tags")
 
     event = one_event(run)
-    assert event.tags == {"count": "3", "flag": "true", "ok": "fine"}
+    assert event.tags == {"count": "3", "flag": "true", "ok": "fine", **ENV_AND_RELEASE}
     assert json.loads(event.tags_json) == event.tags
     notes = sorted((n[""] for n in json.loads(event.data_json)["_meta"]["tags"].values()), key=str)
     assert notes == [
@@ -515,6 +521,24 @@ def test_bad_tags_are_dropped_with_meta() -> None:
         {"err": ["invalid_data"], "val": ["nl", "a\nb"]},
         {"err": ["value_too_long"]},  # the 300 characters are not repeated
     ]
+
+
+def test_environment_and_release_are_tags_and_the_columns_win() -> None:
+    """As in Sentry: the event's environment and release are among its tags,
+    over SDK tags of those names (the tag store counts the same pairs)."""
+    event = normalize_event(
+        {"tags": {"release": "from-a-tag", "environment": "tagged", "x": "1"}, "release": "r1"}
+    )
+    assert event.release == "r1" and event.environment is None
+    assert (
+        event.tags
+        == json.loads(event.tags_json)
+        == {
+            "release": "r1",
+            "environment": "tagged",
+            "x": "1",
+        }
+    )
 
 
 def test_transaction_column_and_extra() -> None:

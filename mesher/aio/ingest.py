@@ -70,8 +70,8 @@ class _Prepared:
     title: str
     level: Severity
     release: str | None
-    #: What the tag store counts: the event's tags (and, from the Sentry
-    #: path, its environment and release).
+    #: What the tag store counts: the event's tags, as stored (the Sentry
+    #: path's include its environment and release).
     tags: Mapping[str, str]
     #: level .. data: the columns after fingerprint, in copy_events' order.
     values: tuple[Any, ...]
@@ -120,7 +120,7 @@ def _sentry(event: SentryEvent) -> _Prepared:
         e.title,
         e.level,
         e.release,
-        _sentry_tags(e),
+        e.tags,
         (
             e.level.value,
             e.message,
@@ -147,19 +147,6 @@ def _sentry(event: SentryEvent) -> _Prepared:
         ),
         e.client_event_id,
     )
-
-
-def _sentry_tags(event: SentryEvent) -> Mapping[str, str]:
-    """An SDK event's tags, with its environment and release as the tags
-    ``environment`` and ``release`` (as in Sentry: the columns win)."""
-    if event.environment is None and event.release is None:
-        return event.tags
-    tags = dict(event.tags)
-    if event.environment is not None:
-        tags["environment"] = event.environment
-    if event.release is not None:
-        tags["release"] = event.release
-    return tags
 
 
 def _prepare(payloads: Iterable[Any]) -> list[_Prepared]:

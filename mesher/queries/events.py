@@ -101,13 +101,23 @@ def filter_events_by_tags(
     limit: int = 100,
 ) -> list[Event]:
     """A project's events carrying all the given tags, newest first, since
-    ``since`` (default: the last 24 hours)."""
+    ``since`` (default: the last 24 hours). The tag store says when such
+    events can have arrived (``tag_window``), and only that span is searched."""
+    pid = uuid_arg(project_id, "project_id")
+    wanted = Jsonb(tags_arg(tags))
+    start = _since(since, dt.timedelta(hours=24))
+    size = count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE)
+    span = q.tag_window(conn, project_id=pid, tags=wanted)
+    not_before, until = (span["not_before"], span["not_after"]) if span else (None, None)
+    if not_before is not None and until is not None and not_before > until:
+        return []  # the pairs were never seen at the same time
     rows = q.filter_events_by_tags(
         conn,
-        project_id=uuid_arg(project_id, "project_id"),
-        tags=Jsonb(tags_arg(tags)),
-        since=_since(since, dt.timedelta(hours=24)),
-        page_size=count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE),
+        project_id=pid,
+        tags=wanted,
+        since=start if not_before is None else max(start, not_before),
+        until=until,
+        page_size=size,
     )
     return [event_from_row(row) for row in rows]
 

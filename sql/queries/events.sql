@@ -190,13 +190,39 @@ WHERE
 ORDER BY received_at DESC, id DESC
 LIMIT :page_size;
 
--- name: filter_events_by_tags(project_id, tags, since, page_size)
--- A project's events since a time whose tags contain all the given pairs,
--- newest first; since prunes partitions. The planner either walks
--- idx_events_project_received from now, filtering (cheap when matches are
--- common and recent), or takes the matches from the jsonb_path_ops GIN index
--- idx_events_tags and sorts them (cheap when they are rare). A tag whose
--- events are all old, under a wide window, is slow either way (BENCHMARKS.md).
+-- name: tag_window(project_id, tags)^
+-- The span of time in which a project's events carrying all the given tag
+-- pairs can lie, from the tag store: the latest first_seen and the earliest
+-- last_seen of the pairs that project_tag_values knows (NULLs when it knows
+-- none). The write path keeps those times in the same transaction as the
+-- events, so every stored event with the pairs lies inside the span.
+-- filter_events_by_tags searches only that span. Primary key of
+-- project_tag_values, one probe per pair.
+SELECT
+    max(v.first_seen) AS not_before,
+    min(v.last_seen) AS not_after
+FROM project_tag_values AS v
+WHERE
+    v.project_id = :project_id
+    AND (v.tag_key, v.tag_value) IN (
+        SELECT
+            t.key,
+            t.value
+        FROM jsonb_each_text(cast(:tags AS JSONB)) AS t
+    );
+
+-- name: filter_events_by_tags(project_id, tags, since, until, page_size)
+-- A project's events between two times whose tags contain all the given
+-- pairs, newest first; since and until prune partitions. until is the end of
+-- tag_window's span (NULL: no end), and since the later of the caller's
+-- since and the span's start, so a tag whose events are all days old is
+-- searched where they are. Mesher runs it unprepared (mesher._sql
+-- CUSTOM_PLANS), so every call is planned for its own tags and times: the
+-- planner either walks idx_events_project_received from until, filtering
+-- (cheap when matches are common in the span), or takes the matches from the
+-- jsonb_path_ops GIN index idx_events_tags and sorts them (cheap when they
+-- are rare). A value that is rare and spread over the whole window costs
+-- what its matches in the window cost (BENCHMARKS.md).
 SELECT
     id,
     project_id,
@@ -230,6 +256,7 @@ WHERE
     tags @> :tags
     AND project_id = :project_id
     AND received_at >= :since
+    AND received_at <= coalesce(cast(:until AS TIMESTAMPTZ), 'infinity')
 ORDER BY received_at DESC, id DESC
 LIMIT :page_size;
 
