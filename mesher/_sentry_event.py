@@ -737,8 +737,9 @@ def _finite(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+# One encoder for every column: the trees come from json.loads and are never
+# circular, so the encoder need not track the containers it is inside.
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 
 
 def _sdk(sdk: Any) -> tuple[str | None, str | None]:
