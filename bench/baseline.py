@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg.rows import dict_row
 
 from mesher._sql import BinaryArray
 from mesher._uuid7 import uuid7_with_time
@@ -328,7 +329,8 @@ WHERE v.project_id = %(project_id)s AND (v.tag_key, v.tag_value) IN (
     SELECT t.key, t.value FROM jsonb_each_text(cast(%(tags)s AS JSONB)) AS t)""",
     "filter_events_by_tags": f"""SELECT {EVENT_COLUMNS} FROM events
 WHERE tags @> %(tags)s AND project_id = %(project_id)s AND received_at >= %(since)s
-  AND received_at <= coalesce(cast(%(until)s AS TIMESTAMPTZ), 'infinity')
+  AND received_at >= coalesce(cast(%(not_before)s AS TIMESTAMPTZ), '-infinity')
+  AND received_at <= coalesce(cast(%(not_after)s AS TIMESTAMPTZ), 'infinity')
 ORDER BY received_at DESC, id DESC LIMIT %(page_size)s""",
     "event_volume": """WITH counted AS (
     SELECT date_trunc(%(bucket)s, hour_start, 'UTC') AS bucket_start,
@@ -426,22 +428,13 @@ def search_sql(search: Search, key: str, *, after: bool, page: bool = True) -> s
 def read(conn: psycopg.Connection[Any], name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """A read by its name in READS, or a hand-written search statement."""
     if name == "filter_events_by_tags":
-        bounded = tag_filter_params(conn, params)
-        if bounded is None:
-            return []
         # Unprepared, as the layer runs it: planned for each call's values.
-        return conn.execute(READS[name], bounded, prepare=False).fetchall()
+        return conn.execute(READS[name], tag_filter_params(conn, params), prepare=False).fetchall()
     return conn.execute(READS.get(name, name), params, prepare=True).fetchall()
 
 
-def tag_filter_params(
-    conn: psycopg.Connection[Any], params: dict[str, Any]
-) -> dict[str, Any] | None:
-    """filter_events_by_tags' parameters narrowed to the tag store's span
-    (tag_window), as the layer narrows them; None if the span is empty."""
-    row = conn.execute(READS["tag_window"], params, prepare=True).fetchone()
-    not_before, until = row if row else (None, None)
-    if not_before is not None and until is not None and not_before > until:
-        return None
-    since = params["since"] if not_before is None else max(params["since"], not_before)
-    return {**params, "since": since, "until": until}
+def tag_filter_params(conn: psycopg.Connection[Any], params: dict[str, Any]) -> dict[str, Any]:
+    """filter_events_by_tags' parameters with the tag store's span
+    (tag_window's not_before and not_after), as the layer passes them."""
+    cur = conn.cursor(row_factory=dict_row)
+    return {**params, **cur.execute(READS["tag_window"], params, prepare=True).fetchone()}

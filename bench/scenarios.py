@@ -547,7 +547,7 @@ class BaselineCall:
         sql = "EXPLAIN (ANALYZE, BUFFERS) " + baseline.READS.get(self.query, self.query)
         params = self.params(0)
         if self.query == "filter_events_by_tags":
-            params = baseline.tag_filter_params(self.conn, params) or params
+            params = baseline.tag_filter_params(self.conn, params)
         return "\n".join(r[0] for r in self.conn.execute(sql, params))
 
 
@@ -636,10 +636,7 @@ def _reads(conn: psycopg.Connection[Any], project: UUID, calls: int) -> list[Rea
 def _tag_read(
     conn: psycopg.Connection[Any], project: UUID, case: TagCase, since: dt.datetime
 ) -> Read:
-    params = {
-        "project_id": project, "tags": Jsonb(case.tags), "since": since, "until": None,
-        "page_size": 100,
-    }  # fmt: skip
+    params = {"project_id": project, "tags": Jsonb(case.tags), "since": since, "page_size": 100}
     return Read(
         f"filter_events_by_tags, {case.name}, {_window(now_minus(since))}",
         lambda i: q.filter_events_by_tags(conn, project, case.tags, since=since),

@@ -42,7 +42,7 @@ SAMPLES: dict[str, Any] = {
     "id": SOME_ID, "issue_id": SOME_ID, "user_id": None, "after_id": SOME_ID,
     "client_event_id": SOME_ID, "status": None, "level": "error", "page_size": 10,
     "after_last_seen": NOW, "after_received_at": NOW, "since": NOW, "received_at": NOW,
-    "not_before": NOW, "not_after": NOW, "until": NOW, "first_seen": [NOW], "last_seen": [NOW],
+    "not_before": NOW, "not_after": NOW, "first_seen": [NOW], "last_seen": [NOW],
     "bucket": "hour", "tags": Jsonb({"k": "v"}), "enabled": True, "name": "r",
     "condition": Jsonb({}), "action": Jsonb({}), "cooldown_minutes": 5, "label": "l",
     "condition_type": "new_issue", "issue_ids": [SOME_ID], "idempotency_key": "k",

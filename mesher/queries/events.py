@@ -107,17 +107,9 @@ def filter_events_by_tags(
     wanted = Jsonb(tags_arg(tags))
     start = _since(since, dt.timedelta(hours=24))
     size = count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE)
-    span = q.tag_window(conn, project_id=pid, tags=wanted)
-    not_before, until = (span["not_before"], span["not_after"]) if span else (None, None)
-    if not_before is not None and until is not None and not_before > until:
-        return []  # the pairs were never seen at the same time
+    span = q.tag_window(conn, project_id=pid, tags=wanted)  # one row, always
     rows = q.filter_events_by_tags(
-        conn,
-        project_id=pid,
-        tags=wanted,
-        since=start if not_before is None else max(start, not_before),
-        until=until,
-        page_size=size,
+        conn, project_id=pid, tags=wanted, since=start, page_size=size, **span
     )
     return [event_from_row(row) for row in rows]
 

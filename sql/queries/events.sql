@@ -211,18 +211,18 @@ WHERE
         FROM jsonb_each_text(cast(:tags AS JSONB)) AS t
     );
 
--- name: filter_events_by_tags(project_id, tags, since, until, page_size)
--- A project's events between two times whose tags contain all the given
--- pairs, newest first; since and until prune partitions. until is the end of
--- tag_window's span (NULL: no end), and since the later of the caller's
--- since and the span's start, so a tag whose events are all days old is
--- searched where they are. Mesher runs it unprepared (mesher._sql
--- CUSTOM_PLANS), so every call is planned for its own tags and times: the
--- planner either walks idx_events_project_received from until, filtering
--- (cheap when matches are common in the span), or takes the matches from the
--- jsonb_path_ops GIN index idx_events_tags and sorts them (cheap when they
--- are rare). A value that is rare and spread over the whole window costs
--- what its matches in the window cost (BENCHMARKS.md).
+-- name: filter_events_by_tags(project_id, tags, since, not_before, not_after, page_size)
+-- A project's events since a time whose tags contain all the given pairs,
+-- newest first, searched only within tag_window's span (not_before and
+-- not_after; NULL: no bound), so a tag whose events are all days old is
+-- searched where they are, and pairs whose spans do not meet give an empty
+-- range. since and the span prune partitions. Mesher runs it unprepared
+-- (mesher._sql CUSTOM_PLANS), so every call is planned for its own tags and
+-- times: the planner either walks idx_events_project_received from the end
+-- of the span, filtering (cheap when matches are common in the span), or
+-- takes the matches from the jsonb_path_ops GIN index idx_events_tags and
+-- sorts them (cheap when they are rare). A value that is rare and spread over
+-- the whole window costs what its matches in the window cost (BENCHMARKS.md).
 SELECT
     id,
     project_id,
@@ -256,7 +256,8 @@ WHERE
     tags @> :tags
     AND project_id = :project_id
     AND received_at >= :since
-    AND received_at <= coalesce(cast(:until AS TIMESTAMPTZ), 'infinity')
+    AND received_at >= coalesce(cast(:not_before AS TIMESTAMPTZ), '-infinity')
+    AND received_at <= coalesce(cast(:not_after AS TIMESTAMPTZ), 'infinity')
 ORDER BY received_at DESC, id DESC
 LIMIT :page_size;
 
