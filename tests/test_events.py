@@ -237,6 +237,41 @@ def test_filter_is_planned_for_each_call(conn: Conn, project_id: uuid.UUID) -> N
     assert not any("tags @>" in s for s in prepared)
 
 
+def test_json_comes_back_as_stored_whatever_the_connections_loader(
+    conn: Conn, project_id: uuid.UUID
+) -> None:
+    """The layer decodes its rows' JSON itself (mesher._sql._decode_json: a faster
+    parser, and json.loads past its nesting limit), on its own cursors: values
+    equal json.loads of the stored text, on every call, and a loader the
+    caller set on the connection neither changes them nor is changed."""
+    import json
+
+    from psycopg.types.json import set_json_loads
+
+    deep: object = "bottom"
+    for _ in range(250):  # past pydantic-core's 200 levels
+        deep = {"n": deep}
+    extra = {
+        "deep": deep,
+        "big": 2**70,
+        "small": 1.5e-300,
+        "pi": 3.141592653589793,
+        "neg": -0.0,
+        "text": 'é😀\u2028 "q" \\',
+        "list": [None, True, False, 0, "", {}, []],
+    }
+    done = ingest_event(conn, project_id, {"message": "j", "tags": {"k": "j"}, "extra": extra})
+    (stored,) = conn.execute("SELECT extra::text FROM events WHERE id = %s", [done.event_id])
+    expected = json.loads(stored[0])
+    assert expected["deep"] == deep and expected["big"] == 2**70
+    set_json_loads(lambda _: "the caller's", conn)
+    for _ in range(3):  # the first call of a query, and the calls after it
+        assert q.get_event(conn, project_id, done.event_id).extra == expected
+        (found,) = q.filter_events_by_tags(conn, project_id, {"k": "j"})
+        assert found.extra == expected
+    assert conn.execute("SELECT '{}'::jsonb").fetchone() == ("the caller's",)
+
+
 def test_event_volume_and_level_breakdown(conn: Conn, project_id: uuid.UUID) -> None:
     ingest_events(conn, project_id, [{"message": "a"}] * 3 + [{"message": "w", "level": "warning"}])
     hours = q.event_volume(conn, project_id, "hour")
