@@ -157,18 +157,39 @@ project_hours AS (
     ON CONFLICT (project_id, hour_start, level) DO UPDATE SET
         event_count = c.event_count + excluded.event_count
     RETURNING 1
+),
+project_statuses AS (
+    INSERT INTO project_issue_counts AS c (project_id, status, issue_count)
+    SELECT %(project_id)s AS project_id, moved.status, moved.delta
+    FROM (VALUES ('resolved', -cast(%(reopened_issues)s AS INTEGER)),
+                 ('unresolved', cast(%(opened_issues)s AS INTEGER)
+                                + cast(%(reopened_issues)s AS INTEGER))
+    ) AS moved (status, delta)
+    WHERE moved.delta <> 0
+    ORDER BY moved.status
+    ON CONFLICT (project_id, status) DO UPDATE SET
+        issue_count = c.issue_count + excluded.issue_count
+    RETURNING 1
 )
 SELECT (SELECT count(*) FROM issue_tags) AS issue_tag_rows,
        (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
        (SELECT count(*) FROM project_tags) AS project_tag_rows,
-       (SELECT count(*) FROM project_hours) AS project_hour_rows"""
+       (SELECT count(*) FROM project_hours) AS project_hour_rows,
+       (SELECT count(*) FROM project_statuses) AS project_status_rows"""
 
 
 def tags_and_counts(
-    project_id: UUID, rows: Sequence[Sequence[Any]], tags: Sequence[Mapping[str, str]]
+    project_id: UUID,
+    rows: Sequence[Sequence[Any]],
+    tags: Sequence[Mapping[str, str]],
+    *,
+    opened: int,
+    reopened: int,
 ) -> dict[str, Any]:
-    """UPSERT_TAGS_AND_COUNTS' arrays: ``rows`` in copy_events' column order
-    (issue_id, received_at and level at 2, 3 and 5), ``tags`` each event's."""
+    """UPSERT_TAGS_AND_COUNTS' parameters: ``rows`` in copy_events' column
+    order (issue_id, received_at and level at 2, 3 and 5), ``tags`` each
+    event's; ``opened`` and ``reopened``: the batch's new issues, and its
+    resolved ones that reopen."""
     seen: dict[tuple[Any, str, str], list[Any]] = {}
     hours: dict[tuple[Any, Any, str], int] = {}
     for row, event_tags in zip(rows, tags, strict=True):
@@ -191,6 +212,7 @@ def tags_and_counts(
         "tag_last_seen": a(e[2] for e in seen.values()),
         "hour_issue_ids": a(k[0] for k in hours), "hour_starts": a(k[1] for k in hours),
         "hour_levels": a(k[2] for k in hours), "hour_counts": a(hours.values()),
+        "opened_issues": opened, "reopened_issues": reopened,
     }  # fmt: skip
 
 
@@ -262,7 +284,7 @@ def ingest_batch(
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(LOCK_FINGERPRINTS, {"keys": lock_keys})
         cur.execute(LOCK_ISSUES, {"project_id": project_id, "fingerprints": keys})
-        cur.fetchall()
+        reopened = sum(status == "resolved" for _, _, status in cur.fetchall())
         cur.execute(
             UPSERT_ISSUES,
             {"project_id": project_id, "fingerprints": keys,
@@ -271,7 +293,8 @@ def ingest_batch(
              "last_seen": a([now] * len(keys)), "first_releases": a([None] * len(keys)),
              "last_releases": a([None] * len(keys))},
         )  # fmt: skip
-        issue_ids = {fp: issue_id for issue_id, fp, _ in cur.fetchall()}
+        upserted = cur.fetchall()
+        issue_ids = {fp: issue_id for issue_id, fp, _ in upserted}
         rows = [row(i, issue_ids) for i in range(len(payloads))]
         if len(payloads) == 1:
             cur.execute(INSERT_EVENT, dict(zip(INSERT_EVENT_PARAMS, rows[0], strict=True)))
@@ -281,7 +304,11 @@ def ingest_batch(
                     copy.write_row(r)
         if not today:
             tags = [p.get("tags", {}) for p in payloads]
-            cur.execute(UPSERT_TAGS_AND_COUNTS, tags_and_counts(project_id, rows, tags))
+            opened = sum(new for _, _, new in upserted)
+            cur.execute(
+                UPSERT_TAGS_AND_COUNTS,
+                tags_and_counts(project_id, rows, tags, opened=opened, reopened=reopened),
+            )
 
 
 # --- API keys (sql/queries/api_keys.sql) ------------------------------------------
@@ -314,8 +341,8 @@ WHERE {ISSUE_FILTERS}
   AND last_seen <= %(after_last_seen)s
   AND (last_seen, id) < (%(after_last_seen)s, cast(%(after_id)s AS UUID))
 ORDER BY last_seen DESC, id DESC LIMIT %(page_size)s""",
-    "count_issues_by_status": """SELECT status, count(*) AS issue_count FROM issues
-WHERE project_id = %(project_id)s GROUP BY status""",
+    "count_issues_by_status": """SELECT status, issue_count FROM project_issue_counts
+WHERE project_id = %(project_id)s""",
     "top_issues": f"""SELECT {ISSUE_COLUMNS} FROM issues WHERE project_id = %(project_id)s
 ORDER BY event_count DESC, id DESC LIMIT %(page_size)s""",
     "get_event": f"""SELECT {EVENT_COLUMNS} FROM events

@@ -418,11 +418,17 @@ def _load(ctx: Context, events: int, search_issues: int | None = None) -> tuple[
 
 def _rollups_from_events() -> str:
     """Migration 0012's statements that fill the tag store and the hourly
-    rollups from the stored events."""
+    rollups from the stored events, and 0014's that counts the issues per
+    status."""
     from mesher._sql import sql_dir
 
-    text = (sql_dir() / "migrations" / "0012_tag_store_rollups.sql").read_text()
-    return text[text.index("-- Fill them from the events") :]
+    migrations = sql_dir() / "migrations"
+    rollups = (migrations / "0012_tag_store_rollups.sql").read_text()
+    statuses = (migrations / "0014_issue_status_counts.sql").read_text()
+    return (
+        rollups[rollups.index("-- Fill them from the events") :]
+        + statuses[statuses.index("INSERT INTO project_issue_counts") :]
+    )
 
 
 def _check_tags(ctx: Context, conn: psycopg.Connection[Any], project: UUID, events: int) -> None:

@@ -424,6 +424,19 @@ WITH (fillfactor='80');
 
 
 --
+-- Name: project_issue_counts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.project_issue_counts (
+    project_id uuid NOT NULL,
+    status text NOT NULL,
+    issue_count bigint NOT NULL,
+    CONSTRAINT project_issue_counts_status_check CHECK ((status = ANY (ARRAY['unresolved'::text, 'resolved'::text, 'archived'::text])))
+)
+WITH (fillfactor='80');
+
+
+--
 -- Name: project_tag_values; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -652,6 +665,14 @@ ALTER TABLE ONLY public.organizations
 
 ALTER TABLE ONLY public.project_hourly_counts
     ADD CONSTRAINT project_hourly_counts_pkey PRIMARY KEY (project_id, hour_start, level);
+
+
+--
+-- Name: project_issue_counts project_issue_counts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_issue_counts
+    ADD CONSTRAINT project_issue_counts_pkey PRIMARY KEY (project_id, status);
 
 
 --
@@ -1131,6 +1152,14 @@ ALTER TABLE ONLY public.project_hourly_counts
 
 
 --
+-- Name: project_issue_counts project_issue_counts_project_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.project_issue_counts
+    ADD CONSTRAINT project_issue_counts_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
+
+
+--
 -- Name: project_tag_values project_tag_values_project_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1265,6 +1294,13 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.organizations TO mesher_app;
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_hourly_counts TO mesher_app;
+
+
+--
+-- Name: TABLE project_issue_counts; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_issue_counts TO mesher_app;
 
 
 --

@@ -4,9 +4,12 @@ transitions, the severity order, and the index that serves list_issues."""
 from __future__ import annotations
 
 import json
+import random
 import uuid
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from mesher import queries as q
@@ -14,7 +17,16 @@ from mesher.errors import InvalidInput, NotFound
 from mesher.ingest import ingest_event, ingest_events
 from mesher.models import IssueStatus, Severity, most_severe
 
-from .helpers import MISSING, Conn, logical_name, nodes, not_found_message, plan, walk
+from .helpers import (
+    MISSING,
+    Conn,
+    logical_name,
+    nodes,
+    not_found_message,
+    plan,
+    run_concurrently,
+    walk,
+)
 
 pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
 
@@ -192,6 +204,96 @@ def test_count_issues_by_status(conn: Conn, project_id: uuid.UUID) -> None:
         IssueStatus.RESOLVED: 1,
         IssueStatus.ARCHIVED: 0,
     }
+
+
+def _counted(conn: Conn, project_id: uuid.UUID) -> dict[IssueStatus, int]:
+    """The issues per status, counted from the issues themselves."""
+    rows = conn.execute(
+        "SELECT status, count(*) FROM issues WHERE project_id = %s GROUP BY status", [project_id]
+    ).fetchall()
+    return {s: dict(rows).get(s.value, 0) for s in IssueStatus}
+
+
+def test_status_counts_follow_every_change(
+    conn: Conn, project_id: uuid.UUID, other_project_id: uuid.UUID
+) -> None:
+    """count_issues_by_status reads project_issue_counts: every transition,
+    scoped or not, a transition to the status an issue has, one rolled back,
+    one that finds nothing, and the write path's new and reopened issues keep
+    it equal to a count of the issues."""
+    ids = _issues(conn, project_id, 3)
+    (theirs,) = _issues(conn, other_project_id, 1)
+    steps = [
+        (q.resolve_issue, ids[0]), (q.resolve_issue, ids[0]), (q.archive_issue, ids[0]),
+        (q.resolve_issue, ids[1]), (q.unresolve_issue, ids[0]), (q.archive_issue, ids[2]),
+        (q.archive_issue, ids[2]), (q.archive_issue, ids[1]), (q.resolve_issue, ids[2]),
+    ]  # fmt: skip
+    for n, (transition, issue_id) in enumerate(steps):
+        scope = {"project_id": project_id} if n % 2 else {}
+        transition(conn, issue_id, **scope)
+        assert q.count_issues_by_status(conn, project_id) == _counted(conn, project_id), n
+    before = q.count_issues_by_status(conn, project_id)
+    assert before == {IssueStatus.UNRESOLVED: 1, IssueStatus.RESOLVED: 1,
+                      IssueStatus.ARCHIVED: 1}  # fmt: skip
+    with conn.transaction(force_rollback=True):
+        q.archive_issue(conn, ids[0])
+    with pytest.raises(NotFound):
+        q.resolve_issue(conn, theirs, project_id=project_id)  # another project's issue
+    with pytest.raises(NotFound):
+        q.resolve_issue(conn, MISSING)
+    assert q.count_issues_by_status(conn, project_id) == before
+    assert q.count_issues_by_status(conn, other_project_id)[IssueStatus.UNRESOLVED] == 1
+    # The write path: a new issue, and the resolved one reopened.
+    ingest_events(conn, project_id, [{"fingerprint": "fp-002"}, {"fingerprint": "fp-new"}])
+    assert q.get_issue(conn, ids[2]).status is IssueStatus.UNRESOLVED
+    assert q.count_issues_by_status(conn, project_id) == _counted(conn, project_id) == {
+        IssueStatus.UNRESOLVED: 3, IssueStatus.RESOLVED: 0, IssueStatus.ARCHIVED: 1
+    }  # fmt: skip
+
+
+def test_status_counts_stay_exact_under_concurrent_changes(
+    app_url: str, project_id: uuid.UUID
+) -> None:
+    """Eight connections move the same few issues between statuses at once,
+    while batches reopen them: each move reads the status it replaces under
+    the issue's lock, so none is counted from a stale status."""
+    with psycopg.connect(app_url, autocommit=True) as c:
+        ids = _issues(c, project_id, 4)
+    transitions = [q.resolve_issue, q.archive_issue, q.unresolve_issue]
+
+    def work(n: int) -> None:
+        rng = random.Random(n)
+        with psycopg.connect(app_url, autocommit=True) as c:
+            for _ in range(25):
+                if rng.random() < 0.2:
+                    ingest_events(c, project_id, [{"fingerprint": f"fp-{rng.randrange(4):03}"}])
+                else:
+                    rng.choice(transitions)(c, rng.choice(ids), project_id=project_id)
+
+    run_concurrently(8, work)
+    with psycopg.connect(app_url) as c:
+        assert q.count_issues_by_status(c, project_id) == _counted(c, project_id)
+
+
+def test_the_readmes_recount_repairs_a_status_changed_by_hand(
+    conn: Conn, project_id: uuid.UUID, other_project_id: uuid.UUID
+) -> None:
+    ids = _issues(conn, project_id, 3)
+    _issues(conn, other_project_id, 2)
+    conn.execute("UPDATE issues SET status = 'archived' WHERE id = %s", [ids[0]])  # by hand
+    assert q.count_issues_by_status(conn, project_id) != _counted(conn, project_id)
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index("### Issue counts per status") :]
+    start = section.index("```sql\n") + 7
+    block = section[start : section.index("\n```", start)]
+    statements = [s for s in block.split(";") if s.strip() not in ("", "BEGIN", "COMMIT")]
+    assert len(statements) == 3
+    with conn.transaction():
+        for statement in statements:
+            conn.execute(statement.replace("'<project id>'", "%(p)s"), {"p": project_id})
+    assert q.count_issues_by_status(conn, project_id) == _counted(conn, project_id)
+    assert q.count_issues_by_status(conn, project_id)[IssueStatus.ARCHIVED] == 1
+    assert q.count_issues_by_status(conn, other_project_id) == _counted(conn, other_project_id)
 
 
 def test_top_issues(conn: Conn, project_id: uuid.UUID) -> None:

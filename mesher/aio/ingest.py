@@ -257,7 +257,12 @@ async def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[
             for row in rows:
                 await copy.write_row(row)
     issue_ids = {fp: row["id"] for fp, row in issues.items()}
-    await _q.upsert_tags_and_counts(conn, **_tags_and_counts_params(project_id, events, issue_ids))
+    await _q.upsert_tags_and_counts(
+        conn,
+        **_tags_and_counts_params(project_id, events, issue_ids),
+        opened_issues=sum(row["new_issue"] for row in issues.values()),
+        reopened_issues=len(resolved),  # every resolved issue of the batch reopens
+    )
     return [
         IngestedEvent(
             e.event_id,

@@ -74,13 +74,26 @@ def _change(conn: Conn, update: Any, issue_id: UUID | str, **args: Any) -> Issue
     return Issue.model_validate(found(row, f"issue {issue_id}"))
 
 
+def _set_status(
+    conn: Conn, issue_id: UUID | str, project_id: UUID | str | None, status: IssueStatus
+) -> Issue:
+    """set_issue_status, which needs the issue's project: without
+    ``project_id``, the issue's own (get_issue, across projects)."""
+    iid = uuid_arg(issue_id, "issue_id")
+    if project_id is None:
+        row = found(q.get_issue(conn, id=iid), f"issue {issue_id}")
+        project_id = row["project_id"]
+    pid = uuid_arg(project_id, "project_id")
+    changed = q.set_issue_status(conn, project_id=pid, id=iid, new_status=status.value)
+    return Issue.model_validate(found(changed, f"issue {issue_id}"))
+
+
 @translate_errors
 def resolve_issue(
     conn: Conn, issue_id: UUID | str, *, project_id: UUID | str | None = None
 ) -> Issue:
     """Mark an issue resolved; a new event regresses it to unresolved."""
-    update = in_project(q.resolve_issue, q.resolve_issue_in_project, project_id)
-    return _change(conn, update, issue_id)
+    return _set_status(conn, issue_id, project_id, IssueStatus.RESOLVED)
 
 
 @translate_errors
@@ -88,8 +101,7 @@ def archive_issue(
     conn: Conn, issue_id: UUID | str, *, project_id: UUID | str | None = None
 ) -> Issue:
     """Archive an issue; new events keep counting but do not reopen it."""
-    update = in_project(q.archive_issue, q.archive_issue_in_project, project_id)
-    return _change(conn, update, issue_id)
+    return _set_status(conn, issue_id, project_id, IssueStatus.ARCHIVED)
 
 
 @translate_errors
@@ -97,8 +109,7 @@ def unresolve_issue(
     conn: Conn, issue_id: UUID | str, *, project_id: UUID | str | None = None
 ) -> Issue:
     """Reopen a resolved or archived issue."""
-    update = in_project(q.unresolve_issue, q.unresolve_issue_in_project, project_id)
-    return _change(conn, update, issue_id)
+    return _set_status(conn, issue_id, project_id, IssueStatus.UNRESOLVED)
 
 
 @translate_errors

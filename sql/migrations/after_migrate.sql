@@ -55,7 +55,8 @@ DECLARE
     -- issues first: the others are co-located with it.
     project_tables CONSTANT TEXT[] := ARRAY[
         'issues', 'events', 'alert_rules', 'alerts', 'ingest_batches', 'sentry_event_ids',
-        'issue_tag_values', 'project_tag_values', 'project_hourly_counts', 'issue_hourly_counts'
+        'issue_tag_values', 'project_tag_values', 'project_hourly_counts', 'issue_hourly_counts',
+        'project_issue_counts'
     ];
     placed TEXT[] := '{}';
     table_name TEXT;

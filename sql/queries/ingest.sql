@@ -174,18 +174,22 @@ ORDER BY t.client_event_id
 ON CONFLICT (project_id, client_event_id) DO NOTHING
 RETURNING s.client_event_id;
 
--- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts)^
+-- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts, opened_issues, reopened_issues)^
 -- The write path's last statement: the tag store and the hourly rollups
--- (migration 0012) for a batch, after its COPY, in one statement. Python
--- coalesces the batch into one row per (issue, tag key, value), with its
--- count, first and last time, and one per (issue, UTC hour, level) with its
--- count (parallel arrays); the per-project rows are summed from those here.
--- Each table gets one upsert that adds the counts, its rows sorted by key,
--- and the tables are upserted in the order of the SELECT below: concurrent
--- batches lock shared rows (a project's hour, its common tag values) in one
+-- (migration 0012), and the project's counts per issue status (migration
+-- 0014), for a batch, after its COPY, in one statement. Python coalesces the
+-- batch into one row per (issue, tag key, value), with its count, first and
+-- last time, and one per (issue, UTC hour, level) with its count (parallel
+-- arrays); the per-project rows are summed from those here. The status
+-- counts take the batch's new issues (opened_issues, from upsert_issues) and
+-- the resolved ones it reopened (reopened_issues, from lock_issues); a
+-- status row is touched only when its count changes. Each table gets one
+-- upsert that adds the counts, its rows sorted by key, and the tables are
+-- upserted in the order of the SELECT below: concurrent batches lock shared
+-- rows (a project's hour, its common tag values, its status counts) in one
 -- global order and never deadlock. The issue rows are the batch's own: its
 -- fingerprint locks already keep other batches away from them. Returns how
--- many rows each table got. Served by the four primary keys.
+-- many rows each table got. Served by the five primary keys.
 WITH tags AS (
     SELECT
         t.issue_id,
@@ -290,10 +294,29 @@ project_hours AS (
     ON CONFLICT (project_id, hour_start, level) DO UPDATE
         SET event_count = c.event_count + excluded.event_count
     RETURNING 1
+),
+
+project_statuses AS (
+    INSERT INTO project_issue_counts AS c (project_id, status, issue_count)
+    SELECT
+        :project_id AS project_id,
+        moved.status,
+        moved.delta
+    FROM (
+        VALUES
+        ('resolved', -cast(:reopened_issues AS INTEGER)),
+        ('unresolved', cast(:opened_issues AS INTEGER) + cast(:reopened_issues AS INTEGER))
+    ) AS moved (status, delta)
+    WHERE moved.delta <> 0
+    ORDER BY moved.status
+    ON CONFLICT (project_id, status) DO UPDATE
+        SET issue_count = c.issue_count + excluded.issue_count
+    RETURNING 1
 )
 
 SELECT
     (SELECT count(*) FROM issue_tags) AS issue_tag_rows,
     (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
     (SELECT count(*) FROM project_tags) AS project_tag_rows,
-    (SELECT count(*) FROM project_hours) AS project_hour_rows;
+    (SELECT count(*) FROM project_hours) AS project_hour_rows,
+    (SELECT count(*) FROM project_statuses) AS project_status_rows;

@@ -86,73 +86,61 @@ WHERE
 ORDER BY last_seen DESC, id DESC
 LIMIT :page_size;
 
--- name: resolve_issue(id)^
--- Marks an issue resolved (primary key); returns the updated row, none if
--- the issue does not exist. The write path reopens it on its next event.
-UPDATE issues
-SET status = 'resolved'
-WHERE id = :id
-RETURNING
-    id,
-    project_id,
-    fingerprint,
-    title,
-    level,
-    status,
-    event_count,
-    first_seen,
-    last_seen,
-    assigned_to,
-    first_release,
-    last_release;
+-- name: set_issue_status(project_id, id, new_status)^
+-- Sets an issue's status (resolve, archive, unresolve) and moves it between
+-- its project's counts per status (project_issue_counts, migration 0014);
+-- returns the updated row, none if the issue does not exist or belongs to
+-- another project. The old status is read under the issue's row lock
+-- (FOR UPDATE waits for a concurrent change and reads its result), and the
+-- UPDATE joins it so that it runs after; the counts stay exact. Setting the
+-- status an issue has already changes no count. Primary keys of issues and
+-- project_issue_counts; one shard on Citus. The lookups by id alone
+-- (resolve_issue without project_id) find the project with get_issue first.
+WITH old AS (
+    SELECT status
+    FROM issues
+    WHERE project_id = :project_id AND id = :id
+    FOR UPDATE
+),
 
--- name: resolve_issue_in_project(project_id, id)^
--- resolve_issue, project-scoped (single-shard on Citus): none if the issue
--- does not exist or belongs to another project. Primary key (issues_pkey).
-UPDATE issues
-SET status = 'resolved'
-WHERE project_id = :project_id AND id = :id
-RETURNING
-    id,
-    project_id,
-    fingerprint,
-    title,
-    level,
-    status,
-    event_count,
-    first_seen,
-    last_seen,
-    assigned_to,
-    first_release,
-    last_release;
+changed AS (
+    UPDATE issues AS i
+    SET status = :new_status
+    FROM old
+    WHERE i.project_id = :project_id AND i.id = :id
+    RETURNING
+        i.id,
+        i.project_id,
+        i.fingerprint,
+        i.title,
+        i.level,
+        i.status,
+        i.event_count,
+        i.first_seen,
+        i.last_seen,
+        i.assigned_to,
+        i.first_release,
+        i.last_release,
+        old.status AS old_status
+),
 
--- name: archive_issue(id)^
--- Archives an issue (primary key): its events keep counting but never
--- reopen it. Returns the updated row, none if the issue does not exist.
-UPDATE issues
-SET status = 'archived'
-WHERE id = :id
-RETURNING
-    id,
-    project_id,
-    fingerprint,
-    title,
-    level,
-    status,
-    event_count,
-    first_seen,
-    last_seen,
-    assigned_to,
-    first_release,
-    last_release;
+counted AS (
+    INSERT INTO project_issue_counts AS c (project_id, status, issue_count)
+    SELECT
+        :project_id AS project_id,
+        moved.status,
+        moved.delta
+    FROM changed
+    CROSS JOIN
+        LATERAL (VALUES (changed.old_status, -1), (changed.status, 1)) AS moved (status, delta)
+    WHERE changed.old_status <> changed.status
+    ORDER BY moved.status
+    ON CONFLICT (project_id, status) DO UPDATE
+        SET issue_count = c.issue_count + excluded.issue_count
+    RETURNING 1
+)
 
--- name: archive_issue_in_project(project_id, id)^
--- archive_issue, project-scoped (single-shard on Citus): none if the issue
--- does not exist or belongs to another project. Primary key (issues_pkey).
-UPDATE issues
-SET status = 'archived'
-WHERE project_id = :project_id AND id = :id
-RETURNING
+SELECT
     id,
     project_id,
     fingerprint,
@@ -164,47 +152,8 @@ RETURNING
     last_seen,
     assigned_to,
     first_release,
-    last_release;
-
--- name: unresolve_issue(id)^
--- Reopens an issue (primary key); returns the updated row, none if the
--- issue does not exist.
-UPDATE issues
-SET status = 'unresolved'
-WHERE id = :id
-RETURNING
-    id,
-    project_id,
-    fingerprint,
-    title,
-    level,
-    status,
-    event_count,
-    first_seen,
-    last_seen,
-    assigned_to,
-    first_release,
-    last_release;
-
--- name: unresolve_issue_in_project(project_id, id)^
--- unresolve_issue, project-scoped (single-shard on Citus): none if the issue
--- does not exist or belongs to another project. Primary key (issues_pkey).
-UPDATE issues
-SET status = 'unresolved'
-WHERE project_id = :project_id AND id = :id
-RETURNING
-    id,
-    project_id,
-    fingerprint,
-    title,
-    level,
-    status,
-    event_count,
-    first_seen,
-    last_seen,
-    assigned_to,
-    first_release,
-    last_release;
+    last_release
+FROM changed;
 
 -- name: assign_issue(id, user_id)^
 -- Assigns an issue to a user, or unassigns it with NULL; returns the updated
@@ -248,13 +197,14 @@ RETURNING
     last_release;
 
 -- name: count_issues_by_status(project_id)
--- Issue counts per status for a project (idx_issues_project_status).
+-- Issue counts per status for a project: its rows of project_issue_counts
+-- (migration 0014; primary key), kept by the write path and
+-- set_issue_status. A status with no issues may have no row or a 0.
 SELECT
     status,
-    count(*) AS issue_count
-FROM issues
-WHERE project_id = :project_id
-GROUP BY status;
+    issue_count
+FROM project_issue_counts
+WHERE project_id = :project_id;
 
 -- name: top_issues(project_id, page_size)
 -- A project's issues with the most events (idx_issues_project_event_count).
