@@ -296,6 +296,43 @@ def test_the_readmes_recount_repairs_a_status_changed_by_hand(
     assert q.count_issues_by_status(conn, other_project_id) == _counted(conn, other_project_id)
 
 
+def test_issues_built_without_revalidation_equal_validated_models(
+    conn: Conn, project_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    """Every helper that returns issues builds them from the row without
+    validating it again (mesher._results.issue_from_row): each must be the
+    model that validation builds from the stored row, types included."""
+    from psycopg.rows import dict_row
+
+    from mesher.models import Issue
+
+    ids = _issues(conn, project_id, 3)
+    ingest_event(conn, project_id, {"fingerprint": "fp-000", "level": "fatal"})
+    read = [
+        q.assign_issue(conn, ids[0], user_id),
+        q.archive_issue(conn, ids[1], project_id=project_id),
+        q.resolve_issue(conn, ids[2]),
+        q.unresolve_issue(conn, ids[2]),
+    ]
+    read += [q.get_issue(conn, i) for i in ids]
+    read += q.list_issues(conn, project_id).items + q.top_issues(conn, project_id)
+    read += q.search_issues(conn, project_id, "").items
+    with conn.cursor(row_factory=dict_row) as cur:
+        stored = {
+            row["id"]: Issue.model_validate(row)
+            for row in cur.execute("SELECT * FROM issues WHERE project_id = %s", [project_id])
+        }
+    for issue in read[3:]:
+        expected = stored[issue.id]
+        assert issue == expected and issue.model_dump() == expected.model_dump()
+        assert type(issue.level) is Severity and type(issue.status) is IssueStatus
+    assert [i.status for i in read[:3]] == [
+        IssueStatus.UNRESOLVED, IssueStatus.ARCHIVED, IssueStatus.RESOLVED
+    ]  # fmt: skip
+    assert read[0] == stored[ids[0]] and read[0].assigned_to == user_id
+    assert stored[ids[0]].level is Severity.FATAL and len(read) == 4 + 3 + 3 * 3
+
+
 def test_top_issues(conn: Conn, project_id: uuid.UUID) -> None:
     done = ingest_events(conn, project_id, [{"fingerprint": "a"}] * 3 + [{"fingerprint": "b"}] * 5)
     ingest_event(conn, project_id, {"fingerprint": "c"})

@@ -13,9 +13,12 @@
 --
 -- Both lock a project's rows in status order, after the issue rows, so
 -- neither a batch and a status change nor two status changes deadlock on
--- them. A status change waits for the batches of its project that opened
--- or reopened issues to commit, as batches already wait for each other on
--- the project's hourly rollup.
+-- them, each in its own transaction. A transaction that goes on after a
+-- status change holds the project's rows until it commits: one that then
+-- waits for an issue a batch holds can deadlock with that batch (PostgreSQL
+-- cancels one of them). A status change waits for the batches of its
+-- project that opened or reopened issues to commit, as batches already wait
+-- for each other on the project's hourly rollup.
 --
 -- Upgrading: the rows are filled below from the issues stored. Issues that
 -- older code adds or changes between this migration and the new code's

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from ..._args import count_arg, cursor_arg, optional_enum_arg, optional_uuid_arg, uuid_arg
-from ..._results import found, keyset_page
+from ..._results import found, issue_from_row, keyset_page
 from ...errors import InvalidInput, translate_errors
 from ...limits import MAX_PAGE, MAX_SPARKLINE_POINTS
 from ...models import Issue, IssuePage, IssueStatus, Severity
@@ -34,7 +34,7 @@ async def get_issue(
     """One issue; with ``project_id``, only if it belongs to that project."""
     iid = uuid_arg(issue_id, "issue_id")
     row = await in_project(q.get_issue, q.get_issue_in_project, project_id)(conn, id=iid)
-    return Issue.model_validate(found(row, f"issue {issue_id}"))
+    return issue_from_row(found(row, f"issue {issue_id}"))
 
 
 @translate_errors
@@ -64,7 +64,7 @@ async def list_issues(
         rows = q.list_issues_after(
             conn, **common, after_last_seen=after_last_seen, after_id=after_id
         )
-    items, next_cursor = keyset_page([Issue.model_validate(row) async for row in rows], size)
+    items, next_cursor = keyset_page([issue_from_row(row) async for row in rows], size)
     return IssuePage(items=items, next_cursor=next_cursor)
 
 
@@ -72,7 +72,7 @@ async def _change(conn: Conn, update: Any, issue_id: UUID | str, **args: Any) ->
     """Run one of the updates (picked by ``in_project``); the issue after it,
     or ``NotFound``."""
     row = await update(conn, id=uuid_arg(issue_id, "issue_id"), **args)
-    return Issue.model_validate(found(row, f"issue {issue_id}"))
+    return issue_from_row(found(row, f"issue {issue_id}"))
 
 
 async def _set_status(
@@ -86,7 +86,7 @@ async def _set_status(
         project_id = row["project_id"]
     pid = uuid_arg(project_id, "project_id")
     changed = await q.set_issue_status(conn, project_id=pid, id=iid, new_status=status.value)
-    return Issue.model_validate(found(changed, f"issue {issue_id}"))
+    return issue_from_row(found(changed, f"issue {issue_id}"))
 
 
 @translate_errors
@@ -143,7 +143,7 @@ async def top_issues(conn: Conn, project_id: UUID | str, limit: int = 10) -> lis
         project_id=uuid_arg(project_id, "project_id"),
         page_size=count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE),
     )
-    return [Issue.model_validate(row) async for row in rows]
+    return [issue_from_row(row) async for row in rows]
 
 
 def _issue_ids(value: Any) -> list[UUID]:

@@ -15,9 +15,10 @@ from ..._args import (
     search_sort_arg,
     uuid_arg,
 )
+from ..._results import issue_from_row
 from ...errors import translate_errors
 from ...limits import MAX_PAGE
-from ...models import Issue, IssuePage
+from ...models import IssuePage
 from ...search import SearchQuery, assignee_emails, checked, sql_filters
 from ._common import Conn, q
 
@@ -74,7 +75,7 @@ async def search_issues(
         after_id=after_id,
         page_size=size + 1,  # one more tells whether a next page exists
     )
-    items = [Issue.model_validate(row) async for row in rows]
+    items = [issue_from_row(row) async for row in rows]
     if len(items) <= size:
         return IssuePage(items=items, next_cursor=None)
     last = items[size - 1]
