@@ -183,13 +183,14 @@ def tags_and_counts(
     rows: Sequence[Sequence[Any]],
     tags: Sequence[Mapping[str, str]],
     *,
-    opened: int,
-    reopened: int,
+    locked: Sequence[Sequence[Any]],
+    upserted: Sequence[Sequence[Any]],
 ) -> dict[str, Any]:
     """UPSERT_TAGS_AND_COUNTS' parameters: ``rows`` in copy_events' column
     order (issue_id, received_at and level at 2, 3 and 5), ``tags`` each
-    event's; ``opened`` and ``reopened``: the batch's new issues, and its
-    resolved ones that reopen."""
+    event's; ``locked`` and ``upserted`` the rows of LOCK_ISSUES (id,
+    fingerprint, status) and UPSERT_ISSUES (id, fingerprint, new_issue), which
+    give the batch's new issues and its resolved ones, which it reopens."""
     seen: dict[tuple[Any, str, str], list[Any]] = {}
     hours: dict[tuple[Any, Any, str], int] = {}
     for row, event_tags in zip(rows, tags, strict=True):
@@ -212,7 +213,8 @@ def tags_and_counts(
         "tag_last_seen": a(e[2] for e in seen.values()),
         "hour_issue_ids": a(k[0] for k in hours), "hour_starts": a(k[1] for k in hours),
         "hour_levels": a(k[2] for k in hours), "hour_counts": a(hours.values()),
-        "opened_issues": opened, "reopened_issues": reopened,
+        "opened_issues": sum(new for _, _, new in upserted),
+        "reopened_issues": sum(status == "resolved" for _, _, status in locked),
     }  # fmt: skip
 
 
@@ -284,7 +286,7 @@ def ingest_batch(
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(LOCK_FINGERPRINTS, {"keys": lock_keys})
         cur.execute(LOCK_ISSUES, {"project_id": project_id, "fingerprints": keys})
-        reopened = sum(status == "resolved" for _, _, status in cur.fetchall())
+        locked = cur.fetchall()
         cur.execute(
             UPSERT_ISSUES,
             {"project_id": project_id, "fingerprints": keys,
@@ -304,10 +306,9 @@ def ingest_batch(
                     copy.write_row(r)
         if not today:
             tags = [p.get("tags", {}) for p in payloads]
-            opened = sum(new for _, _, new in upserted)
             cur.execute(
                 UPSERT_TAGS_AND_COUNTS,
-                tags_and_counts(project_id, rows, tags, opened=opened, reopened=reopened),
+                tags_and_counts(project_id, rows, tags, locked=locked, upserted=upserted),
             )
 
 

@@ -146,7 +146,7 @@ def write_batch(
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(SQL.lock_fingerprints.sql, {"keys": _lock_keys(project_id, keys)})
         cur.execute(SQL.lock_issues.sql, {"project_id": project_id, "fingerprints": keys})
-        reopened = sum(status == "resolved" for _, _, status in cur.fetchall())
+        locked = cur.fetchall()
         cur.execute(SQL.upsert_issues.sql, params)
         upserted = cur.fetchall()
         issue_ids = {fp: issue_id for issue_id, fp, _ in upserted}
@@ -160,10 +160,9 @@ def write_batch(
             with cur.copy(SQL.copy_events.sql) as copy:
                 for row in rows:
                     copy.write_row(row)
-        opened = sum(new for _, _, new in upserted)
         cur.execute(
             SQL.upsert_tags_and_counts.sql,
-            baseline.tags_and_counts(project_id, rows, tags, opened=opened, reopened=reopened),
+            baseline.tags_and_counts(project_id, rows, tags, locked=locked, upserted=upserted),
         )
 
 
