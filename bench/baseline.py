@@ -91,6 +91,8 @@ EVENT_COLUMNS = (
     f" {SENTRY_COLUMNS}"
 )
 
+EVENT_COLUMNS_OF_E = ", ".join(f"e.{column.strip()}" for column in EVENT_COLUMNS.split(","))
+
 UPSERT_TAGS_AND_COUNTS = """WITH tags AS (
     SELECT t.issue_id, t.tag_key, t.tag_value, t.times_seen, t.first_seen, t.last_seen
     FROM unnest(
@@ -170,12 +172,21 @@ project_statuses AS (
     ON CONFLICT (project_id, status) DO UPDATE SET
         issue_count = c.issue_count + excluded.issue_count
     RETURNING 1
+),
+event_pairs AS (
+    INSERT INTO event_tags (project_id, tag_key, tag_value, received_at, event_id)
+    SELECT %(project_id)s AS project_id, p.tag_key, p.tag_value, p.received_at, p.event_id
+    FROM unnest(cast(%(event_ids)s AS UUID[]), cast(%(event_received_at)s AS TIMESTAMPTZ[]),
+                cast(%(event_tag_keys)s AS TEXT[]), cast(%(event_tag_values)s AS TEXT[]))
+        AS p (event_id, received_at, tag_key, tag_value)
+    RETURNING 1
 )
 SELECT (SELECT count(*) FROM issue_tags) AS issue_tag_rows,
        (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
        (SELECT count(*) FROM project_tags) AS project_tag_rows,
        (SELECT count(*) FROM project_hours) AS project_hour_rows,
-       (SELECT count(*) FROM project_statuses) AS project_status_rows"""
+       (SELECT count(*) FROM project_statuses) AS project_status_rows,
+       (SELECT count(*) FROM event_pairs) AS event_tag_rows"""
 
 
 def tags_and_counts(
@@ -187,17 +198,19 @@ def tags_and_counts(
     upserted: Sequence[Sequence[Any]],
 ) -> dict[str, Any]:
     """UPSERT_TAGS_AND_COUNTS' parameters: ``rows`` in copy_events' column
-    order (issue_id, received_at and level at 2, 3 and 5), ``tags`` each
+    order (id, issue_id, received_at and level at 0, 2, 3 and 5), ``tags`` each
     event's; ``locked`` and ``upserted`` the rows of LOCK_ISSUES (id,
     fingerprint, status) and UPSERT_ISSUES (id, fingerprint, new_issue), which
     give the batch's new issues and its resolved ones, which it reopens."""
     seen: dict[tuple[Any, str, str], list[Any]] = {}
     hours: dict[tuple[Any, Any, str], int] = {}
+    pairs: list[tuple[Any, Any, str, str]] = []
     for row, event_tags in zip(rows, tags, strict=True):
         issue_id, at = row[2], row[3]
         hour = (issue_id, at.replace(minute=0, second=0, microsecond=0), row[5])
         hours[hour] = hours.get(hour, 0) + 1
         for key, value in event_tags.items():
+            pairs.append((row[0], at, key, value))
             entry = seen.get((issue_id, key, value))
             if entry is None:
                 seen[(issue_id, key, value)] = [1, at, at]
@@ -215,6 +228,8 @@ def tags_and_counts(
         "hour_levels": a(k[2] for k in hours), "hour_counts": a(hours.values()),
         "opened_issues": sum(new for _, _, new in upserted),
         "reopened_issues": sum(status == "resolved" for _, _, status in locked),
+        "event_ids": a(p[0] for p in pairs), "event_received_at": a(p[1] for p in pairs),
+        "event_tag_keys": a(p[2] for p in pairs), "event_tag_values": a(p[3] for p in pairs),
     }  # fmt: skip
 
 
@@ -351,15 +366,20 @@ WHERE id = %(id)s AND project_id = %(project_id)s
   AND received_at >= %(not_before)s AND received_at < %(not_after)s""",
     "list_events_for_issue": f"""SELECT {EVENT_COLUMNS} FROM events WHERE issue_id = %(issue_id)s
 ORDER BY received_at DESC, id DESC LIMIT %(page_size)s""",
-    "tag_window": """SELECT max(v.first_seen) AS not_before, min(v.last_seen) AS not_after
-FROM project_tag_values AS v
-WHERE v.project_id = %(project_id)s AND (v.tag_key, v.tag_value) IN (
-    SELECT t.key, t.value FROM jsonb_each_text(cast(%(tags)s AS JSONB)) AS t)""",
-    "filter_events_by_tags": f"""SELECT {EVENT_COLUMNS} FROM events
-WHERE tags @> %(tags)s AND project_id = %(project_id)s AND received_at >= %(since)s
-  AND received_at >= coalesce(cast(%(not_before)s AS TIMESTAMPTZ), '-infinity')
-  AND received_at <= coalesce(cast(%(not_after)s AS TIMESTAMPTZ), 'infinity')
-ORDER BY received_at DESC, id DESC LIMIT %(page_size)s""",
+    "rarest_tag_pair": """SELECT t.key AS tag_key, t.value AS tag_value
+FROM jsonb_each_text(cast(%(tags)s AS JSONB)) AS t
+LEFT JOIN project_tag_values AS v
+    ON v.project_id = %(project_id)s AND t.key = v.tag_key AND t.value = v.tag_value
+ORDER BY coalesce(v.times_seen, 0), t.key LIMIT 1""",
+    "filter_events_by_tags": f"""SELECT {EVENT_COLUMNS_OF_E} FROM event_tags AS t
+INNER JOIN events AS e
+    ON t.project_id = e.project_id AND t.event_id = e.id AND t.received_at = e.received_at
+WHERE t.project_id = %(project_id)s
+  AND t.tag_key = cast(%(tag_key)s AS TEXT) AND t.tag_value = cast(%(tag_value)s AS TEXT)
+  AND t.received_at >= cast(%(since)s AS TIMESTAMPTZ)
+  AND e.received_at >= cast(%(since)s AS TIMESTAMPTZ)
+  AND e.tags @> %(tags)s
+ORDER BY t.received_at DESC, t.event_id DESC LIMIT %(page_size)s""",
     "event_volume": """WITH counted AS (
     SELECT date_trunc(%(bucket)s, hour_start, 'UTC') AS bucket_start,
            sum(event_count) AS event_count
@@ -456,13 +476,12 @@ def search_sql(search: Search, key: str, *, after: bool, page: bool = True) -> s
 def read(conn: psycopg.Connection[Any], name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """A read by its name in READS, or a hand-written search statement."""
     if name == "filter_events_by_tags":
-        # Unprepared, as the layer runs it: planned for each call's values.
-        return conn.execute(READS[name], tag_filter_params(conn, params), prepare=False).fetchall()
+        params = tag_filter_params(conn, params)
     return conn.execute(READS.get(name, name), params, prepare=True).fetchall()
 
 
 def tag_filter_params(conn: psycopg.Connection[Any], params: dict[str, Any]) -> dict[str, Any]:
-    """filter_events_by_tags' parameters with the tag store's span
-    (tag_window's not_before and not_after), as the layer passes them."""
+    """filter_events_by_tags' parameters with the pair it walks
+    (rarest_tag_pair's tag_key and tag_value), as the layer passes them."""
     cur = conn.cursor(row_factory=dict_row)
-    return {**params, **cur.execute(READS["tag_window"], params, prepare=True).fetchone()}
+    return {**params, **cur.execute(READS["rarest_tag_pair"], params, prepare=True).fetchone()}

@@ -102,20 +102,6 @@ def _learn(query_name: str, cur: Any) -> None:
         _RETURNS_JSON[query_name] = any(c.type_code in _JSON_OIDS for c in cur.description)
 
 
-#: Queries run unprepared, so that the server plans every call for its own
-#: values (a custom plan). psycopg prepares a statement after it has run five
-#: times on a connection, and the server may then settle on one generic plan
-#: for all values; for these queries the best plan depends on the values
-#: (a common tag against a rare one), and a generic plan can cost a hundred
-#: times more.
-CUSTOM_PLANS = frozenset({"filter_events_by_tags"})
-
-
-def _prepare(query_name: str) -> bool | None:
-    """psycopg's ``prepare=`` for a query: never, or psycopg's default."""
-    return False if query_name in CUSTOM_PLANS else None
-
-
 class _Adapter(PyFormatAdapter):
     """aiosql's psycopg adapter, with rows as dicts for every select."""
 
@@ -128,7 +114,7 @@ class _Adapter(PyFormatAdapter):
         record_class: Callable[..., Any] | None = None,
     ) -> Generator[dict[str, Any], None, None]:
         with _cursor(conn, query_name) as cur:
-            cur.execute(sql, parameters, prepare=_prepare(query_name))
+            cur.execute(sql, parameters)
             _learn(query_name, cur)
             rows = cur.fetchall()
             names = _columns(query_name, cur) if rows else []
@@ -139,14 +125,14 @@ class _Adapter(PyFormatAdapter):
         self, conn: Any, query_name: str, sql: str, parameters: Any, record_class: Any = None
     ) -> dict[str, Any] | None:
         with _cursor(conn, query_name) as cur:
-            cur.execute(sql, parameters, prepare=_prepare(query_name))
+            cur.execute(sql, parameters)
             _learn(query_name, cur)
             row = cur.fetchone()
             return None if row is None else dict(zip(_columns(query_name, cur), row, strict=True))
 
     def select_value(self, conn: Any, query_name: str, sql: str, parameters: Any) -> Any:
         with _cursor(conn, query_name) as cur:
-            cur.execute(sql, parameters, prepare=_prepare(query_name))
+            cur.execute(sql, parameters)
             _learn(query_name, cur)
             row = cur.fetchone()
             return row[0] if row else None
@@ -164,7 +150,7 @@ class _AsyncAdapter(AsyncPyFormatAdapter):
         record_class: Callable[..., Any] | None = None,
     ) -> AsyncGenerator[dict[str, Any], None]:
         async with _cursor(conn, query_name) as cur:
-            await cur.execute(sql, parameters, prepare=_prepare(query_name))
+            await cur.execute(sql, parameters)
             _learn(query_name, cur)
             rows = await cur.fetchall()
             names = _columns(query_name, cur) if rows else []
@@ -175,14 +161,14 @@ class _AsyncAdapter(AsyncPyFormatAdapter):
         self, conn: Any, query_name: str, sql: str, parameters: Any, record_class: Any = None
     ) -> dict[str, Any] | None:
         async with _cursor(conn, query_name) as cur:
-            await cur.execute(sql, parameters, prepare=_prepare(query_name))
+            await cur.execute(sql, parameters)
             _learn(query_name, cur)
             row = await cur.fetchone()
             return None if row is None else dict(zip(_columns(query_name, cur), row, strict=True))
 
     async def select_value(self, conn: Any, query_name: str, sql: str, parameters: Any) -> Any:
         async with _cursor(conn, query_name) as cur:
-            await cur.execute(sql, parameters, prepare=_prepare(query_name))
+            await cur.execute(sql, parameters)
             _learn(query_name, cur)
             row = await cur.fetchone()
             return row[0] if row else None

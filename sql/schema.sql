@@ -36,38 +36,48 @@ CREATE FUNCTION public.create_events_partition(day date) RETURNS bigint
     SET search_path TO '$user', 'public'
     AS $$
 DECLARE
-    partition_name text := 'events_' || to_char(day, 'YYYYMMDD');
     lower_bound timestamptz := day::timestamp AT TIME ZONE 'UTC';
     upper_bound timestamptz := (day + 1)::timestamp AT TIME ZONE 'UTC';
+    parent text;
+    partition_name text;
     moved bigint;
+    events_moved bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('mesher.events_partitions'));
-    IF to_regclass(quote_ident(partition_name)) IS NOT NULL THEN
-        RETURN NULL;
-    END IF;
-    EXECUTE format(
-        'CREATE TABLE %I (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
-        partition_name
-    );
-    -- The range as a CHECK constraint lets ATTACH skip scanning the new table.
-    EXECUTE format(
-        'ALTER TABLE %I ADD CONSTRAINT %I CHECK (received_at >= %L AND received_at < %L)',
-        partition_name, partition_name || '_bounds', lower_bound, upper_bound
-    );
-    -- Block new rows for this day from reaching the default partition meanwhile.
-    LOCK TABLE events_default IN SHARE ROW EXCLUSIVE MODE;
-    EXECUTE format(
-        'WITH moved AS (DELETE FROM events_default WHERE received_at >= %L'
-        ' AND received_at < %L RETURNING *) INSERT INTO %I SELECT * FROM moved',
-        lower_bound, upper_bound, partition_name
-    );
-    GET DIAGNOSTICS moved = ROW_COUNT;
-    EXECUTE format(
-        'ALTER TABLE events ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
-        partition_name, lower_bound, upper_bound
-    );
-    EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', partition_name, partition_name || '_bounds');
-    RETURN moved;
+    -- event_tags first: the count returned is the events'.
+    FOREACH parent IN ARRAY ARRAY['event_tags', 'events'] LOOP
+        partition_name := parent || '_' || to_char(day, 'YYYYMMDD');
+        IF to_regclass(quote_ident(partition_name)) IS NOT NULL THEN
+            events_moved := NULL;
+            CONTINUE;
+        END IF;
+        EXECUTE format(
+            'CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+            partition_name, parent
+        );
+        -- The range as a CHECK constraint lets ATTACH skip scanning the new table.
+        EXECUTE format(
+            'ALTER TABLE %I ADD CONSTRAINT %I CHECK (received_at >= %L AND received_at < %L)',
+            partition_name, partition_name || '_bounds', lower_bound, upper_bound
+        );
+        -- Block new rows for this day from reaching the default partition meanwhile.
+        EXECUTE format('LOCK TABLE %I IN SHARE ROW EXCLUSIVE MODE', parent || '_default');
+        EXECUTE format(
+            'WITH moved AS (DELETE FROM %I WHERE received_at >= %L'
+            ' AND received_at < %L RETURNING *) INSERT INTO %I SELECT * FROM moved',
+            parent || '_default', lower_bound, upper_bound, partition_name
+        );
+        GET DIAGNOSTICS moved = ROW_COUNT;
+        EXECUTE format(
+            'ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
+            parent, partition_name, lower_bound, upper_bound
+        );
+        EXECUTE format(
+            'ALTER TABLE %I DROP CONSTRAINT %I', partition_name, partition_name || '_bounds'
+        );
+        events_moved := moved;
+    END LOOP;
+    RETURN events_moved;
 END
 $$;
 
@@ -81,22 +91,27 @@ CREATE FUNCTION public.drop_expired_events_partitions(retention_days integer) RE
     SET search_path TO '$user', 'public'
     AS $_$
 DECLARE
-    expired text;
+    expired record;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('mesher.events_partitions'));
     FOR expired IN
-        SELECT c.relname
+        SELECT c.relname, p.relname AS parent
         FROM pg_inherits AS i
         INNER JOIN pg_class AS c ON i.inhrelid = c.oid
+        INNER JOIN pg_class AS p ON i.inhparent = p.oid
+        -- The day of a daily partition; NULL for the default partitions.
+        CROSS JOIN LATERAL
+            substring(c.relname FROM '^' || p.relname || '_([0-9]{8})$') AS d (day_text)
         WHERE
-            i.inhparent = 'events'::regclass
-            AND c.relname ~ '^events_[0-9]{8}$'
-            AND to_date(substr(c.relname, 8), 'YYYYMMDD') + 1
+            i.inhparent IN ('events'::regclass, 'event_tags'::regclass)
+            AND to_date(d.day_text, 'YYYYMMDD') + 1
             <= (now() AT TIME ZONE 'UTC')::date - retention_days
-        ORDER BY c.relname
+        ORDER BY d.day_text, p.relname
     LOOP
-        EXECUTE format('DROP TABLE %I', expired);
-        RETURN NEXT expired;
+        EXECUTE format('DROP TABLE %I', expired.relname);
+        IF expired.parent = 'events' THEN
+            RETURN NEXT expired.relname;
+        END IF;
     END LOOP;
 END
 $_$;
@@ -242,6 +257,124 @@ CREATE TABLE public.api_keys (
     label text DEFAULT 'default'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     revoked_at timestamp with time zone
+);
+
+
+--
+-- Name: event_tags; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.event_tags (
+    project_id uuid NOT NULL,
+    tag_key text NOT NULL COLLATE pg_catalog."C",
+    tag_value text NOT NULL COLLATE pg_catalog."C",
+    received_at timestamp with time zone NOT NULL,
+    event_id uuid NOT NULL
+)
+PARTITION BY RANGE (received_at);
+
+
+--
+-- Name: event_tags_20261127; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.event_tags_20261127 (
+    project_id uuid CONSTRAINT event_tags_project_id_not_null NOT NULL,
+    tag_key text CONSTRAINT event_tags_tag_key_not_null NOT NULL COLLATE pg_catalog."C",
+    tag_value text CONSTRAINT event_tags_tag_value_not_null NOT NULL COLLATE pg_catalog."C",
+    received_at timestamp with time zone CONSTRAINT event_tags_received_at_not_null NOT NULL,
+    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL
+);
+
+
+--
+-- Name: event_tags_20261128; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.event_tags_20261128 (
+    project_id uuid CONSTRAINT event_tags_project_id_not_null NOT NULL,
+    tag_key text CONSTRAINT event_tags_tag_key_not_null NOT NULL COLLATE pg_catalog."C",
+    tag_value text CONSTRAINT event_tags_tag_value_not_null NOT NULL COLLATE pg_catalog."C",
+    received_at timestamp with time zone CONSTRAINT event_tags_received_at_not_null NOT NULL,
+    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL
+);
+
+
+--
+-- Name: event_tags_20261129; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.event_tags_20261129 (
+    project_id uuid CONSTRAINT event_tags_project_id_not_null NOT NULL,
+    tag_key text CONSTRAINT event_tags_tag_key_not_null NOT NULL COLLATE pg_catalog."C",
+    tag_value text CONSTRAINT event_tags_tag_value_not_null NOT NULL COLLATE pg_catalog."C",
+    received_at timestamp with time zone CONSTRAINT event_tags_received_at_not_null NOT NULL,
+    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL
+);
+
+
+--
+-- Name: event_tags_20261130; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.event_tags_20261130 (
+    project_id uuid CONSTRAINT event_tags_project_id_not_null NOT NULL,
+    tag_key text CONSTRAINT event_tags_tag_key_not_null NOT NULL COLLATE pg_catalog."C",
+    tag_value text CONSTRAINT event_tags_tag_value_not_null NOT NULL COLLATE pg_catalog."C",
+    received_at timestamp with time zone CONSTRAINT event_tags_received_at_not_null NOT NULL,
+    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL
+);
+
+
+--
+-- Name: event_tags_20261201; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.event_tags_20261201 (
+    project_id uuid CONSTRAINT event_tags_project_id_not_null NOT NULL,
+    tag_key text CONSTRAINT event_tags_tag_key_not_null NOT NULL COLLATE pg_catalog."C",
+    tag_value text CONSTRAINT event_tags_tag_value_not_null NOT NULL COLLATE pg_catalog."C",
+    received_at timestamp with time zone CONSTRAINT event_tags_received_at_not_null NOT NULL,
+    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL
+);
+
+
+--
+-- Name: event_tags_20261202; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.event_tags_20261202 (
+    project_id uuid CONSTRAINT event_tags_project_id_not_null NOT NULL,
+    tag_key text CONSTRAINT event_tags_tag_key_not_null NOT NULL COLLATE pg_catalog."C",
+    tag_value text CONSTRAINT event_tags_tag_value_not_null NOT NULL COLLATE pg_catalog."C",
+    received_at timestamp with time zone CONSTRAINT event_tags_received_at_not_null NOT NULL,
+    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL
+);
+
+
+--
+-- Name: event_tags_20261203; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.event_tags_20261203 (
+    project_id uuid CONSTRAINT event_tags_project_id_not_null NOT NULL,
+    tag_key text CONSTRAINT event_tags_tag_key_not_null NOT NULL COLLATE pg_catalog."C",
+    tag_value text CONSTRAINT event_tags_tag_value_not_null NOT NULL COLLATE pg_catalog."C",
+    received_at timestamp with time zone CONSTRAINT event_tags_received_at_not_null NOT NULL,
+    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL
+);
+
+
+--
+-- Name: event_tags_default; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.event_tags_default (
+    project_id uuid CONSTRAINT event_tags_project_id_not_null NOT NULL,
+    tag_key text CONSTRAINT event_tags_tag_key_not_null NOT NULL COLLATE pg_catalog."C",
+    tag_value text CONSTRAINT event_tags_tag_value_not_null NOT NULL COLLATE pg_catalog."C",
+    received_at timestamp with time zone CONSTRAINT event_tags_received_at_not_null NOT NULL,
+    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL
 );
 
 
@@ -533,6 +666,62 @@ CREATE TABLE public.users (
 
 
 --
+-- Name: event_tags_20261127; Type: TABLE ATTACH; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_tags ATTACH PARTITION public.event_tags_20261127 FOR VALUES FROM ('2026-11-27 00:00:00+00') TO ('2026-11-28 00:00:00+00');
+
+
+--
+-- Name: event_tags_20261128; Type: TABLE ATTACH; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_tags ATTACH PARTITION public.event_tags_20261128 FOR VALUES FROM ('2026-11-28 00:00:00+00') TO ('2026-11-29 00:00:00+00');
+
+
+--
+-- Name: event_tags_20261129; Type: TABLE ATTACH; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_tags ATTACH PARTITION public.event_tags_20261129 FOR VALUES FROM ('2026-11-29 00:00:00+00') TO ('2026-11-30 00:00:00+00');
+
+
+--
+-- Name: event_tags_20261130; Type: TABLE ATTACH; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_tags ATTACH PARTITION public.event_tags_20261130 FOR VALUES FROM ('2026-11-30 00:00:00+00') TO ('2026-12-01 00:00:00+00');
+
+
+--
+-- Name: event_tags_20261201; Type: TABLE ATTACH; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_tags ATTACH PARTITION public.event_tags_20261201 FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2026-12-02 00:00:00+00');
+
+
+--
+-- Name: event_tags_20261202; Type: TABLE ATTACH; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_tags ATTACH PARTITION public.event_tags_20261202 FOR VALUES FROM ('2026-12-02 00:00:00+00') TO ('2026-12-03 00:00:00+00');
+
+
+--
+-- Name: event_tags_20261203; Type: TABLE ATTACH; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_tags ATTACH PARTITION public.event_tags_20261203 FOR VALUES FROM ('2026-12-03 00:00:00+00') TO ('2026-12-04 00:00:00+00');
+
+
+--
+-- Name: event_tags_default; Type: TABLE ATTACH; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_tags ATTACH PARTITION public.event_tags_default DEFAULT;
+
+
+--
 -- Name: events_default; Type: TABLE ATTACH; Schema: public; Owner: -
 --
 
@@ -569,6 +758,78 @@ ALTER TABLE ONLY public.api_keys
 
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: event_tags event_tags_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_tags
+    ADD CONSTRAINT event_tags_pkey PRIMARY KEY (project_id, tag_key, tag_value, received_at, event_id);
+
+
+--
+-- Name: event_tags_20261127 event_tags_20261127_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_tags_20261127
+    ADD CONSTRAINT event_tags_20261127_pkey PRIMARY KEY (project_id, tag_key, tag_value, received_at, event_id);
+
+
+--
+-- Name: event_tags_20261128 event_tags_20261128_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_tags_20261128
+    ADD CONSTRAINT event_tags_20261128_pkey PRIMARY KEY (project_id, tag_key, tag_value, received_at, event_id);
+
+
+--
+-- Name: event_tags_20261129 event_tags_20261129_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_tags_20261129
+    ADD CONSTRAINT event_tags_20261129_pkey PRIMARY KEY (project_id, tag_key, tag_value, received_at, event_id);
+
+
+--
+-- Name: event_tags_20261130 event_tags_20261130_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_tags_20261130
+    ADD CONSTRAINT event_tags_20261130_pkey PRIMARY KEY (project_id, tag_key, tag_value, received_at, event_id);
+
+
+--
+-- Name: event_tags_20261201 event_tags_20261201_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_tags_20261201
+    ADD CONSTRAINT event_tags_20261201_pkey PRIMARY KEY (project_id, tag_key, tag_value, received_at, event_id);
+
+
+--
+-- Name: event_tags_20261202 event_tags_20261202_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_tags_20261202
+    ADD CONSTRAINT event_tags_20261202_pkey PRIMARY KEY (project_id, tag_key, tag_value, received_at, event_id);
+
+
+--
+-- Name: event_tags_20261203 event_tags_20261203_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_tags_20261203
+    ADD CONSTRAINT event_tags_20261203_pkey PRIMARY KEY (project_id, tag_key, tag_value, received_at, event_id);
+
+
+--
+-- Name: event_tags_default event_tags_default_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_tags_default
+    ADD CONSTRAINT event_tags_default_pkey PRIMARY KEY (project_id, tag_key, tag_value, received_at, event_id);
 
 
 --
@@ -984,6 +1245,62 @@ CREATE UNIQUE INDEX users_email_lower_key ON public.users USING btree (lower(ema
 
 
 --
+-- Name: event_tags_20261127_pkey; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.event_tags_pkey ATTACH PARTITION public.event_tags_20261127_pkey;
+
+
+--
+-- Name: event_tags_20261128_pkey; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.event_tags_pkey ATTACH PARTITION public.event_tags_20261128_pkey;
+
+
+--
+-- Name: event_tags_20261129_pkey; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.event_tags_pkey ATTACH PARTITION public.event_tags_20261129_pkey;
+
+
+--
+-- Name: event_tags_20261130_pkey; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.event_tags_pkey ATTACH PARTITION public.event_tags_20261130_pkey;
+
+
+--
+-- Name: event_tags_20261201_pkey; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.event_tags_pkey ATTACH PARTITION public.event_tags_20261201_pkey;
+
+
+--
+-- Name: event_tags_20261202_pkey; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.event_tags_pkey ATTACH PARTITION public.event_tags_20261202_pkey;
+
+
+--
+-- Name: event_tags_20261203_pkey; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.event_tags_pkey ATTACH PARTITION public.event_tags_20261203_pkey;
+
+
+--
+-- Name: event_tags_default_pkey; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.event_tags_pkey ATTACH PARTITION public.event_tags_default_pkey;
+
+
+--
 -- Name: events_default_fingerprint_idx; Type: INDEX ATTACH; Schema: public; Owner: -
 --
 
@@ -1069,6 +1386,14 @@ ALTER TABLE ONLY public.alerts
 
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
+
+
+--
+-- Name: event_tags event_tags_project_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.event_tags
+    ADD CONSTRAINT event_tags_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
 
 
 --
@@ -1231,6 +1556,69 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.alerts TO mesher_app;
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.api_keys TO mesher_app;
+
+
+--
+-- Name: TABLE event_tags; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_tags TO mesher_app;
+
+
+--
+-- Name: TABLE event_tags_20261127; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_tags_20261127 TO mesher_app;
+
+
+--
+-- Name: TABLE event_tags_20261128; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_tags_20261128 TO mesher_app;
+
+
+--
+-- Name: TABLE event_tags_20261129; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_tags_20261129 TO mesher_app;
+
+
+--
+-- Name: TABLE event_tags_20261130; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_tags_20261130 TO mesher_app;
+
+
+--
+-- Name: TABLE event_tags_20261201; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_tags_20261201 TO mesher_app;
+
+
+--
+-- Name: TABLE event_tags_20261202; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_tags_20261202 TO mesher_app;
+
+
+--
+-- Name: TABLE event_tags_20261203; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_tags_20261203 TO mesher_app;
+
+
+--
+-- Name: TABLE event_tags_default; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_tags_default TO mesher_app;
 
 
 --

@@ -94,6 +94,24 @@ def plan(conn: Conn, query: str, params: dict[str, Any]) -> dict[str, Any]:
     return found[0]["Plan"]  # type: ignore[no-any-return]
 
 
+def prepared_plan(conn: Conn, name: str, params: dict[str, Any], generic: bool) -> dict[str, Any]:
+    """The plan PostgreSQL makes for the statement with these values, or
+    (``generic``) the one it may switch to once psycopg prepares it, which
+    must not depend on them. (EXPLAIN (GENERIC_PLAN) is PostgreSQL 16+.)"""
+    query = getattr(sync_queries(), name)
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", query.sql)))
+    sql = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", query.sql)
+    mode = "force_generic_plan" if generic else "force_custom_plan"
+    with conn.transaction(force_rollback=True), psycopg.ClientCursor(conn) as cur:
+        cur.execute(f"SET LOCAL plan_cache_mode = {mode}")
+        cur.execute(f"PREPARE planned AS {sql}")
+        args = ", ".join(["%s"] * len(names))
+        cur.execute(f"EXPLAIN (FORMAT JSON) EXECUTE planned({args})", [params[n] for n in names])
+        ((found,),) = cur.fetchall()
+        cur.execute("DEALLOCATE planned")  # a rollback keeps prepared statements
+    return found[0]["Plan"]  # type: ignore[no-any-return]
+
+
 def nodes(tree: dict[str, Any]) -> list[dict[str, Any]]:
     """A plan's nodes, the root first. On the Citus tier, the workers' plans
     (under the coordinator's "Distributed Query") come after the node that

@@ -4,9 +4,11 @@ the end, and EXPLAIN checks that the right partitions and indexes serve them."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 
 import pytest
+from psycopg.types.json import Jsonb
 
 from mesher import partitions
 from mesher import queries as q
@@ -16,7 +18,7 @@ from mesher.ingest import ingest_event, ingest_events
 from mesher.models import EventPage, Severity
 from mesher.queries.events import EVENT_TIME_SLACK
 
-from .helpers import MISSING, Conn, logical_name, nodes, plan, walk
+from .helpers import MISSING, Conn, logical_name, nodes, plan, prepared_plan, walk
 
 pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
 
@@ -149,13 +151,17 @@ def test_filter_events_by_tags(conn: Conn, project_id: uuid.UUID) -> None:
 
 
 def _age(conn: Conn, project_id: uuid.UUID, event_id: uuid.UUID, days: int) -> dt.datetime:
-    """Moves an event ``days`` back, and its tags' first and last seen in the
-    tag store with it, as if the write path had stored it then."""
+    """Moves an event ``days`` back, with its rows of event_tags and its tags'
+    first seen in the tag store, as if the write path had stored it then."""
     (received,) = conn.execute(
         "SELECT received_at FROM events WHERE id = %s", (event_id,)
     ).fetchone()
     at = received - dt.timedelta(days=days)  # a constant: Citus refuses now() - ... in an UPDATE
     conn.execute("UPDATE events SET received_at = %s WHERE id = %s", (at, event_id))
+    conn.execute(
+        "UPDATE event_tags SET received_at = %s WHERE project_id = %s AND event_id = %s",
+        (at, project_id, event_id),
+    )
     conn.execute(
         "UPDATE project_tag_values SET first_seen = least(first_seen, %(at)s)"
         " WHERE project_id = %(p)s AND (tag_key, tag_value) IN"
@@ -174,67 +180,92 @@ def test_filter_older_than_a_day_needs_since(conn: Conn, project_id: uuid.UUID) 
     assert len(q.filter_events_by_tags(conn, project_id, {"k": "v"}, since=week)) == 1
 
 
-def _span(conn: Conn, project_id: uuid.UUID, key: str, value: str, **times: dt.datetime) -> None:
-    sets = ", ".join(f"{column} = %({column})s" for column in times)
+def _times_seen(conn: Conn, project_id: uuid.UUID, key: str, value: str, n: int) -> None:
     conn.execute(
-        f"UPDATE project_tag_values SET {sets}"
-        " WHERE project_id = %(p)s AND tag_key = %(k)s AND tag_value = %(v)s",
-        {**times, "p": project_id, "k": key, "v": value},
+        "UPDATE project_tag_values SET times_seen = %s"
+        " WHERE project_id = %s AND tag_key = %s AND tag_value = %s",
+        (n, project_id, key, value),
     )
 
 
-def test_filter_searches_only_the_tag_stores_span(conn: Conn, project_id: uuid.UUID) -> None:
-    """The tag store's first and last seen bound the search: an old release's
-    events are found days back, newest first; a span that excludes an event
-    (which the write path never leaves) shows the bound is applied; without
-    store rows the search is unbounded; pairs never seen at the same time
-    match nothing."""
+def test_filter_walks_the_rarest_pair_back_in_time(conn: Conn, project_id: uuid.UUID) -> None:
+    """An old release's events are found days back, newest first; with several
+    pairs, the walk follows the one the tag store counts fewest of, and the
+    result is the same whichever it is, or when the store has no row."""
     week = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
     done = ingest_events(
         conn,
         project_id,
         [{"message": f"r1-{i}", "tags": {"release": "1.0", "env": "prod"}} for i in range(3)]
-        + [{"message": "r2", "tags": {"release": "2.0", "env": "prod"}}],
+        + [{"message": "r2", "tags": {"release": "2.0", "env": "prod"}}]
+        + [{"message": "dev", "tags": {"release": "1.0", "env": "dev"}}],
     )
     for i, d in enumerate(done[:3]):
         _age(conn, project_id, d.event_id, 5 - i)  # 5, 4 and 3 days old
-    _span(conn, project_id, "release", "1.0", last_seen=week + dt.timedelta(days=4, hours=1))
     found = q.filter_events_by_tags(conn, project_id, {"release": "1.0"}, since=week)
-    assert [e.message for e in found] == ["r1-2", "r1-1", "r1-0"]
-    both = q.filter_events_by_tags(conn, project_id, {"release": "1.0", "env": "prod"}, since=week)
-    assert [e.message for e in both] == ["r1-2", "r1-1", "r1-0"]
-    assert [e.message for e in q.filter_events_by_tags(conn, project_id, {"release": "2.0"})] == [
-        "r2"
+    assert [e.message for e in found] == ["dev", "r1-2", "r1-1", "r1-0"]
+    assert [e.message for e in q.filter_events_by_tags(conn, project_id, {"release": "1.0"})] == [
+        "dev"
     ]
-    # A span that ends before the newest event leaves it out: the bound is applied.
-    _span(conn, project_id, "release", "1.0", last_seen=week + dt.timedelta(days=3, hours=1))
-    found = q.filter_events_by_tags(conn, project_id, {"release": "1.0"}, since=week)
-    assert [e.message for e in found] == ["r1-1", "r1-0"]
-    # No store row for the pair: the whole window is searched.
+    both = {"release": "1.0", "env": "prod"}
+
+    def rarest() -> tuple[str, str]:
+        row = sync_queries().rarest_tag_pair(conn, project_id=project_id, tags=Jsonb(both))
+        return row["tag_key"], row["tag_value"]
+
+    for key, value, expected in (
+        ("env", "prod", ("release", "1.0")),
+        ("release", "1.0", ("env", "prod")),
+    ):
+        _times_seen(conn, project_id, key, value, 10**9)
+        assert rarest() == expected
+        found = q.filter_events_by_tags(conn, project_id, both, since=week)
+        assert [e.message for e in found] == ["r1-2", "r1-1", "r1-0"]
+        found = q.filter_events_by_tags(conn, project_id, both, since=week, limit=2)
+        assert [e.message for e in found] == ["r1-2", "r1-1"]
+        _times_seen(conn, project_id, key, value, 1)
+    # No store row for a pair: it counts as none, and is walked.
     conn.execute(
         "DELETE FROM project_tag_values WHERE project_id = %s AND tag_key = 'release'",
         (project_id,),
     )
-    found = q.filter_events_by_tags(conn, project_id, {"release": "1.0"}, since=week)
+    found = q.filter_events_by_tags(conn, project_id, both, since=week)
     assert [e.message for e in found] == ["r1-2", "r1-1", "r1-0"]
-    # Two pairs whose spans do not meet: nothing.
-    _span(conn, project_id, "env", "prod", first_seen=week, last_seen=week)
-    ingest_event(conn, project_id, {"message": "x", "tags": {"late": "yes"}})
     assert q.filter_events_by_tags(conn, project_id, {"env": "prod", "late": "yes"}) == []
 
 
-def test_filter_is_planned_for_each_call(conn: Conn, project_id: uuid.UUID) -> None:
-    """psycopg prepares a statement after five runs on a connection, and the
-    server may then use one generic plan for every tag; filter_events_by_tags
-    runs unprepared (CUSTOM_PLANS), tag_window as usual."""
-    ingest_event(conn, project_id, {"message": "a", "tags": {"k": "v"}})
+def test_filter_plan_is_one_walk_for_any_value(conn: Conn, project_id: uuid.UUID) -> None:
+    """The generic plan (the one a prepared statement settles on) walks
+    event_tags' primary key newest first and stops at the limit: no sort, and
+    no scan of events but by primary key. psycopg prepares the statement
+    after its fifth run, as for any other query."""
+    ingest_events(conn, project_id, [{"message": "a", "tags": {"k": "v"}}] * 3)
+    conn.execute("ANALYZE event_tags, events, project_tag_values")
+    params = {
+        "project_id": project_id,
+        "tags": Jsonb({"k": "v"}),
+        "tag_key": "k",
+        "tag_value": "v",
+        "since": dt.datetime.now(dt.UTC) - dt.timedelta(days=7),
+        "page_size": 2,
+    }
+    for generic in (True, False):
+        found = nodes(prepared_plan(conn, "filter_events_by_tags", params, generic))
+        kinds = [n["Node Type"] for n in found]
+        assert kinds[0] == "Limit" and "Nested Loop" in kinds, kinds
+        assert not {"Sort", "Seq Scan", "Bitmap Heap Scan"} & set(kinds), kinds
+        walked = {  # the partitions' primary keys: event_tags_20261127_pkey, ...
+            re.sub(r"_([0-9]{8}|default)_pkey$", "", name)
+            for n in found
+            if (name := logical_name(conn, n.get("Index Name") or "")).endswith("_pkey")
+        }
+        assert walked == {"event_tags", "events"}, found
     for _ in range(8):
-        assert len(q.filter_events_by_tags(conn, project_id, {"k": "v"})) == 1
+        assert len(q.filter_events_by_tags(conn, project_id, {"k": "v"}, limit=2)) == 2
     prepared = [
         statement for (statement,) in conn.execute("SELECT statement FROM pg_prepared_statements")
     ]
-    assert any("project_tag_values" in s for s in prepared)  # tag_window: prepared
-    assert not any("tags @>" in s for s in prepared)
+    assert any("event_tags" in s for s in prepared)
 
 
 def test_json_comes_back_as_stored_whatever_the_connections_loader(

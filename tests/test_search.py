@@ -40,7 +40,7 @@ from mesher.search import (
     parse,
 )
 
-from .helpers import MISSING, Conn, logical_name, nodes, on_citus, walk
+from .helpers import MISSING, Conn, logical_name, nodes, on_citus, prepared_plan, walk
 
 pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
 
@@ -542,7 +542,7 @@ def test_each_sort_walks_its_index_from_the_cursor(
         # router query per call, with its values (it cannot EXPLAIN a forced
         # generic plan of one): there, the custom plan is the one that runs.
         for generic in (False,) if on_citus(conn) else (False, True):
-            found = _plan(conn, STATEMENTS[sort], params, generic)
+            found = prepared_plan(conn, STATEMENTS[sort], params, generic)
             scans = [
                 n
                 for n in nodes(found)
@@ -570,21 +570,3 @@ def sql_parameters(query: str) -> dict[str, Any]:
     found = sql_filters(parse(query), dt.datetime.now(dt.UTC), {})
     assert found is not None
     return found
-
-
-def _plan(conn: Conn, name: str, params: dict[str, Any], generic: bool) -> dict[str, Any]:
-    """The plan PostgreSQL makes for the statement with these values, or
-    (``generic``) the one it may switch to once psycopg prepares it, which
-    must not depend on them. (EXPLAIN (GENERIC_PLAN) is PostgreSQL 16+.)"""
-    query = getattr(sync_queries(), name)
-    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", query.sql)))
-    sql = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", query.sql)
-    mode = "force_generic_plan" if generic else "force_custom_plan"
-    with conn.transaction(force_rollback=True), psycopg.ClientCursor(conn) as cur:
-        cur.execute(f"SET LOCAL plan_cache_mode = {mode}")
-        cur.execute(f"PREPARE planned AS {sql}")
-        args = ", ".join(["%s"] * len(names))
-        cur.execute(f"EXPLAIN (FORMAT JSON) EXECUTE planned({args})", [params[n] for n in names])
-        ((found,),) = cur.fetchall()
-        cur.execute("DEALLOCATE planned")  # a rollback keeps prepared statements
-    return found[0]["Plan"]  # type: ignore[no-any-return]

@@ -190,75 +190,77 @@ WHERE
 ORDER BY received_at DESC, id DESC
 LIMIT :page_size;
 
--- name: tag_window(project_id, tags)^
--- The span of time in which a project's events carrying all the given tag
--- pairs can lie, from the tag store: the latest first_seen and the earliest
--- last_seen of the pairs that project_tag_values knows (NULLs when it knows
--- none). The write path keeps those times in the same transaction as the
--- events, so every stored event with the pairs lies inside the span.
--- filter_events_by_tags searches only that span. Primary key of
--- project_tag_values, one probe per pair.
+-- name: rarest_tag_pair(project_id, tags)^
+-- Of the given tag pairs, the one on the fewest of the project's events, by
+-- the tag store's counts (project_tag_values: times_seen, primary key, one
+-- probe per pair); a pair it does not know counts as none. Ties go to the
+-- first key in jsonb order (shorter keys first). filter_events_by_tags walks that pair's events,
+-- so it reads as few events per match as the tag store can tell.
 SELECT
-    max(v.first_seen) AS not_before,
-    min(v.last_seen) AS not_after
-FROM project_tag_values AS v
-WHERE
-    v.project_id = :project_id
-    AND (v.tag_key, v.tag_value) IN (
-        SELECT
-            t.key,
-            t.value
-        FROM jsonb_each_text(cast(:tags AS JSONB)) AS t
-    );
+    t.key AS tag_key,
+    t.value AS tag_value
+FROM jsonb_each_text(cast(:tags AS JSONB)) AS t
+LEFT JOIN project_tag_values AS v
+    ON
+        v.project_id = :project_id
+        AND t.key = v.tag_key
+        AND t.value = v.tag_value
+ORDER BY coalesce(v.times_seen, 0), t.key
+LIMIT 1;
 
--- name: filter_events_by_tags(project_id, tags, since, not_before, not_after, page_size)
+-- name: filter_events_by_tags(project_id, tags, tag_key, tag_value, since, page_size)
 -- A project's events since a time whose tags contain all the given pairs,
--- newest first, searched only within tag_window's span (not_before and
--- not_after; NULL: no bound), so a tag whose events are all days old is
--- searched where they are, and pairs whose spans do not meet give an empty
--- range. since and the span prune partitions. Mesher runs it unprepared
--- (mesher._sql CUSTOM_PLANS), so every call is planned for its own tags and
--- times: the planner either walks idx_events_project_received from the end
--- of the span, filtering (cheap when matches are common in the span), or
--- takes the matches from the jsonb_path_ops GIN index idx_events_tags and
--- sorts them (cheap when they are rare). A value that is rare and spread over
--- the whole window costs what its matches in the window cost (BENCHMARKS.md).
+-- newest first. It walks one pair's events (tag_key and tag_value: the
+-- layer passes rarest_tag_pair's) in event_tags' primary key, from the
+-- newest back, a partition at a time (since prunes the older ones), fetches
+-- each event by its primary key (the partition found from received_at),
+-- keeps those whose tags contain every pair, and stops at page_size. Its
+-- cost follows page_size and, with several pairs, how many of the walked
+-- pair's events lack the others; not how many events match, nor how old
+-- they are. The plan is the same for every value, so it is prepared like
+-- any other statement (tests/test_events.py checks the generic plan).
 SELECT
-    id,
-    project_id,
-    issue_id,
-    level,
-    message,
-    fingerprint,
-    exception,
-    stacktrace,
-    breadcrumbs,
-    tags,
-    extra,
-    user_context,
-    sdk_name,
-    sdk_version,
-    received_at,
-    client_event_id,
-    occurred_at,
-    release,
-    environment,
-    dist,
-    platform,
-    server_name,
-    logger,
-    transaction,
-    handled,
-    exceptions,
-    data
-FROM events
+    e.id,
+    e.project_id,
+    e.issue_id,
+    e.level,
+    e.message,
+    e.fingerprint,
+    e.exception,
+    e.stacktrace,
+    e.breadcrumbs,
+    e.tags,
+    e.extra,
+    e.user_context,
+    e.sdk_name,
+    e.sdk_version,
+    e.received_at,
+    e.client_event_id,
+    e.occurred_at,
+    e.release,
+    e.environment,
+    e.dist,
+    e.platform,
+    e.server_name,
+    e.logger,
+    e.transaction,
+    e.handled,
+    e.exceptions,
+    e.data
+FROM event_tags AS t
+INNER JOIN events AS e
+    ON
+        t.project_id = e.project_id
+        AND t.event_id = e.id
+        AND t.received_at = e.received_at
 WHERE
-    tags @> :tags
-    AND project_id = :project_id
-    AND received_at >= :since
-    AND received_at >= coalesce(cast(:not_before AS TIMESTAMPTZ), '-infinity')
-    AND received_at <= coalesce(cast(:not_after AS TIMESTAMPTZ), 'infinity')
-ORDER BY received_at DESC, id DESC
+    t.project_id = :project_id
+    AND t.tag_key = cast(:tag_key AS TEXT)
+    AND t.tag_value = cast(:tag_value AS TEXT)
+    AND t.received_at >= cast(:since AS TIMESTAMPTZ)
+    AND e.received_at >= cast(:since AS TIMESTAMPTZ)
+    AND e.tags @> :tags
+ORDER BY t.received_at DESC, t.event_id DESC
 LIMIT :page_size;
 
 -- name: event_volume(project_id, bucket, since)

@@ -174,10 +174,12 @@ ORDER BY t.client_event_id
 ON CONFLICT (project_id, client_event_id) DO NOTHING
 RETURNING s.client_event_id;
 
--- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts, opened_issues, reopened_issues)^
+-- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts, opened_issues, reopened_issues, event_ids, event_received_at, event_tag_keys, event_tag_values)^
 -- The write path's last statement: the tag store and the hourly rollups
--- (migration 0012), and the project's counts per issue status (migration
--- 0014), for a batch, after its COPY, in one statement. Python coalesces the
+-- (migration 0012), the project's counts per issue status (migration 0014)
+-- and the events' rows of event_tags (migration 0015: one per event and tag
+-- pair, not coalesced, in parallel arrays of their own), for a batch, after
+-- its COPY, in one statement. Python coalesces the
 -- batch into one row per (issue, tag key, value), with its count, first and
 -- last time, and one per (issue, UTC hour, level) with its count (parallel
 -- arrays); the per-project rows are summed from those here. The status
@@ -189,7 +191,8 @@ RETURNING s.client_event_id;
 -- rows (a project's hour, its common tag values, its status counts) in one
 -- global order and never deadlock. The issue rows are the batch's own: its
 -- fingerprint locks already keep other batches away from them. Returns how
--- many rows each table got. Served by the five primary keys.
+-- many rows each table got. Served by the five primary keys; event_tags
+-- rows are only inserted (each is its event's own), in no particular order.
 WITH tags AS (
     SELECT
         t.issue_id,
@@ -312,6 +315,24 @@ project_statuses AS (
     ON CONFLICT (project_id, status) DO UPDATE
         SET issue_count = c.issue_count + excluded.issue_count
     RETURNING 1
+),
+
+event_pairs AS (
+    INSERT INTO event_tags (project_id, tag_key, tag_value, received_at, event_id)
+    SELECT
+        :project_id AS project_id,
+        p.tag_key,
+        p.tag_value,
+        p.received_at,
+        p.event_id
+    FROM
+        unnest(
+            cast(:event_ids AS UUID[]),
+            cast(:event_received_at AS TIMESTAMPTZ[]),
+            cast(:event_tag_keys AS TEXT[]),
+            cast(:event_tag_values AS TEXT[])
+        ) AS p (event_id, received_at, tag_key, tag_value)
+    RETURNING 1
 )
 
 SELECT
@@ -319,4 +340,5 @@ SELECT
     (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
     (SELECT count(*) FROM project_tags) AS project_tag_rows,
     (SELECT count(*) FROM project_hours) AS project_hour_rows,
-    (SELECT count(*) FROM project_statuses) AS project_status_rows;
+    (SELECT count(*) FROM project_statuses) AS project_status_rows,
+    (SELECT count(*) FROM event_pairs) AS event_tag_rows;
