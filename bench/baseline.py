@@ -372,13 +372,15 @@ LEFT JOIN project_tag_values AS v
     ON v.project_id = %(project_id)s AND t.key = v.tag_key AND t.value = v.tag_value
 ORDER BY coalesce(v.times_seen, 0), t.key LIMIT 1""",
     "filter_events_by_tags": f"""SELECT {EVENT_COLUMNS_OF_E} FROM event_tags AS t
-INNER JOIN events AS e
-    ON t.project_id = e.project_id AND t.event_id = e.id AND t.received_at = e.received_at
+CROSS JOIN LATERAL (
+    SELECT {EVENT_COLUMNS_OF_E} FROM events AS e
+    WHERE e.project_id = t.project_id AND e.id = t.event_id AND e.received_at = t.received_at
+      AND e.tags @> %(tags)s
+    LIMIT 1
+) AS e
 WHERE t.project_id = %(project_id)s
   AND t.tag_key = cast(%(tag_key)s AS TEXT) AND t.tag_value = cast(%(tag_value)s AS TEXT)
   AND t.received_at >= cast(%(since)s AS TIMESTAMPTZ)
-  AND e.received_at >= cast(%(since)s AS TIMESTAMPTZ)
-  AND e.tags @> %(tags)s
 ORDER BY t.received_at DESC, t.event_id DESC LIMIT %(page_size)s""",
     "event_volume": """WITH counted AS (
     SELECT date_trunc(%(bucket)s, hour_start, 'UTC') AS bucket_start,

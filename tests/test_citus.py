@@ -32,7 +32,7 @@ REFERENCE = {"organizations", "users", "projects", "api_keys", "org_memberships"
 DISTRIBUTED = {
     "issues", "events", "alert_rules", "alerts", "ingest_batches", "sentry_event_ids",
     "issue_tag_values", "project_tag_values", "project_hourly_counts", "issue_hourly_counts",
-    "project_issue_counts",
+    "project_issue_counts", "event_tags",
 }  # fmt: skip
 
 NOW = dt.datetime.now(dt.UTC)
@@ -64,7 +64,8 @@ SAMPLES: dict[str, Any] = {
     "last_seen_min": NOW, "last_seen_max": NOW, "times_seen_min": 1, "times_seen_max": 10,
     "tag_negated": [False], "tag_value_first": [1], "tag_value_last": [1],
     "title_patterns": ["%t%"], "after_first_seen": NOW, "after_event_count": 5,
-    "new_status": "resolved", "opened_issues": 1, "reopened_issues": 0,
+    "new_status": "resolved", "opened_issues": 1, "reopened_issues": 0, "tag_value": "v",
+    "event_received_at": [NOW], "event_tag_keys": ["k"], "event_tag_values": ["v"],
 }  # fmt: skip
 
 

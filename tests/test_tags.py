@@ -178,7 +178,28 @@ def stored(conn: Conn, project_id: uuid.UUID) -> Counts:
     )
 
 
+def assert_event_tags_exact(conn: Conn, project_id: uuid.UUID) -> int:
+    """event_tags holds one row per stored event and pair of its tags (as
+    stored: not the environment and release columns), with the event's time,
+    and nothing else; returns how many."""
+    expected = {
+        (event_id, key, value, at)
+        for event_id, tags, at in conn.execute(
+            "SELECT id, tags, received_at FROM events WHERE project_id = %s", (project_id,)
+        )
+        for key, value in tags.items()
+    }
+    rows = conn.execute(
+        "SELECT event_id, tag_key, tag_value, received_at FROM event_tags WHERE project_id = %s",
+        (project_id,),
+    ).fetchall()
+    assert len(rows) == len(expected)  # no row twice
+    assert set(rows) == expected
+    return len(rows)
+
+
 def assert_exact(conn: Conn, project_id: uuid.UUID) -> Counts:
+    assert assert_event_tags_exact(conn, project_id)
     expected = brute_force(conn, project_id)
     got = stored(conn, project_id)
     assert got.issue_tags == expected.issue_tags
@@ -469,10 +490,23 @@ def test_counts_stay_when_maintain_moves_and_drops(
         counts = assert_exact(conn, project_id)
         (stranded,) = conn.execute("SELECT count(*) FROM events_default").fetchone()  # type: ignore[misc]
         assert stranded == 30
+        (pairs,) = conn.execute("SELECT count(*) FROM event_tags_default").fetchone()  # type: ignore[misc]
+        assert pairs > 0
         report = maintain(conn, retention_days=90)
         assert sum(report.moved.values()) == 30  # out of events_default
         assert report.dropped == [f"events_{old:%Y%m%d}"]
         assert stored(conn, project_id) == counts  # neither changed a count
+        # event_tags went with the events: out of its default partition, and
+        # the old day's partition dropped with theirs.
+        assert conn.execute("SELECT count(*) FROM event_tags_default").fetchone() == (0,)
+        assert conn.execute("SELECT to_regclass(%s)", (f"event_tags_{old:%Y%m%d}",)).fetchone() == (
+            None,
+        )
+        assert assert_event_tags_exact(conn, project_id) == pairs  # the moved day's, only
+        yesterday = dt.datetime.combine(today - dt.timedelta(days=2), dt.time(0), UTC)
+        some = next(iter(conn.execute("SELECT tags FROM events LIMIT 1").fetchone()[0].items()))  # type: ignore[index]
+        found = q.filter_events_by_tags(conn, project_id, dict([some]), since=yesterday)
+        assert found and all(some in e.tags.items() for e in found)
         assert brute_force(conn, project_id) != counts  # the dropped events are gone
         # The dashboards still count the dropped day (within the rollups' retention).
         since = dt.datetime.combine(old, dt.time(0), UTC)
@@ -730,6 +764,7 @@ def test_migration_fills_the_tables_from_stored_events(
     migrate(empty_db_url)  # applies 0012 and the later ones (0014: the status counts)
     with psycopg.connect(empty_db_url) as conn:
         assert stored(conn, project_id) == expected
+        assert assert_event_tags_exact(conn, project_id) > 50  # 0015's fill
 
 
 def test_async_twins(app_url: str, project_id: uuid.UUID) -> None:

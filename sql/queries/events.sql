@@ -210,15 +210,19 @@ LIMIT 1;
 
 -- name: filter_events_by_tags(project_id, tags, tag_key, tag_value, since, page_size)
 -- A project's events since a time whose tags contain all the given pairs,
--- newest first. It walks one pair's events (tag_key and tag_value: the
--- layer passes rarest_tag_pair's) in event_tags' primary key, from the
--- newest back, a partition at a time (since prunes the older ones), fetches
--- each event by its primary key (the partition found from received_at),
--- keeps those whose tags contain every pair, and stops at page_size. Its
--- cost follows page_size and, with several pairs, how many of the walked
--- pair's events lack the others; not how many events match, nor how old
--- they are. The plan is the same for every value, so it is prepared like
--- any other statement (tests/test_events.py checks the generic plan).
+-- newest first. It walks one pair's rows of event_tags (tag_key and
+-- tag_value: the layer passes rarest_tag_pair's) in its primary key, from
+-- the newest back, a partition at a time (since prunes the older ones), and
+-- fetches each row's event by its primary key (received_at picks the
+-- partition), keeping those whose tags contain every pair, until page_size
+-- are found. Its cost follows page_size and, with several pairs, how many of
+-- the walked pair's events lack the others; not how many events match, nor
+-- how old they are. The event is fetched in a LATERAL subquery with LIMIT 1
+-- (one event per row): that keeps the planner from joining every row of the
+-- pair to events before the LIMIT, which it would do because it cannot
+-- estimate the join on the event's id and time (it expects one row). The
+-- plan is the same for every value, so it is prepared like any other
+-- statement (tests/test_events.py checks the generic plan).
 SELECT
     e.id,
     e.project_id,
@@ -248,18 +252,49 @@ SELECT
     e.exceptions,
     e.data
 FROM event_tags AS t
-INNER JOIN events AS e
-    ON
-        t.project_id = e.project_id
-        AND t.event_id = e.id
-        AND t.received_at = e.received_at
+CROSS JOIN
+    LATERAL (
+        SELECT
+            e.id,
+            e.project_id,
+            e.issue_id,
+            e.level,
+            e.message,
+            e.fingerprint,
+            e.exception,
+            e.stacktrace,
+            e.breadcrumbs,
+            e.tags,
+            e.extra,
+            e.user_context,
+            e.sdk_name,
+            e.sdk_version,
+            e.received_at,
+            e.client_event_id,
+            e.occurred_at,
+            e.release,
+            e.environment,
+            e.dist,
+            e.platform,
+            e.server_name,
+            e.logger,
+            e.transaction,
+            e.handled,
+            e.exceptions,
+            e.data
+        FROM events AS e
+        WHERE
+            e.project_id = t.project_id
+            AND e.id = t.event_id
+            AND e.received_at = t.received_at
+            AND e.tags @> :tags
+        LIMIT 1  -- noqa: AM09
+    ) AS e
 WHERE
     t.project_id = :project_id
     AND t.tag_key = cast(:tag_key AS TEXT)
     AND t.tag_value = cast(:tag_value AS TEXT)
     AND t.received_at >= cast(:since AS TIMESTAMPTZ)
-    AND e.received_at >= cast(:since AS TIMESTAMPTZ)
-    AND e.tags @> :tags
 ORDER BY t.received_at DESC, t.event_id DESC
 LIMIT :page_size;
 

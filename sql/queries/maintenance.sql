@@ -20,8 +20,9 @@ FROM events_default
 ORDER BY partition_day;
 
 -- name: drop_expired_events_partitions(retention_days)
--- Drops daily partitions older than the retention; one row per dropped
--- partition (the function drop_expired_events_partitions, in sql/schema.sql).
+-- Drops the daily partitions of events and event_tags older than the
+-- retention; one row per dropped events partition (the function
+-- drop_expired_events_partitions, in sql/schema.sql).
 SELECT drop_expired_events_partitions(:retention_days) AS partition_name;
 
 -- name: forget_ingest_batches(keep_days)!

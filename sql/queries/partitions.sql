@@ -1,7 +1,8 @@
 -- name: create_events_partition(day)$
--- Creates events_YYYYMMDD for one UTC day unless it exists, moving that day's
--- rows out of events_default; returns the rows moved, NULL if it existed
--- (the function create_events_partition, in sql/schema.sql).
+-- Creates events_YYYYMMDD and event_tags_YYYYMMDD for one UTC day unless
+-- they exist, moving that day's rows out of events_default and
+-- event_tags_default; returns the events moved, NULL if events_YYYYMMDD
+-- existed (the function create_events_partition, in sql/schema.sql).
 SELECT create_events_partition(:day);
 
 -- name: create_events_partitions_ahead(days)
