@@ -374,7 +374,7 @@ ORDER BY coalesce(v.times_seen, 0), t.key LIMIT 1""",
     "filter_events_by_tags": f"""SELECT {EVENT_COLUMNS_OF_E} FROM event_tags AS t
 CROSS JOIN LATERAL (
     SELECT {EVENT_COLUMNS_OF_E} FROM events AS e
-    WHERE e.project_id = t.project_id AND e.id = t.event_id AND e.received_at = t.received_at
+    WHERE e.project_id = %(project_id)s AND e.id = t.event_id AND e.received_at = t.received_at
       AND e.tags @> %(tags)s
     LIMIT 1
 ) AS e

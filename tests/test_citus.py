@@ -151,7 +151,7 @@ def _placement(url: str) -> dict[str, tuple[str, int]]:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "SELECT logicalrelid::text, partmethod, colocationid FROM pg_dist_partition"
-            " WHERE logicalrelid::text NOT LIKE 'events\\_%'"
+            " WHERE logicalrelid::text !~ '^(events|event_tags)_(default|[0-9]{8})$'"
         ).fetchall()
     return {name: (method, colocation) for name, method, colocation in rows}
 
@@ -165,9 +165,12 @@ def test_migrate_places_every_table_once(db_url: str) -> None:
     assert _placement(db_url) == placement  # a re-run changes nothing
     with psycopg.connect(db_url) as conn:
         partitions = conn.execute(
-            "SELECT count(*) FROM pg_dist_partition WHERE logicalrelid::text LIKE 'events\\_%'"
+            "SELECT count(*) FILTER (WHERE logicalrelid::text LIKE 'events\\_%'),"
+            " count(*) FILTER (WHERE logicalrelid::text LIKE 'event\\_tags\\_%')"
+            " FROM pg_dist_partition"
         ).fetchone()
     assert partitions is not None and partitions[0] >= 8  # default + today + 7 ahead
+    assert partitions[1] == partitions[0]  # event_tags': the same days
 
 
 def test_migrate_makes_multi_shard_writes_sequential(empty_db_url: str) -> None:

@@ -18,7 +18,7 @@ from mesher.ingest import ingest_event, ingest_events
 from mesher.models import EventPage, Severity
 from mesher.queries.events import EVENT_TIME_SLACK
 
-from .helpers import MISSING, Conn, logical_name, nodes, plan, prepared_plan, walk
+from .helpers import MISSING, Conn, logical_name, nodes, on_citus, plan, prepared_plan, walk
 
 pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
 
@@ -249,10 +249,11 @@ def test_filter_plan_is_one_walk_for_any_value(conn: Conn, project_id: uuid.UUID
         "since": dt.datetime.now(dt.UTC) - dt.timedelta(days=7),
         "page_size": 2,
     }
-    for generic in (True, False):
+    # Citus cannot plan a prepared statement's parameters (its generic plan).
+    for generic in (False,) if on_citus(conn) else (True, False):
         found = nodes(prepared_plan(conn, "filter_events_by_tags", params, generic))
         kinds = [n["Node Type"] for n in found]
-        assert kinds[0] == "Limit" and "Nested Loop" in kinds, kinds
+        assert "Limit" in kinds and "Nested Loop" in kinds, kinds  # (Citus: under its scan)
         assert not {"Sort", "Seq Scan", "Bitmap Heap Scan"} & set(kinds), kinds
         walked = {  # the partitions' primary keys: event_tags_20261127_pkey, ...
             re.sub(r"_([0-9]{8}|default)_pkey$", "", name)

@@ -284,7 +284,7 @@ CROSS JOIN
             e.data
         FROM events AS e
         WHERE
-            e.project_id = t.project_id
+            e.project_id = :project_id
             AND e.id = t.event_id
             AND e.received_at = t.received_at
             AND e.tags @> :tags
