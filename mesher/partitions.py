@@ -3,7 +3,9 @@
 
 ``events`` is range-partitioned on ``received_at``; each partition
 ``events_YYYYMMDD`` covers one UTC day, and ``events_default`` catches rows
-whose day has no partition yet, so no event is ever refused. The DDL lives
+whose day has no partition yet, so no event is ever refused. ``event_tags``
+(what ``filter_events_by_tags`` walks) is partitioned the same way, and
+each day's partition of it is created and dropped with the events'. The DDL lives
 in the SQL function ``create_events_partition`` (see sql/schema.sql), which
 serializes concurrent callers with an advisory lock.
 

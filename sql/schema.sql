@@ -44,11 +44,12 @@ DECLARE
     events_moved bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('mesher.events_partitions'));
-    -- event_tags first: the count returned is the events'.
-    FOREACH parent IN ARRAY ARRAY['event_tags', 'events'] LOOP
+    -- events first, then event_tags: the order in which the write path
+    -- locks them (its COPY, then its last statement), so that a writer and
+    -- this function never wait for each other in a cycle.
+    FOREACH parent IN ARRAY ARRAY['events', 'event_tags'] LOOP
         partition_name := parent || '_' || to_char(day, 'YYYYMMDD');
         IF to_regclass(quote_ident(partition_name)) IS NOT NULL THEN
-            events_moved := NULL;
             CONTINUE;
         END IF;
         EXECUTE format(
@@ -75,7 +76,9 @@ BEGIN
         EXECUTE format(
             'ALTER TABLE %I DROP CONSTRAINT %I', partition_name, partition_name || '_bounds'
         );
-        events_moved := moved;
+        IF parent = 'events' THEN
+            events_moved := moved;
+        END IF;
     END LOOP;
     RETURN events_moved;
 END
@@ -106,7 +109,10 @@ BEGIN
             i.inhparent IN ('events'::regclass, 'event_tags'::regclass)
             AND to_date(d.day_text, 'YYYYMMDD') + 1
             <= (now() AT TIME ZONE 'UTC')::date - retention_days
-        ORDER BY d.day_text, p.relname
+        -- A day's events partition before its event_tags one: dropping a
+        -- partition locks its parent, and the write path locks events
+        -- before event_tags (see create_events_partition).
+        ORDER BY d.day_text, p.relname = 'event_tags'
     LOOP
         EXECUTE format('DROP TABLE %I', expired.relname);
         IF expired.parent = 'events' THEN
