@@ -175,10 +175,10 @@ project_statuses AS (
 ),
 event_pairs AS (
     INSERT INTO event_tags (project_id, tag_key, tag_value, received_at, event_id)
-    SELECT %(project_id)s AS project_id, p.tag_key, p.tag_value, p.received_at, p.event_id
+    SELECT %(project_id)s AS project_id, p.tag_key, p.tag_value, ev.received_at, ev.event_id
     FROM unnest(cast(%(event_ids)s AS UUID[]), cast(%(event_received_at)s AS TIMESTAMPTZ[]),
-                cast(%(event_tag_keys)s AS TEXT[]), cast(%(event_tag_values)s AS TEXT[]))
-        AS p (event_id, received_at, tag_key, tag_value)
+                cast(%(event_tags)s AS JSONB[])) AS ev (event_id, received_at, tags)
+    CROSS JOIN LATERAL jsonb_each_text(ev.tags) AS p (tag_key, tag_value)
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM issue_tags) AS issue_tag_rows,
@@ -198,19 +198,18 @@ def tags_and_counts(
     upserted: Sequence[Sequence[Any]],
 ) -> dict[str, Any]:
     """UPSERT_TAGS_AND_COUNTS' parameters: ``rows`` in copy_events' column
-    order (id, issue_id, received_at and level at 0, 2, 3 and 5), ``tags`` each
+    order (id, issue_id, received_at, level and the tags' JSON at 0, 2, 3, 5
+    and 10), ``tags`` each
     event's; ``locked`` and ``upserted`` the rows of LOCK_ISSUES (id,
     fingerprint, status) and UPSERT_ISSUES (id, fingerprint, new_issue), which
     give the batch's new issues and its resolved ones, which it reopens."""
     seen: dict[tuple[Any, str, str], list[Any]] = {}
     hours: dict[tuple[Any, Any, str], int] = {}
-    pairs: list[tuple[Any, Any, str, str]] = []
     for row, event_tags in zip(rows, tags, strict=True):
         issue_id, at = row[2], row[3]
         hour = (issue_id, at.replace(minute=0, second=0, microsecond=0), row[5])
         hours[hour] = hours.get(hour, 0) + 1
         for key, value in event_tags.items():
-            pairs.append((row[0], at, key, value))
             entry = seen.get((issue_id, key, value))
             if entry is None:
                 seen[(issue_id, key, value)] = [1, at, at]
@@ -228,8 +227,8 @@ def tags_and_counts(
         "hour_levels": a(k[2] for k in hours), "hour_counts": a(hours.values()),
         "opened_issues": sum(new for _, _, new in upserted),
         "reopened_issues": sum(status == "resolved" for _, _, status in locked),
-        "event_ids": a(p[0] for p in pairs), "event_received_at": a(p[1] for p in pairs),
-        "event_tag_keys": a(p[2] for p in pairs), "event_tag_values": a(p[3] for p in pairs),
+        "event_ids": a(r[0] for r in rows), "event_received_at": a(r[3] for r in rows),
+        "event_tags": a(r[10] for r in rows),
     }  # fmt: skip
 
 

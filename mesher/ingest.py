@@ -78,6 +78,13 @@ class _Prepared:
     values: tuple[Any, ...]
     client_event_id: UUID | None = None
 
+    @property
+    def tags_json(self) -> str:
+        """The tags column's JSON text (in ``values``, after level, message,
+        exception, stacktrace and breadcrumbs)."""
+        tags: str = self.values[5]
+        return tags
+
     def row(self, project_id: UUID, issue_id: UUID) -> tuple[Any, ...]:
         """Values in the column order of copy_events and insert_event."""
         return (
@@ -189,18 +196,16 @@ def _tags_and_counts_params(
 ) -> dict[str, Any]:
     """The parallel arrays of upsert_tags_and_counts: one entry per (issue,
     tag key, value), with its count and first and last time, one per (issue,
-    UTC hour, level) with its count, and one per event and tag pair (the
-    rows of event_tags), sent as binary arrays (see ``BinaryArray``). The
-    statement sorts them."""
+    UTC hour, level) with its count, and one per event with its tags' JSON
+    (the statement makes the rows of event_tags from it), sent as binary
+    arrays (see ``BinaryArray``). The statement sorts them."""
     tags: dict[tuple[UUID, str, str], list[Any]] = {}
     hours: dict[tuple[UUID, dt.datetime, str], int] = {}
-    pairs: list[tuple[UUID, dt.datetime, str, str]] = []
     for e in events:
         issue_id, at = issue_ids[e.fingerprint], e.received_at  # in time order
         hour = (issue_id, at.replace(minute=0, second=0, microsecond=0), e.level.value)
         hours[hour] = hours.get(hour, 0) + 1
         for key, value in e.tags.items():
-            pairs.append((e.event_id, at, key, value))
             seen = tags.get((issue_id, key, value))
             if seen is None:
                 tags[(issue_id, key, value)] = [1, at, at]
@@ -219,10 +224,9 @@ def _tags_and_counts_params(
         "hour_starts": BinaryArray(k[1] for k in hours),
         "hour_levels": BinaryArray(k[2] for k in hours),
         "hour_counts": BinaryArray(hours.values()),
-        "event_ids": BinaryArray(p[0] for p in pairs),
-        "event_received_at": BinaryArray(p[1] for p in pairs),
-        "event_tag_keys": BinaryArray(p[2] for p in pairs),
-        "event_tag_values": BinaryArray(p[3] for p in pairs),
+        "event_ids": BinaryArray(e.event_id for e in events),
+        "event_received_at": BinaryArray(e.received_at for e in events),
+        "event_tags": BinaryArray(e.tags_json for e in events),
     }
 
 

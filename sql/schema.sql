@@ -1395,14 +1395,6 @@ ALTER TABLE ONLY public.api_keys
 
 
 --
--- Name: event_tags event_tags_project_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE public.event_tags
-    ADD CONSTRAINT event_tags_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
-
-
---
 -- Name: events events_issue_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 

@@ -65,7 +65,7 @@ SAMPLES: dict[str, Any] = {
     "tag_negated": [False], "tag_value_first": [1], "tag_value_last": [1],
     "title_patterns": ["%t%"], "after_first_seen": NOW, "after_event_count": 5,
     "new_status": "resolved", "opened_issues": 1, "reopened_issues": 0, "tag_value": "v",
-    "event_received_at": [NOW], "event_tag_keys": ["k"], "event_tag_values": ["v"],
+    "event_received_at": [NOW], "event_tags": ['{"k": "v"}'],
 }  # fmt: skip
 
 

@@ -174,12 +174,13 @@ ORDER BY t.client_event_id
 ON CONFLICT (project_id, client_event_id) DO NOTHING
 RETURNING s.client_event_id;
 
--- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts, opened_issues, reopened_issues, event_ids, event_received_at, event_tag_keys, event_tag_values)^
+-- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts, opened_issues, reopened_issues, event_ids, event_received_at, event_tags)^
 -- The write path's last statement: the tag store and the hourly rollups
 -- (migration 0012), the project's counts per issue status (migration 0014)
--- and the events' rows of event_tags (migration 0015: one per event and tag
--- pair, not coalesced, in parallel arrays of their own), for a batch, after
--- its COPY, in one statement. Python coalesces the
+-- and the events' rows of event_tags (migration 0015: one per event and
+-- pair of its tags, made here from each event's id, time and tags, sent as
+-- the JSON text the COPY wrote), for a batch, after its COPY, in one
+-- statement. Python coalesces the
 -- batch into one row per (issue, tag key, value), with its count, first and
 -- last time, and one per (issue, UTC hour, level) with its count (parallel
 -- arrays); the per-project rows are summed from those here. The status
@@ -323,15 +324,15 @@ event_pairs AS (
         :project_id AS project_id,
         p.tag_key,
         p.tag_value,
-        p.received_at,
-        p.event_id
+        ev.received_at,
+        ev.event_id
     FROM
         unnest(
             cast(:event_ids AS UUID[]),
             cast(:event_received_at AS TIMESTAMPTZ[]),
-            cast(:event_tag_keys AS TEXT[]),
-            cast(:event_tag_values AS TEXT[])
-        ) AS p (event_id, received_at, tag_key, tag_value)
+            cast(:event_tags AS JSONB[])
+        ) AS ev (event_id, received_at, tags)
+    CROSS JOIN LATERAL jsonb_each_text(ev.tags) AS p (tag_key, tag_value)
     RETURNING 1
 )
 
