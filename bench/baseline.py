@@ -370,7 +370,7 @@ FROM jsonb_each_text(cast(%(tags)s AS JSONB)) AS t
 LEFT JOIN project_tag_values AS v
     ON v.project_id = %(project_id)s AND t.key = v.tag_key AND t.value = v.tag_value
 ORDER BY coalesce(v.times_seen, 0), t.key LIMIT 1""",
-    "filter_events_by_tags": f"""SELECT {EVENT_COLUMNS_OF_E} FROM event_tags AS t
+    "filter_events_by_tags": f"""SELECT e.* FROM event_tags AS t
 CROSS JOIN LATERAL (
     SELECT {EVENT_COLUMNS_OF_E} FROM events AS e
     WHERE e.project_id = %(project_id)s AND e.id = t.event_id AND e.received_at = t.received_at

@@ -212,45 +212,19 @@ LIMIT 1;
 -- A project's events since a time whose tags contain all the given pairs,
 -- newest first. It walks one pair's rows of event_tags (tag_key and
 -- tag_value: the layer passes rarest_tag_pair's) in its primary key, from
--- the newest back, a partition at a time (since prunes the older ones), and
--- fetches each row's event by its primary key (received_at picks the
+-- the newest back (the partitions' keys merged; since prunes the older
+-- partitions), and fetches each row's event by its primary key (received_at picks the
 -- partition), keeping those whose tags contain every pair, until page_size
 -- are found. Its cost follows page_size and, with several pairs, how many of
 -- the walked pair's events lack the others; not how many events match, nor
 -- how old they are. The event is fetched in a LATERAL subquery with LIMIT 1
 -- (one event per row): that keeps the planner from joining every row of the
 -- pair to events before the LIMIT, which it would do because it cannot
--- estimate the join on the event's id and time (it expects one row). The
+-- estimate the join on the event's id and time (it expects one row); its
+-- columns are the event's, those of the other event reads. The
 -- plan is the same for every value, so it is prepared like any other
 -- statement (tests/test_events.py checks the generic plan).
-SELECT
-    e.id,
-    e.project_id,
-    e.issue_id,
-    e.level,
-    e.message,
-    e.fingerprint,
-    e.exception,
-    e.stacktrace,
-    e.breadcrumbs,
-    e.tags,
-    e.extra,
-    e.user_context,
-    e.sdk_name,
-    e.sdk_version,
-    e.received_at,
-    e.client_event_id,
-    e.occurred_at,
-    e.release,
-    e.environment,
-    e.dist,
-    e.platform,
-    e.server_name,
-    e.logger,
-    e.transaction,
-    e.handled,
-    e.exceptions,
-    e.data
+SELECT e.*
 FROM event_tags AS t
 CROSS JOIN
     LATERAL (
