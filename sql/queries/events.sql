@@ -194,8 +194,9 @@ LIMIT :page_size;
 -- Of the given tag pairs, the one on the fewest of the project's events, by
 -- the tag store's counts (project_tag_values: times_seen, primary key, one
 -- probe per pair); a pair it does not know counts as none. Ties go to the
--- first key in jsonb order (shorter keys first). filter_events_by_tags walks that pair's events,
--- so it reads as few events per match as the tag store can tell.
+-- first key in jsonb order (shorter keys first). filter_events_by_tags walks
+-- that pair's events, so it reads as few events per match as the tag store
+-- can tell.
 SELECT
     t.key AS tag_key,
     t.value AS tag_value

@@ -180,10 +180,10 @@ RETURNING s.client_event_id;
 -- and the events' rows of event_tags (migration 0015: one per event and
 -- pair of its tags, made here from each event's id, time and tags, sent as
 -- the JSON text the COPY wrote), for a batch, after its COPY, in one
--- statement. Python coalesces the
--- batch into one row per (issue, tag key, value), with its count, first and
--- last time, and one per (issue, UTC hour, level) with its count (parallel
--- arrays); the per-project rows are summed from those here. The status
+-- statement. Python coalesces the batch into one row per (issue, tag key,
+-- value), with its count, first and last time, and one per (issue, UTC hour,
+-- level) with its count (parallel arrays); the per-project rows are summed
+-- from those here. The status
 -- counts take the batch's new issues (opened_issues, from upsert_issues) and
 -- the resolved ones it reopened (reopened_issues, from lock_issues); a
 -- status row is touched only when its count changes. Each table gets one
