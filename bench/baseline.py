@@ -374,6 +374,7 @@ ORDER BY coalesce(v.times_seen, 0), t.key LIMIT 1""",
 CROSS JOIN LATERAL (
     SELECT {EVENT_COLUMNS_OF_E} FROM events AS e
     WHERE e.project_id = %(project_id)s AND e.id = t.event_id AND e.received_at = t.received_at
+      AND e.received_at >= cast(%(since)s AS TIMESTAMPTZ)
       AND e.tags @> %(tags)s
     LIMIT 1
 ) AS e

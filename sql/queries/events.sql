@@ -222,7 +222,9 @@ LIMIT 1;
 -- (one event per row): that keeps the planner from joining every row of the
 -- pair to events before the LIMIT, which it would do because it cannot
 -- estimate the join on the event's id and time (it expects one row); its
--- columns are the event's, those of the other event reads. The
+-- columns are the event's, those of the other event reads. since bounds
+-- the events too, so that the lookup's partitions older than it are pruned
+-- once, before the walk, not skipped on every row. The
 -- plan is the same for every value, so it is prepared like any other
 -- statement (tests/test_events.py checks the generic plan).
 SELECT e.*
@@ -262,6 +264,7 @@ CROSS JOIN
             e.project_id = :project_id
             AND e.id = t.event_id
             AND e.received_at = t.received_at
+            AND e.received_at >= cast(:since AS TIMESTAMPTZ)
             AND e.tags @> :tags
         LIMIT 1  -- noqa: AM09
     ) AS e
