@@ -91,8 +91,6 @@ EVENT_COLUMNS = (
     f" {SENTRY_COLUMNS}"
 )
 
-EVENT_COLUMNS_OF_E = ", ".join(f"e.{column.strip()}" for column in EVENT_COLUMNS.split(","))
-
 UPSERT_TAGS_AND_COUNTS = """WITH tags AS (
     SELECT t.issue_id, t.tag_key, t.tag_value, t.times_seen, t.first_seen, t.last_seen
     FROM unnest(
@@ -370,18 +368,9 @@ FROM jsonb_each_text(cast(%(tags)s AS JSONB)) AS t
 LEFT JOIN project_tag_values AS v
     ON v.project_id = %(project_id)s AND t.key = v.tag_key AND t.value = v.tag_value
 ORDER BY coalesce(v.times_seen, 0), t.key LIMIT 1""",
-    "filter_events_by_tags": f"""SELECT e.* FROM event_tags AS t
-CROSS JOIN LATERAL (
-    SELECT {EVENT_COLUMNS_OF_E} FROM events AS e
-    WHERE e.project_id = %(project_id)s AND e.id = t.event_id AND e.received_at = t.received_at
-      AND e.received_at >= cast(%(since)s AS TIMESTAMPTZ)
-      AND e.tags @> %(tags)s
-    LIMIT 1
-) AS e
-WHERE t.project_id = %(project_id)s
-  AND t.tag_key = cast(%(tag_key)s AS TEXT) AND t.tag_value = cast(%(tag_value)s AS TEXT)
-  AND t.received_at >= cast(%(since)s AS TIMESTAMPTZ)
-ORDER BY t.received_at DESC, t.event_id DESC LIMIT %(page_size)s""",
+    "filter_events_by_tags": f"""SELECT {EVENT_COLUMNS} FROM filter_events_by_tags(
+    %(project_id)s, %(tags)s, %(tag_key)s, %(tag_value)s, %(since)s, %(page_size)s
+)""",
     "event_volume": """WITH counted AS (
     SELECT date_trunc(%(bucket)s, hour_start, 'UTC') AS bucket_start,
            sum(event_count) AS event_count

@@ -124,6 +124,87 @@ $_$;
 
 
 --
+-- Name: events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.events (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    project_id uuid NOT NULL,
+    issue_id uuid NOT NULL,
+    level text NOT NULL,
+    message text NOT NULL,
+    fingerprint text NOT NULL,
+    exception jsonb,
+    stacktrace jsonb,
+    breadcrumbs jsonb,
+    tags jsonb DEFAULT '{}'::jsonb NOT NULL,
+    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
+    user_context jsonb,
+    sdk_name text,
+    sdk_version text,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    client_event_id uuid,
+    occurred_at timestamp with time zone,
+    release text,
+    environment text,
+    dist text,
+    platform text,
+    server_name text,
+    logger text,
+    transaction text,
+    handled boolean,
+    exceptions jsonb,
+    data jsonb,
+    CONSTRAINT events_level_check CHECK ((level = ANY (ARRAY['fatal'::text, 'error'::text, 'warning'::text, 'info'::text, 'debug'::text])))
+)
+PARTITION BY RANGE (received_at);
+
+
+--
+-- Name: filter_events_by_tags(uuid, jsonb, text, text, timestamp with time zone, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.filter_events_by_tags(p_project_id uuid, p_tags jsonb, p_tag_key text, p_tag_value text, p_since timestamp with time zone, p_page_size integer) RETURNS SETOF public.events
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '$user', 'public'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+BEGIN
+    -- One pair's rows of event_tags, newest first (the partitions' primary
+    -- keys merged; p_since prunes the older partitions), each row's event
+    -- by its primary key, those whose tags contain every pair, until
+    -- p_page_size are found. The event is fetched in a LATERAL subquery with
+    -- LIMIT 1 (one event per row): the planner cannot estimate the join on
+    -- the event's id and time, and would otherwise join every row of the pair
+    -- to events before the LIMIT. p_since bounds the events too, so that
+    -- their partitions older than it are pruned once, not skipped per row.
+    RETURN QUERY
+    SELECT e.*
+    FROM event_tags AS t
+    CROSS JOIN
+        LATERAL (
+            SELECT e.*
+            FROM events AS e
+            WHERE
+                e.project_id = p_project_id
+                AND e.id = t.event_id
+                AND e.received_at = t.received_at
+                AND e.received_at >= p_since
+                AND e.tags @> p_tags
+            LIMIT 1
+        ) AS e
+    WHERE
+        t.project_id = p_project_id
+        AND t.tag_key = p_tag_key
+        AND t.tag_value = p_tag_value
+        AND t.received_at >= p_since
+    ORDER BY t.received_at DESC, t.event_id DESC
+    LIMIT p_page_size;
+END
+$$;
+
+
+--
 -- Name: lock_fingerprints(bigint[]); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -382,43 +463,6 @@ CREATE TABLE public.event_tags_default (
     received_at timestamp with time zone CONSTRAINT event_tags_received_at_not_null NOT NULL,
     event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL
 );
-
-
---
--- Name: events; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.events (
-    id uuid DEFAULT uuidv7() NOT NULL,
-    project_id uuid NOT NULL,
-    issue_id uuid NOT NULL,
-    level text NOT NULL,
-    message text NOT NULL,
-    fingerprint text NOT NULL,
-    exception jsonb,
-    stacktrace jsonb,
-    breadcrumbs jsonb,
-    tags jsonb DEFAULT '{}'::jsonb NOT NULL,
-    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
-    user_context jsonb,
-    sdk_name text,
-    sdk_version text,
-    received_at timestamp with time zone DEFAULT now() NOT NULL,
-    client_event_id uuid,
-    occurred_at timestamp with time zone,
-    release text,
-    environment text,
-    dist text,
-    platform text,
-    server_name text,
-    logger text,
-    transaction text,
-    handled boolean,
-    exceptions jsonb,
-    data jsonb,
-    CONSTRAINT events_level_check CHECK ((level = ANY (ARRAY['fatal'::text, 'error'::text, 'warning'::text, 'info'::text, 'debug'::text])))
-)
-PARTITION BY RANGE (received_at);
 
 
 --
@@ -1536,6 +1580,13 @@ REVOKE ALL ON FUNCTION public.drop_expired_events_partitions(retention_days inte
 
 
 --
+-- Name: TABLE events; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.events TO mesher_app;
+
+
+--
 -- Name: TABLE alert_rules; Type: ACL; Schema: public; Owner: -
 --
 
@@ -1617,13 +1668,6 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_tags_20261203 TO mesher_
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_tags_default TO mesher_app;
-
-
---
--- Name: TABLE events; Type: ACL; Schema: public; Owner: -
---
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.events TO mesher_app;
 
 
 --

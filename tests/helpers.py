@@ -98,9 +98,16 @@ def prepared_plan(conn: Conn, name: str, params: dict[str, Any], generic: bool) 
     """The plan PostgreSQL makes for the statement with these values, or
     (``generic``) the one it may switch to once psycopg prepares it, which
     must not depend on them. (EXPLAIN (GENERIC_PLAN) is PostgreSQL 16+.)"""
-    query = getattr(sync_queries(), name)
-    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", query.sql)))
-    sql = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", query.sql)
+    return statement_plan(conn, getattr(sync_queries(), name).sql, params, generic)
+
+
+def statement_plan(
+    conn: Conn, statement: str, params: dict[str, Any], generic: bool
+) -> dict[str, Any]:
+    """``prepared_plan`` for a statement's text, its parameters written
+    ``%(name)s``."""
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", statement)))
+    sql = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", statement)
     mode = "force_generic_plan" if generic else "force_custom_plan"
     with conn.transaction(force_rollback=True), psycopg.ClientCursor(conn) as cur:
         cur.execute(f"SET LOCAL plan_cache_mode = {mode}")

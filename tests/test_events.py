@@ -4,6 +4,7 @@ the end, and EXPLAIN checks that the right partitions and indexes serve them."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 
@@ -18,7 +19,7 @@ from mesher.ingest import ingest_event, ingest_events
 from mesher.models import EventPage, Severity
 from mesher.queries.events import EVENT_TIME_SLACK
 
-from .helpers import MISSING, Conn, logical_name, nodes, on_citus, plan, prepared_plan, walk
+from .helpers import MISSING, Conn, logical_name, nodes, on_citus, plan, statement_plan, walk
 
 pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
 
@@ -234,39 +235,91 @@ def test_filter_walks_the_rarest_pair_back_in_time(conn: Conn, project_id: uuid.
     assert q.filter_events_by_tags(conn, project_id, {"env": "prod", "late": "yes"}) == []
 
 
-def test_filter_plan_is_one_walk_for_any_value(conn: Conn, project_id: uuid.UUID) -> None:
-    """The generic plan (the one a prepared statement settles on) walks
-    event_tags' primary key newest first and stops at the limit: no sort, and
-    no scan of events but by primary key. psycopg prepares the statement
-    after its fifth run, as for any other query."""
+def _filter_statement(conn: Conn) -> str:
+    """The statement of the SQL function filter_events_by_tags (migration
+    0016), its parameters written %(name)s."""
+    row = conn.execute(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'filter_events_by_tags'"
+    ).fetchone()
+    assert row is not None
+    found = re.search(r"RETURN QUERY(.*?);\s*END", row[0], re.S)
+    assert found is not None, row[0]
+    return re.sub(r"\bp_(\w+)", r"%(\1)s", found.group(1))
+
+
+def _walks_one_pair(conn: Conn, tree: dict[str, object]) -> None:
+    """The plan walks event_tags' primary key newest first and stops at the
+    limit: no sort, and no scan of events but by primary key."""
+    found = nodes(tree)  # type: ignore[arg-type]
+    kinds = [n["Node Type"] for n in found]
+    assert "Limit" in kinds and "Nested Loop" in kinds, kinds  # (Citus: under its scan)
+    assert not {"Sort", "Seq Scan", "Bitmap Heap Scan"} & set(kinds), kinds
+    walked = {  # the partitions' primary keys: event_tags_20261127_pkey, ...
+        re.sub(r"_([0-9]{8}|default)_pkey$", "", name)
+        for n in found
+        if (name := logical_name(conn, n.get("Index Name") or "")).endswith("_pkey")
+    }
+    assert walked == {"event_tags", "events"}, found
+
+
+def test_filter_plan_is_one_walk_for_any_value(
+    conn: Conn, owner_conn: Conn, project_id: uuid.UUID
+) -> None:
+    """The function's statement walks one pair newest first, planned for
+    the values (custom) and as calls through the layer run it: on the
+    generic plan (auto_explain logs the statements run inside functions),
+    on every call, whatever the values; its conditions are parameters, not
+    the call's values. On Citus, which plans per call by the values, the
+    setting is reset (after_migrate.sql): the custom plan is checked."""
     ingest_events(conn, project_id, [{"message": "a", "tags": {"k": "v"}}] * 3)
     conn.execute("ANALYZE event_tags, events, project_tag_values")
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
     params = {
         "project_id": project_id,
         "tags": Jsonb({"k": "v"}),
         "tag_key": "k",
         "tag_value": "v",
-        "since": dt.datetime.now(dt.UTC) - dt.timedelta(days=7),
+        "since": since,
         "page_size": 2,
     }
-    # Citus cannot plan a prepared statement's parameters (its generic plan).
-    for generic in (False,) if on_citus(conn) else (True, False):
-        found = nodes(prepared_plan(conn, "filter_events_by_tags", params, generic))
-        kinds = [n["Node Type"] for n in found]
-        assert "Limit" in kinds and "Nested Loop" in kinds, kinds  # (Citus: under its scan)
-        assert not {"Sort", "Seq Scan", "Bitmap Heap Scan"} & set(kinds), kinds
-        walked = {  # the partitions' primary keys: event_tags_20261127_pkey, ...
-            re.sub(r"_([0-9]{8}|default)_pkey$", "", name)
-            for n in found
-            if (name := logical_name(conn, n.get("Index Name") or "")).endswith("_pkey")
-        }
-        assert walked == {"event_tags", "events"}, found
-    for _ in range(8):
+    statement = _filter_statement(conn)
+    citus = on_citus(conn)
+    _walks_one_pair(conn, statement_plan(conn, statement, params, generic=False))
+    (config,) = conn.execute(
+        "SELECT proconfig FROM pg_proc WHERE proname = 'filter_events_by_tags'"
+    ).fetchone() or (None,)
+    assert ("plan_cache_mode=force_generic_plan" in (config or [])) is not citus, config
+    if citus:  # auto_explain's EXPLAIN of a distributed statement aborts its transaction
         assert len(q.filter_events_by_tags(conn, project_id, {"k": "v"}, limit=2)) == 2
-    prepared = [
-        statement for (statement,) in conn.execute("SELECT statement FROM pg_prepared_statements")
+        return
+
+    conn.commit()
+    conn = owner_conn  # LOAD 'auto_explain' is a superuser's
+    logged: list[str] = []
+    conn.add_notice_handler(lambda d: logged.append(d.message_primary or ""))
+    conn.execute("LOAD 'auto_explain'")
+    for setting in ("log_min_duration = 0", "log_nested_statements = on", "log_format = json"):
+        conn.execute(f"SET auto_explain.{setting}")
+    conn.execute("SET client_min_messages = log")
+    days = (7, 1, 3, 7, 2, 7, 5, 7)  # first calls and later ones, other values
+    tags = {"k": "v"}
+    for n, back in enumerate(days):
+        start = dt.datetime.now(dt.UTC) - dt.timedelta(days=back)
+        assert len(q.filter_events_by_tags(conn, project_id, tags, since=start, limit=2)) == 2
+        assert len(q.filter_events_by_tags(conn, project_id, tags, limit=n + 1)) == min(3, n + 1)
+    conn.execute("RESET client_min_messages")
+    plans = [
+        json.loads(message.split("plan:", 1)[1])
+        for message in logged
+        if "plan:" in message and "event_tags AS t" in message
     ]
-    assert any("event_tags" in s for s in prepared)
+    assert len(plans) == 2 * len(days), logged
+    for explained in plans:
+        text = json.dumps(explained["Plan"])
+        _walks_one_pair(conn, explained["Plan"])
+        conditions = " ".join(re.findall(r'"(?:Index Cond|Filter)": "([^"]*)"', text))
+        assert "$1" in conditions and "$5" in conditions, conditions  # project_id, since
+        assert str(project_id) not in text and "'k'" not in text, text  # no values
 
 
 def test_json_comes_back_as_stored_whatever_the_connections_loader(

@@ -110,5 +110,14 @@ BEGIN
     -- that only over one connection per node.
     ALTER FUNCTION create_events_partition(DATE)
     SET citus.multi_shard_modify_mode TO 'sequential';
+    -- filter_events_by_tags (migration 0016) runs its statement on a
+    -- generic plan; Citus plans a query with parameters per call, by the
+    -- values (that is how it finds the shard), and refuses a generic plan.
+    IF to_regprocedure(
+        'filter_events_by_tags(UUID, JSONB, TEXT, TEXT, TIMESTAMPTZ, INTEGER)'
+    ) IS NOT NULL THEN
+        ALTER FUNCTION filter_events_by_tags(UUID, JSONB, TEXT, TEXT, TIMESTAMPTZ, INTEGER)
+        RESET plan_cache_mode;
+    END IF;
 END
 $citus$;

@@ -211,70 +211,47 @@ LIMIT 1;
 
 -- name: filter_events_by_tags(project_id, tags, tag_key, tag_value, since, page_size)
 -- A project's events since a time whose tags contain all the given pairs,
--- newest first. It walks one pair's rows of event_tags (tag_key and
--- tag_value: the layer passes rarest_tag_pair's) in its primary key, from
--- the newest back (the partitions' keys merged; since prunes the older
--- partitions), and fetches each row's event by its primary key (received_at picks the
--- partition), keeping those whose tags contain every pair, until page_size
--- are found. Its cost follows page_size and, with several pairs, how many of
--- the walked pair's events lack the others; not how many events match, nor
--- how old they are. The event is fetched in a LATERAL subquery with LIMIT 1
--- (one event per row): that keeps the planner from joining every row of the
--- pair to events before the LIMIT, which it would do because it cannot
--- estimate the join on the event's id and time (it expects one row); its
--- columns are the event's, those of the other event reads. since bounds
--- the events too, so that the lookup's partitions older than it are pruned
--- once, before the walk, not skipped on every row. The
--- plan is the same for every value, so it is prepared like any other
--- statement (tests/test_events.py checks the generic plan).
-SELECT e.*
-FROM event_tags AS t
-CROSS JOIN
-    LATERAL (
-        SELECT
-            e.id,
-            e.project_id,
-            e.issue_id,
-            e.level,
-            e.message,
-            e.fingerprint,
-            e.exception,
-            e.stacktrace,
-            e.breadcrumbs,
-            e.tags,
-            e.extra,
-            e.user_context,
-            e.sdk_name,
-            e.sdk_version,
-            e.received_at,
-            e.client_event_id,
-            e.occurred_at,
-            e.release,
-            e.environment,
-            e.dist,
-            e.platform,
-            e.server_name,
-            e.logger,
-            e.transaction,
-            e.handled,
-            e.exceptions,
-            e.data
-        FROM events AS e
-        WHERE
-            e.project_id = :project_id
-            AND e.id = t.event_id
-            AND e.received_at = t.received_at
-            AND e.received_at >= cast(:since AS TIMESTAMPTZ)
-            AND e.tags @> :tags
-        LIMIT 1  -- noqa: AM09
-    ) AS e
-WHERE
-    t.project_id = :project_id
-    AND t.tag_key = cast(:tag_key AS TEXT)
-    AND t.tag_value = cast(:tag_value AS TEXT)
-    AND t.received_at >= cast(:since AS TIMESTAMPTZ)
-ORDER BY t.received_at DESC, t.event_id DESC
-LIMIT :page_size;
+-- newest first, at most page_size. The statement is the SQL function of the
+-- same name (migration 0016), which walks one pair's rows of event_tags
+-- (tag_key and tag_value: the layer passes rarest_tag_pair's) by their
+-- primary key from the newest back, and fetches each row's event by its
+-- primary key, until page_size are found. Its cost follows page_size and,
+-- with several pairs, how many of the walked pair's events lack the others;
+-- not how many events match, nor how old they are. It is a function so that
+-- its statement keeps one generic plan per session (planning it per call
+-- cost more than the walk); tests/test_events.py checks that plan. Its
+-- columns are those of the other event reads.
+SELECT
+    id,
+    project_id,
+    issue_id,
+    level,
+    message,
+    fingerprint,
+    exception,
+    stacktrace,
+    breadcrumbs,
+    tags,
+    extra,
+    user_context,
+    sdk_name,
+    sdk_version,
+    received_at,
+    client_event_id,
+    occurred_at,
+    release,
+    environment,
+    dist,
+    platform,
+    server_name,
+    logger,
+    transaction,
+    handled,
+    exceptions,
+    data
+FROM filter_events_by_tags(
+    :project_id, :tags, :tag_key, :tag_value, :since, :page_size
+);
 
 -- name: event_volume(project_id, bucket, since)
 -- Events per hour or day (UTC) since a time, including empty buckets, for a
