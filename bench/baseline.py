@@ -19,7 +19,6 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg.rows import dict_row
 
 from mesher._sql import BinaryArray
 from mesher._uuid7 import uuid7_with_time
@@ -363,13 +362,8 @@ WHERE id = %(id)s AND project_id = %(project_id)s
   AND received_at >= %(not_before)s AND received_at < %(not_after)s""",
     "list_events_for_issue": f"""SELECT {EVENT_COLUMNS} FROM events WHERE issue_id = %(issue_id)s
 ORDER BY received_at DESC, id DESC LIMIT %(page_size)s""",
-    "rarest_tag_pair": """SELECT t.key AS tag_key, t.value AS tag_value
-FROM jsonb_each_text(cast(%(tags)s AS JSONB)) AS t
-LEFT JOIN project_tag_values AS v
-    ON v.project_id = %(project_id)s AND t.key = v.tag_key AND t.value = v.tag_value
-ORDER BY coalesce(v.times_seen, 0), t.key LIMIT 1""",
     "filter_events_by_tags": f"""SELECT {EVENT_COLUMNS} FROM filter_events_by_tags(
-    %(project_id)s, %(tags)s, %(tag_key)s, %(tag_value)s, %(since)s, %(page_size)s
+    %(project_id)s, %(tags)s, %(since)s, %(page_size)s
 )""",
     "event_volume": """WITH counted AS (
     SELECT date_trunc(%(bucket)s, hour_start, 'UTC') AS bucket_start,
@@ -466,13 +460,4 @@ def search_sql(search: Search, key: str, *, after: bool, page: bool = True) -> s
 
 def read(conn: psycopg.Connection[Any], name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """A read by its name in READS, or a hand-written search statement."""
-    if name == "filter_events_by_tags":
-        params = tag_filter_params(conn, params)
     return conn.execute(READS.get(name, name), params, prepare=True).fetchall()
-
-
-def tag_filter_params(conn: psycopg.Connection[Any], params: dict[str, Any]) -> dict[str, Any]:
-    """filter_events_by_tags' parameters with the pair it walks
-    (rarest_tag_pair's tag_key and tag_value), as the layer passes them."""
-    cur = conn.cursor(row_factory=dict_row)
-    return {**params, **cur.execute(READS["rarest_tag_pair"], params, prepare=True).fetchone()}

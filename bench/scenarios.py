@@ -555,10 +555,7 @@ class BaselineCall:
 
     def explain(self) -> str:
         sql = "EXPLAIN (ANALYZE, BUFFERS) " + baseline.READS.get(self.query, self.query)
-        params = self.params(0)
-        if self.query == "filter_events_by_tags":
-            params = baseline.tag_filter_params(self.conn, params)
-        return "\n".join(r[0] for r in self.conn.execute(sql, params))
+        return "\n".join(r[0] for r in self.conn.execute(sql, self.params(0)))
 
 
 @dataclass

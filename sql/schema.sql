@@ -161,16 +161,39 @@ PARTITION BY RANGE (received_at);
 
 
 --
--- Name: filter_events_by_tags(uuid, jsonb, text, text, timestamp with time zone, integer); Type: FUNCTION; Schema: public; Owner: -
+-- Name: filter_events_by_tags(uuid, jsonb, timestamp with time zone, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.filter_events_by_tags(p_project_id uuid, p_tags jsonb, p_tag_key text, p_tag_value text, p_since timestamp with time zone, p_page_size integer) RETURNS SETOF public.events
+CREATE FUNCTION public.filter_events_by_tags(p_project_id uuid, p_tags jsonb, p_since timestamp with time zone, p_page_size integer) RETURNS SETOF public.events
     LANGUAGE plpgsql STABLE
     SET search_path TO '$user', 'public'
     SET plan_cache_mode TO 'force_generic_plan'
     AS $$
+DECLARE
+    -- The pair walked, from p_tags.
+    v_tag_key TEXT;
+    v_tag_value TEXT;
 BEGIN
-    -- One pair's rows of event_tags, newest first (the partitions' primary
+    -- Of the pairs asked for, the one on the fewest of the project's events
+    -- by the tag store's counts (project_tag_values: times_seen, one probe
+    -- of its primary key per pair); a pair it does not know counts as none.
+    -- Ties go to the first key in jsonb order (shorter keys first). Its
+    -- events are the fewest to walk per match the tag store can tell. No
+    -- pairs (an empty p_tags): no row, and no events below.
+    SELECT
+        t.key,
+        t.value
+    INTO v_tag_key, v_tag_value
+    FROM jsonb_each_text(p_tags) AS t
+    LEFT JOIN project_tag_values AS v
+        ON
+            v.project_id = p_project_id
+            AND t.key = v.tag_key
+            AND t.value = v.tag_value
+    ORDER BY coalesce(v.times_seen, 0), t.key
+    LIMIT 1;
+
+    -- That pair's rows of event_tags, newest first (the partitions' primary
     -- keys merged; p_since prunes the older partitions), each row's event
     -- by its primary key, those whose tags contain every pair, until
     -- p_page_size are found. The event is fetched in a LATERAL subquery with
@@ -195,8 +218,8 @@ BEGIN
         ) AS e
     WHERE
         t.project_id = p_project_id
-        AND t.tag_key = p_tag_key
-        AND t.tag_value = p_tag_value
+        AND t.tag_key = v_tag_key
+        AND t.tag_value = v_tag_value
         AND t.received_at >= p_since
     ORDER BY t.received_at DESC, t.event_id DESC
     LIMIT p_page_size;

@@ -101,16 +101,15 @@ def filter_events_by_tags(
     limit: int = 100,
 ) -> list[Event]:
     """A project's events carrying all the given tags, newest first, since
-    ``since`` (default: the last 24 hours). It walks the events of the pair
-    the tag store counts fewest of (``rarest_tag_pair``) in ``event_tags``,
+    ``since`` (default: the last 24 hours). One statement: it walks the
+    events of the pair the tag store counts fewest of in ``event_tags``,
     newest first, and stops at ``limit``."""
-    pid = uuid_arg(project_id, "project_id")
-    wanted = Jsonb(tags_arg(tags))
-    start = _since(since, dt.timedelta(hours=24))
-    size = count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE)
-    pair = q.rarest_tag_pair(conn, project_id=pid, tags=wanted)  # one row, always
     rows = q.filter_events_by_tags(
-        conn, project_id=pid, tags=wanted, since=start, page_size=size, **pair
+        conn,
+        project_id=uuid_arg(project_id, "project_id"),
+        tags=Jsonb(tags_arg(tags)),
+        since=_since(since, dt.timedelta(hours=24)),
+        page_size=count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE),
     )
     return [event_from_row(row) for row in rows]
 

@@ -60,6 +60,7 @@ DECLARE
     ];
     placed TEXT[] := '{}';
     table_name TEXT;
+    filter_function REGPROCEDURE;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
         RETURN;
@@ -110,14 +111,16 @@ BEGIN
     -- that only over one connection per node.
     ALTER FUNCTION create_events_partition(DATE)
     SET citus.multi_shard_modify_mode TO 'sequential';
-    -- filter_events_by_tags (migration 0016) runs its statement on a
-    -- generic plan; Citus plans a query with parameters per call, by the
-    -- values (that is how it finds the shard), and refuses a generic plan.
-    IF to_regprocedure(
-        'filter_events_by_tags(UUID, JSONB, TEXT, TEXT, TIMESTAMPTZ, INTEGER)'
-    ) IS NOT NULL THEN
-        ALTER FUNCTION filter_events_by_tags(UUID, JSONB, TEXT, TEXT, TIMESTAMPTZ, INTEGER)
-        RESET plan_cache_mode;
-    END IF;
+    -- filter_events_by_tags (migrations 0016 and 0017, whichever this
+    -- database has) runs its statements on generic plans; Citus plans a
+    -- query with parameters per call, by the values (that is how it finds
+    -- the shard), and refuses a generic plan.
+    FOR filter_function IN
+        SELECT p.oid::REGPROCEDURE
+        FROM pg_proc AS p
+        WHERE p.proname = 'filter_events_by_tags' AND pg_function_is_visible(p.oid)
+    LOOP
+        EXECUTE format('ALTER FUNCTION %s RESET plan_cache_mode', filter_function);
+    END LOOP;
 END
 $citus$;

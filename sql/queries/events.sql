@@ -190,37 +190,19 @@ WHERE
 ORDER BY received_at DESC, id DESC
 LIMIT :page_size;
 
--- name: rarest_tag_pair(project_id, tags)^
--- Of the given tag pairs, the one on the fewest of the project's events, by
--- the tag store's counts (project_tag_values: times_seen, primary key, one
--- probe per pair); a pair it does not know counts as none. Ties go to the
--- first key in jsonb order (shorter keys first). filter_events_by_tags walks
--- that pair's events, so it reads as few events per match as the tag store
--- can tell.
-SELECT
-    t.key AS tag_key,
-    t.value AS tag_value
-FROM jsonb_each_text(cast(:tags AS JSONB)) AS t
-LEFT JOIN project_tag_values AS v
-    ON
-        v.project_id = :project_id
-        AND t.key = v.tag_key
-        AND t.value = v.tag_value
-ORDER BY coalesce(v.times_seen, 0), t.key
-LIMIT 1;
-
--- name: filter_events_by_tags(project_id, tags, tag_key, tag_value, since, page_size)
+-- name: filter_events_by_tags(project_id, tags, since, page_size)
 -- A project's events since a time whose tags contain all the given pairs,
 -- newest first, at most page_size. The statement is the SQL function of the
--- same name (migration 0016), which walks one pair's rows of event_tags
--- (tag_key and tag_value: the layer passes rarest_tag_pair's) by their
--- primary key from the newest back, and fetches each row's event by its
--- primary key, until page_size are found. Its cost follows page_size and,
--- with several pairs, how many of the walked pair's events lack the others;
--- not how many events match, nor how old they are. It is a function so that
--- its statement keeps one generic plan per session (planning it per call
--- cost more than the walk); tests/test_events.py checks that plan. Its
--- columns are those of the other event reads.
+-- same name (migration 0017). It picks, of the pairs, the one the tag store
+-- counts fewest events of (project_tag_values, primary key), walks that
+-- pair's rows of event_tags by their primary key from the newest back, and
+-- fetches each row's event by its primary key, until page_size are found.
+-- Its cost follows page_size and, with several pairs, how many of the walked
+-- pair's events lack the others; not how many events match, nor how old
+-- they are. It is a function so that its statements keep one generic plan
+-- per session (planning them per call cost more than the walk);
+-- tests/test_events.py checks that plan. Its columns are those of the other
+-- event reads.
 SELECT
     id,
     project_id,
@@ -249,9 +231,7 @@ SELECT
     handled,
     exceptions,
     data
-FROM filter_events_by_tags(
-    :project_id, :tags, :tag_key, :tag_value, :since, :page_size
-);
+FROM filter_events_by_tags(:project_id, :tags, :since, :page_size);
 
 -- name: event_volume(project_id, bucket, since)
 -- Events per hour or day (UTC) since a time, including empty buckets, for a
