@@ -86,6 +86,32 @@ $$;
 
 
 --
+-- Name: delete_issue_tags_and_hours(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.delete_issue_tags_and_hours() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO '$user', 'public'
+    AS $$
+BEGIN
+    IF tg_op = 'TRUNCATE' THEN
+        TRUNCATE issue_tag_values, issue_hourly_counts;
+        RETURN NULL;
+    END IF;
+    -- deleted_issues: the statement's deleted rows (its transition table).
+    -- Served by both tables' primary keys (project_id, issue_id, ...).
+    DELETE FROM issue_tag_values AS v
+    USING deleted_issues AS d
+    WHERE v.project_id = d.project_id AND v.issue_id = d.id;
+    DELETE FROM issue_hourly_counts AS c
+    USING deleted_issues AS d
+    WHERE c.project_id = d.project_id AND c.issue_id = d.id;
+    RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: drop_expired_events_partitions(integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1430,6 +1456,20 @@ ALTER INDEX public.idx_events_tags ATTACH PARTITION public.events_default_tags_i
 
 
 --
+-- Name: issues issues_delete_tags_and_hours; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER issues_delete_tags_and_hours AFTER DELETE ON public.issues REFERENCING OLD TABLE AS deleted_issues FOR EACH STATEMENT EXECUTE FUNCTION public.delete_issue_tags_and_hours();
+
+
+--
+-- Name: issues issues_truncate_tags_and_hours; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER issues_truncate_tags_and_hours AFTER TRUNCATE ON public.issues FOR EACH STATEMENT EXECUTE FUNCTION public.delete_issue_tags_and_hours();
+
+
+--
 -- Name: alert_rules alert_rules_project_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1483,22 +1523,6 @@ ALTER TABLE public.events
 
 ALTER TABLE ONLY public.ingest_batches
     ADD CONSTRAINT ingest_batches_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
-
-
---
--- Name: issue_hourly_counts issue_hourly_counts_issue_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.issue_hourly_counts
-    ADD CONSTRAINT issue_hourly_counts_issue_fkey FOREIGN KEY (project_id, issue_id) REFERENCES public.issues(project_id, id) ON DELETE CASCADE;
-
-
---
--- Name: issue_tag_values issue_tag_values_issue_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.issue_tag_values
-    ADD CONSTRAINT issue_tag_values_issue_fkey FOREIGN KEY (project_id, issue_id) REFERENCES public.issues(project_id, id) ON DELETE CASCADE;
 
 
 --

@@ -156,8 +156,31 @@ def _placement(url: str) -> dict[str, tuple[str, int]]:
     return {name: (method, colocation) for name, method, colocation in rows}
 
 
+#: How the per-issue rows of the tag store and the rollups go with their
+#: issue: on Citus by these foreign keys, elsewhere by these triggers on
+#: issues (migration 0018).
+ISSUE_ROW_KEYS = {"issue_tag_values_issue_fkey", "issue_hourly_counts_issue_fkey"}
+ISSUE_ROW_TRIGGERS = {"issues_delete_tags_and_hours", "issues_truncate_tags_and_hours"}
+
+
+def _issue_row_links(url: str) -> tuple[set[str], set[str]]:
+    """The foreign keys of issue_tag_values and issue_hourly_counts, and the
+    triggers of migration 0018 on issues."""
+    with psycopg.connect(url) as conn:
+        keys = conn.execute(
+            "SELECT conname FROM pg_constraint WHERE contype = 'f'"
+            " AND conrelid IN ('issue_tag_values'::regclass, 'issue_hourly_counts'::regclass)"
+        ).fetchall()
+        triggers = conn.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'issues'::regclass AND tgname = ANY(%s)",
+            (sorted(ISSUE_ROW_TRIGGERS),),
+        ).fetchall()
+    return {k for (k,) in keys}, {t for (t,) in triggers}
+
+
 def test_migrate_places_every_table_once(db_url: str) -> None:
     placement = _placement(db_url)
+    assert _issue_row_links(db_url) == (ISSUE_ROW_KEYS, set())
     assert {t for t, (m, _) in placement.items() if m == "n"} == REFERENCE
     assert {t for t, (m, _) in placement.items() if m == "h"} == DISTRIBUTED
     assert len({placement[t][1] for t in DISTRIBUTED}) == 1  # all co-located
@@ -201,17 +224,29 @@ def test_migrate_distributes_an_existing_database(empty_db_url: str, tmp_path: P
     hook.write_text(hook.read_text().split("DO $citus$")[0])
     migrate(empty_db_url, migrations_dir=plain)
     assert _placement(empty_db_url) == {}
+    # As on PostgreSQL without Citus, migration 0018's triggers in place of
+    # the per-issue rows' foreign keys (its block, run as if the extension
+    # were absent): distributing puts the keys back.
+    m18 = (plain / "0018_issue_rows_deleted_by_trigger.sql").read_text()
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute(m18[m18.index("DO $keys$") :].replace("'citus'", "'not citus'"))
+    assert _issue_row_links(empty_db_url) == (set(), ISSUE_ROW_TRIGGERS)
     with psycopg.connect(empty_db_url) as conn:
         org = queries.insert_org(conn, "Acme", "acme")
         project = queries.insert_project(conn, org, "p", None)
         stored = ingest_events(
             conn,
             project,
-            [{"level": "error", "message": f"m{i}", "fingerprint": f"f{i % 4}"} for i in range(40)],
-        )
+            [
+                {"level": "error", "message": f"m{i}", "fingerprint": f"f{i % 4}",
+                 "tags": {"k": f"v{i % 8}"}}
+                for i in range(40)
+            ],
+        )  # fmt: skip
         conn.commit()
     migrate(empty_db_url)
     assert set(_placement(empty_db_url)) == REFERENCE | DISTRIBUTED
+    assert _issue_row_links(empty_db_url) == (ISSUE_ROW_KEYS, set())
     with psycopg.connect(empty_db_url) as conn:
         assert conn.execute("SELECT count(*) FROM events").fetchone() == (40,)
         page = queries.list_issues(conn, project)
@@ -224,6 +259,8 @@ def test_migrate_distributes_an_existing_database(empty_db_url: str, tmp_path: P
         conn.commit()
         issue = queries.get_issue(conn, stored[0].issue_id, project_id=project)
         assert (issue.event_count, issue.level) == (11, "fatal")
+        [facet] = queries.issue_tag_facets(conn, issue.id, project_id=project)
+        assert [(v.value, v.count) for v in facet.top_values] == [("v0", 5), ("v4", 5)]
 
 
 def test_writes_through_a_worker_are_refused(server: Server, db_url: str) -> None:

@@ -269,7 +269,9 @@ def _citus_list(name: str) -> list[str]:
 def test_project_tables_are_keyed_and_placed_by_project(conn: Conn) -> None:
     """Every table of a project's rows starts its primary key with project_id,
     links to issues through (project_id, issue_id), and is in the Citus
-    block's project_tables (distributed by project_id, co-located)."""
+    block's project_tables (distributed by project_id, co-located). The
+    per-issue rows of the tag store and the rollups link by a trigger on
+    issues instead (migration 0018; on Citus, by their foreign keys)."""
     reference, project = _citus_list("reference_tables"), _citus_list("project_tables")
     rows = conn.execute(
         """SELECT c.relname, pg_get_constraintdef(k.oid)
@@ -292,7 +294,18 @@ def test_project_tables_are_keyed_and_placed_by_project(conn: Conn) -> None:
         WHERE contype = 'f' AND confrelid = 'issues'::regclass AND NOT EXISTS (
             SELECT FROM pg_inherits WHERE inhrelid = conrelid)"""
     ).fetchall()
-    assert {t for t, _ in links} >= {"events", "issue_tag_values", "issue_hourly_counts"}
+    assert {t for t, _ in links} >= {"events"}
+    assert not {t for t, _ in links} & {"issue_tag_values", "issue_hourly_counts"}
+    triggers = conn.execute(
+        """SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger
+        WHERE tgrelid = 'issues'::regclass AND NOT tgisinternal ORDER BY tgname"""
+    ).fetchall()
+    assert [(name, " ".join(d.split()[3:])) for name, d in triggers] == [
+        ("issues_delete_tags_and_hours", "AFTER DELETE ON public.issues REFERENCING OLD TABLE AS"
+         " deleted_issues FOR EACH STATEMENT EXECUTE FUNCTION delete_issue_tags_and_hours()"),
+        ("issues_truncate_tags_and_hours", "AFTER TRUNCATE ON public.issues FOR EACH STATEMENT"
+         " EXECUTE FUNCTION delete_issue_tags_and_hours()"),
+    ]  # fmt: skip
     for table, definition in links:
         assert definition == (
             "FOREIGN KEY (project_id, issue_id) REFERENCES issues(project_id, id) ON DELETE CASCADE"

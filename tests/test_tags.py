@@ -584,6 +584,46 @@ def test_facets(conn: Conn, project_id: uuid.UUID, other_project_id: uuid.UUID) 
     assert foreign == missing.replace(str(MISSING), str(issue_id))
 
 
+def test_issues_take_their_tag_and_hour_rows_with_them(
+    conn: Conn, owner_conn: Conn, project_id: uuid.UUID, other_project_id: uuid.UUID
+) -> None:
+    """Deleting issues deletes their rows of issue_tag_values and
+    issue_hourly_counts, and no others: deleted by hand, with their project,
+    and truncated (a trigger on issues since migration 0018; on Citus, the
+    foreign keys' cascade)."""
+
+    def rows(project: uuid.UUID, issue_id: uuid.UUID) -> tuple[int, int]:
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM issue_tag_values"
+            "        WHERE project_id = %(p)s AND issue_id = %(i)s),"
+            " (SELECT count(*) FROM issue_hourly_counts"
+            "  WHERE project_id = %(p)s AND issue_id = %(i)s)",
+            {"p": project, "i": issue_id},
+        ).fetchone()
+        assert counts is not None
+        return counts
+
+    tags = {"browser": "chrome", "os": "linux"}
+    gone, kept = (
+        ingest_event(conn, project_id, {"message": m, "fingerprint": m, "tags": tags}).issue_id
+        for m in ("gone", "kept")
+    )
+    other = ingest_event(conn, other_project_id, {"message": "m", "tags": tags}).issue_id
+    assert rows(project_id, gone) == rows(project_id, kept) == (2, 1)
+    assert rows(other_project_id, other) == (2, 1)
+    conn.execute("DELETE FROM issues WHERE project_id = %s AND id = %s", (project_id, gone))
+    assert rows(project_id, gone) == (0, 0)
+    assert rows(project_id, kept) == rows(other_project_id, other) == (2, 1)
+    assert [f.key for f in q.issue_tag_facets(conn, kept)] == ["browser", "os"]
+    conn.execute("DELETE FROM projects WHERE id = %s", (project_id,))  # cascades to its issues
+    assert rows(project_id, kept) == (0, 0)
+    assert rows(other_project_id, other) == (2, 1)
+    conn.commit()
+    owner_conn.execute("TRUNCATE issues CASCADE")  # the owner's alone
+    owner_conn.commit()
+    assert rows(other_project_id, other) == (0, 0)
+
+
 def test_tag_values_by_prefix_take_it_literally(conn: Conn, project_id: uuid.UUID) -> None:
     values = ["50%_off", "50x_off", "50%", "5_", "_", "%", "_a", "a", "\U0010ffff", "\U0010ffffz",
               "퟿", "", "é", "éa"]  # fmt: skip

@@ -65,6 +65,23 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
         RETURN;
     END IF;
+    -- Migration 0018 replaced the per-issue rows' foreign keys to issues
+    -- with triggers, on a database without Citus. Distributed now, it gets
+    -- its keys back, before its tables are placed (Citus refuses a trigger
+    -- on a distributed table unless told to run it unsafely).
+    IF EXISTS (
+        SELECT FROM pg_trigger
+        WHERE tgrelid = to_regclass('issues') AND tgname = 'issues_delete_tags_and_hours'
+    ) THEN
+        DROP TRIGGER issues_delete_tags_and_hours ON issues;
+        DROP TRIGGER issues_truncate_tags_and_hours ON issues;
+        ALTER TABLE issue_tag_values
+        ADD CONSTRAINT issue_tag_values_issue_fkey FOREIGN KEY (project_id, issue_id)
+        REFERENCES issues (project_id, id) ON DELETE CASCADE;
+        ALTER TABLE issue_hourly_counts
+        ADD CONSTRAINT issue_hourly_counts_issue_fkey FOREIGN KEY (project_id, issue_id)
+        REFERENCES issues (project_id, id) ON DELETE CASCADE;
+    END IF;
     FOREACH table_name IN ARRAY reference_tables LOOP
         IF place_on_citus(table_name, 'reference') THEN
             placed := placed || table_name;
