@@ -105,6 +105,26 @@ hours AS (
         cast(%(hour_levels)s AS TEXT[]), cast(%(hour_counts)s AS INTEGER[])
     ) AS h (issue_id, hour_start, level, event_count)
 ),
+batch AS (
+    SELECT cast(%(event_received_at)s AS TIMESTAMPTZ[]) AS received_ats,
+           cast(%(event_ids)s AS UUID[]) AS event_ids
+),
+pairs AS (
+    SELECT p.tag_key, p.tag_value,
+        array(SELECT batch.received_ats[x.position] FROM batch
+              CROSS JOIN LATERAL unnest(
+                  (cast(%(pair_events)s AS INTEGER[]))[p.first_entry : p.last_entry]
+              ) WITH ORDINALITY AS x (position, n)
+              ORDER BY x.n) AS received_ats,
+        array(SELECT batch.event_ids[x.position] FROM batch
+              CROSS JOIN LATERAL unnest(
+                  (cast(%(pair_events)s AS INTEGER[]))[p.first_entry : p.last_entry]
+              ) WITH ORDINALITY AS x (position, n)
+              ORDER BY x.n) AS event_ids
+    FROM unnest(cast(%(pair_keys)s AS TEXT[]), cast(%(pair_values)s AS TEXT[]),
+                cast(%(pair_starts)s AS INTEGER[]), cast(%(pair_ends)s AS INTEGER[]))
+         AS p (tag_key, tag_value, first_entry, last_entry)
+),
 issue_tags AS (
     INSERT INTO issue_tag_values AS v (
         project_id, issue_id, tag_key, tag_value, times_seen, first_seen, last_seen
@@ -171,11 +191,13 @@ project_statuses AS (
     RETURNING 1
 ),
 event_pairs AS (
-    INSERT INTO event_tags (project_id, tag_key, tag_value, received_at, event_id)
-    SELECT %(project_id)s AS project_id, p.tag_key, p.tag_value, ev.received_at, ev.event_id
-    FROM unnest(cast(%(event_ids)s AS UUID[]), cast(%(event_received_at)s AS TIMESTAMPTZ[]),
-                cast(%(event_tags)s AS JSONB[])) AS ev (event_id, received_at, tags)
-    CROSS JOIN LATERAL jsonb_each_text(ev.tags) AS p (tag_key, tag_value)
+    INSERT INTO event_tags (
+        project_id, tag_key, tag_value, received_at, event_id, received_ats, event_ids
+    )
+    SELECT %(project_id)s AS project_id, pairs.tag_key, pairs.tag_value,
+           pairs.received_ats[1] AS received_at, pairs.event_ids[1] AS event_id,
+           pairs.received_ats, pairs.event_ids
+    FROM pairs
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM issue_tags) AS issue_tag_rows,
@@ -195,17 +217,18 @@ def tags_and_counts(
     upserted: Sequence[Sequence[Any]],
 ) -> dict[str, Any]:
     """UPSERT_TAGS_AND_COUNTS' parameters: ``rows`` in copy_events' column
-    order (id, issue_id, received_at, level and the tags' JSON at 0, 2, 3, 5
-    and 10), ``tags`` each
-    event's; ``locked`` and ``upserted`` the rows of LOCK_ISSUES (id,
+    order (id, issue_id, received_at and level at 0, 2, 3 and 5), ``tags``
+    each event's; ``locked`` and ``upserted`` the rows of LOCK_ISSUES (id,
     fingerprint, status) and UPSERT_ISSUES (id, fingerprint, new_issue), which
     give the batch's new issues and its resolved ones, which it reopens."""
     seen: dict[tuple[Any, str, str], list[Any]] = {}
     hours: dict[tuple[Any, Any, str], int] = {}
-    for row, event_tags in zip(rows, tags, strict=True):
+    pairs: dict[tuple[str, str, Any], list[int]] = {}
+    for position, (row, event_tags) in enumerate(zip(rows, tags, strict=True), start=1):
         issue_id, at = row[2], row[3]
         hour = (issue_id, at.replace(minute=0, second=0, microsecond=0), row[5])
         hours[hour] = hours.get(hour, 0) + 1
+        day = at.date()
         for key, value in event_tags.items():
             entry = seen.get((issue_id, key, value))
             if entry is None:
@@ -213,6 +236,13 @@ def tags_and_counts(
             else:
                 entry[0] += 1
                 entry[2] = at
+            pairs.setdefault((key, value, day), []).append(position)
+    pair_events: list[int] = []
+    starts, ends = [], []
+    for positions in pairs.values():  # each pair's events newest first
+        starts.append(len(pair_events) + 1)
+        pair_events.extend(reversed(positions))
+        ends.append(len(pair_events))
     a = BinaryArray  # as the layer sends them: binary arrays
     return {
         "project_id": project_id,
@@ -225,7 +255,8 @@ def tags_and_counts(
         "opened_issues": sum(new for _, _, new in upserted),
         "reopened_issues": sum(status == "resolved" for _, _, status in locked),
         "event_ids": a(r[0] for r in rows), "event_received_at": a(r[3] for r in rows),
-        "event_tags": a(r[10] for r in rows),
+        "pair_keys": a(k[0] for k in pairs), "pair_values": a(k[1] for k in pairs),
+        "pair_starts": a(starts), "pair_ends": a(ends), "pair_events": a(pair_events),
     }  # fmt: skip
 
 

@@ -420,13 +420,14 @@ def _load(ctx: Context, events: int, search_issues: int | None = None) -> tuple[
 def _rollups_from_events() -> str:
     """Migration 0012's statements that fill the tag store and the hourly
     rollups from the stored events, 0014's that counts the issues per status,
-    and 0015's that fills event_tags."""
+    and 0019's that fills event_tags (as the write path would have, in
+    batches of 500)."""
     from mesher._sql import sql_dir
 
     migrations = sql_dir() / "migrations"
     rollups = (migrations / "0012_tag_store_rollups.sql").read_text()
     statuses = (migrations / "0014_issue_status_counts.sql").read_text()
-    pairs = (migrations / "0015_event_tags.sql").read_text()
+    pairs = (migrations / "0019_event_tags_per_batch.sql").read_text()
     pairs = pairs[pairs.index("INSERT INTO event_tags") :]
     return (
         rollups[rollups.index("-- Fill them from the events") :]

@@ -199,13 +199,16 @@ DECLARE
     -- The pair walked, from p_tags.
     v_tag_key TEXT;
     v_tag_value TEXT;
+    -- The events the walk found (at most p_page_size), and the oldest one's
+    -- time.
+    v_found INTEGER;
+    v_bound TIMESTAMPTZ;
 BEGIN
     -- Of the pairs asked for, the one on the fewest of the project's events
     -- by the tag store's counts (project_tag_values: times_seen, one probe
     -- of its primary key per pair); a pair it does not know counts as none.
-    -- Ties go to the first key in jsonb order (shorter keys first). Its
-    -- events are the fewest to walk per match the tag store can tell. No
-    -- pairs (an empty p_tags): no row, and no events below.
+    -- Ties go to the first key in jsonb order (shorter keys first). No pairs
+    -- (an empty p_tags): no row, and no events below.
     SELECT
         t.key,
         t.value
@@ -219,35 +222,85 @@ BEGIN
     ORDER BY coalesce(v.times_seen, 0), t.key
     LIMIT 1;
 
-    -- That pair's rows of event_tags, newest first (the partitions' primary
-    -- keys merged; p_since prunes the older partitions), each row's event
-    -- by its primary key, those whose tags contain every pair, until
-    -- p_page_size are found. The event is fetched in a LATERAL subquery with
-    -- LIMIT 1 (one event per row): the planner cannot estimate the join on
-    -- the event's id and time, and would otherwise join every row of the pair
-    -- to events before the LIMIT. p_since bounds the events too, so that
-    -- their partitions older than it are pruned once, not skipped per row.
+    -- 1. The walk: the pair's rows of event_tags newest first (the
+    -- partitions' primary keys merged; p_since prunes the older partitions),
+    -- each row's events in its order, each event by its primary key, those
+    -- whose tags contain every pair, until p_page_size are found. They are
+    -- not necessarily the newest (rows overlap), but the newest p_page_size
+    -- are at least as new as the oldest of them: v_bound. Found fewer: every
+    -- match is at least as new as p_since. The event is fetched in a LATERAL
+    -- subquery with LIMIT 1: the planner cannot estimate the join on the
+    -- event's id and time, and would otherwise join every event of the pair
+    -- to events before the LIMIT.
+    SELECT
+        count(*),
+        min(w.received_at)
+    INTO v_found, v_bound
+    FROM (
+        SELECT u.received_at
+        FROM event_tags AS t
+        CROSS JOIN
+            LATERAL unnest(t.received_ats, t.event_ids) AS u (received_at, event_id)
+        CROSS JOIN
+            LATERAL (
+                SELECT 1 AS found
+                FROM events AS e
+                WHERE
+                    e.project_id = p_project_id
+                    AND e.id = u.event_id
+                    AND e.received_at = u.received_at
+                    AND e.received_at >= p_since
+                    AND e.tags @> p_tags
+                LIMIT 1
+            ) AS e
+        WHERE
+            t.project_id = p_project_id
+            AND t.tag_key = v_tag_key
+            AND t.tag_value = v_tag_value
+            AND t.received_at >= p_since
+            AND u.received_at >= p_since
+        ORDER BY t.received_at DESC, t.event_id DESC
+        LIMIT p_page_size
+    ) AS w;
+    IF v_found < p_page_size THEN
+        v_bound := p_since;
+    END IF;
+
+    -- 2. The page: the pair's rows whose newest event is at least v_bound
+    -- (those walked, and any whose times overlap theirs: a range of the same
+    -- primary keys), their events from v_bound on sorted newest first, each
+    -- fetched as in 1, those whose tags contain every pair, until
+    -- p_page_size are found.
     RETURN QUERY
     SELECT e.*
-    FROM event_tags AS t
+    FROM (
+        SELECT
+            u.received_at,
+            u.event_id
+        FROM event_tags AS t
+        CROSS JOIN
+            LATERAL unnest(t.received_ats, t.event_ids) AS u (received_at, event_id)
+        WHERE
+            t.project_id = p_project_id
+            AND t.tag_key = v_tag_key
+            AND t.tag_value = v_tag_value
+            AND t.received_at >= v_bound
+            AND u.received_at >= v_bound
+        ORDER BY u.received_at DESC, u.event_id DESC
+    ) AS u
     CROSS JOIN
         LATERAL (
             SELECT e.*
             FROM events AS e
             WHERE
                 e.project_id = p_project_id
-                AND e.id = t.event_id
-                AND e.received_at = t.received_at
-                AND e.received_at >= p_since
+                AND e.id = u.event_id
+                AND e.received_at = u.received_at
+                AND e.received_at >= v_bound
                 AND e.tags @> p_tags
             LIMIT 1
         ) AS e
-    WHERE
-        t.project_id = p_project_id
-        AND t.tag_key = v_tag_key
-        AND t.tag_value = v_tag_value
-        AND t.received_at >= p_since
-    ORDER BY t.received_at DESC, t.event_id DESC
+    ORDER BY u.received_at DESC, u.event_id DESC
     LIMIT p_page_size;
 END
 $$;
@@ -405,7 +458,10 @@ CREATE TABLE public.event_tags (
     tag_key text NOT NULL COLLATE pg_catalog."C",
     tag_value text NOT NULL COLLATE pg_catalog."C",
     received_at timestamp with time zone NOT NULL,
-    event_id uuid NOT NULL
+    event_id uuid NOT NULL,
+    received_ats timestamp with time zone[] NOT NULL,
+    event_ids uuid[] NOT NULL,
+    CONSTRAINT event_tags_entries_check CHECK (((cardinality(event_ids) > 0) AND (cardinality(received_ats) = cardinality(event_ids)) AND (event_ids[1] = event_id) AND (received_ats[1] = received_at)))
 )
 PARTITION BY RANGE (received_at);
 
@@ -419,7 +475,10 @@ CREATE TABLE public.event_tags_20261127 (
     tag_key text CONSTRAINT event_tags_tag_key_not_null NOT NULL COLLATE pg_catalog."C",
     tag_value text CONSTRAINT event_tags_tag_value_not_null NOT NULL COLLATE pg_catalog."C",
     received_at timestamp with time zone CONSTRAINT event_tags_received_at_not_null NOT NULL,
-    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL
+    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL,
+    received_ats timestamp with time zone[] CONSTRAINT event_tags_received_ats_not_null NOT NULL,
+    event_ids uuid[] CONSTRAINT event_tags_event_ids_not_null NOT NULL,
+    CONSTRAINT event_tags_entries_check CHECK (((cardinality(event_ids) > 0) AND (cardinality(received_ats) = cardinality(event_ids)) AND (event_ids[1] = event_id) AND (received_ats[1] = received_at)))
 );
 
 
@@ -432,7 +491,10 @@ CREATE TABLE public.event_tags_20261128 (
     tag_key text CONSTRAINT event_tags_tag_key_not_null NOT NULL COLLATE pg_catalog."C",
     tag_value text CONSTRAINT event_tags_tag_value_not_null NOT NULL COLLATE pg_catalog."C",
     received_at timestamp with time zone CONSTRAINT event_tags_received_at_not_null NOT NULL,
-    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL
+    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL,
+    received_ats timestamp with time zone[] CONSTRAINT event_tags_received_ats_not_null NOT NULL,
+    event_ids uuid[] CONSTRAINT event_tags_event_ids_not_null NOT NULL,
+    CONSTRAINT event_tags_entries_check CHECK (((cardinality(event_ids) > 0) AND (cardinality(received_ats) = cardinality(event_ids)) AND (event_ids[1] = event_id) AND (received_ats[1] = received_at)))
 );
 
 
@@ -445,7 +507,10 @@ CREATE TABLE public.event_tags_20261129 (
     tag_key text CONSTRAINT event_tags_tag_key_not_null NOT NULL COLLATE pg_catalog."C",
     tag_value text CONSTRAINT event_tags_tag_value_not_null NOT NULL COLLATE pg_catalog."C",
     received_at timestamp with time zone CONSTRAINT event_tags_received_at_not_null NOT NULL,
-    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL
+    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL,
+    received_ats timestamp with time zone[] CONSTRAINT event_tags_received_ats_not_null NOT NULL,
+    event_ids uuid[] CONSTRAINT event_tags_event_ids_not_null NOT NULL,
+    CONSTRAINT event_tags_entries_check CHECK (((cardinality(event_ids) > 0) AND (cardinality(received_ats) = cardinality(event_ids)) AND (event_ids[1] = event_id) AND (received_ats[1] = received_at)))
 );
 
 
@@ -458,7 +523,10 @@ CREATE TABLE public.event_tags_20261130 (
     tag_key text CONSTRAINT event_tags_tag_key_not_null NOT NULL COLLATE pg_catalog."C",
     tag_value text CONSTRAINT event_tags_tag_value_not_null NOT NULL COLLATE pg_catalog."C",
     received_at timestamp with time zone CONSTRAINT event_tags_received_at_not_null NOT NULL,
-    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL
+    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL,
+    received_ats timestamp with time zone[] CONSTRAINT event_tags_received_ats_not_null NOT NULL,
+    event_ids uuid[] CONSTRAINT event_tags_event_ids_not_null NOT NULL,
+    CONSTRAINT event_tags_entries_check CHECK (((cardinality(event_ids) > 0) AND (cardinality(received_ats) = cardinality(event_ids)) AND (event_ids[1] = event_id) AND (received_ats[1] = received_at)))
 );
 
 
@@ -471,7 +539,10 @@ CREATE TABLE public.event_tags_20261201 (
     tag_key text CONSTRAINT event_tags_tag_key_not_null NOT NULL COLLATE pg_catalog."C",
     tag_value text CONSTRAINT event_tags_tag_value_not_null NOT NULL COLLATE pg_catalog."C",
     received_at timestamp with time zone CONSTRAINT event_tags_received_at_not_null NOT NULL,
-    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL
+    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL,
+    received_ats timestamp with time zone[] CONSTRAINT event_tags_received_ats_not_null NOT NULL,
+    event_ids uuid[] CONSTRAINT event_tags_event_ids_not_null NOT NULL,
+    CONSTRAINT event_tags_entries_check CHECK (((cardinality(event_ids) > 0) AND (cardinality(received_ats) = cardinality(event_ids)) AND (event_ids[1] = event_id) AND (received_ats[1] = received_at)))
 );
 
 
@@ -484,7 +555,10 @@ CREATE TABLE public.event_tags_20261202 (
     tag_key text CONSTRAINT event_tags_tag_key_not_null NOT NULL COLLATE pg_catalog."C",
     tag_value text CONSTRAINT event_tags_tag_value_not_null NOT NULL COLLATE pg_catalog."C",
     received_at timestamp with time zone CONSTRAINT event_tags_received_at_not_null NOT NULL,
-    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL
+    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL,
+    received_ats timestamp with time zone[] CONSTRAINT event_tags_received_ats_not_null NOT NULL,
+    event_ids uuid[] CONSTRAINT event_tags_event_ids_not_null NOT NULL,
+    CONSTRAINT event_tags_entries_check CHECK (((cardinality(event_ids) > 0) AND (cardinality(received_ats) = cardinality(event_ids)) AND (event_ids[1] = event_id) AND (received_ats[1] = received_at)))
 );
 
 
@@ -497,7 +571,10 @@ CREATE TABLE public.event_tags_20261203 (
     tag_key text CONSTRAINT event_tags_tag_key_not_null NOT NULL COLLATE pg_catalog."C",
     tag_value text CONSTRAINT event_tags_tag_value_not_null NOT NULL COLLATE pg_catalog."C",
     received_at timestamp with time zone CONSTRAINT event_tags_received_at_not_null NOT NULL,
-    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL
+    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL,
+    received_ats timestamp with time zone[] CONSTRAINT event_tags_received_ats_not_null NOT NULL,
+    event_ids uuid[] CONSTRAINT event_tags_event_ids_not_null NOT NULL,
+    CONSTRAINT event_tags_entries_check CHECK (((cardinality(event_ids) > 0) AND (cardinality(received_ats) = cardinality(event_ids)) AND (event_ids[1] = event_id) AND (received_ats[1] = received_at)))
 );
 
 
@@ -510,7 +587,10 @@ CREATE TABLE public.event_tags_default (
     tag_key text CONSTRAINT event_tags_tag_key_not_null NOT NULL COLLATE pg_catalog."C",
     tag_value text CONSTRAINT event_tags_tag_value_not_null NOT NULL COLLATE pg_catalog."C",
     received_at timestamp with time zone CONSTRAINT event_tags_received_at_not_null NOT NULL,
-    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL
+    event_id uuid CONSTRAINT event_tags_event_id_not_null NOT NULL,
+    received_ats timestamp with time zone[] CONSTRAINT event_tags_received_ats_not_null NOT NULL,
+    event_ids uuid[] CONSTRAINT event_tags_event_ids_not_null NOT NULL,
+    CONSTRAINT event_tags_entries_check CHECK (((cardinality(event_ids) > 0) AND (cardinality(received_ats) = cardinality(event_ids)) AND (event_ids[1] = event_id) AND (received_ats[1] = received_at)))
 );
 
 

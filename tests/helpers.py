@@ -161,3 +161,36 @@ def logical_name(conn: Conn, name: str) -> str:
         (int(match[2]), match[1]),
     ).fetchone()
     return match[1] if row and row[0] else name
+
+
+def rebuild_event_tags(
+    conn: psycopg.Connection[Any], project_id: uuid.UUID, *, batches: int | None = None
+) -> None:
+    """Makes a project's rows of event_tags again from its stored events
+    (their times as they are now), in the shape of migration 0019's: its
+    events in time order cut into batches of 500, a row per batch, pair and
+    UTC day, newest first. ``batches``: instead, each event in one of that
+    many batches by a hash of its id, so that the rows' times overlap as
+    those of batches written at the same time do."""
+    batch = (
+        "(row_number() OVER (ORDER BY e.received_at, e.id) - 1) / 500"
+        if batches is None
+        else "abs(hashtext(e.id::text)) %% %(batches)s"
+    )
+    conn.execute("DELETE FROM event_tags WHERE project_id = %s", (project_id,))
+    conn.execute(
+        f"""INSERT INTO event_tags (project_id, tag_key, tag_value, received_at, event_id,
+            received_ats, event_ids)
+        SELECT %(p)s, r.tag_key, r.tag_value, r.received_ats[1], r.event_ids[1],
+            r.received_ats, r.event_ids
+        FROM (
+            SELECT t.tag_key, t.tag_value,
+                array_agg(b.received_at ORDER BY b.received_at DESC, b.id DESC) AS received_ats,
+                array_agg(b.id ORDER BY b.received_at DESC, b.id DESC) AS event_ids
+            FROM (SELECT e.id, e.received_at, e.tags, {batch} AS batch
+                  FROM events AS e WHERE e.project_id = %(p)s) AS b
+            CROSS JOIN LATERAL jsonb_each_text(b.tags) AS t (tag_key, tag_value)
+            GROUP BY t.tag_key, t.tag_value, b.batch, date_trunc('day', b.received_at, 'UTC')
+        ) AS r""",
+        {"p": project_id, "batches": batches},
+    )

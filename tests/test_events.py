@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 import re
 import uuid
 from typing import Any
@@ -20,7 +21,17 @@ from mesher.ingest import ingest_event, ingest_events
 from mesher.models import EventPage, Severity
 from mesher.queries.events import EVENT_TIME_SLACK
 
-from .helpers import MISSING, Conn, logical_name, nodes, on_citus, plan, statement_plan, walk
+from .helpers import (
+    MISSING,
+    Conn,
+    logical_name,
+    nodes,
+    on_citus,
+    plan,
+    rebuild_event_tags,
+    statement_plan,
+    walk,
+)
 
 pytestmark = pytest.mark.citus  # also on the Citus cluster (tests/citus_cluster.py)
 
@@ -153,17 +164,15 @@ def test_filter_events_by_tags(conn: Conn, project_id: uuid.UUID) -> None:
 
 
 def _age(conn: Conn, project_id: uuid.UUID, event_id: uuid.UUID, days: int) -> dt.datetime:
-    """Moves an event ``days`` back, with its rows of event_tags and its tags'
-    first seen in the tag store, as if the write path had stored it then."""
+    """Moves an event ``days`` back, with its entries in event_tags (the
+    project's rows made again) and its tags' first seen in the tag store, as
+    if the write path had stored it then."""
     (received,) = conn.execute(
         "SELECT received_at FROM events WHERE id = %s", (event_id,)
     ).fetchone()
     at = received - dt.timedelta(days=days)  # a constant: Citus refuses now() - ... in an UPDATE
     conn.execute("UPDATE events SET received_at = %s WHERE id = %s", (at, event_id))
-    conn.execute(
-        "UPDATE event_tags SET received_at = %s WHERE project_id = %s AND event_id = %s",
-        (at, project_id, event_id),
-    )
+    rebuild_event_tags(conn, project_id)
     conn.execute(
         "UPDATE project_tag_values SET first_seen = least(first_seen, %(at)s)"
         " WHERE project_id = %(p)s AND (tag_key, tag_value) IN"
@@ -172,6 +181,46 @@ def _age(conn: Conn, project_id: uuid.UUID, event_id: uuid.UUID, days: int) -> d
         {"at": at, "p": project_id, "id": event_id},
     )
     return at
+
+
+@pytest.mark.parametrize("batches", [None, 1, 3, 7, 500])
+def test_filter_is_exact_when_rows_overlap(
+    conn: Conn, project_id: uuid.UUID, batches: int | None
+) -> None:
+    """A row of event_tags holds a batch's events of a pair, and the rows of
+    batches written at the same time overlap in time: the page is still the
+    newest matches, newest first (ties by id), for any pair, limit and
+    window, checked against a brute-force filter over the same events. The
+    events get 40 times over the last two days (many share one); their
+    rows are made as the write path's (None) or in ``batches`` interleaved
+    batches (1: one row per pair and day; 500: about one per event)."""
+    rng = random.Random(11)
+    ingest_events(
+        conn,
+        project_id,
+        [
+            {"message": f"m{i}", "tags": {"a": rng.choice("xy"), "b": rng.choice("uvw")}}
+            for i in range(150)
+        ],
+    )
+    now = dt.datetime.now(dt.UTC)
+    times = [now - dt.timedelta(minutes=72 * n) for n in range(40)]
+    for (event_id,) in conn.execute("SELECT id FROM events").fetchall():
+        conn.execute(
+            "UPDATE events SET received_at = %s WHERE id = %s", (rng.choice(times), event_id)
+        )
+    rebuild_event_tags(conn, project_id, batches=batches)
+    stored = conn.execute("SELECT id, received_at, tags FROM events").fetchall()
+    for tags in ({"a": "x"}, {"b": "u"}, {"a": "y", "b": "w"}, {"a": "x", "b": "v"}):
+        for hours in (49, 25, 3):
+            since = now - dt.timedelta(hours=hours)
+            matches = sorted(
+                ((at, i) for i, at, t in stored if at >= since and tags.items() <= t.items()),
+                reverse=True,
+            )
+            for limit in (1, 2, 5, 17, 100):
+                found = q.filter_events_by_tags(conn, project_id, tags, since=since, limit=limit)
+                assert [e.id for e in found] == [i for _, i in matches[:limit]], (tags, hours)
 
 
 def test_filter_older_than_a_day_needs_since(conn: Conn, project_id: uuid.UUID) -> None:
@@ -240,26 +289,36 @@ def test_filter_walks_the_rarest_pair_back_in_time(conn: Conn, project_id: uuid.
     assert q.filter_events_by_tags(conn, project_id, {"env": "prod", "late": "yes"}) == []
 
 
-def _filter_function(conn: Conn) -> tuple[str, list[str]]:
-    """The SQL function filter_events_by_tags (migration 0017): its events
-    statement, arguments and variables written %(name)s, and its settings."""
+def _filter_function(conn: Conn) -> tuple[str, str, list[str]]:
+    """The SQL function filter_events_by_tags (migration 0019): its walk and
+    its page statements, arguments and variables written %(name)s, and its
+    settings."""
     row = conn.execute(
         "SELECT prosrc, coalesce(proconfig, '{}') FROM pg_proc"
         " WHERE proname = 'filter_events_by_tags'"
     ).fetchone()
     assert row is not None
-    found = re.search(r"RETURN QUERY(.*?);\s*END", row[0], re.S)
-    assert found is not None, row[0]
-    return re.sub(r"\b[pv]_(\w+)", r"%(\1)s", found.group(1)), row[1]
+    walk = re.search(
+        r"(SELECT\s+count\(\*\),\s+min\(w\.received_at\))\s+INTO[^\n]*(.*?);", row[0], re.S
+    )
+    page = re.search(r"RETURN QUERY(.*?);\s*END", row[0], re.S)
+    assert walk is not None and page is not None, row[0]
+    return (
+        re.sub(r"\b[pv]_(\w+)", r"%(\1)s", walk.group(1) + walk.group(2)),
+        re.sub(r"\b[pv]_(\w+)", r"%(\1)s", page.group(1)),
+        row[1],
+    )
 
 
-def _walks_one_pair(conn: Conn, tree: dict[str, Any]) -> None:
-    """The plan walks event_tags' primary key newest first and stops at the
-    limit: no sort, and no scan of events but by primary key."""
+def _reads_one_pair(conn: Conn, tree: dict[str, Any], *, sorted_page: bool) -> None:
+    """The plan reads event_tags and events by their primary keys only: the
+    walk newest first, stopping at the limit, with no sort; the page a range
+    of event_tags' and a sort of its events (``sorted_page``)."""
     found = nodes(tree)
     kinds = [n["Node Type"] for n in found]
     assert "Limit" in kinds and "Nested Loop" in kinds, kinds  # (Citus: under its scan)
-    assert not {"Sort", "Seq Scan", "Bitmap Heap Scan"} & set(kinds), kinds
+    assert not {"Seq Scan", "Bitmap Heap Scan"} & set(kinds), kinds
+    assert ("Sort" in kinds) is sorted_page, kinds
     walked = {  # the partitions' primary keys: event_tags_20261127_pkey, ...
         re.sub(r"_([0-9]{8}|default)_pkey$", "", name)
         for n in found
@@ -271,25 +330,30 @@ def _walks_one_pair(conn: Conn, tree: dict[str, Any]) -> None:
 def test_filter_plan_is_one_walk_for_any_value(
     conn: Conn, owner_conn: Conn, project_id: uuid.UUID
 ) -> None:
-    """The function's statement walks one pair newest first, planned for
-    the values (custom) and as calls through the layer run it: on the
+    """The function's statements read one pair's rows by primary key, planned
+    for the values (custom) and as calls through the layer run them: on the
     generic plan (auto_explain logs the statements run inside functions),
-    on every call, whatever the values; its conditions are parameters, not
+    on every call, whatever the values; their conditions are parameters, not
     the call's values. On Citus, which plans per call by the values, the
     setting is reset (after_migrate.sql): the custom plan is checked."""
     ingest_events(conn, project_id, [{"message": "a", "tags": {"k": "v"}}] * 3)
     conn.execute("ANALYZE event_tags, events, project_tag_values")
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
     params = {
         "project_id": project_id,
         "tags": Jsonb({"k": "v"}),
         "tag_key": "k",
         "tag_value": "v",
-        "since": dt.datetime.now(dt.UTC) - dt.timedelta(days=7),
+        "since": since,
+        "bound": since,
         "page_size": 2,
     }
-    statement, config = _filter_function(conn)
+    walk_statement, page_statement, config = _filter_function(conn)
     citus = on_citus(conn)
-    _walks_one_pair(conn, statement_plan(conn, statement, params, generic=False))
+    _reads_one_pair(conn, statement_plan(conn, walk_statement, params, generic=False),
+                    sorted_page=False)  # fmt: skip
+    _reads_one_pair(conn, statement_plan(conn, page_statement, params, generic=False),
+                    sorted_page=True)  # fmt: skip
     assert ("plan_cache_mode=force_generic_plan" in config) is not citus, config
     if citus:  # auto_explain's EXPLAIN of a distributed statement aborts its transaction
         assert len(q.filter_events_by_tags(conn, project_id, {"k": "v"}, limit=2)) == 2
@@ -311,16 +375,18 @@ def test_filter_plan_is_one_walk_for_any_value(
         assert len(q.filter_events_by_tags(conn, project_id, tags, limit=n + 1)) == min(3, n + 1)
     conn.execute("RESET client_min_messages")
     plans = [
-        json.loads(message.split("plan:", 1)[1])
+        (json.loads(message.split("plan:", 1)[1]), "count(*)" not in message)
         for message in logged
         if "plan:" in message and "event_tags AS t" in message
     ]
-    assert len(plans) == 2 * len(days), logged
-    for explained in plans:
+    calls = 2 * len(days)
+    assert sorted(page for _, page in plans) == [False] * calls + [True] * calls, logged
+    for explained, page in plans:
         text = json.dumps(explained["Plan"])
-        _walks_one_pair(conn, explained["Plan"])
+        _reads_one_pair(conn, explained["Plan"], sorted_page=page)
         conditions = " ".join(re.findall(r'"(?:Index Cond|Filter)": "([^"]*)"', text))
-        assert "$1" in conditions and "$3" in conditions, conditions  # project_id, since
+        assert "$1" in conditions, conditions  # project_id
+        assert page or "$3" in conditions, conditions  # since
         assert str(project_id) not in text and "'k'" not in text, text  # no values
 
 

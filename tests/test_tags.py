@@ -179,9 +179,11 @@ def stored(conn: Conn, project_id: uuid.UUID) -> Counts:
 
 
 def assert_event_tags_exact(conn: Conn, project_id: uuid.UUID) -> int:
-    """event_tags holds one row per stored event and pair of its tags (as
-    stored: not the environment and release columns), with the event's time,
-    and nothing else; returns how many."""
+    """event_tags lists every stored event once under each pair of its tags
+    (as stored: not the environment and release columns), with the event's
+    time, and nothing else; each row's events are of its pair and UTC day,
+    newest first, and its key is its newest event's (migration 0019).
+    Returns how many (event, pair) entries."""
     expected = {
         (event_id, key, value, at)
         for event_id, tags, at in conn.execute(
@@ -189,13 +191,20 @@ def assert_event_tags_exact(conn: Conn, project_id: uuid.UUID) -> int:
         )
         for key, value in tags.items()
     }
-    rows = conn.execute(
-        "SELECT event_id, tag_key, tag_value, received_at FROM event_tags WHERE project_id = %s",
+    entries = []
+    for key, value, at, event_id, times, ids in conn.execute(
+        "SELECT tag_key, tag_value, received_at, event_id, received_ats, event_ids"
+        " FROM event_tags WHERE project_id = %s",
         (project_id,),
-    ).fetchall()
-    assert len(rows) == len(expected)  # no row twice
-    assert set(rows) == expected
-    return len(rows)
+    ):
+        assert (times[0], ids[0]) == (at, event_id)
+        listed = list(zip(times, ids, strict=True))
+        assert listed == sorted(listed, reverse=True)
+        assert {t.astimezone(UTC).date() for t in times} == {at.astimezone(UTC).date()}
+        entries += [(i, key, value, t) for t, i in listed]
+    assert len(entries) == len(expected)  # no entry twice
+    assert set(entries) == expected
+    return len(entries)
 
 
 def assert_exact(conn: Conn, project_id: uuid.UUID) -> Counts:
@@ -490,7 +499,9 @@ def test_counts_stay_when_maintain_moves_and_drops(
         counts = assert_exact(conn, project_id)
         (stranded,) = conn.execute("SELECT count(*) FROM events_default").fetchone()  # type: ignore[misc]
         assert stranded == 30
-        (pairs,) = conn.execute("SELECT count(*) FROM event_tags_default").fetchone()  # type: ignore[misc]
+        (pairs,) = conn.execute(
+            "SELECT sum(cardinality(event_ids)) FROM event_tags_default"
+        ).fetchone()  # type: ignore[misc]
         assert pairs > 0
         report = maintain(conn, retention_days=90)
         assert sum(report.moved.values()) == 30  # out of events_default

@@ -77,13 +77,6 @@ class _Prepared:
     values: tuple[Any, ...]
     client_event_id: UUID | None = None
 
-    @property
-    def tags_json(self) -> str:
-        """The tags column's JSON text (in ``values``, after level, message,
-        exception, stacktrace and breadcrumbs)."""
-        tags: str = self.values[5]
-        return tags
-
     def row(self, project_id: UUID, issue_id: UUID) -> tuple[Any, ...]:
         """Values in the column order of copy_events and insert_event."""
         return (
@@ -195,15 +188,18 @@ def _tags_and_counts_params(
 ) -> dict[str, Any]:
     """The parallel arrays of upsert_tags_and_counts: one entry per (issue,
     tag key, value), with its count and first and last time, one per (issue,
-    UTC hour, level) with its count, and one per event with its tags' JSON
-    (the statement makes the rows of event_tags from it), sent as binary
-    arrays (see ``BinaryArray``). The statement sorts them."""
+    UTC hour, level) with its count, and one per (tag key, value, UTC day)
+    with its events, newest first, as 1-based positions in the batch's
+    arrays (a slice of ``pair_events`` each: the rows of event_tags), sent
+    as binary arrays (see ``BinaryArray``). The statement sorts them."""
     tags: dict[tuple[UUID, str, str], list[Any]] = {}
     hours: dict[tuple[UUID, dt.datetime, str], int] = {}
-    for e in events:
+    pairs: dict[tuple[str, str, dt.date], list[int]] = {}
+    for position, e in enumerate(events, start=1):
         issue_id, at = issue_ids[e.fingerprint], e.received_at  # in time order
         hour = (issue_id, at.replace(minute=0, second=0, microsecond=0), e.level.value)
         hours[hour] = hours.get(hour, 0) + 1
+        day = at.date()  # received_at is UTC
         for key, value in e.tags.items():
             seen = tags.get((issue_id, key, value))
             if seen is None:
@@ -211,6 +207,13 @@ def _tags_and_counts_params(
             else:
                 seen[0] += 1
                 seen[2] = at
+            pairs.setdefault((key, value, day), []).append(position)
+    pair_events: list[int] = []
+    pair_starts, pair_ends = [], []
+    for positions in pairs.values():
+        pair_starts.append(len(pair_events) + 1)
+        pair_events.extend(reversed(positions))  # newest first
+        pair_ends.append(len(pair_events))
     return {
         "project_id": project_id,
         "tag_issue_ids": BinaryArray(k[0] for k in tags),
@@ -225,7 +228,11 @@ def _tags_and_counts_params(
         "hour_counts": BinaryArray(hours.values()),
         "event_ids": BinaryArray(e.event_id for e in events),
         "event_received_at": BinaryArray(e.received_at for e in events),
-        "event_tags": BinaryArray(e.tags_json for e in events),
+        "pair_keys": BinaryArray(k[0] for k in pairs),
+        "pair_values": BinaryArray(k[1] for k in pairs),
+        "pair_starts": BinaryArray(pair_starts),
+        "pair_ends": BinaryArray(pair_ends),
+        "pair_events": BinaryArray(pair_events),
     }
 
 

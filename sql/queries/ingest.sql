@@ -174,16 +174,18 @@ ORDER BY t.client_event_id
 ON CONFLICT (project_id, client_event_id) DO NOTHING
 RETURNING s.client_event_id;
 
--- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts, opened_issues, reopened_issues, event_ids, event_received_at, event_tags)^
+-- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts, opened_issues, reopened_issues, event_ids, event_received_at, pair_keys, pair_values, pair_starts, pair_ends, pair_events)^
 -- The write path's last statement: the tag store and the hourly rollups
 -- (migration 0012), the project's counts per issue status (migration 0014)
--- and the events' rows of event_tags (migration 0015: one per event and
--- pair of its tags, made here from each event's id, time and tags, sent as
--- the JSON text the COPY wrote), for a batch, after its COPY, in one
--- statement. Python coalesces the batch into one row per (issue, tag key,
--- value), with its count, first and last time, and one per (issue, UTC hour,
--- level) with its count (parallel arrays); the per-project rows are summed
--- from those here. The status
+-- and the batch's rows of event_tags (migrations 0015 and 0019), for a
+-- batch, after its COPY, in one statement. Python coalesces the batch into
+-- one row per (issue, tag key, value), with its count, first and last time,
+-- one per (issue, UTC hour, level) with its count, and one per (tag key,
+-- value, UTC day) with its events (parallel arrays); the per-project rows
+-- are summed from those here. A row of event_tags lists its events newest
+-- first, as positions in the batch's event_ids and event_received_at
+-- (pair_events[pair_starts[i]:pair_ends[i]] for the i-th row), and takes
+-- its newest event's time and id as its key. The status
 -- counts take the batch's new issues (opened_issues, from upsert_issues) and
 -- the resolved ones it reopened (reopened_issues, from lock_issues); a
 -- status row is touched only when its count changes. Each table gets one
@@ -193,7 +195,7 @@ RETURNING s.client_event_id;
 -- global order and never deadlock. The issue rows are the batch's own: its
 -- fingerprint locks already keep other batches away from them. Returns how
 -- many rows each table got. Served by the five primary keys; event_tags
--- rows are only inserted (each is its event's own), in no particular order.
+-- rows are only inserted (each is its batch's own), in no particular order.
 WITH tags AS (
     SELECT
         t.issue_id,
@@ -224,6 +226,44 @@ hours AS (
         cast(:hour_levels AS TEXT[]),
         cast(:hour_counts AS INTEGER[])
     ) AS h (issue_id, hour_start, level, event_count)
+),
+
+batch AS (
+    SELECT
+        cast(:event_received_at AS TIMESTAMPTZ[]) AS received_ats,
+        cast(:event_ids AS UUID[]) AS event_ids
+),
+
+pairs AS (
+    SELECT
+        p.tag_key,
+        p.tag_value,
+        array(
+            SELECT batch.received_ats[x.position]
+            FROM batch
+            CROSS JOIN
+                LATERAL unnest(
+                    -- the spaces around ':' keep aiosql from reading a parameter
+                    (cast(:pair_events AS INTEGER[]))[p.first_entry : p.last_entry]  -- noqa: LT01
+                ) WITH ORDINALITY AS x (position, n)
+            ORDER BY x.n
+        ) AS received_ats,
+        array(
+            SELECT batch.event_ids[x.position]
+            FROM batch
+            CROSS JOIN
+                LATERAL unnest(
+                    (cast(:pair_events AS INTEGER[]))[p.first_entry : p.last_entry]  -- noqa: LT01
+                ) WITH ORDINALITY AS x (position, n)
+            ORDER BY x.n
+        ) AS event_ids
+    FROM
+        unnest(
+            cast(:pair_keys AS TEXT[]),
+            cast(:pair_values AS TEXT[]),
+            cast(:pair_starts AS INTEGER[]),
+            cast(:pair_ends AS INTEGER[])
+        ) AS p (tag_key, tag_value, first_entry, last_entry)
 ),
 
 issue_tags AS (
@@ -319,20 +359,18 @@ project_statuses AS (
 ),
 
 event_pairs AS (
-    INSERT INTO event_tags (project_id, tag_key, tag_value, received_at, event_id)
+    INSERT INTO event_tags (
+        project_id, tag_key, tag_value, received_at, event_id, received_ats, event_ids
+    )
     SELECT
         :project_id AS project_id,
-        p.tag_key,
-        p.tag_value,
-        ev.received_at,
-        ev.event_id
-    FROM
-        unnest(
-            cast(:event_ids AS UUID[]),
-            cast(:event_received_at AS TIMESTAMPTZ[]),
-            cast(:event_tags AS JSONB[])
-        ) AS ev (event_id, received_at, tags)
-    CROSS JOIN LATERAL jsonb_each_text(ev.tags) AS p (tag_key, tag_value)
+        pairs.tag_key,
+        pairs.tag_value,
+        pairs.received_ats[1] AS received_at,
+        pairs.event_ids[1] AS event_id,
+        pairs.received_ats,
+        pairs.event_ids
+    FROM pairs
     RETURNING 1
 )
 
