@@ -103,7 +103,8 @@ def filter_events_by_tags(
     """A project's events carrying all the given tags, newest first, since
     ``since`` (default: the last 24 hours). One statement: it walks the
     events of the pair the tag store counts fewest of in ``event_tags``,
-    newest first, and stops at ``limit``."""
+    newest first, until ``limit`` match, then sorts those of the rows that
+    overlap them in time (see sql/queries/events.sql)."""
     rows = q.filter_events_by_tags(
         conn,
         project_id=uuid_arg(project_id, "project_id"),
