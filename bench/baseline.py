@@ -91,19 +91,21 @@ EVENT_COLUMNS = (
 )
 
 UPSERT_TAGS_AND_COUNTS = """WITH tags AS (
-    SELECT t.issue_id, t.tag_key, t.tag_value, t.times_seen, t.first_seen, t.last_seen
+    SELECT t.issue_id, t.tag_key, t.tag_value, t.times_seen, t.first_seen, t.last_seen,
+           t.n <= %(new_issue_tag_rows)s AS new_issue
     FROM unnest(
         cast(%(tag_issue_ids)s AS UUID[]), cast(%(tag_keys)s AS TEXT[]),
         cast(%(tag_values)s AS TEXT[]), cast(%(tag_counts)s AS INTEGER[]),
         cast(%(tag_first_seen)s AS TIMESTAMPTZ[]), cast(%(tag_last_seen)s AS TIMESTAMPTZ[])
-    ) AS t (issue_id, tag_key, tag_value, times_seen, first_seen, last_seen)
+    ) WITH ORDINALITY AS t (issue_id, tag_key, tag_value, times_seen, first_seen, last_seen, n)
 ),
 hours AS (
-    SELECT h.issue_id, h.hour_start, h.level, h.event_count
+    SELECT h.issue_id, h.hour_start, h.level, h.event_count,
+           h.n <= %(new_issue_hour_rows)s AS new_issue
     FROM unnest(
         cast(%(hour_issue_ids)s AS UUID[]), cast(%(hour_starts)s AS TIMESTAMPTZ[]),
         cast(%(hour_levels)s AS TEXT[]), cast(%(hour_counts)s AS INTEGER[])
-    ) AS h (issue_id, hour_start, level, event_count)
+    ) WITH ORDINALITY AS h (issue_id, hour_start, level, event_count, n)
 ),
 batch AS (
     SELECT cast(%(event_received_at)s AS TIMESTAMPTZ[]) AS received_ats,
@@ -125,6 +127,16 @@ pairs AS (
                 cast(%(pair_starts)s AS INTEGER[]), cast(%(pair_ends)s AS INTEGER[]))
          AS p (tag_key, tag_value, first_entry, last_entry)
 ),
+new_issue_tags AS (
+    INSERT INTO issue_tag_values (
+        project_id, issue_id, tag_key, tag_value, times_seen, first_seen, last_seen
+    )
+    SELECT %(project_id)s AS project_id, tags.issue_id, tags.tag_key, tags.tag_value,
+           tags.times_seen, tags.first_seen, tags.last_seen
+    FROM tags
+    WHERE tags.new_issue
+    RETURNING 1
+),
 issue_tags AS (
     INSERT INTO issue_tag_values AS v (
         project_id, issue_id, tag_key, tag_value, times_seen, first_seen, last_seen
@@ -132,6 +144,7 @@ issue_tags AS (
     SELECT %(project_id)s AS project_id, tags.issue_id, tags.tag_key, tags.tag_value,
            tags.times_seen, tags.first_seen, tags.last_seen
     FROM tags
+    WHERE NOT tags.new_issue
     ORDER BY tags.issue_id, tags.tag_key, tags.tag_value
     ON CONFLICT (project_id, issue_id, tag_key, tag_value) DO UPDATE SET
         times_seen = v.times_seen + excluded.times_seen,
@@ -139,11 +152,21 @@ issue_tags AS (
         last_seen = greatest(v.last_seen, excluded.last_seen)
     RETURNING 1
 ),
+new_issue_hours AS (
+    INSERT INTO issue_hourly_counts (project_id, issue_id, hour_start, event_count)
+    SELECT %(project_id)s AS project_id, hours.issue_id, hours.hour_start,
+           sum(hours.event_count) AS event_count
+    FROM hours
+    WHERE hours.new_issue
+    GROUP BY hours.issue_id, hours.hour_start
+    RETURNING 1
+),
 issue_hours AS (
     INSERT INTO issue_hourly_counts AS c (project_id, issue_id, hour_start, event_count)
     SELECT %(project_id)s AS project_id, hours.issue_id, hours.hour_start,
            sum(hours.event_count) AS event_count
     FROM hours
+    WHERE NOT hours.new_issue
     GROUP BY hours.issue_id, hours.hour_start
     ORDER BY hours.issue_id, hours.hour_start
     ON CONFLICT (project_id, issue_id, hour_start) DO UPDATE SET
@@ -200,8 +223,10 @@ event_pairs AS (
     FROM pairs
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM issue_tags) AS issue_tag_rows,
-       (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
+SELECT (SELECT count(*) FROM new_issue_tags)
+       + (SELECT count(*) FROM issue_tags) AS issue_tag_rows,
+       (SELECT count(*) FROM new_issue_hours)
+       + (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
        (SELECT count(*) FROM project_tags) AS project_tag_rows,
        (SELECT count(*) FROM project_hours) AS project_hour_rows,
        (SELECT count(*) FROM project_statuses) AS project_status_rows,
@@ -221,11 +246,16 @@ def tags_and_counts(
     each event's; ``locked`` and ``upserted`` the rows of LOCK_ISSUES (id,
     fingerprint, status) and UPSERT_ISSUES (id, fingerprint, new_issue), which
     give the batch's new issues and its resolved ones, which it reopens."""
-    seen: dict[tuple[Any, str, str], list[Any]] = {}
-    hours: dict[tuple[Any, Any, str], int] = {}
+    new_issues = {issue_id for issue_id, _, new in upserted if new}
+    new_seen: dict[tuple[Any, str, str], list[Any]] = {}
+    old_seen: dict[tuple[Any, str, str], list[Any]] = {}
+    new_hours: dict[tuple[Any, Any, str], int] = {}
+    old_hours: dict[tuple[Any, Any, str], int] = {}
     pairs: dict[tuple[str, str, Any], list[int]] = {}
     for position, (row, event_tags) in enumerate(zip(rows, tags, strict=True), start=1):
         issue_id, at = row[2], row[3]
+        new = issue_id in new_issues
+        seen, hours = (new_seen, new_hours) if new else (old_seen, old_hours)
         hour = (issue_id, at.replace(minute=0, second=0, microsecond=0), row[5])
         hours[hour] = hours.get(hour, 0) + 1
         day = at.date()
@@ -243,6 +273,7 @@ def tags_and_counts(
         starts.append(len(pair_events) + 1)
         pair_events.extend(reversed(positions))
         ends.append(len(pair_events))
+    seen, hours = new_seen | old_seen, new_hours | old_hours  # the new issues' first
     a = BinaryArray  # as the layer sends them: binary arrays
     return {
         "project_id": project_id,
@@ -252,6 +283,7 @@ def tags_and_counts(
         "tag_last_seen": a(e[2] for e in seen.values()),
         "hour_issue_ids": a(k[0] for k in hours), "hour_starts": a(k[1] for k in hours),
         "hour_levels": a(k[2] for k in hours), "hour_counts": a(hours.values()),
+        "new_issue_tag_rows": len(new_seen), "new_issue_hour_rows": len(new_hours),
         "opened_issues": sum(new for _, _, new in upserted),
         "reopened_issues": sum(status == "resolved" for _, _, status in locked),
         "event_ids": a(r[0] for r in rows), "event_received_at": a(r[3] for r in rows),

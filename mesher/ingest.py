@@ -185,19 +185,29 @@ def _issue_params(project_id: UUID, events: Sequence[_Prepared]) -> dict[str, An
 
 
 def _tags_and_counts_params(
-    project_id: UUID, events: Sequence[_Prepared], issue_ids: Mapping[str, UUID]
+    project_id: UUID,
+    events: Sequence[_Prepared],
+    issue_ids: Mapping[str, UUID],
+    new_issues: set[UUID],
 ) -> dict[str, Any]:
     """The parallel arrays of upsert_tags_and_counts: one entry per (issue,
     tag key, value), with its count and first and last time, one per (issue,
     UTC hour, level) with its count, and one per (tag key, value, UTC day)
     with its events, newest first, as 1-based positions in the batch's
     arrays (a slice of ``pair_events`` each: the rows of event_tags), sent
-    as binary arrays (see ``BinaryArray``). The statement sorts them."""
-    tags: dict[tuple[UUID, str, str], list[Any]] = {}
-    hours: dict[tuple[UUID, dt.datetime, str], int] = {}
+    as binary arrays (see ``BinaryArray``). The entries of ``new_issues``
+    (the batch's new issues) come first in the issue arrays, and their number
+    goes with them: the statement inserts those without looking for rows to
+    update. The statement sorts the rest."""
+    new_tags: dict[tuple[UUID, str, str], list[Any]] = {}
+    old_tags: dict[tuple[UUID, str, str], list[Any]] = {}
+    new_hours: dict[tuple[UUID, dt.datetime, str], int] = {}
+    old_hours: dict[tuple[UUID, dt.datetime, str], int] = {}
     pairs: dict[tuple[str, str, dt.date], list[int]] = {}
     for position, e in enumerate(events, start=1):
         issue_id, at = issue_ids[e.fingerprint], e.received_at  # in time order
+        new = issue_id in new_issues
+        tags, hours = (new_tags, new_hours) if new else (old_tags, old_hours)
         hour = (issue_id, at.replace(minute=0, second=0, microsecond=0), e.level.value)
         hours[hour] = hours.get(hour, 0) + 1
         day = at.date()  # received_at is UTC
@@ -215,6 +225,8 @@ def _tags_and_counts_params(
         pair_starts.append(len(pair_events) + 1)
         pair_events.extend(reversed(positions))  # newest first
         pair_ends.append(len(pair_events))
+    tags = new_tags | old_tags  # the new issues' first
+    hours = new_hours | old_hours
     return {
         "project_id": project_id,
         "tag_issue_ids": BinaryArray(k[0] for k in tags),
@@ -227,6 +239,8 @@ def _tags_and_counts_params(
         "hour_starts": BinaryArray(k[1] for k in hours),
         "hour_levels": BinaryArray(k[2] for k in hours),
         "hour_counts": BinaryArray(hours.values()),
+        "new_issue_tag_rows": len(new_tags),
+        "new_issue_hour_rows": len(new_hours),
         "event_ids": BinaryArray(e.event_id for e in events),
         "event_received_at": BinaryArray(e.received_at for e in events),
         "pair_keys": BinaryArray(k[0] for k in pairs),
@@ -278,7 +292,12 @@ def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[Ingest
     issue_ids = {fp: row["id"] for fp, row in issues.items()}
     _q.upsert_tags_and_counts(
         conn,
-        **_tags_and_counts_params(project_id, events, issue_ids),
+        **_tags_and_counts_params(
+            project_id,
+            events,
+            issue_ids,
+            {row["id"] for row in issues.values() if row["new_issue"]},
+        ),
         opened_issues=sum(row["new_issue"] for row in issues.values()),
         reopened_issues=len(resolved),  # every resolved issue of the batch reopens
     )

@@ -65,6 +65,7 @@ SAMPLES: dict[str, Any] = {
     "tag_negated": [False], "tag_value_first": [1], "tag_value_last": [1],
     "title_patterns": ["%t%"], "after_first_seen": NOW, "after_event_count": 5,
     "new_status": "resolved", "opened_issues": 1, "reopened_issues": 0, "tag_value": "v",
+    "new_issue_tag_rows": 0, "new_issue_hour_rows": 0,
     "event_received_at": [NOW], "pair_keys": ["k"], "pair_values": ["v"],
     "pair_starts": [1], "pair_ends": [1], "pair_events": [1],
 }  # fmt: skip

@@ -174,7 +174,7 @@ ORDER BY t.client_event_id
 ON CONFLICT (project_id, client_event_id) DO NOTHING
 RETURNING s.client_event_id;
 
--- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts, opened_issues, reopened_issues, event_ids, event_received_at, pair_keys, pair_values, pair_starts, pair_ends, pair_events)^
+-- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts, new_issue_tag_rows, new_issue_hour_rows, opened_issues, reopened_issues, event_ids, event_received_at, pair_keys, pair_values, pair_starts, pair_ends, pair_events)^
 -- The write path's last statement: the tag store and the hourly rollups
 -- (migration 0012), the project's counts per issue status (migration 0014)
 -- and the batch's rows of event_tags (migrations 0015 and 0019), for a
@@ -185,7 +185,11 @@ RETURNING s.client_event_id;
 -- are summed from those here. A row of event_tags lists its events newest
 -- first, as positions in the batch's event_ids and event_received_at
 -- (pair_events[pair_starts[i]:pair_ends[i]] for the i-th row), and takes
--- its newest event's time and id as its key. The status
+-- its newest event's time and id as its key. The first new_issue_tag_rows
+-- and new_issue_hour_rows entries of the issue arrays are those of the
+-- batch's new issues (upsert_issues made them): those rows cannot exist
+-- yet, and are inserted without the upsert's check for a conflicting row
+-- (which costs about half of an insert). The status
 -- counts take the batch's new issues (opened_issues, from upsert_issues) and
 -- the resolved ones it reopened (reopened_issues, from lock_issues); a
 -- status row is touched only when its count changes. Each table gets one
@@ -203,7 +207,8 @@ WITH tags AS (
         t.tag_value,
         t.times_seen,
         t.first_seen,
-        t.last_seen
+        t.last_seen,
+        t.n <= :new_issue_tag_rows AS new_issue
     FROM unnest(
         cast(:tag_issue_ids AS UUID[]),
         cast(:tag_keys AS TEXT[]),
@@ -211,7 +216,7 @@ WITH tags AS (
         cast(:tag_counts AS INTEGER[]),
         cast(:tag_first_seen AS TIMESTAMPTZ[]),
         cast(:tag_last_seen AS TIMESTAMPTZ[])
-    ) AS t (issue_id, tag_key, tag_value, times_seen, first_seen, last_seen)
+    ) WITH ORDINALITY AS t (issue_id, tag_key, tag_value, times_seen, first_seen, last_seen, n)
 ),
 
 hours AS (
@@ -219,13 +224,14 @@ hours AS (
         h.issue_id,
         h.hour_start,
         h.level,
-        h.event_count
+        h.event_count,
+        h.n <= :new_issue_hour_rows AS new_issue
     FROM unnest(
         cast(:hour_issue_ids AS UUID[]),
         cast(:hour_starts AS TIMESTAMPTZ[]),
         cast(:hour_levels AS TEXT[]),
         cast(:hour_counts AS INTEGER[])
-    ) AS h (issue_id, hour_start, level, event_count)
+    ) WITH ORDINALITY AS h (issue_id, hour_start, level, event_count, n)
 ),
 
 batch AS (
@@ -266,6 +272,23 @@ pairs AS (
         ) AS p (tag_key, tag_value, first_entry, last_entry)
 ),
 
+new_issue_tags AS (
+    INSERT INTO issue_tag_values (
+        project_id, issue_id, tag_key, tag_value, times_seen, first_seen, last_seen
+    )
+    SELECT
+        :project_id AS project_id,
+        tags.issue_id,
+        tags.tag_key,
+        tags.tag_value,
+        tags.times_seen,
+        tags.first_seen,
+        tags.last_seen
+    FROM tags
+    WHERE tags.new_issue
+    RETURNING 1
+),
+
 issue_tags AS (
     INSERT INTO issue_tag_values AS v (
         project_id, issue_id, tag_key, tag_value, times_seen, first_seen, last_seen
@@ -279,12 +302,26 @@ issue_tags AS (
         tags.first_seen,
         tags.last_seen
     FROM tags
+    WHERE NOT tags.new_issue
     ORDER BY tags.issue_id, tags.tag_key, tags.tag_value
     ON CONFLICT (project_id, issue_id, tag_key, tag_value) DO UPDATE
         SET
             times_seen = v.times_seen + excluded.times_seen,
             first_seen = least(v.first_seen, excluded.first_seen),
             last_seen = greatest(v.last_seen, excluded.last_seen)
+    RETURNING 1
+),
+
+new_issue_hours AS (
+    INSERT INTO issue_hourly_counts (project_id, issue_id, hour_start, event_count)
+    SELECT
+        :project_id AS project_id,
+        hours.issue_id,
+        hours.hour_start,
+        sum(hours.event_count) AS event_count
+    FROM hours
+    WHERE hours.new_issue
+    GROUP BY hours.issue_id, hours.hour_start
     RETURNING 1
 ),
 
@@ -296,6 +333,7 @@ issue_hours AS (
         hours.hour_start,
         sum(hours.event_count) AS event_count
     FROM hours
+    WHERE NOT hours.new_issue
     GROUP BY hours.issue_id, hours.hour_start
     ORDER BY hours.issue_id, hours.hour_start
     ON CONFLICT (project_id, issue_id, hour_start) DO UPDATE
@@ -375,8 +413,10 @@ event_pairs AS (
 )
 
 SELECT
-    (SELECT count(*) FROM issue_tags) AS issue_tag_rows,
-    (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
+    (SELECT count(*) FROM new_issue_tags)
+    + (SELECT count(*) FROM issue_tags) AS issue_tag_rows,
+    (SELECT count(*) FROM new_issue_hours)
+    + (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
     (SELECT count(*) FROM project_tags) AS project_tag_rows,
     (SELECT count(*) FROM project_hours) AS project_hour_rows,
     (SELECT count(*) FROM project_statuses) AS project_status_rows,
