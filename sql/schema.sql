@@ -203,6 +203,8 @@ DECLARE
     -- time.
     v_found INTEGER;
     v_bound TIMESTAMPTZ;
+    v_found_at TIMESTAMPTZ[];
+    v_found_ids UUID[];
 BEGIN
     -- Of the pairs asked for, the one on the fewest of the project's events
     -- by the tag store's counts (project_tag_values: times_seen, one probe
@@ -227,17 +229,21 @@ BEGIN
     -- each row's events in its order, each event by its primary key, those
     -- whose tags contain every pair, until p_page_size are found. They are
     -- not necessarily the newest (rows overlap), but the newest p_page_size
-    -- are at least as new as the oldest of them: v_bound. Found fewer: every
-    -- match is at least as new as p_since. The event is fetched in a LATERAL
+    -- are at least as new as the oldest of them: v_bound. Found fewer: they
+    -- are every match, returned at once. The event is fetched in a LATERAL
     -- subquery with LIMIT 1: the planner cannot estimate the join on the
     -- event's id and time, and would otherwise join every event of the pair
     -- to events before the LIMIT.
     SELECT
         count(*),
-        min(w.received_at)
-    INTO v_found, v_bound
+        min(w.received_at),
+        array_agg(w.received_at),
+        array_agg(w.event_id)
+    INTO v_found, v_bound, v_found_at, v_found_ids
     FROM (
-        SELECT u.received_at
+        SELECT
+            u.received_at,
+            u.event_id
         FROM event_tags AS t
         CROSS JOIN
             LATERAL unnest(t.received_ats, t.event_ids) AS u (received_at, event_id)
@@ -263,7 +269,21 @@ BEGIN
         LIMIT p_page_size
     ) AS w;
     IF v_found < p_page_size THEN
-        v_bound := p_since;
+        RETURN QUERY
+        SELECT e.*
+        FROM unnest(v_found_at, v_found_ids) AS w (received_at, event_id)
+        CROSS JOIN
+            LATERAL (
+                SELECT e.*
+                FROM events AS e
+                WHERE
+                    e.project_id = p_project_id
+                    AND e.id = w.event_id
+                    AND e.received_at = w.received_at
+                LIMIT 1
+            ) AS e
+        ORDER BY w.received_at DESC, w.event_id DESC;
+        RETURN;
     END IF;
 
     -- 2. The page: the pair's rows whose newest event is at least v_bound

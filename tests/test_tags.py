@@ -595,6 +595,31 @@ def test_facets(conn: Conn, project_id: uuid.UUID, other_project_id: uuid.UUID) 
     assert foreign == missing.replace(str(MISSING), str(issue_id))
 
 
+def test_a_batch_across_midnight_makes_a_row_per_day(
+    conn: Conn, project_id: uuid.UUID, clock: Callable[..., None]
+) -> None:
+    """A batch's events of one pair that straddle midnight UTC make a row of
+    event_tags per day, each in its day's partition, and the tag filter
+    finds them all, newest first."""
+    midnight = dt.datetime.combine(dt.datetime.now(UTC).date(), dt.time(0), UTC)
+    clock(midnight - dt.timedelta(minutes=10), dt.timedelta(minutes=3))  # 4 before, 4 after
+    done = ingest_events(conn, project_id, [{"message": f"m{i}", "tags": {"k": "v"}}
+                                            for i in range(8)])  # fmt: skip
+    assert assert_event_tags_exact(conn, project_id) == 8
+    rows = conn.execute(
+        "SELECT received_at, cardinality(event_ids) FROM event_tags WHERE project_id = %s"
+        " ORDER BY received_at",
+        (project_id,),
+    ).fetchall()
+    assert [(at.astimezone(UTC).date(), n) for at, n in rows] == [
+        ((midnight - HOUR).date(), 4), (midnight.date(), 4),
+    ]  # fmt: skip
+    found = q.filter_events_by_tags(
+        conn, project_id, {"k": "v"}, since=midnight - dt.timedelta(hours=1)
+    )
+    assert [e.id for e in found] == [d.event_id for d in reversed(done)]
+
+
 def test_issues_take_their_tag_and_hour_rows_with_them(
     conn: Conn, owner_conn: Conn, project_id: uuid.UUID, other_project_id: uuid.UUID
 ) -> None:

@@ -6,16 +6,15 @@
 -- Why: a foreign key checks every row inserted with a query of its own on
 -- issues (a row lock included). The write path inserts these rows in bulk,
 -- one per (issue, tag key, value) and per (issue, hour) of a batch, so a
--- batch of new issues ran about five checks per event: a third of the cost
--- of its last statement (upsert_tags_and_counts) in the measurements of
--- bench/NOTES.md, scenario 11. The checks prove nothing the write path does
--- not already guarantee: it is the only writer of these rows, and writes
--- them only for the issues of its batch, which the same transaction has
--- just upserted and holds locked (FOR UPDATE) until it commits, so that a
--- concurrent delete of such an issue waits for the batch and then deletes
--- its rows too. Sentry's tag store keeps its per-issue rows without a
--- foreign key to the issue for the same reason. event_tags (migration 0015)
--- has none either.
+-- batch of new issues ran about five checks per event: about a quarter of
+-- the cost of its last statement (upsert_tags_and_counts), measured on
+-- bench/NOTES.md's scenario 11 shape. The checks prove nothing the write
+-- path does not already guarantee: it is the only writer of these rows,
+-- and writes them only for the issues of its batch, which the same
+-- transaction has just upserted and holds locked (FOR UPDATE) until it
+-- commits, so that a concurrent delete of such an issue waits for the
+-- batch and then deletes its rows too. event_tags (migration 0015) has no
+-- foreign key either.
 --
 -- What the keys did on delete, the trigger does, once per statement: a
 -- DELETE of issues (a project or organization deleted, whose cascade

@@ -74,7 +74,17 @@ BEGIN
         WHERE tgrelid = to_regclass('issues') AND tgname = 'issues_delete_tags_and_hours'
     ) THEN
         DROP TRIGGER issues_delete_tags_and_hours ON issues;
-        DROP TRIGGER issues_truncate_tags_and_hours ON issues;
+        DROP TRIGGER IF EXISTS issues_truncate_tags_and_hours ON issues;
+        -- Rows of no issue (left by a delete that ran with triggers
+        -- disabled) would fail the keys' check; nobody can read them.
+        DELETE FROM issue_tag_values AS v
+        WHERE NOT EXISTS (
+            SELECT FROM issues AS i WHERE i.project_id = v.project_id AND i.id = v.issue_id
+        );
+        DELETE FROM issue_hourly_counts AS c
+        WHERE NOT EXISTS (
+            SELECT FROM issues AS i WHERE i.project_id = c.project_id AND i.id = c.issue_id
+        );
         ALTER TABLE issue_tag_values
         ADD CONSTRAINT issue_tag_values_issue_fkey FOREIGN KEY (project_id, issue_id)
         REFERENCES issues (project_id, id) ON DELETE CASCADE;

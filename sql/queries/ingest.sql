@@ -184,8 +184,9 @@ RETURNING s.client_event_id;
 -- value, UTC day) with its events (parallel arrays); the per-project rows
 -- are summed from those here. A row of event_tags lists its events newest
 -- first, as positions in the batch's event_ids and event_received_at
--- (pair_events[pair_starts[i]:pair_ends[i]] for the i-th row), and takes
--- its newest event's time and id as its key. The first new_issue_tag_rows
+-- (pair_events[pair_starts[i]:pair_ends[i]] for the i-th row: the batch's
+-- events are in time order, their ids made in that order), and takes its
+-- newest event's time and id as its key. The first new_issue_tag_rows
 -- and new_issue_hour_rows entries of the issue arrays are those of the
 -- batch's new issues (upsert_issues made them): those rows cannot exist
 -- yet, and are inserted without the upsert's check for a conflicting row
@@ -193,8 +194,9 @@ RETURNING s.client_event_id;
 -- counts take the batch's new issues (opened_issues, from upsert_issues) and
 -- the resolved ones it reopened (reopened_issues, from lock_issues); a
 -- status row is touched only when its count changes. Each table gets one
--- upsert that adds the counts, its rows sorted by key, and the tables are
--- upserted in the order of the SELECT below: concurrent batches lock shared
+-- upsert that adds the counts, its rows sorted by key (and the per-issue
+-- tables an insert of the new issues' rows, which no other batch can
+-- touch), and the tables are upserted in the order of the SELECT below: concurrent batches lock shared
 -- rows (a project's hour, its common tag values, its status counts) in one
 -- global order and never deadlock. The issue rows are the batch's own: its
 -- fingerprint locks already keep other batches away from them. Returns how
