@@ -17,10 +17,12 @@ success):
    it was validated;
 4. add the batch to the tag store and the hourly rollups (migration 0012),
    coalesced here into one row per (issue, tag key, value) and per (issue,
-   UTC hour, level), in one statement whose upserts take their rows sorted
-   by key: concurrent batches never deadlock, and counts stay exact. Last, so
-   that the rows every batch of a project shares (its current hour, its
-   common tag values) stay locked only until the commit.
+   UTC hour, level), and its rows of event_tags (one per tag pair and UTC
+   day, migration 0019), in one statement whose upserts take their rows
+   sorted by key (a new issue's rows are inserted: they cannot exist yet):
+   concurrent batches never deadlock, and counts stay exact. Last, so that
+   the rows every batch of a project shares (its current hour, its common
+   tag values) stay locked only until the commit.
 
 Each event gets its id (a UUIDv7) and ``received_at`` here, from one clock
 reading. The result says, per event, its issue and whether that issue was
