@@ -196,9 +196,9 @@ RETURNING s.client_event_id;
 -- status row is touched only when its count changes. Each table gets one
 -- upsert that adds the counts, its rows sorted by key (and the per-issue
 -- tables an insert of the new issues' rows, which no other batch can
--- touch), and the tables are upserted in the order of the SELECT below: concurrent batches lock shared
--- rows (a project's hour, its common tag values, its status counts) in one
--- global order and never deadlock. The issue rows are the batch's own: its
+-- touch), and the tables are upserted in the order of the SELECT below:
+-- concurrent batches lock shared rows (a project's hour, its common tag
+-- values, its status counts) in one global order and never deadlock. The issue rows are the batch's own: its
 -- fingerprint locks already keep other batches away from them. Returns how
 -- many rows each table got. Served by the five primary keys; event_tags
 -- rows are only inserted (each is its batch's own), in no particular order.
