@@ -107,22 +107,14 @@ hours AS (
         cast(%(hour_levels)s AS TEXT[]), cast(%(hour_counts)s AS INTEGER[])
     ) WITH ORDINALITY AS h (issue_id, hour_start, level, event_count, n)
 ),
-batch AS (
-    SELECT cast(%(event_received_at)s AS TIMESTAMPTZ[]) AS received_ats,
-           cast(%(event_ids)s AS UUID[]) AS event_ids
-),
 pairs AS (
     SELECT p.tag_key, p.tag_value,
-        array(SELECT batch.received_ats[x.position] FROM batch
-              CROSS JOIN LATERAL unnest(
-                  (cast(%(pair_events)s AS INTEGER[]))[p.first_entry : p.last_entry]
-              ) WITH ORDINALITY AS x (position, n)
-              ORDER BY x.n) AS received_ats,
-        array(SELECT batch.event_ids[x.position] FROM batch
-              CROSS JOIN LATERAL unnest(
-                  (cast(%(pair_events)s AS INTEGER[]))[p.first_entry : p.last_entry]
-              ) WITH ORDINALITY AS x (position, n)
-              ORDER BY x.n) AS event_ids
+        (cast(%(pair_received_ats)s AS TIMESTAMPTZ[]))[
+            p.first_entry : p.last_entry
+        ] AS received_ats,
+        (cast(%(pair_event_ids)s AS UUID[]))[
+            p.first_entry : p.last_entry
+        ] AS event_ids
     FROM unnest(cast(%(pair_keys)s AS TEXT[]), cast(%(pair_values)s AS TEXT[]),
                 cast(%(pair_starts)s AS INTEGER[]), cast(%(pair_ends)s AS INTEGER[]))
          AS p (tag_key, tag_value, first_entry, last_entry)
@@ -251,8 +243,8 @@ def tags_and_counts(
     old_seen: dict[tuple[Any, str, str], list[Any]] = {}
     new_hours: dict[tuple[Any, Any, str], int] = {}
     old_hours: dict[tuple[Any, Any, str], int] = {}
-    pairs: dict[tuple[str, str, Any], list[int]] = {}
-    for position, (row, event_tags) in enumerate(zip(rows, tags, strict=True), start=1):
+    pairs: dict[tuple[str, str, Any], list[Sequence[Any]]] = {}
+    for row, event_tags in zip(rows, tags, strict=True):
         issue_id, at = row[2], row[3]
         new = issue_id in new_issues
         seen, hours = (new_seen, new_hours) if new else (old_seen, old_hours)
@@ -266,13 +258,13 @@ def tags_and_counts(
             else:
                 entry[0] += 1
                 entry[2] = at
-            pairs.setdefault((key, value, day), []).append(position)
-    pair_events: list[int] = []
+            pairs.setdefault((key, value, day), []).append(row)
+    pair_rows: list[Sequence[Any]] = []
     starts, ends = [], []
-    for positions in pairs.values():  # each pair's events newest first
-        starts.append(len(pair_events) + 1)
-        pair_events.extend(reversed(positions))
-        ends.append(len(pair_events))
+    for pair in pairs.values():  # each pair's events newest first
+        starts.append(len(pair_rows) + 1)
+        pair_rows.extend(reversed(pair))
+        ends.append(len(pair_rows))
     seen, hours = new_seen | old_seen, new_hours | old_hours  # the new issues' first
     a = BinaryArray  # as the layer sends them: binary arrays
     return {
@@ -286,9 +278,10 @@ def tags_and_counts(
         "new_issue_tag_rows": len(new_seen), "new_issue_hour_rows": len(new_hours),
         "opened_issues": sum(new for _, _, new in upserted),
         "reopened_issues": sum(status == "resolved" for _, _, status in locked),
-        "event_ids": a(r[0] for r in rows), "event_received_at": a(r[3] for r in rows),
         "pair_keys": a(k[0] for k in pairs), "pair_values": a(k[1] for k in pairs),
-        "pair_starts": a(starts), "pair_ends": a(ends), "pair_events": a(pair_events),
+        "pair_starts": a(starts), "pair_ends": a(ends),
+        "pair_event_ids": a(r[0] for r in pair_rows),
+        "pair_received_ats": a(r[3] for r in pair_rows),
     }  # fmt: skip
 
 

@@ -66,8 +66,8 @@ SAMPLES: dict[str, Any] = {
     "title_patterns": ["%t%"], "after_first_seen": NOW, "after_event_count": 5,
     "new_status": "resolved", "opened_issues": 1, "reopened_issues": 0, "tag_value": "v",
     "new_issue_tag_rows": 0, "new_issue_hour_rows": 0,
-    "event_received_at": [NOW], "pair_keys": ["k"], "pair_values": ["v"],
-    "pair_starts": [1], "pair_ends": [1], "pair_events": [1],
+    "pair_keys": ["k"], "pair_values": ["v"], "pair_starts": [1], "pair_ends": [1],
+    "pair_event_ids": [SOME_ID], "pair_received_ats": [NOW],
 }  # fmt: skip
 
 

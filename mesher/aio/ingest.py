@@ -194,9 +194,9 @@ def _tags_and_counts_params(
     """The parallel arrays of upsert_tags_and_counts: one entry per (issue,
     tag key, value), with its count and first and last time, one per (issue,
     UTC hour, level) with its count, and one per (tag key, value, UTC day)
-    with its events, newest first, as 1-based positions in the batch's
-    arrays (a slice of ``pair_events`` each: the rows of event_tags), sent
-    as binary arrays (see ``BinaryArray``). The entries of ``new_issues``
+    with its events' ids and times, newest first (a slice of
+    ``pair_event_ids`` and ``pair_received_ats`` each: the rows of
+    event_tags), sent as binary arrays (see ``BinaryArray``). The entries of ``new_issues``
     (the batch's new issues) come first in the issue arrays, and their number
     goes with them: the statement inserts those without looking for rows to
     update. The statement sorts the rest."""
@@ -204,8 +204,8 @@ def _tags_and_counts_params(
     old_tags: dict[tuple[UUID, str, str], list[Any]] = {}
     new_hours: dict[tuple[UUID, dt.datetime, str], int] = {}
     old_hours: dict[tuple[UUID, dt.datetime, str], int] = {}
-    pairs: dict[tuple[str, str, dt.date], list[int]] = {}
-    for position, e in enumerate(events, start=1):
+    pairs: dict[tuple[str, str, dt.date], list[_Prepared]] = {}
+    for e in events:
         issue_id, at = issue_ids[e.fingerprint], e.received_at  # in time order
         new = issue_id in new_issues
         tags, hours = (new_tags, new_hours) if new else (old_tags, old_hours)
@@ -219,12 +219,12 @@ def _tags_and_counts_params(
             else:
                 seen[0] += 1
                 seen[2] = at
-            pairs.setdefault((key, value, day), []).append(position)
-    pair_events: list[int] = []
+            pairs.setdefault((key, value, day), []).append(e)
+    pair_events: list[_Prepared] = []
     pair_starts, pair_ends = [], []
-    for positions in pairs.values():
+    for pair in pairs.values():
         pair_starts.append(len(pair_events) + 1)
-        pair_events.extend(reversed(positions))  # newest first
+        pair_events.extend(reversed(pair))  # newest first
         pair_ends.append(len(pair_events))
     tags = new_tags | old_tags  # the new issues' first
     hours = new_hours | old_hours
@@ -242,13 +242,12 @@ def _tags_and_counts_params(
         "hour_counts": BinaryArray(hours.values()),
         "new_issue_tag_rows": len(new_tags),
         "new_issue_hour_rows": len(new_hours),
-        "event_ids": BinaryArray(e.event_id for e in events),
-        "event_received_at": BinaryArray(e.received_at for e in events),
         "pair_keys": BinaryArray(k[0] for k in pairs),
         "pair_values": BinaryArray(k[1] for k in pairs),
         "pair_starts": BinaryArray(pair_starts),
         "pair_ends": BinaryArray(pair_ends),
-        "pair_events": BinaryArray(pair_events),
+        "pair_event_ids": BinaryArray(e.event_id for e in pair_events),
+        "pair_received_ats": BinaryArray(e.received_at for e in pair_events),
     }
 
 

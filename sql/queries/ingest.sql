@@ -174,7 +174,7 @@ ORDER BY t.client_event_id
 ON CONFLICT (project_id, client_event_id) DO NOTHING
 RETURNING s.client_event_id;
 
--- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts, new_issue_tag_rows, new_issue_hour_rows, opened_issues, reopened_issues, event_ids, event_received_at, pair_keys, pair_values, pair_starts, pair_ends, pair_events)^
+-- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts, new_issue_tag_rows, new_issue_hour_rows, opened_issues, reopened_issues, pair_keys, pair_values, pair_starts, pair_ends, pair_event_ids, pair_received_ats)^
 -- The write path's last statement: the tag store and the hourly rollups
 -- (migration 0012), the project's counts per issue status (migration 0014)
 -- and the batch's rows of event_tags (migrations 0015 and 0019), for a
@@ -182,23 +182,23 @@ RETURNING s.client_event_id;
 -- one row per (issue, tag key, value), with its count, first and last time,
 -- one per (issue, UTC hour, level) with its count, and one per (tag key,
 -- value, UTC day) with its events (parallel arrays); the per-project rows
--- are summed from those here. A row of event_tags lists its events newest
--- first, as positions in the batch's event_ids and event_received_at
--- (pair_events[pair_starts[i]:pair_ends[i]] for the i-th row: the batch's
--- events are in time order, their ids made in that order), and takes its
--- newest event's time and id as its key. The first new_issue_tag_rows
+-- are summed from those here. The i-th row of event_tags takes its events'
+-- ids and times from pair_event_ids and pair_received_ats, entries
+-- pair_starts[i] to pair_ends[i], which Python lists newest first (the
+-- batch's events are in time order, their ids made in that order); its
+-- newest event's time and id are its key. The first new_issue_tag_rows
 -- and new_issue_hour_rows entries of the issue arrays are those of the
 -- batch's new issues (upsert_issues made them): those rows cannot exist
 -- yet, and are inserted without the upsert's check for a conflicting row
--- (which costs about half of an insert). The status
--- counts take the batch's new issues (opened_issues, from upsert_issues) and
--- the resolved ones it reopened (reopened_issues, from lock_issues); a
--- status row is touched only when its count changes. Each table gets one
--- upsert that adds the counts, its rows sorted by key (and the per-issue
--- tables an insert of the new issues' rows, which no other batch can
--- touch), and the tables are upserted in the order of the SELECT below:
--- concurrent batches lock shared rows (a project's hour, its common tag
--- values, its status counts) in one global order and never deadlock. The issue rows are the batch's own: its
+-- (which costs about half of an insert). The status counts take the
+-- batch's new issues (opened_issues, from upsert_issues) and the resolved
+-- ones it reopened (reopened_issues, from lock_issues); a status row is
+-- touched only when its count changes. Each table gets one upsert that adds
+-- the counts, its rows sorted by key (and the per-issue tables an insert of
+-- the new issues' rows, which no other batch can touch), and the tables are
+-- upserted in the order of the SELECT below: concurrent batches lock shared
+-- rows (a project's hour, its common tag values, its status counts) in one
+-- global order and never deadlock. The issue rows are the batch's own: its
 -- fingerprint locks already keep other batches away from them. Returns how
 -- many rows each table got. Served by the five primary keys; event_tags
 -- rows are only inserted (each is its batch's own), in no particular order.
@@ -236,35 +236,17 @@ hours AS (
     ) WITH ORDINALITY AS h (issue_id, hour_start, level, event_count, n)
 ),
 
-batch AS (
-    SELECT
-        cast(:event_received_at AS TIMESTAMPTZ[]) AS received_ats,
-        cast(:event_ids AS UUID[]) AS event_ids
-),
-
 pairs AS (
     SELECT
         p.tag_key,
         p.tag_value,
-        array(
-            SELECT batch.received_ats[x.position]
-            FROM batch
-            CROSS JOIN
-                LATERAL unnest(
-                    -- the spaces around ':' keep aiosql from reading a parameter
-                    (cast(:pair_events AS INTEGER[]))[p.first_entry : p.last_entry]  -- noqa: LT01
-                ) WITH ORDINALITY AS x (position, n)
-            ORDER BY x.n
-        ) AS received_ats,
-        array(
-            SELECT batch.event_ids[x.position]
-            FROM batch
-            CROSS JOIN
-                LATERAL unnest(
-                    (cast(:pair_events AS INTEGER[]))[p.first_entry : p.last_entry]  -- noqa: LT01
-                ) WITH ORDINALITY AS x (position, n)
-            ORDER BY x.n
-        ) AS event_ids
+        -- the spaces around ':' keep aiosql from reading a parameter
+        (cast(:pair_received_ats AS TIMESTAMPTZ[]))[
+            p.first_entry : p.last_entry  -- noqa: LT01
+        ] AS received_ats,
+        (cast(:pair_event_ids AS UUID[]))[
+            p.first_entry : p.last_entry  -- noqa: LT01
+        ] AS event_ids
     FROM
         unnest(
             cast(:pair_keys AS TEXT[]),
