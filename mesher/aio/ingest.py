@@ -196,10 +196,10 @@ def _tags_and_counts_params(
     UTC hour, level) with its count, and one per (tag key, value, UTC day)
     with its events' ids and times, newest first (a slice of
     ``pair_event_ids`` and ``pair_received_ats`` each: the rows of
-    event_tags), sent as binary arrays (see ``BinaryArray``). The entries of ``new_issues``
-    (the batch's new issues) come first in the issue arrays, and their number
-    goes with them: the statement inserts those without looking for rows to
-    update. The statement sorts the rest."""
+    event_tags), sent as binary arrays (see ``BinaryArray``). The entries of
+    ``new_issues`` (the batch's new issues) come first in the issue arrays,
+    and their number goes with them: the statement inserts those without
+    looking for rows to update. The statement sorts the rest."""
     new_tags: dict[tuple[UUID, str, str], list[Any]] = {}
     old_tags: dict[tuple[UUID, str, str], list[Any]] = {}
     new_hours: dict[tuple[UUID, dt.datetime, str], int] = {}
