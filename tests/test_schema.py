@@ -9,6 +9,7 @@ the specification and the Python code rely on.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import subprocess
 import sys
@@ -19,7 +20,9 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import errors as pg
+from psycopg.sql import SQL, Identifier
 
+from mesher import partitions
 from mesher.models import AlertStatus, IssueStatus, Role, Severity
 
 from .conftest import Server
@@ -49,8 +52,13 @@ SPEC_INDEXES = {
 
 # --- sql/schema.sql -------------------------------------------------------------
 
-# The daily partitions are made at run time and left out of sql/schema.sql.
-DAILY = r"^events_[0-9]{8}"
+# The daily partitions (<table>_YYYYMMDD, of events, event_tags or any other
+# table) are made at run time and left out of sql/schema.sql, and so are their
+# indexes and constraints (event_tags_20261127_pkey, ...). A PostgreSQL regular
+# expression, for relation names and for pg_describe_object's text.
+DAILY = r"_[0-9]{8}(_|\M)"
+# The same in sql/schema.sql's text: an identifier with a date in it.
+DATED_NAME = re.compile(r"[A-Za-z]\w*?_[0-9]{8}(?![0-9])")
 
 # One query per kind of object; each row says everything that must match.
 # ACLs are compared with NULL (never granted) read as the default privileges.
@@ -73,7 +81,7 @@ CATALOG = {
         WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
         AND a.attnum > 0 AND NOT a.attisdropped AND c.relname !~ %(daily)s""",
     "indexes": """SELECT tablename, indexname, indexdef FROM pg_indexes
-        WHERE schemaname = 'public' AND tablename !~ %(daily)s""",
+        WHERE schemaname = 'public' AND tablename !~ %(daily)s AND indexname !~ %(daily)s""",
     "constraints": """SELECT conrelid::regclass::text, conname, contype::text,
             pg_get_constraintdef(oid)
         FROM pg_constraint
@@ -96,7 +104,7 @@ CATALOG = {
         FROM pg_default_acl""",
     "comments": """SELECT pg_describe_object(classoid, objoid, objsubid), description
         FROM pg_description WHERE objoid >= 16384
-        AND pg_describe_object(classoid, objoid, objsubid) !~ 'events_[0-9]{8}'""",
+        AND pg_describe_object(classoid, objoid, objsubid) !~ %(daily)s""",
 }
 
 
@@ -115,22 +123,18 @@ def _pg18_only(server: Server) -> None:
         pytest.skip("sql/schema.sql is dumped from and loads on PostgreSQL 18")
 
 
-def test_schema_sql_is_up_to_date(server: Server, db_url: str) -> None:
-    _pg18_only(server)
-    run = subprocess.run(
+def _check(db_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "tools/dump_schema.py", "--check", "--database-url", db_url],
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
-    assert run.returncode == 0, run.stderr + run.stdout
 
 
-def test_schema_sql_gives_what_the_migrations_give(
-    server: Server, db_url: str, empty_db_url: str
-) -> None:
-    _pg18_only(server)
-    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+def _assert_schema_sql_gives(migrated_url: str, empty_url: str) -> None:
+    """Load sql/schema.sql into ``empty_url``: the catalog must be that of ``migrated_url``."""
+    with psycopg.connect(empty_url, autocommit=True) as conn:
         conn.execute((ROOT / "sql" / "schema.sql").read_bytes())
-    loaded, migrated = _catalog(empty_db_url), _catalog(db_url)
+    loaded, migrated = _catalog(empty_url), _catalog(migrated_url)
     assert migrated["tables"], "no tables: the comparison would prove nothing"
     for kind in CATALOG:
         extra = sorted(set(loaded[kind]) - set(migrated[kind]), key=repr)
@@ -139,15 +143,90 @@ def test_schema_sql_gives_what_the_migrations_give(
     assert loaded == migrated
 
 
+def _daily_partitions(conn: Conn) -> set[str]:
+    rows = conn.execute(
+        "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+        " AND relispartition AND relkind = 'r' AND relname ~ %s",
+        (DAILY,),
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+def test_schema_sql_is_up_to_date(server: Server, db_url: str) -> None:
+    _pg18_only(server)
+    run = _check(db_url)
+    assert run.returncode == 0, run.stderr + run.stdout
+
+
+def test_schema_sql_gives_what_the_migrations_give(
+    server: Server, db_url: str, empty_db_url: str
+) -> None:
+    _pg18_only(server)
+    _assert_schema_sql_gives(db_url, empty_db_url)
+
+
+# Days far from any day the suite may run on, before and after it.
+OTHER_DAYS = [dt.date(2011, 2, 28), dt.date(2041, 12, 31), dt.date(2042, 1, 1)]
+
+
+def test_schema_sql_holds_on_a_database_partitioned_for_other_days(
+    server: Server, db_url: str, empty_db_url: str
+) -> None:
+    """A database migrated on another day has other daily partitions: the
+    check and the comparison must not see them. The clock is moved by
+    dropping the partitions the migration made and creating those of
+    OTHER_DAYS (create_events_partition's day parameter)."""
+    _pg18_only(server)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        made_today = _daily_partitions(conn)
+        assert {name.rsplit("_", 1)[0] for name in made_today} == {"events", "event_tags"}
+        for name in sorted(made_today):
+            conn.execute(SQL("DROP TABLE {}").format(Identifier(name)))
+        for day in OTHER_DAYS:
+            assert partitions.create_partition(conn, day)
+        other = _daily_partitions(conn)
+    assert other == {
+        f"{table}_{day:%Y%m%d}" for table in ("events", "event_tags") for day in OTHER_DAYS
+    }
+    assert not other & made_today
+    run = _check(db_url)
+    assert run.returncode == 0, run.stderr + run.stdout
+    _assert_schema_sql_gives(db_url, empty_db_url)
+
+
+def test_the_check_fails_on_a_schema_that_differs(server: Server, db_url: str) -> None:
+    """The other-day test above proves something only if --check can fail."""
+    _pg18_only(server)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE not_in_schema_sql (id int PRIMARY KEY)")
+    run = _check(db_url)
+    assert run.returncode == 1
+    assert "not_in_schema_sql" in run.stdout
+
+
 def test_daily_partitions_are_left_out_of_schema_sql(server: Server, db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
-        (daily,) = conn.execute(
-            "SELECT count(*) FROM pg_class WHERE relname ~ %s AND relkind = 'r'", (DAILY,)
-        ).fetchone()
-    assert daily > 0  # the migrated database has some, so the exclusion is tested
+        daily = _daily_partitions(conn)
+    # The migrated database has some of each table, so the exclusion is tested.
+    assert {name.rsplit("_", 1)[0] for name in daily} == {"events", "event_tags"}
     text = (ROOT / "sql" / "schema.sql").read_text()
     assert "events_default" in text
-    assert "public.events_2" not in text
+    assert "event_tags_default" in text
+    assert DATED_NAME.findall(text) == []
+
+
+def test_dated_name_pattern_finds_every_kind_of_daily_object() -> None:
+    """DATED_NAME, which guards sql/schema.sql, sees the partitions of any
+    table and their indexes, and not the function bodies' date patterns."""
+    found = DATED_NAME.findall(
+        "CREATE TABLE public.event_tags_20261127 (\n"
+        "ALTER INDEX public.idx_x ATTACH PARTITION public.events_20261203_level_idx;\n"
+        "ALTER TABLE ONLY public.rollups_19991231 ADD CONSTRAINT rollups_19991231_pkey"
+    )
+    assert found == [
+        "event_tags_20261127", "events_20261203", "rollups_19991231", "rollups_19991231",
+    ]  # fmt: skip
+    assert DATED_NAME.findall("to_char(day, 'YYYYMMDD') '_([0-9]{8})$' events_default") == []
 
 
 # --- properties the specification and the code rely on --------------------------

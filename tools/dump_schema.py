@@ -15,11 +15,12 @@ PostgreSQL 18 database migrated from scratch on a server that has the roles
 (the test suite passes its own, to save starting a server).
 
 The dump is ``pg_dump --schema-only --no-owner``, normalised so that the file
-is the same on every run and every 18.x minor version: no daily partitions
-``events_YYYYMMDD`` (maintenance makes them at run time; ``events_default``
-stays), no ``SET``/``set_config`` preamble, no version comments, no
-``\\restrict`` lines, and ``ALTER DEFAULT PRIVILEGES`` for whoever loads the
-file (as in the migration) rather than for the role that happened to migrate.
+is the same on every run, every day and every 18.x minor version: no daily
+partitions ``<table>_YYYYMMDD`` of any table (maintenance makes them at run
+time; ``events_default`` and ``event_tags_default`` stay), no
+``SET``/``set_config`` preamble, no version comments, no ``\\restrict``
+lines, and ``ALTER DEFAULT PRIVILEGES`` for whoever loads the file (as in
+the migration) rather than for the role that happened to migrate.
 
 pg_dump 18 comes from ``$MESHER_PG_DUMP``, else the PostgreSQL 18 bin dir
 (``$MESHER_PG18_BIN`` or the embedded one) when it has one, else the PyPI
@@ -47,8 +48,10 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "sql" / "schema.sql"
 PG_MAJOR = 18
-# pg_dump pattern (psql rules: regular expression classes work, * is .*).
-DAILY_PARTITIONS = "public.events_" + "[0-9]" * 8
+# pg_dump pattern (psql rules: regular expression classes work, * is .*): every
+# daily partition, whatever its table (events_YYYYMMDD, event_tags_YYYYMMDD, ...).
+# Excluding a table also leaves out its indexes, constraints and ATTACH lines.
+DAILY_PARTITIONS = "public.*_" + "[0-9]" * 8
 
 HEADER = """\
 -- Mesher's whole current schema, in one file for reading.
@@ -61,7 +64,7 @@ HEADER = """\
 -- not from this file. It is a normalised pg_dump --schema-only of a
 -- PostgreSQL 18 database migrated from scratch, with the roles of
 -- sql/roles.sql present, so the grants to mesher_app are shown. Left out: the
--- daily partitions events_YYYYMMDD (maintenance creates them) and the rows of
+-- daily partitions <table>_YYYYMMDD (maintenance creates them) and the rows of
 -- schema_migrations. Loaded into an empty PostgreSQL 18 database it gives the
 -- same schema as the migrations, but no migration history, so mesher.migrate
 -- cannot manage such a database afterwards.
