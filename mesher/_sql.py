@@ -18,6 +18,7 @@ import psycopg
 import pydantic_core
 from aiosql.adapters.apyformat import AsyncPyFormatAdapter
 from aiosql.adapters.pyformat import PyFormatAdapter
+from aiosql.queries import Queries
 from psycopg.rows import tuple_row
 from psycopg.types.array import ListBinaryDumper
 from psycopg.types.json import JsonbLoader, JsonLoader, JsonLoadsFunction
@@ -174,11 +175,30 @@ class _AsyncAdapter(AsyncPyFormatAdapter):
             return row[0] if row else None
 
 
+def _load(adapter: type[PyFormatAdapter] | type[AsyncPyFormatAdapter]) -> Any:
+    """The queries of ``sql/queries/<entity>.sql``, one namespace per file, as
+    aiosql names a folder's subfolders: ``q.events.get_event``. The package's
+    own code calls them so, which says where each query lives.
+
+    Each query also answers by its bare name (``q.get_event``, the same
+    callable), and ``available_queries`` lists both forms: names are unique
+    across the files (a second one fails the load), so a query can be looked
+    up by its name alone, as tests and benchmarks do."""
+    loaded = Queries(adapter())
+    for path in sorted((sql_dir() / "queries").glob("*.sql")):
+        entity = aiosql.from_path(path, adapter)
+        loaded.add_child_queries(path.stem, entity)
+        for name in entity.available_queries:
+            # add_query refuses a name already taken, by a query or a namespace
+            loaded.add_query(name, getattr(entity, name))
+    return loaded
+
+
 @cache
 def sync_queries() -> Any:
-    return aiosql.from_path(sql_dir() / "queries", _Adapter)
+    return _load(_Adapter)
 
 
 @cache
 def async_queries() -> Any:
-    return aiosql.from_path(sql_dir() / "queries", _AsyncAdapter)
+    return _load(_AsyncAdapter)

@@ -117,7 +117,7 @@ def _step(conn: Conn, work: Callable[[], T]) -> T | None:
     for attempt in range(ATTEMPTS):
         try:
             with conn.transaction():
-                _q.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
+                _q.maintenance.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
                 return work()
         except (LockNotAvailable, DeadlockDetected):
             if attempt + 1 < ATTEMPTS:
@@ -170,7 +170,7 @@ def maintain(
         return result
 
     with conn.transaction():  # commits even on a connection that is not autocommit
-        _q.acquire_maintenance_lock(conn)
+        _q.maintenance.acquire_maintenance_lock(conn)
     try:
         report.created = run(CREATE_AHEAD, lambda: _create_ahead(conn, ahead)) or []
         for day in run(FIND_STRANDED, lambda: _stranded_days(conn)) or []:
@@ -178,32 +178,32 @@ def maintain(
             if moved is not None:
                 report.moved[partition_name(day)] = moved
         report.dropped = run(DROP_EXPIRED, lambda: _drop_expired(conn, retention)) or []
-        delete = partial(_q.delete_expired_rollups, conn, keep_days=rollup_retention)
+        delete = partial(_q.maintenance.delete_expired_rollups, conn, keep_days=rollup_retention)
         report.deleted_rollups = run(DELETE_ROLLUPS, delete) or 0
-        forget = partial(_q.forget_ingest_batches, conn, keep_days=IDEMPOTENCY_DAYS)
+        forget = partial(_q.maintenance.forget_ingest_batches, conn, keep_days=IDEMPOTENCY_DAYS)
         report.forgotten_keys = run(FORGET_KEYS, forget) or 0
-        forget = partial(_q.forget_sentry_event_ids, conn, keep_days=IDEMPOTENCY_DAYS)
+        forget = partial(_q.maintenance.forget_sentry_event_ids, conn, keep_days=IDEMPOTENCY_DAYS)
         report.forgotten_event_ids = run(FORGET_EVENT_IDS, forget) or 0
         report.deleted_sessions = (
-            run(DELETE_SESSIONS, lambda: _q.delete_expired_sessions(conn)) or 0
+            run(DELETE_SESSIONS, lambda: _q.maintenance.delete_expired_sessions(conn)) or 0
         )
     finally:
         if not conn.broken:
             with conn.transaction():
-                _q.release_maintenance_lock(conn)
+                _q.maintenance.release_maintenance_lock(conn)
     return report
 
 
 def _stranded_days(conn: Conn) -> list[dt.date]:
-    return [row["partition_day"] for row in _q.list_default_partition_days(conn)]
+    return [row["partition_day"] for row in _q.maintenance.list_default_partition_days(conn)]
 
 
 def _move_day(conn: Conn, day: dt.date) -> int:
     """Create the day's partition, moving its rows out of events_default."""
-    moved: int | None = _q.create_events_partition(conn, day=day)
+    moved: int | None = _q.partitions.create_events_partition(conn, day=day)
     return moved or 0
 
 
 def _drop_expired(conn: Conn, retention_days: int) -> list[str]:
-    rows = _q.drop_expired_events_partitions(conn, retention_days=retention_days)
+    rows = _q.maintenance.drop_expired_events_partitions(conn, retention_days=retention_days)
     return [row["partition_name"] for row in rows]

@@ -125,9 +125,9 @@ def load_migrations(migrations_dir: Path | None = None) -> list[Migration]:
 
 
 def _applied(conn: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
-    if not _q.migration_history_exists(conn):
+    if not _q.migrations.migration_history_exists(conn):
         return {}
-    return {row["filename"]: row for row in _q.list_applied_migrations(conn)}
+    return {row["filename"]: row for row in _q.migrations.list_applied_migrations(conn)}
 
 
 def _statuses(files: list[Migration], applied: dict[str, dict[str, Any]]) -> list[FileStatus]:
@@ -295,7 +295,7 @@ def _migrate(
     maintenance: tuple[int, int, int],
     say: Callable[[str], None],
 ) -> None:
-    _q.acquire_migration_lock(conn)
+    _q.migrations.acquire_migration_lock(conn)
     try:
         with conn.transaction():
             _apply(conn, "before_migrate.sql", (folder / "before_migrate.sql").read_text())
@@ -303,7 +303,9 @@ def _migrate(
         _refuse_drift(statuses)
         for s in statuses:
             if s.state == "renamed":
-                _q.rename_migration(conn, old_filename=s.renamed_from, filename=s.filename)
+                _q.migrations.rename_migration(
+                    conn, old_filename=s.renamed_from, filename=s.filename
+                )
                 say(f"renamed {s.renamed_from} to {s.filename} in the history")
         todo = {s.filename for s in statuses if s.state == "pending"}
         report.already_applied = len(statuses) - len(todo)
@@ -319,7 +321,7 @@ def _migrate(
         report.maintenance = maintain(conn, *maintenance)
     finally:
         if not conn.broken:
-            _q.release_migration_lock(conn)
+            _q.migrations.release_migration_lock(conn)
 
 
 def _apply_migration(conn: psycopg.Connection[Any], migration: Migration) -> int:
@@ -332,7 +334,7 @@ def _apply_migration(conn: psycopg.Connection[Any], migration: Migration) -> int
         if migration.transactional:
             _apply(conn, migration.filename, migration.sql)
         elapsed = round((time.perf_counter() - started) * 1000)
-        _q.record_migration(
+        _q.migrations.record_migration(
             conn, filename=migration.filename, checksum=migration.checksum, duration_ms=elapsed
         )
     return elapsed

@@ -40,7 +40,7 @@ def create_partition(conn: Connection[Any], day: dt.date | str) -> bool:
     """Create the partition for one UTC day; True if it was created, False if
     it already existed. ``day`` is a ``date`` or a ``'YYYYMMDD'`` string.
     Rows of that day waiting in ``events_default`` move into it."""
-    moved: int | None = _q.create_events_partition(conn, day=day_arg(day))
+    moved: int | None = _q.partitions.create_events_partition(conn, day=day_arg(day))
     return moved is not None
 
 
@@ -54,5 +54,5 @@ def create_partitions_ahead(conn: Connection[Any], days: int) -> list[str]:
 def _create_ahead(conn: Connection[Any], days: int) -> list[str]:
     """create_partitions_ahead without the error translation: maintenance
     needs to see a lock timeout as such, to retry it."""
-    rows = _q.create_events_partitions_ahead(conn, days=days)
+    rows = _q.partitions.create_events_partitions_ahead(conn, days=days)
     return [row["partition_name"] for row in rows if row["created"]]

@@ -275,22 +275,22 @@ def _digest(events: Sequence[_Prepared]) -> str:
 async def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[IngestedEvent]:
     """Steps 1-4 of the module docstring, inside the caller's transaction."""
     params = _issue_params(project_id, events)
-    await _q.lock_fingerprints(conn, keys=_lock_keys(project_id, params["fingerprints"]))
+    await _q.ingest.lock_fingerprints(conn, keys=_lock_keys(project_id, params["fingerprints"]))
     # Lock the existing issues: their status before this batch says which
     # ones regress, and cannot change until the batch commits.
-    locked = _q.lock_issues(conn, project_id=project_id, fingerprints=params["fingerprints"])
+    locked = _q.ingest.lock_issues(conn, project_id=project_id, fingerprints=params["fingerprints"])
     resolved = {row["fingerprint"] async for row in locked if row["status"] == "resolved"}
-    issues = {row["fingerprint"]: row async for row in _q.upsert_issues(conn, **params)}
+    issues = {row["fingerprint"]: row async for row in _q.ingest.upsert_issues(conn, **params)}
     rows = [e.row(project_id, issues[e.fingerprint]["id"]) for e in events]
     if len(rows) == 1:
-        columns = _q.insert_event.parameters
-        await _q.insert_event(conn, **dict(zip(columns, rows[0], strict=True)))
+        columns = _q.ingest.insert_event.parameters
+        await _q.ingest.insert_event(conn, **dict(zip(columns, rows[0], strict=True)))
     else:
-        async with conn.cursor() as cur, cur.copy(_q.copy_events.sql) as copy:
+        async with conn.cursor() as cur, cur.copy(_q.ingest.copy_events.sql) as copy:
             for row in rows:
                 await copy.write_row(row)
     issue_ids = {fp: row["id"] for fp, row in issues.items()}
-    await _q.upsert_tags_and_counts(
+    await _q.ingest.upsert_tags_and_counts(
         conn,
         **_tags_and_counts_params(
             project_id,
@@ -325,7 +325,7 @@ async def _write(
             stored = Jsonb(
                 [[str(r.event_id), str(r.issue_id), r.new_issue, r.regressed] for r in results]
             )
-            await _q.record_ingest_batch(
+            await _q.ingest.record_ingest_batch(
                 conn, project_id=project_id, idempotency_key=key, result=stored
             )
     return results
@@ -336,12 +336,12 @@ async def _replay(
 ) -> list[IngestedEvent] | None:
     """The recorded result of an earlier call with this key, or None (and the
     key claimed for this call) if there was none."""
-    claimed = await _q.claim_ingest_batch(
+    claimed = await _q.ingest.claim_ingest_batch(
         conn, project_id=project_id, idempotency_key=key, request_digest=digest
     )
     if claimed is not None:
         return None
-    prior = await _q.get_ingest_batch(conn, project_id=project_id, idempotency_key=key)
+    prior = await _q.ingest.get_ingest_batch(conn, project_id=project_id, idempotency_key=key)
     if prior is None or prior["request_digest"] != digest:
         raise Conflict("idempotency_key was already used for different events")
     return [
@@ -392,7 +392,7 @@ async def _record_sentry_event_ids(
 ) -> None:
     """Record what was done with each SDK event id; ``_SeenBefore`` if any
     was recorded by an earlier arrival."""
-    rows = _q.record_sentry_event_ids(
+    rows = _q.ingest.record_sentry_event_ids(
         conn,
         project_id=project_id,
         client_event_ids=BinaryArray(e.client_event_id for e in events),
@@ -409,7 +409,9 @@ async def _earlier_arrivals(
     conn: Conn, project_id: UUID, client_event_ids: list[UUID]
 ) -> dict[UUID, IngestedEvent]:
     """The recorded results of those SDK event ids that arrived before."""
-    rows = _q.list_sentry_event_ids(conn, project_id=project_id, client_event_ids=client_event_ids)
+    rows = _q.ingest.list_sentry_event_ids(
+        conn, project_id=project_id, client_event_ids=client_event_ids
+    )
     return {
         row["client_event_id"]: IngestedEvent(
             row["event_id"], row["issue_id"], row["new_issue"], row["regressed"], duplicate=True

@@ -116,7 +116,7 @@ async def _step(conn: Conn, work: Callable[[], Awaitable[T]]) -> T | None:
     for attempt in range(ATTEMPTS):
         try:
             async with conn.transaction():
-                await _q.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
+                await _q.maintenance.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
                 return await work()
         except (LockNotAvailable, DeadlockDetected):
             if attempt + 1 < ATTEMPTS:
@@ -169,7 +169,7 @@ async def maintain(
         return result
 
     async with conn.transaction():  # commits even on a connection that is not autocommit
-        await _q.acquire_maintenance_lock(conn)
+        await _q.maintenance.acquire_maintenance_lock(conn)
     try:
         report.created = await run(CREATE_AHEAD, lambda: _create_ahead(conn, ahead)) or []
         for day in await run(FIND_STRANDED, lambda: _stranded_days(conn)) or []:
@@ -177,32 +177,32 @@ async def maintain(
             if moved is not None:
                 report.moved[partition_name(day)] = moved
         report.dropped = await run(DROP_EXPIRED, lambda: _drop_expired(conn, retention)) or []
-        delete = partial(_q.delete_expired_rollups, conn, keep_days=rollup_retention)
+        delete = partial(_q.maintenance.delete_expired_rollups, conn, keep_days=rollup_retention)
         report.deleted_rollups = await run(DELETE_ROLLUPS, delete) or 0
-        forget = partial(_q.forget_ingest_batches, conn, keep_days=IDEMPOTENCY_DAYS)
+        forget = partial(_q.maintenance.forget_ingest_batches, conn, keep_days=IDEMPOTENCY_DAYS)
         report.forgotten_keys = await run(FORGET_KEYS, forget) or 0
-        forget = partial(_q.forget_sentry_event_ids, conn, keep_days=IDEMPOTENCY_DAYS)
+        forget = partial(_q.maintenance.forget_sentry_event_ids, conn, keep_days=IDEMPOTENCY_DAYS)
         report.forgotten_event_ids = await run(FORGET_EVENT_IDS, forget) or 0
         report.deleted_sessions = (
-            await run(DELETE_SESSIONS, lambda: _q.delete_expired_sessions(conn)) or 0
+            await run(DELETE_SESSIONS, lambda: _q.maintenance.delete_expired_sessions(conn)) or 0
         )
     finally:
         if not conn.broken:
             async with conn.transaction():
-                await _q.release_maintenance_lock(conn)
+                await _q.maintenance.release_maintenance_lock(conn)
     return report
 
 
 async def _stranded_days(conn: Conn) -> list[dt.date]:
-    return [row["partition_day"] async for row in _q.list_default_partition_days(conn)]
+    return [row["partition_day"] async for row in _q.maintenance.list_default_partition_days(conn)]
 
 
 async def _move_day(conn: Conn, day: dt.date) -> int:
     """Create the day's partition, moving its rows out of events_default."""
-    moved: int | None = await _q.create_events_partition(conn, day=day)
+    moved: int | None = await _q.partitions.create_events_partition(conn, day=day)
     return moved or 0
 
 
 async def _drop_expired(conn: Conn, retention_days: int) -> list[str]:
-    rows = _q.drop_expired_events_partitions(conn, retention_days=retention_days)
+    rows = _q.maintenance.drop_expired_events_partitions(conn, retention_days=retention_days)
     return [row["partition_name"] async for row in rows]

@@ -39,7 +39,7 @@ async def create_partition(conn: AsyncConnection[Any], day: dt.date | str) -> bo
     """Create the partition for one UTC day; True if it was created, False if
     it already existed. ``day`` is a ``date`` or a ``'YYYYMMDD'`` string.
     Rows of that day waiting in ``events_default`` move into it."""
-    moved: int | None = await _q.create_events_partition(conn, day=day_arg(day))
+    moved: int | None = await _q.partitions.create_events_partition(conn, day=day_arg(day))
     return moved is not None
 
 
@@ -53,5 +53,5 @@ async def create_partitions_ahead(conn: AsyncConnection[Any], days: int) -> list
 async def _create_ahead(conn: AsyncConnection[Any], days: int) -> list[str]:
     """create_partitions_ahead without the error translation: maintenance
     needs to see a lock timeout as such, to retry it."""
-    rows = _q.create_events_partitions_ahead(conn, days=days)
+    rows = _q.partitions.create_events_partitions_ahead(conn, days=days)
     return [row["partition_name"] async for row in rows if row["created"]]

@@ -30,7 +30,7 @@ def fire_threshold_rules(conn: Conn, project_id: UUID | str) -> list[Alert]:
     window reaches the threshold and whose cooldown has passed. Each firing is
     recorded, and the rule's last_fired_at set, in one statement: concurrent
     callers never fire a rule twice."""
-    rows = q.fire_threshold_rules(conn, project_id=uuid_arg(project_id, "project_id"))
+    rows = q.alerts.fire_threshold_rules(conn, project_id=uuid_arg(project_id, "project_id"))
     return [Alert.model_validate(row) for row in rows]
 
 
@@ -52,7 +52,7 @@ def fire_issue_rules(
         ("regression", sorted({e.issue_id for e in outcome if e.regressed and not e.duplicate})),
     ):
         if issue_ids:
-            rows = q.fire_issue_rules(
+            rows = q.alerts.fire_issue_rules(
                 conn, project_id=pid, condition_type=condition_type, issue_ids=issue_ids
             )
             alerts += [Alert.model_validate(row) for row in rows]
@@ -69,7 +69,9 @@ def _move(
     row = move(conn, id=aid)
     if row is not None:
         return Alert.model_validate(row)
-    current = in_project(q.get_alert, q.get_alert_in_project, project_id)(conn, id=aid)
+    current = in_project(q.alerts.get_alert, q.alerts.get_alert_in_project, project_id)(
+        conn, id=aid
+    )
     if current is None:
         raise NotFound(f"alert {alert_id} not found")
     raise Conflict(f"alert {alert_id} is {current['status']}; it cannot become {target.value}")
@@ -80,7 +82,7 @@ def acknowledge_alert(
     conn: Conn, alert_id: UUID | str, *, project_id: UUID | str | None = None
 ) -> Alert:
     """active -> acknowledged; ``Conflict`` from any other status."""
-    move = in_project(q.acknowledge_alert, q.acknowledge_alert_in_project, project_id)
+    move = in_project(q.alerts.acknowledge_alert, q.alerts.acknowledge_alert_in_project, project_id)
     return _move(conn, move, alert_id, AlertStatus.ACKNOWLEDGED, project_id)
 
 
@@ -89,7 +91,7 @@ def resolve_alert(
     conn: Conn, alert_id: UUID | str, *, project_id: UUID | str | None = None
 ) -> Alert:
     """active or acknowledged -> resolved; ``Conflict`` if already resolved."""
-    move = in_project(q.resolve_alert, q.resolve_alert_in_project, project_id)
+    move = in_project(q.alerts.resolve_alert, q.alerts.resolve_alert_in_project, project_id)
     return _move(conn, move, alert_id, AlertStatus.RESOLVED, project_id)
 
 
@@ -97,7 +99,7 @@ def resolve_alert(
 def get_alert(conn: Conn, alert_id: UUID | str, *, project_id: UUID | str | None = None) -> Alert:
     """One alert; with ``project_id``, only if it belongs to that project."""
     aid = uuid_arg(alert_id, "alert_id")
-    row = in_project(q.get_alert, q.get_alert_in_project, project_id)(conn, id=aid)
+    row = in_project(q.alerts.get_alert, q.alerts.get_alert_in_project, project_id)(conn, id=aid)
     return Alert.model_validate(found(row, f"alert {alert_id}"))
 
 
@@ -110,7 +112,7 @@ def list_alerts(
 ) -> list[Alert]:
     """A project's alerts, newest first, optionally of one status."""
     status_value = optional_enum_arg(status, AlertStatus, "status")
-    rows = q.list_alerts(
+    rows = q.alerts.list_alerts(
         conn,
         project_id=uuid_arg(project_id, "project_id"),
         status=None if status_value is None else status_value.value,

@@ -44,7 +44,7 @@ def get_event(conn: Conn, project_id: UUID | str, event_id: UUID | str) -> Event
     if eid.version != 7:
         raise InvalidInput("event_id must be a UUIDv7 (event ids carry their time)")
     at = uuid7_time(eid)
-    row = q.get_event(
+    row = q.events.get_event(
         conn,
         project_id=uuid_arg(project_id, "project_id"),
         id=eid,
@@ -69,11 +69,15 @@ def list_events_for_issue(
     after_received_at, after_id = cursor_arg(cursor)
     iid = uuid_arg(issue_id, "issue_id")
     if after_id is None:
-        first = in_project(q.list_events_for_issue, q.list_events_for_issue_in_project, project_id)
+        first = in_project(
+            q.events.list_events_for_issue, q.events.list_events_for_issue_in_project, project_id
+        )
         rows = first(conn, issue_id=iid, page_size=size + 1)
     else:
         after = in_project(
-            q.list_events_for_issue_after, q.list_events_for_issue_after_in_project, project_id
+            q.events.list_events_for_issue_after,
+            q.events.list_events_for_issue_after_in_project,
+            project_id,
         )
         rows = after(
             conn,
@@ -105,7 +109,7 @@ def filter_events_by_tags(
     events of the pair the tag store counts fewest of in ``event_tags``,
     newest first, until ``limit`` match, then sorts those of the rows that
     overlap them in time (see sql/queries/events.sql)."""
-    rows = q.filter_events_by_tags(
+    rows = q.events.filter_events_by_tags(
         conn,
         project_id=uuid_arg(project_id, "project_id"),
         tags=Jsonb(tags_arg(tags)),
@@ -127,7 +131,7 @@ def event_volume(
     counts whole UTC hours: ``since`` counts from the start of its hour."""
     unit = bucket_arg(bucket)
     start = series_start(unit, since, default_buckets=24)
-    rows = q.event_volume(
+    rows = q.events.event_volume(
         conn, project_id=uuid_arg(project_id, "project_id"), bucket=unit, since=start
     )
     return [(row["bucket_start"], row["event_count"]) for row in rows]
@@ -140,7 +144,7 @@ def level_breakdown(
     """Events per level since ``since`` (default: the last 24 hours; from the
     start of its UTC hour, like ``event_volume``), every level present."""
     counts = dict.fromkeys(Severity, 0)
-    rows = q.level_breakdown(
+    rows = q.events.level_breakdown(
         conn,
         project_id=uuid_arg(project_id, "project_id"),
         since=_since(since, dt.timedelta(hours=24)),

@@ -18,7 +18,7 @@ def add_member(
     conn: Conn, user_id: UUID | str, org_id: UUID | str, role: Role | str = Role.MEMBER
 ) -> UUID:
     """Add a user to an organization; ``Conflict`` if already a member."""
-    membership_id: UUID = q.add_member(
+    membership_id: UUID = q.memberships.add_member(
         conn,
         user_id=uuid_arg(user_id, "user_id"),
         org_id=uuid_arg(org_id, "org_id"),
@@ -29,11 +29,11 @@ def add_member(
 
 @translate_errors
 def get_members(conn: Conn, org_id: UUID | str) -> list[OrgMembership]:
-    rows = q.get_members(conn, org_id=uuid_arg(org_id, "org_id"))
+    rows = q.memberships.get_members(conn, org_id=uuid_arg(org_id, "org_id"))
     return [OrgMembership.model_validate(row) for row in rows]
 
 
 @translate_errors
 def get_user_orgs(conn: Conn, user_id: UUID | str) -> list[OrgMembership]:
-    rows = q.get_user_orgs(conn, user_id=uuid_arg(user_id, "user_id"))
+    rows = q.memberships.get_user_orgs(conn, user_id=uuid_arg(user_id, "user_id"))
     return [OrgMembership.model_validate(row) for row in rows]

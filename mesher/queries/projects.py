@@ -17,7 +17,7 @@ __all__ = ["get_project", "insert_project", "list_projects_by_org"]
 @translate_errors
 def insert_project(conn: Conn, org_id: UUID | str, name: str, platform: str | None = None) -> UUID:
     """Create a project; ``NotFound`` if the organization does not exist."""
-    project_id: UUID = q.insert_project(
+    project_id: UUID = q.projects.insert_project(
         conn,
         org_id=uuid_arg(org_id, "org_id"),
         name=text_arg(name, "name"),
@@ -28,11 +28,11 @@ def insert_project(conn: Conn, org_id: UUID | str, name: str, platform: str | No
 
 @translate_errors
 def get_project(conn: Conn, project_id: UUID | str) -> Project:
-    row = q.get_project(conn, id=uuid_arg(project_id, "project_id"))
+    row = q.projects.get_project(conn, id=uuid_arg(project_id, "project_id"))
     return Project.model_validate(found(row, f"project {project_id}"))
 
 
 @translate_errors
 def list_projects_by_org(conn: Conn, org_id: UUID | str) -> list[Project]:
-    rows = q.list_projects_by_org(conn, org_id=uuid_arg(org_id, "org_id"))
+    rows = q.projects.list_projects_by_org(conn, org_id=uuid_arg(org_id, "org_id"))
     return [Project.model_validate(row) for row in rows]

@@ -17,19 +17,19 @@ __all__ = ["create_session", "delete_session", "validate_session"]
 @translate_errors
 def create_session(conn: Conn, user_id: UUID | str) -> str:
     """Start a 7-day session and return its token; only its digest is stored."""
-    token: str = q.create_session(conn, user_id=uuid_arg(user_id, "user_id"))
+    token: str = q.sessions.create_session(conn, user_id=uuid_arg(user_id, "user_id"))
     return token
 
 
 @translate_errors
 def validate_session(conn: Conn, token: str) -> Session:
     """The session a token opens; ``NotFound`` if unknown or expired."""
-    row = q.validate_session(conn, token=session_token_arg(token))
+    row = q.sessions.validate_session(conn, token=session_token_arg(token))
     return Session.model_validate(found(row, "session (unknown or expired)"))
 
 
 @translate_errors
 def delete_session(conn: Conn, token: str) -> int:
     """End a session; returns 1, or 0 if there was none."""
-    count: int = q.delete_session(conn, token=session_token_arg(token))
+    count: int = q.sessions.delete_session(conn, token=session_token_arg(token))
     return count

@@ -36,7 +36,7 @@ def issue_tag_facets(
     events, and the key's number of distinct values. ``NotFound`` if there is
     no such issue (or, with ``project_id``, it belongs to another project)."""
     iid = uuid_arg(issue_id, "issue_id")
-    query = in_project(q.issue_tag_facets, q.issue_tag_facets_in_project, project_id)
+    query = in_project(q.tags.issue_tag_facets, q.tags.issue_tag_facets_in_project, project_id)
     size = count_arg(top, "top", minimum=1, maximum=MAX_FACET_VALUES)
     rows = [row for row in query(conn, issue_id=iid, top=size)]
     if not rows:
@@ -71,7 +71,7 @@ def issue_tag_facets(
 @translate_errors
 def project_tag_keys(conn: Conn, project_id: UUID | str) -> list[str]:
     """The tag keys seen in a project's events, in code point order."""
-    rows = q.project_tag_keys(conn, project_id=uuid_arg(project_id, "project_id"))
+    rows = q.tags.project_tag_keys(conn, project_id=uuid_arg(project_id, "project_id"))
     return [row["tag_key"] for row in rows]
 
 
@@ -85,7 +85,7 @@ def project_tag_values(
     pid = uuid_arg(project_id, "project_id")
     tag_key = _text(key, "key", 1, MAX_TAG_NAME)
     start = _text(prefix, "prefix", 0, MAX_TAG_VALUE)
-    rows = q.project_tag_values(
+    rows = q.tags.project_tag_values(
         conn,
         project_id=pid,
         tag_key=tag_key,

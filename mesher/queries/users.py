@@ -17,7 +17,7 @@ __all__ = ["authenticate_user", "create_user", "get_user"]
 @translate_errors
 def create_user(conn: Conn, email: str, password: str, display_name: str) -> UUID:
     """Create a user (bcrypt cost 12); ``Conflict`` if the email is taken in any case."""
-    user_id: UUID = q.create_user(
+    user_id: UUID = q.users.create_user(
         conn,
         email=email_arg(email),
         password=password_arg(password),
@@ -32,7 +32,7 @@ def authenticate_user(conn: Conn, email: str, password: str) -> User:
 
     An unknown email costs the same bcrypt comparison as a wrong password.
     """
-    row = q.authenticate_user(conn, email=email_arg(email), password=password_arg(password))
+    row = q.users.authenticate_user(conn, email=email_arg(email), password=password_arg(password))
     if row is None:
         raise InvalidCredentials("invalid email or password")
     return User.model_validate(row)
@@ -40,5 +40,5 @@ def authenticate_user(conn: Conn, email: str, password: str) -> User:
 
 @translate_errors
 def get_user(conn: Conn, user_id: UUID | str) -> User:
-    row = q.get_user(conn, id=uuid_arg(user_id, "user_id"))
+    row = q.users.get_user(conn, id=uuid_arg(user_id, "user_id"))
     return User.model_validate(found(row, f"user {user_id}"))

@@ -30,7 +30,7 @@ async def create_alert_rule(
     """Create an enabled rule. ``condition`` is validated by ``AlertCondition``."""
     if not isinstance(action, Mapping):
         raise InvalidInput("action must be a mapping")
-    row = await q.create_alert_rule(
+    row = await q.alert_rules.create_alert_rule(
         conn,
         project_id=uuid_arg(project_id, "project_id"),
         name=text_arg(name, "name", max_length=256),
@@ -45,7 +45,7 @@ async def create_alert_rule(
 
 @translate_errors
 async def list_alert_rules(conn: Conn, project_id: UUID | str) -> list[AlertRule]:
-    rows = q.list_alert_rules(conn, project_id=uuid_arg(project_id, "project_id"))
+    rows = q.alert_rules.list_alert_rules(conn, project_id=uuid_arg(project_id, "project_id"))
     return [AlertRule.model_validate(row) async for row in rows]
 
 
@@ -57,7 +57,11 @@ async def set_alert_rule_enabled(
     if not isinstance(enabled, bool):
         raise InvalidInput("enabled must be True or False")
     rid = uuid_arg(rule_id, "rule_id")
-    update = in_project(q.set_alert_rule_enabled, q.set_alert_rule_enabled_in_project, project_id)
+    update = in_project(
+        q.alert_rules.set_alert_rule_enabled,
+        q.alert_rules.set_alert_rule_enabled_in_project,
+        project_id,
+    )
     row = await update(conn, id=rid, enabled=enabled)
     return AlertRule.model_validate(found(row, f"alert rule {rule_id}"))
 
@@ -69,6 +73,8 @@ async def delete_alert_rule(
     """Delete a rule and its alerts; returns 1, or 0 if there was none (with
     ``project_id``: none in that project)."""
     rid = uuid_arg(rule_id, "rule_id")
-    delete = in_project(q.delete_alert_rule, q.delete_alert_rule_in_project, project_id)
+    delete = in_project(
+        q.alert_rules.delete_alert_rule, q.alert_rules.delete_alert_rule_in_project, project_id
+    )
     count: int = await delete(conn, id=rid)
     return count

@@ -22,7 +22,7 @@ __all__ = [
 @translate_errors
 async def create_api_key(conn: Conn, project_id: UUID | str, label: str = "default") -> str:
     """Issue a new ``mshr_`` key for a project and return it."""
-    key: str = await q.create_api_key(
+    key: str = await q.api_keys.create_api_key(
         conn,
         project_id=uuid_arg(project_id, "project_id"),
         label=text_arg(label, "label", max_length=256),
@@ -33,7 +33,7 @@ async def create_api_key(conn: Conn, project_id: UUID | str, label: str = "defau
 @translate_errors
 async def get_project_by_api_key(conn: Conn, key: str) -> Project:
     """The project of a live key; ``NotFound`` for an unknown or revoked key."""
-    row = await q.get_project_by_api_key(conn, key_value=api_key_arg(key))
+    row = await q.api_keys.get_project_by_api_key(conn, key_value=api_key_arg(key))
     return project_from_row(found(row, "api key (unknown or revoked)"))
 
 
@@ -44,7 +44,7 @@ async def get_project_by_dsn(conn: Conn, dsn_id: int | str, public_key: str) -> 
     what = "project for this DSN (unknown key or project)"
     if not is_api_key(public_key):  # any other SDK key is just not one of ours
         raise NotFound(f"{what} not found")
-    row = await q.get_project_by_dsn(conn, dsn_id=dsn_id_arg(dsn_id), key_value=public_key)
+    row = await q.api_keys.get_project_by_dsn(conn, dsn_id=dsn_id_arg(dsn_id), key_value=public_key)
     return project_from_row(found(row, what))
 
 
@@ -52,7 +52,7 @@ async def get_project_by_dsn(conn: Conn, dsn_id: int | str, public_key: str) -> 
 async def list_api_keys(conn: Conn, project_id: UUID | str) -> list[ApiKey]:
     """A project's keys, revoked ones included, oldest first. ``key_value`` is
     a ``SecretStr``: ``.get_secret_value()`` shows it."""
-    rows = q.list_api_keys(conn, project_id=uuid_arg(project_id, "project_id"))
+    rows = q.api_keys.list_api_keys(conn, project_id=uuid_arg(project_id, "project_id"))
     return [ApiKey.model_validate(row) async for row in rows]
 
 
@@ -63,6 +63,6 @@ async def revoke_api_key(
     """Revoke a key by id; returns 1, or 0 if it was missing or already revoked
     (with ``project_id``: or of another project)."""
     kid = uuid_arg(key_id, "key_id")
-    revoke = in_project(q.revoke_api_key, q.revoke_api_key_in_project, project_id)
+    revoke = in_project(q.api_keys.revoke_api_key, q.api_keys.revoke_api_key_in_project, project_id)
     count: int = await revoke(conn, id=kid)
     return count

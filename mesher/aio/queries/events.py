@@ -43,7 +43,7 @@ async def get_event(conn: Conn, project_id: UUID | str, event_id: UUID | str) ->
     if eid.version != 7:
         raise InvalidInput("event_id must be a UUIDv7 (event ids carry their time)")
     at = uuid7_time(eid)
-    row = await q.get_event(
+    row = await q.events.get_event(
         conn,
         project_id=uuid_arg(project_id, "project_id"),
         id=eid,
@@ -68,11 +68,15 @@ async def list_events_for_issue(
     after_received_at, after_id = cursor_arg(cursor)
     iid = uuid_arg(issue_id, "issue_id")
     if after_id is None:
-        first = in_project(q.list_events_for_issue, q.list_events_for_issue_in_project, project_id)
+        first = in_project(
+            q.events.list_events_for_issue, q.events.list_events_for_issue_in_project, project_id
+        )
         rows = first(conn, issue_id=iid, page_size=size + 1)
     else:
         after = in_project(
-            q.list_events_for_issue_after, q.list_events_for_issue_after_in_project, project_id
+            q.events.list_events_for_issue_after,
+            q.events.list_events_for_issue_after_in_project,
+            project_id,
         )
         rows = after(
             conn,
@@ -104,7 +108,7 @@ async def filter_events_by_tags(
     events of the pair the tag store counts fewest of in ``event_tags``,
     newest first, until ``limit`` match, then sorts those of the rows that
     overlap them in time (see sql/queries/events.sql)."""
-    rows = q.filter_events_by_tags(
+    rows = q.events.filter_events_by_tags(
         conn,
         project_id=uuid_arg(project_id, "project_id"),
         tags=Jsonb(tags_arg(tags)),
@@ -126,7 +130,7 @@ async def event_volume(
     counts whole UTC hours: ``since`` counts from the start of its hour."""
     unit = bucket_arg(bucket)
     start = series_start(unit, since, default_buckets=24)
-    rows = q.event_volume(
+    rows = q.events.event_volume(
         conn, project_id=uuid_arg(project_id, "project_id"), bucket=unit, since=start
     )
     return [(row["bucket_start"], row["event_count"]) async for row in rows]
@@ -139,7 +143,7 @@ async def level_breakdown(
     """Events per level since ``since`` (default: the last 24 hours; from the
     start of its UTC hour, like ``event_volume``), every level present."""
     counts = dict.fromkeys(Severity, 0)
-    rows = q.level_breakdown(
+    rows = q.events.level_breakdown(
         conn,
         project_id=uuid_arg(project_id, "project_id"),
         since=_since(since, dt.timedelta(hours=24)),

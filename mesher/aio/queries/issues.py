@@ -33,7 +33,9 @@ async def get_issue(
 ) -> Issue:
     """One issue; with ``project_id``, only if it belongs to that project."""
     iid = uuid_arg(issue_id, "issue_id")
-    row = await in_project(q.get_issue, q.get_issue_in_project, project_id)(conn, id=iid)
+    row = await in_project(q.issues.get_issue, q.issues.get_issue_in_project, project_id)(
+        conn, id=iid
+    )
     return issue_from_row(found(row, f"issue {issue_id}"))
 
 
@@ -59,9 +61,9 @@ async def list_issues(
         "page_size": size + 1,  # one more tells whether a next page exists
     }
     if after_id is None:
-        rows = q.list_issues(conn, **common)
+        rows = q.issues.list_issues(conn, **common)
     else:
-        rows = q.list_issues_after(
+        rows = q.issues.list_issues_after(
             conn, **common, after_last_seen=after_last_seen, after_id=after_id
         )
     items, next_cursor = keyset_page([issue_from_row(row) async for row in rows], size)
@@ -82,10 +84,10 @@ async def _set_status(
     ``project_id``, the issue's own (get_issue, across projects)."""
     iid = uuid_arg(issue_id, "issue_id")
     if project_id is None:
-        row = found(await q.get_issue(conn, id=iid), f"issue {issue_id}")
+        row = found(await q.issues.get_issue(conn, id=iid), f"issue {issue_id}")
         project_id = row["project_id"]
     pid = uuid_arg(project_id, "project_id")
-    changed = await q.set_issue_status(conn, project_id=pid, id=iid, new_status=status.value)
+    changed = await q.issues.set_issue_status(conn, project_id=pid, id=iid, new_status=status.value)
     return issue_from_row(found(changed, f"issue {issue_id}"))
 
 
@@ -122,7 +124,7 @@ async def assign_issue(
     project_id: UUID | str | None = None,
 ) -> Issue:
     """Assign an issue to a user, or unassign it with None."""
-    update = in_project(q.assign_issue, q.assign_issue_in_project, project_id)
+    update = in_project(q.issues.assign_issue, q.issues.assign_issue_in_project, project_id)
     return await _change(conn, update, issue_id, user_id=optional_uuid_arg(user_id, "user_id"))
 
 
@@ -130,7 +132,9 @@ async def assign_issue(
 async def count_issues_by_status(conn: Conn, project_id: UUID | str) -> dict[IssueStatus, int]:
     """Issues per status, every status present (0 when none)."""
     counts = dict.fromkeys(IssueStatus, 0)
-    async for row in q.count_issues_by_status(conn, project_id=uuid_arg(project_id, "project_id")):
+    async for row in q.issues.count_issues_by_status(
+        conn, project_id=uuid_arg(project_id, "project_id")
+    ):
         counts[IssueStatus(row["status"])] = row["issue_count"]
     return counts
 
@@ -138,7 +142,7 @@ async def count_issues_by_status(conn: Conn, project_id: UUID | str) -> dict[Iss
 @translate_errors
 async def top_issues(conn: Conn, project_id: UUID | str, limit: int = 10) -> list[Issue]:
     """A project's issues with the most events, most first."""
-    rows = q.top_issues(
+    rows = q.issues.top_issues(
         conn,
         project_id=uuid_arg(project_id, "project_id"),
         page_size=count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE),
@@ -190,7 +194,7 @@ async def issue_sparklines(
     series: dict[UUID, list[tuple[dt.datetime, int]]] = {i: [] for i in ids}
     if not ids:
         return series
-    rows = q.issue_sparklines(conn, project_id=pid, issue_ids=ids, bucket=unit, since=start)
+    rows = q.issues.issue_sparklines(conn, project_id=pid, issue_ids=ids, bucket=unit, since=start)
     async for row in rows:
         series[row["issue_id"]].append((row["bucket_start"], row["event_count"]))
     return series

@@ -16,7 +16,7 @@ __all__ = ["get_org", "insert_org", "list_orgs"]
 @translate_errors
 async def insert_org(conn: Conn, name: str, slug: str) -> UUID:
     """Create an organization; ``Conflict`` if the slug is taken."""
-    org_id: UUID = await q.insert_org(
+    org_id: UUID = await q.organizations.insert_org(
         conn, name=text_arg(name, "name"), slug=text_arg(slug, "slug", max_length=100)
     )
     return org_id
@@ -24,10 +24,10 @@ async def insert_org(conn: Conn, name: str, slug: str) -> UUID:
 
 @translate_errors
 async def get_org(conn: Conn, org_id: UUID | str) -> Organization:
-    row = await q.get_org(conn, id=uuid_arg(org_id, "org_id"))
+    row = await q.organizations.get_org(conn, id=uuid_arg(org_id, "org_id"))
     return Organization.model_validate(found(row, f"organization {org_id}"))
 
 
 @translate_errors
 async def list_orgs(conn: Conn) -> list[Organization]:
-    return [Organization.model_validate(row) async for row in q.list_orgs(conn)]
+    return [Organization.model_validate(row) async for row in q.organizations.list_orgs(conn)]

@@ -18,7 +18,7 @@ async def insert_project(
     conn: Conn, org_id: UUID | str, name: str, platform: str | None = None
 ) -> UUID:
     """Create a project; ``NotFound`` if the organization does not exist."""
-    project_id: UUID = await q.insert_project(
+    project_id: UUID = await q.projects.insert_project(
         conn,
         org_id=uuid_arg(org_id, "org_id"),
         name=text_arg(name, "name"),
@@ -29,11 +29,11 @@ async def insert_project(
 
 @translate_errors
 async def get_project(conn: Conn, project_id: UUID | str) -> Project:
-    row = await q.get_project(conn, id=uuid_arg(project_id, "project_id"))
+    row = await q.projects.get_project(conn, id=uuid_arg(project_id, "project_id"))
     return Project.model_validate(found(row, f"project {project_id}"))
 
 
 @translate_errors
 async def list_projects_by_org(conn: Conn, org_id: UUID | str) -> list[Project]:
-    rows = q.list_projects_by_org(conn, org_id=uuid_arg(org_id, "org_id"))
+    rows = q.projects.list_projects_by_org(conn, org_id=uuid_arg(org_id, "org_id"))
     return [Project.model_validate(row) async for row in rows]

@@ -56,15 +56,15 @@ async def search_issues(
     users: dict[str, UUID] = {}
     emails = assignee_emails(parsed)
     if emails:
-        async for row in q.search_assignees(conn, emails=emails):
+        async for row in q.search.search_assignees(conn, emails=emails):
             users[row["email"]] = row["id"]
     filters = sql_filters(parsed, at, users)
     if filters is None:  # terms that no issue can meet together
         return IssuePage(items=[], next_cursor=None)
     statement = {
-        "date": q.search_issues,
-        "new": q.search_issues_new,
-        "freq": q.search_issues_freq,
+        "date": q.search.search_issues,
+        "new": q.search.search_issues_new,
+        "freq": q.search.search_issues_freq,
     }[order]
     key = SEARCH_SORTS[order]
     rows = statement(

@@ -16,7 +16,7 @@ __all__ = ["authenticate_user", "create_user", "get_user"]
 @translate_errors
 async def create_user(conn: Conn, email: str, password: str, display_name: str) -> UUID:
     """Create a user (bcrypt cost 12); ``Conflict`` if the email is taken in any case."""
-    user_id: UUID = await q.create_user(
+    user_id: UUID = await q.users.create_user(
         conn,
         email=email_arg(email),
         password=password_arg(password),
@@ -31,7 +31,9 @@ async def authenticate_user(conn: Conn, email: str, password: str) -> User:
 
     An unknown email costs the same bcrypt comparison as a wrong password.
     """
-    row = await q.authenticate_user(conn, email=email_arg(email), password=password_arg(password))
+    row = await q.users.authenticate_user(
+        conn, email=email_arg(email), password=password_arg(password)
+    )
     if row is None:
         raise InvalidCredentials("invalid email or password")
     return User.model_validate(row)
@@ -39,5 +41,5 @@ async def authenticate_user(conn: Conn, email: str, password: str) -> User:
 
 @translate_errors
 async def get_user(conn: Conn, user_id: UUID | str) -> User:
-    row = await q.get_user(conn, id=uuid_arg(user_id, "user_id"))
+    row = await q.users.get_user(conn, id=uuid_arg(user_id, "user_id"))
     return User.model_validate(found(row, f"user {user_id}"))
