@@ -175,7 +175,9 @@ class _AsyncAdapter(AsyncPyFormatAdapter):
             return row[0] if row else None
 
 
-def _load(adapter: type[PyFormatAdapter] | type[AsyncPyFormatAdapter]) -> Any:
+def load_queries(
+    adapter: type[PyFormatAdapter] | type[AsyncPyFormatAdapter], folder: Path | None = None
+) -> Any:
     """The queries of ``sql/queries/<entity>.sql``, one namespace per file, as
     aiosql names a folder's subfolders: ``q.events.get_event``. The package's
     own code calls them so, which says where each query lives.
@@ -183,9 +185,11 @@ def _load(adapter: type[PyFormatAdapter] | type[AsyncPyFormatAdapter]) -> Any:
     Each query also answers by its bare name (``q.get_event``, the same
     callable), and ``available_queries`` lists both forms: names are unique
     across the files (a second one fails the load), so a query can be looked
-    up by its name alone, as tests and benchmarks do."""
+    up by its name alone, as tests and benchmarks do.
+
+    ``folder`` defaults to ``sql_dir() / "queries"``."""
     loaded = Queries(adapter())
-    for path in sorted((sql_dir() / "queries").glob("*.sql")):
+    for path in sorted((folder or sql_dir() / "queries").glob("*.sql")):
         entity = aiosql.from_path(path, adapter)
         loaded.add_child_queries(path.stem, entity)
         for name in entity.available_queries:
@@ -196,9 +200,9 @@ def _load(adapter: type[PyFormatAdapter] | type[AsyncPyFormatAdapter]) -> Any:
 
 @cache
 def sync_queries() -> Any:
-    return _load(_Adapter)
+    return load_queries(_Adapter)
 
 
 @cache
 def async_queries() -> Any:
-    return _load(_AsyncAdapter)
+    return load_queries(_AsyncAdapter)

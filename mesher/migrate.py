@@ -1,34 +1,69 @@
-"""Apply ``sql/migrations`` to a database, then create the partitions ahead.
+"""Apply ``sql/migrations`` and ``sql/functions`` to a database, then create
+the partitions ahead. Migrate deletes nothing; retention is ``--maintain``'s.
 
 Usage::
 
-    python -m mesher.migrate [--database-url URL] [--days N] [--retention-days N]
-                             [--rollup-retention-days N] [--status | --maintain]
+    python -m mesher.migrate [--database-url URL] [--days N]      # migrate
+    python -m mesher.migrate [--database-url URL] --status        # list the files' states
+    python -m mesher.migrate --maintain [--database-url URL] [--days N]
+                             [--retention-days N] [--rollup-retention-days N]
 
-The URL comes from ``--database-url``, else ``$DATABASE_URL``, else the
-embedded development server (see ``mesher.embedded``).
+The URL comes from ``--database-url``, else ``$DATABASE_URL``, else (not for
+``--maintain``) the embedded development server (see ``mesher.embedded``),
+named on the first line of output.
 
 What a run does, under a session advisory lock so that concurrent runs
 queue up one behind the other:
 
-1. ``before_migrate.sql`` (creates the ``schema_migrations`` history table);
-2. every numbered file ``NNNN_name.sql`` not yet in the history, in order,
-   each in its own transaction together with its history row;
-3. ``after_migrate.sql`` (idempotent fix-ups, e.g. rebinding uuidv7);
-4. maintenance (``mesher.maintenance.maintain``): the ``events`` partitions
-   for today (UTC) and the following days, rows stranded in
-   ``events_default`` moved to their day, partitions past the retention
-   dropped, hourly rollups past theirs, expired idempotency keys, Sentry
-   event ids and sessions deleted.
+1. ``before_migrate.sql`` (creates the history tables ``schema_migrations``
+   and ``schema_function_applications``);
+2. every numbered file ``sql/migrations/NNNN_name.sql`` not yet in the
+   history, in order, each in its own transaction with its history row;
+3. every file of ``sql/functions/`` whose SHA-256 differs from its latest
+   application (or never applied): the function files first, then the view
+   files (a file holding ``CREATE [OR REPLACE] VIEW``), each group in
+   alphabetical order, with ``check_function_bodies`` off so that a function
+   may call one that comes later; then ``after_migrate.sql`` (idempotent
+   fix-ups: Citus placement and Citus's function settings, rebinding
+   uuidv7). Step 3 is one transaction: a file that fails leaves every
+   function as it was and records nothing;
+4. the ``events`` partitions for today (UTC) and the ``--days - 1``
+   following days (a day's rows waiting in ``events_default`` move into its
+   new partition).
 
-``--maintain`` runs step 4 alone, for a daily cron job.
+Nothing is dropped or deleted: no partition past its retention, no rollup,
+idempotency key, Sentry event id or session. That is ``--maintain`` (for a
+daily cron job) and ``mesher.maintenance.maintain``; ``--maintain`` refuses
+to run without a URL, so that a cron job whose ``$DATABASE_URL`` went
+missing fails instead of maintaining a fresh embedded database.
 
-An applied file is immutable: if its checksum changed, or it disappeared,
-the run stops before applying anything. Add a new numbered file instead. A
-file may be renamed if its number and contents stay: the history follows it.
-A file whose first line is ``-- no-transaction`` runs statement by statement
-outside a transaction (for ``CREATE INDEX CONCURRENTLY``); write it so that a
-re-run after a failure half-way is safe (``IF NOT EXISTS``).
+Two kinds of files:
+
+- **Numbered migrations** hold tables, columns, indexes, constraints, triggers
+  and data moves. An applied file is immutable: if its checksum changed, or
+  it disappeared, the run stops before applying anything. Add a new numbered
+  file instead. A file may be renamed if its number and contents stay: the
+  history follows it. A file whose first line is ``-- no-transaction`` runs
+  statement by statement outside a transaction (for ``CREATE INDEX
+  CONCURRENTLY``); write it so that a re-run after a failure half-way is
+  safe (``IF NOT EXISTS``).
+- **Function files**, ``sql/functions/<name>.sql``, one per function, trigger
+  function or view, named after it, written with ``CREATE OR REPLACE`` (and
+  any ``COMMENT ON`` for it): they are edited in place, and a run applies
+  the edit. They run after the numbered files, so a function may use a
+  column that a migration of the same run adds; a numbered migration must
+  not rely on a function file's newest version (on a fresh database it runs
+  before it). Since ``CREATE OR REPLACE`` cannot change a function's
+  arguments or result type (it would create an overload next to the old
+  one), a signature that old code may still call changes under a new name:
+  add ``<name>_v2.sql`` (no overloads), move the callers to it, and drop the
+  old function in a later numbered migration, deleting its file in the same
+  change. A view's columns can only be appended the same way; anything else
+  is a new view name, or a numbered migration that drops the view first.
+
+``--status`` lists both kinds: ``applied``, ``pending``, ``changed``,
+``missing`` or ``renamed`` for the numbered files; ``applied``, ``pending``
+or ``changed`` for ``functions/<name>.sql``.
 
 Every failure is a ``mesher.errors.MesherError``: ``MigrationError`` for the
 files and their history, ``DatabaseError`` for the server or the connection.
@@ -51,6 +86,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from ._args import count_arg
 from ._sql import sql_dir, sync_queries
 from .errors import DatabaseError, MesherError, MigrationError, translate
 from .limits import (
@@ -60,12 +96,15 @@ from .limits import (
     ROLLUP_RETENTION_DAYS,
 )
 from .maintenance import MaintenanceReport, maintain
+from .partitions import _create_ahead
 
 __all__ = [
     "FileStatus",
     "Migration",
     "MigrationReport",
     "load",
+    "load_function_files",
+    "load_migrations",
     "main",
     "migrate",
     "run_maintenance",
@@ -73,8 +112,12 @@ __all__ = [
 ]
 
 _NUMBERED = re.compile(r"[0-9]{4}_[a-z0-9_]+\.sql")
+_FUNCTION_FILE = re.compile(r"[a-z_][a-z0-9_]*\.sql")
 _HOOKS = ("before_migrate.sql", "after_migrate.sql")
 _NO_TRANSACTION = "-- no-transaction"
+#: How --status and the output name a function file: apart from the numbered ones.
+FUNCTIONS_PREFIX = "functions/"
+_VIEW = re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:TEMP|TEMPORARY|RECURSIVE)\s+)*VIEW\b", re.I)
 _q = sync_queries()
 
 
@@ -92,18 +135,27 @@ class Migration:
         """False when the file's first line is ``-- no-transaction``."""
         return self.sql.split("\n", 1)[0].strip() != _NO_TRANSACTION
 
+    @property
+    def is_view(self) -> bool:
+        """Whether a function file creates a view (views are applied last)."""
+        return any(_VIEW.match(s) for s in split_statements(_strip_comments(self.sql)))
+
 
 @dataclass
 class MigrationReport:
-    applied: list[str] = field(default_factory=list)
-    already_applied: int = 0
-    maintenance: MaintenanceReport = field(default_factory=MaintenanceReport)
+    """What one ``migrate`` run did. It deletes nothing: there is nothing
+    dropped or deleted to report."""
+
+    applied: list[str] = field(default_factory=list)  # numbered files applied now
+    already_applied: int = 0  # numbered files applied by earlier runs
+    functions_applied: list[str] = field(default_factory=list)  # functions/<name>.sql
+    partitions_created: list[str] = field(default_factory=list)  # events_YYYYMMDD made ahead
 
 
 @dataclass(frozen=True)
 class FileStatus:
-    filename: str
-    state: str  # applied | pending | changed | missing | renamed
+    filename: str  # NNNN_name.sql, or functions/<name>.sql for a function file
+    state: str  # applied | pending | changed | missing | renamed (numbered files only)
     applied_at: datetime | None = None
     renamed_from: str | None = None  # state "renamed": the name in the history
 
@@ -122,6 +174,35 @@ def load_migrations(migrations_dir: Path | None = None) -> list[Migration]:
     if len(set(numbers)) != len(numbers):
         raise MigrationError(f"two migration files share a number in {folder}")
     return found
+
+
+def load_function_files(functions_dir: Path | None = None) -> list[Migration]:
+    """The files of sql/functions, in the order they are applied: the
+    function files, then the view files, each alphabetically. A .sql file
+    that is not named like a function is an error."""
+    folder = functions_dir or sql_dir() / "functions"
+    found = []
+    for path in sorted(folder.glob("*.sql")):
+        if not _FUNCTION_FILE.fullmatch(path.name):
+            raise MigrationError(
+                f"{FUNCTIONS_PREFIX}{path.name}: function files are named <function_name>.sql"
+            )
+        found.append(Migration(path.name, path.read_text()))
+    return sorted(found, key=lambda f: (f.is_view, f.filename))
+
+
+def _strip_comments(sql: str) -> str:
+    """The text with its comments blanked (not those inside quotes or bodies)."""
+    out, i = [], 0
+    while i < len(sql):
+        end = _skip_token(sql, i)
+        if end > i and sql.startswith(("--", "/*"), i):
+            out.append(" ")
+        else:
+            end = max(end, i + 1)
+            out.append(sql[i:end])
+        i = end
+    return "".join(out)
 
 
 def _applied(conn: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
@@ -154,6 +235,28 @@ def _statuses(files: list[Migration], applied: dict[str, dict[str, Any]]) -> lis
             result.append(FileStatus(name, "changed", row["applied_at"]))
         else:
             result.append(FileStatus(name, "applied", row["applied_at"]))
+    return result
+
+
+def _function_applied(conn: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
+    if not _q.migrations.function_history_exists(conn):
+        return {}
+    return {row["filename"]: row for row in _q.migrations.list_function_applications(conn)}
+
+
+def _function_statuses(
+    files: list[Migration], applied: dict[str, dict[str, Any]]
+) -> list[FileStatus]:
+    """applied, pending (never applied here) or changed (applied, then edited)."""
+    result = []
+    for f in files:
+        row = applied.get(f.filename)
+        if row is None:
+            state = "pending"
+        else:
+            state = "applied" if row["checksum"] == f.checksum else "changed"
+        when = row["applied_at"] if row else None
+        result.append(FileStatus(FUNCTIONS_PREFIX + f.filename, state, when))
     return result
 
 
@@ -263,27 +366,28 @@ def migrate(
     conninfo: str,
     *,
     days: int = 7,
-    retention_days: int = 90,
-    rollup_retention_days: int = ROLLUP_RETENTION_DAYS,
     echo: Callable[[str], None] | None = None,
     migrations_dir: Path | None = None,
+    functions_dir: Path | None = None,
 ) -> MigrationReport:
-    """Bring the database at ``conninfo`` up to date; see the module docstring.
+    """Bring the database at ``conninfo`` up to date and create the
+    partitions of today and the ``days - 1`` days after; see the module
+    docstring. Deletes nothing (retention is ``maintain``'s).
 
-    ``echo`` receives one line per step; ``migrations_dir`` defaults to sql/migrations.
+    ``echo`` receives one line per step; ``migrations_dir`` and
+    ``functions_dir`` default to sql/migrations and sql/functions.
     """
+    ahead = count_arg(days, "days", maximum=MAX_DAYS_AHEAD)
     say = echo or (lambda _line: None)
     folder = migrations_dir or sql_dir() / "migrations"
     files = load_migrations(folder)
+    function_files = load_function_files(functions_dir)
     report = MigrationReport()
     with _connect(conninfo) as conn:
         try:
-            retention = (days, retention_days, rollup_retention_days)
-            _migrate(conn, folder, files, report, retention, say)
+            _migrate(conn, folder, files, function_files, report, ahead, say)
         except psycopg.Error as exc:
             raise _database_error(exc, conninfo) from exc
-    for line in report.maintenance.lines():
-        say(line)
     return report
 
 
@@ -291,8 +395,9 @@ def _migrate(
     conn: psycopg.Connection[Any],
     folder: Path,
     files: list[Migration],
+    function_files: list[Migration],
     report: MigrationReport,
-    maintenance: tuple[int, int, int],
+    days: int,
     say: Callable[[str], None],
 ) -> None:
     _q.migrations.acquire_migration_lock(conn)
@@ -314,11 +419,16 @@ def _migrate(
                 elapsed = _apply_migration(conn, migration)
                 report.applied.append(migration.filename)
                 say(f"applied {migration.filename} ({elapsed} ms)")
-        with conn.transaction():
-            _apply(conn, "after_migrate.sql", (folder / "after_migrate.sql").read_text())
         if not report.applied:
             say(f"schema up to date ({report.already_applied} migrations applied earlier)")
-        report.maintenance = maintain(conn, *maintenance)
+        _apply_function_files(conn, folder, function_files, report, say)
+        with conn.transaction():
+            report.partitions_created = _create_ahead(conn, days)
+        created = report.partitions_created
+        say(
+            "create partitions ahead: "
+            + (f"created {len(created)} ({', '.join(created)})" if created else "nothing to do")
+        )
     finally:
         if not conn.broken:
             _q.migrations.release_migration_lock(conn)
@@ -333,11 +443,52 @@ def _apply_migration(conn: psycopg.Connection[Any], migration: Migration) -> int
     with conn.transaction():
         if migration.transactional:
             _apply(conn, migration.filename, migration.sql)
-        elapsed = round((time.perf_counter() - started) * 1000)
+        elapsed = _ms_since(started)
         _q.migrations.record_migration(
             conn, filename=migration.filename, checksum=migration.checksum, duration_ms=elapsed
         )
     return elapsed
+
+
+def _apply_function_files(
+    conn: psycopg.Connection[Any],
+    folder: Path,
+    function_files: list[Migration],
+    report: MigrationReport,
+    say: Callable[[str], None],
+) -> None:
+    """The function files that changed since their latest application, then
+    after_migrate.sql, in one transaction: on Citus, a function re-created
+    from its file is never seen without the settings after_migrate.sql gives
+    it back."""
+    statuses = _function_statuses(function_files, _function_applied(conn))
+    todo = {s.filename for s in statuses if s.state != "applied"}
+    applied = []
+    with conn.transaction():
+        # Bodies are checked when called, not when created: a function may
+        # call one whose file comes later in the order.
+        conn.execute("SET LOCAL check_function_bodies TO off")
+        for f in function_files:
+            name = FUNCTIONS_PREFIX + f.filename
+            if name not in todo:
+                continue
+            started = time.perf_counter()
+            _apply(conn, name, f.sql)
+            elapsed = _ms_since(started)
+            _q.migrations.record_function_application(
+                conn, filename=f.filename, checksum=f.checksum, duration_ms=elapsed
+            )
+            applied.append((name, elapsed))
+        _apply(conn, "after_migrate.sql", (folder / "after_migrate.sql").read_text())
+    report.functions_applied = [name for name, _ in applied]
+    for name, elapsed in applied:
+        say(f"applied {name} ({elapsed} ms)")
+    if not applied:
+        say(f"functions up to date ({len(function_files)} files applied earlier)")
+
+
+def _ms_since(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
 
 
 def _connect(conninfo: str) -> psycopg.Connection[Any]:
@@ -364,7 +515,8 @@ def run_maintenance(
     rollup_retention_days: int = ROLLUP_RETENTION_DAYS,
     echo: Callable[[str], None] | None = None,
 ) -> MaintenanceReport:
-    """Partition maintenance alone (``--maintain``), on its own connection."""
+    """The maintenance (``--maintain``), on its own connection: partitions
+    ahead, and everything past its retention dropped or deleted."""
     with _connect(conninfo) as conn:
         try:
             report = maintain(conn, days, retention_days, rollup_retention_days)
@@ -375,12 +527,19 @@ def run_maintenance(
     return report
 
 
-def status(conninfo: str, *, migrations_dir: Path | None = None) -> list[FileStatus]:
-    """Each migration file's state: applied, pending, changed, missing or renamed."""
+def status(
+    conninfo: str, *, migrations_dir: Path | None = None, functions_dir: Path | None = None
+) -> list[FileStatus]:
+    """Each numbered file's state (applied, pending, changed, missing or
+    renamed), then each function file's (``functions/<name>.sql``: applied,
+    pending or changed), in the order a run applies them."""
     files = load_migrations(migrations_dir)
+    function_files = load_function_files(functions_dir)
     with _connect(conninfo) as conn:
         try:
-            return _statuses(files, _applied(conn))
+            return _statuses(files, _applied(conn)) + _function_statuses(
+                function_files, _function_applied(conn)
+            )
         except psycopg.Error as exc:
             raise _database_error(exc, conninfo) from exc
 
@@ -414,7 +573,9 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         prog="python -m mesher.migrate", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "--database-url", help="PostgreSQL URL (default: $DATABASE_URL, else the embedded server)"
+        "--database-url",
+        help="PostgreSQL URL (default: $DATABASE_URL, else the embedded server;"
+        " --maintain requires one)",
     )
     parser.add_argument(
         "--days", type=int, default=7, help="days of event partitions to create ahead (default 7)"
@@ -422,39 +583,53 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--retention-days",
         type=int,
-        default=90,
-        help="drop event partitions whose day is older than this (default 90)",
+        help="with --maintain: drop event partitions whose day is older than this (default 90)",
     )
     parser.add_argument(
         "--rollup-retention-days",
         type=int,
-        default=ROLLUP_RETENTION_DAYS,
-        help=f"delete hourly rollups older than this (default {ROLLUP_RETENTION_DAYS})",
+        help="with --maintain: delete hourly rollups older than this"
+        f" (default {ROLLUP_RETENTION_DAYS})",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
-        "--status", action="store_true", help="list applied and pending files; change nothing"
+        "--status", action="store_true", help="list the files' states; change nothing"
     )
     mode.add_argument(
-        "--maintain", action="store_true", help="partition maintenance only (for cron)"
+        "--maintain",
+        action="store_true",
+        help="maintenance only, for cron: partitions ahead, and delete what is past its retention",
     )
     args = parser.parse_args(argv)
     if not 0 <= args.days <= MAX_DAYS_AHEAD:
         parser.error(f"--days must be between 0 and {MAX_DAYS_AHEAD}")
-    if not MIN_RETENTION_DAYS <= args.retention_days <= MAX_RETENTION_DAYS:
-        parser.error(
-            f"--retention-days must be between {MIN_RETENTION_DAYS} and {MAX_RETENTION_DAYS}"
-        )
-    if not MIN_RETENTION_DAYS <= args.rollup_retention_days <= MAX_RETENTION_DAYS:
-        parser.error(
-            f"--rollup-retention-days must be between {MIN_RETENTION_DAYS} and {MAX_RETENTION_DAYS}"
-        )
+    for option, value in (
+        ("--retention-days", args.retention_days),
+        ("--rollup-retention-days", args.rollup_retention_days),
+    ):
+        if value is None:
+            continue
+        if not args.maintain:
+            parser.error(f"{option} applies to --maintain only: migrate deletes nothing")
+        if not MIN_RETENTION_DAYS <= value <= MAX_RETENTION_DAYS:
+            parser.error(f"{option} must be between {MIN_RETENTION_DAYS} and {MAX_RETENTION_DAYS}")
+    if args.retention_days is None:
+        args.retention_days = 90
+    if args.rollup_retention_days is None:
+        args.rollup_retention_days = ROLLUP_RETENTION_DAYS
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     url = args.database_url or os.environ.get("DATABASE_URL", "")
+    if args.maintain and not url:
+        print(
+            "mesher.migrate: --maintain needs the database to maintain: pass --database-url"
+            " or set DATABASE_URL (it never maintains the embedded development server)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         if not url:
             from .embedded import EmbeddedError, ensure_dev_server
@@ -465,19 +640,20 @@ def main(argv: list[str] | None = None) -> int:
                 raise EmbeddedError(f"embedded PostgreSQL: {exc}") from exc
             url = cluster.url()
             print(f"using the embedded PostgreSQL 18 (data in {cluster.data_dir}): {url}")
-        retention = {
-            "days": args.days,
-            "retention_days": args.retention_days,
-            "rollup_retention_days": args.rollup_retention_days,
-        }
         if args.status:
             for s in status(url):
                 when = f"  {s.applied_at:%Y-%m-%d %H:%M:%S %Z}" if s.applied_at else ""
                 print(f"{s.state:8} {s.filename}{when}")
         elif args.maintain:
-            run_maintenance(url, **retention, echo=print)
+            run_maintenance(
+                url,
+                days=args.days,
+                retention_days=args.retention_days,
+                rollup_retention_days=args.rollup_retention_days,
+                echo=print,
+            )
         else:
-            migrate(url, **retention, echo=print)
+            migrate(url, days=args.days, echo=print)
     except MesherError as exc:
         print(f"mesher.migrate: {exc}", file=sys.stderr)
         return 1

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,11 +18,17 @@ import psycopg
 import pytest
 
 from mesher import embedded
+from mesher import queries as q
 from mesher._sql import sql_dir
 from mesher.embedded import EmbeddedError
 from mesher.errors import DatabaseError, MesherError, MigrationError
+from mesher.ingest import ingest_events
+from mesher.maintenance import maintain
 from mesher.migrate import (
+    FUNCTIONS_PREFIX,
+    load_function_files,
     load_migrations,
+    main,
     migrate,
     redact,
     run_maintenance,
@@ -32,6 +40,7 @@ from .conftest import Server, as_app
 from .helpers import run_concurrently
 
 FILES = [m.filename for m in load_migrations()]
+FUNCTION_FILES = [FUNCTIONS_PREFIX + f.filename for f in load_function_files()]
 
 
 def _history(url: str) -> list[tuple[str, str]]:
@@ -61,23 +70,25 @@ def test_fresh_migrate_then_noop(empty_db_url: str) -> None:
     lines: list[str] = []
     first = migrate(empty_db_url, echo=lines.append)
     assert first.applied == FILES
-    assert len(first.maintenance.created) == 7
-    assert [line.split()[1] for line in lines[: len(FILES)]] == FILES
-    assert lines[-7].startswith("create partitions ahead: created 7 (events_")
-    second = migrate(empty_db_url, echo=lines.append)
-    assert (second.applied, second.maintenance.created) == ([], [])
-    assert second.already_applied == len(FILES)
-    assert lines[-8:] == [
-        f"schema up to date ({len(FILES)} migrations applied earlier)",
-        "create partitions ahead: nothing to do",
-        "move rows out of events_default: nothing to do",
-        "drop expired partitions: nothing to do",
-        "delete expired hourly rollups: nothing to do",
-        "forget expired idempotency keys: nothing to do",
-        "forget expired Sentry event ids: nothing to do",
-        "delete expired sessions: nothing to do",
+    assert first.functions_applied == FUNCTION_FILES
+    assert len(first.partitions_created) == 7
+    applied = FILES + FUNCTION_FILES
+    assert [line.split()[1] for line in lines[: len(applied)]] == applied
+    assert lines[len(applied) :] == [
+        f"create partitions ahead: created 7 ({', '.join(first.partitions_created)})"
     ]
-    assert [s.state for s in status(empty_db_url)] == ["applied"] * len(FILES)
+    lines.clear()
+    second = migrate(empty_db_url, echo=lines.append)
+    assert (second.applied, second.functions_applied, second.partitions_created) == ([], [], [])
+    assert second.already_applied == len(FILES)
+    assert lines == [
+        f"schema up to date ({len(FILES)} migrations applied earlier)",
+        f"functions up to date ({len(FUNCTION_FILES)} files applied earlier)",
+        "create partitions ahead: nothing to do",
+    ]
+    assert [(s.filename, s.state) for s in status(empty_db_url)] == [
+        (name, "applied") for name in applied
+    ]
 
 
 def test_four_concurrent_runs(empty_db_url: str) -> None:
@@ -181,6 +192,112 @@ def test_upgrade_trap_rebinds_defaults_to_builtin(server: Server, empty_db_url: 
         assert conn.execute("SELECT to_regprocedure('public.uuidv7()')").fetchone() == (None,)
 
 
+# --- migrate deletes nothing; --maintain does ---------------------------------------
+
+
+def _expirable(url: str, day: dt.date) -> tuple[int, int, int, bool]:
+    """What maintenance would delete: the events of ``day``, the idempotency
+    keys, the sessions, and whether ``day`` has its partition."""
+    with psycopg.connect(url) as conn:
+        counts = conn.execute(
+            """SELECT
+                (SELECT count(*) FROM events WHERE received_at >= %(day)s
+                 AND received_at < %(day)s + interval '1 day'),
+                (SELECT count(*) FROM ingest_batches),
+                (SELECT count(*) FROM sessions),
+                to_regclass(%(partition)s) IS NOT NULL""",
+            {"day": day, "partition": f"events_{day:%Y%m%d}"},
+        ).fetchone()
+    assert counts is not None
+    return counts
+
+
+@pytest.mark.citus
+def test_migrate_deletes_nothing_maintain_does(db_url: str, project_id: uuid.UUID) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        (old_day,) = conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date - 120").fetchone()
+        assert conn.execute("SELECT create_events_partition(%s)", (old_day,)).fetchone() == (0,)
+        ingest_events(conn, project_id, [{"message": "now"}], idempotency_key="old")
+        conn.execute(
+            "INSERT INTO events (project_id, issue_id, level, message, fingerprint, received_at)"
+            " SELECT project_id, issue_id, level, 'old', fingerprint, %s FROM events",
+            (dt.datetime.combine(old_day, dt.time(12), dt.UTC),),
+        )
+        conn.execute("UPDATE ingest_batches SET received_at = now() - interval '30 days'")
+        q.create_session(conn, q.create_user(conn, "ada@example.com", "a password", "Ada"))
+        conn.execute("UPDATE sessions SET expires_at = now() - interval '1 second'")
+    assert _expirable(db_url, old_day) == (1, 1, 1, True)
+    lines: list[str] = []
+    report = migrate(db_url, echo=lines.append)
+    assert _expirable(db_url, old_day) == (1, 1, 1, True)  # all still there
+    assert not any(("drop" in line or "delete" in line or "forget" in line) for line in lines)
+    assert (report.applied, report.functions_applied) == ([], [])
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        dropped = maintain(conn, retention_days=90).dropped
+    assert dropped == [f"events_{old_day:%Y%m%d}"]
+    assert _expirable(db_url, old_day) == (0, 0, 0, False)
+
+
+@pytest.mark.citus
+def test_cli_maintain_drops_what_migrate_keeps(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        (old_day,) = conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date - 120").fetchone()
+        conn.execute("SELECT create_events_partition(%s)", (old_day,))
+    partition = f"events_{old_day:%Y%m%d}"
+    assert main(["--database-url", db_url]) == 0
+    assert _expirable(db_url, old_day)[3]
+    assert main(["--database-url", db_url, "--maintain", "--retention-days", "119"]) == 0
+    assert not _expirable(db_url, old_day)[3]
+    out = capsys.readouterr().out
+    assert f"drop expired partitions: dropped 1 ({partition})" in out
+
+
+def test_cli_maintain_without_url_refuses(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A cron job whose DATABASE_URL went missing fails; it does not start
+    and maintain the embedded development server."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("MESHER_HOME", str(tmp_path / "home"))
+    assert main(["--maintain"]) == 2
+    assert main(["--maintain", "--retention-days", "30", "--database-url", ""]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert (
+        err.splitlines()
+        == [
+            "mesher.migrate: --maintain needs the database to maintain: pass --database-url or set"
+            " DATABASE_URL (it never maintains the embedded development server)"
+        ]
+        * 2
+    )
+    assert not (tmp_path / "home").exists()
+
+
+@pytest.mark.parametrize("option", ["--retention-days", "--rollup-retention-days"])
+def test_cli_retention_is_for_maintain_only(
+    option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "postgresql://x@127.0.0.1:1/db"  # never reached: refused before connecting
+    with pytest.raises(SystemExit) as info:
+        main([option, "30", "--database-url", url])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{option} applies to --maintain only: migrate deletes nothing" in err
+    with pytest.raises(SystemExit) as info:
+        main([option, "0", "--maintain", "--database-url", url])
+    assert info.value.code == 2
+    assert f"{option} must be between 1 and" in capsys.readouterr().err
+
+
+def test_migrate_takes_no_retention(empty_db_url: str) -> None:
+    with pytest.raises(TypeError, match="retention_days"):
+        migrate(empty_db_url, retention_days=30)  # type: ignore[call-arg]
+    assert "organizations" not in _tables(empty_db_url)
+
+
 # --- the command line ----------------------------------------------------------
 
 
@@ -205,7 +322,7 @@ def test_cli_migrates_and_reports_status(empty_db_url: str) -> None:
     again = _cli("--database-url", empty_db_url, "--days", "3", "--status")
     assert again.returncode == 0
     assert [line.split()[:2] for line in again.stdout.splitlines()] == [
-        ["applied", f] for f in FILES
+        ["applied", f] for f in FILES + FUNCTION_FILES
     ]
 
 
@@ -512,7 +629,7 @@ def test_renamed_file_is_recognised_and_followed(empty_db_url: str, migrations_c
     assert (renamed.filename, renamed.renamed_from) == (new, old)
     assert renamed.applied_at is not None
     assert old not in [s.filename for s in before]
-    assert len(before) == len(FILES)
+    assert len(before) == len(FILES) + len(FUNCTION_FILES)
     assert {s.state for s in before if s is not renamed} == {"applied"}
     lines: list[str] = []
     report = migrate(empty_db_url, migrations_dir=migrations_copy, echo=lines.append)
@@ -523,7 +640,7 @@ def test_renamed_file_is_recognised_and_followed(empty_db_url: str, migrations_c
     assert old not in history and history[new] == checksum
     assert [s.state for s in status(empty_db_url, migrations_dir=migrations_copy)] == [
         "applied"
-    ] * len(FILES)
+    ] * (len(FILES) + len(FUNCTION_FILES))
     again: list[str] = []
     migrate(empty_db_url, migrations_dir=migrations_copy, echo=again.append)
     assert not any(line.startswith("renamed") for line in again)

@@ -2,14 +2,16 @@
 """Query helpers, one module per entity, each over its ``sql/queries/<entity>.sql``.
 
 Every helper takes a psycopg connection first and never commits: the caller
-owns the transaction (``with conn.transaction(): ...``, or
-``conn.commit()``). Names say what comes back: ``get_*`` one model or
-``NotFound``; ``list_*``, ``get_members`` and ``get_user_orgs`` a list;
-``count_*`` counts; ``insert_*``/``create_*``/``add_*`` what they made. Only
-``mesher.errors`` exceptions escape.
+owns the transaction (``with conn.transaction(): ...``, or ``conn.commit()``).
+Names say what comes back: ``get_*`` one model or ``NotFound``; ``list_*``,
+``get_members`` and ``get_user_orgs`` a list; ``count_*`` counts;
+``insert_*``/``create_*``/``add_*`` what they made. Only ``mesher.errors``
+exceptions escape.
 
-``from mesher.aio import queries; queries.get_org(conn, org_id)``
-reaches every helper; the entity modules hold them.
+``from mesher import queries; queries.get_org(conn, org_id)`` reaches every
+helper; the entity modules hold them. ``mesher.aio.queries`` has the same
+helpers for an ``AsyncConnection``, to be awaited (the sync package is
+generated from it, docstrings included).
 """
 
 from .alert_rules import (

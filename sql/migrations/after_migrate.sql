@@ -1,10 +1,23 @@
--- Runs after every migration run, outside the numbered history; idempotent.
---
--- The upgrade trap: on PostgreSQL < 18, 0001 installs public.uuidv7() and
--- every id default binds to it (by OID). After a pg_upgrade or a dump and
--- restore onto 18+, those defaults would still call the slow polyfill. Once
--- the server has pg_catalog.uuidv7(), rebind each default that depends on
--- the polyfill to the built-in and drop the polyfill.
+-- Runs after every migration run, after the numbered files and the files of
+-- sql/functions/, outside both histories; idempotent.
+
+-- The history tables (before_migrate.sql) are the migrating role's alone:
+-- migration 0008 grants the application role every table of the schema,
+-- and its default privileges every new one.
+DO $history$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'mesher_app') THEN
+        REVOKE ALL ON TABLE schema_migrations, schema_function_applications FROM mesher_app;
+    END IF;
+END
+$history$;
+
+-- The upgrade trap: on PostgreSQL < 18, 0001 installs public.uuidv7()
+-- (sql/functions/uuidv7.sql) and every id default binds to it (by OID).
+-- After a pg_upgrade or a dump and restore onto 18+, those defaults would
+-- still call the slow polyfill. Once the server has pg_catalog.uuidv7(),
+-- rebind each default that depends on the polyfill to the built-in and drop
+-- the polyfill.
 DO $rebind$
 DECLARE
     polyfill regprocedure := to_regprocedure('public.uuidv7()');
@@ -40,10 +53,10 @@ $rebind$;
 -- - the tables that belong to a project are distributed by project_id and
 --   co-located with issues, so that a project's issues, events, rules and
 --   alerts share one shard and every project-scoped query runs on one node.
--- schema_migrations stays on the coordinator. A table already placed is
--- left alone (place_on_citus, migration 0011), so a re-run is a no-op; a new
--- table must be added to a list (one that does not exist yet, in a database
--- not fully migrated, waits), and its migration places it too.
+-- The history tables stay on the coordinator. A table already placed is
+-- left alone (sql/functions/place_on_citus.sql), so a re-run is a no-op; a
+-- new table must be added to a list (one that does not exist yet, in a
+-- database not fully migrated, waits), and its migration places it too.
 -- Existing rows are copied into the shards (create_distributed_table), so
 -- running migrate after CREATE EXTENSION citus distributes a database that
 -- was plain PostgreSQL until then.
@@ -60,15 +73,15 @@ DECLARE
     ];
     placed TEXT[] := '{}';
     table_name TEXT;
-    filter_function REGPROCEDURE;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
         RETURN;
     END IF;
-    -- Migration 0018 replaced the per-issue rows' foreign keys to issues
-    -- with triggers, on a database without Citus. Distributed now, it gets
-    -- its keys back, before its tables are placed (Citus refuses a trigger
-    -- on a distributed table unless told to run it unsafely).
+    -- Without Citus, triggers on issues (delete_issue_tags_and_hours)
+    -- delete the per-issue rows where foreign keys would (migration 0018).
+    -- A database distributed now gets its keys back, before its tables are
+    -- placed (Citus refuses a trigger on a distributed table unless told to
+    -- run it unsafely).
     IF EXISTS (
         SELECT FROM pg_trigger
         WHERE tgrelid = to_regclass('issues') AND tgname = 'issues_delete_tags_and_hours'
@@ -133,21 +146,20 @@ BEGIN
         RAISE WARNING 'set citus.multi_shard_modify_mode = sequential for database %: '
         'migrate may not (it does not own it)', current_database();
     END IF;
+    -- The settings below are Citus's alone, so they are not in the
+    -- function files: a file applied again (CREATE OR REPLACE) replaces a
+    -- function's settings with its own, and this file, which runs after
+    -- the function files on every run, sets them back.
+    --
     -- A new day's partition moves that day's rows out of events_default and
     -- attaches in one transaction; on a distributed table, Citus allows
     -- that only over one connection per node.
     ALTER FUNCTION create_events_partition(DATE)
     SET citus.multi_shard_modify_mode TO 'sequential';
-    -- filter_events_by_tags (migrations 0016 and 0017, whichever this
-    -- database has) runs its statements on generic plans; Citus plans a
-    -- query with parameters per call, by the values (that is how it finds
-    -- the shard), and refuses a generic plan.
-    FOR filter_function IN
-        SELECT p.oid::REGPROCEDURE
-        FROM pg_proc AS p
-        WHERE p.proname = 'filter_events_by_tags' AND pg_function_is_visible(p.oid)
-    LOOP
-        EXECUTE format('ALTER FUNCTION %s RESET plan_cache_mode', filter_function);
-    END LOOP;
+    -- filter_events_by_tags runs its statements on generic plans; Citus
+    -- plans a query with parameters per call, by the values (that is how
+    -- it finds the shard), and refuses a generic plan.
+    ALTER FUNCTION filter_events_by_tags(UUID, JSONB, TIMESTAMPTZ, INTEGER)
+    RESET plan_cache_mode;
 END
 $citus$;

@@ -3,8 +3,9 @@
 -- fingerprint of the batch, taken in the order given (the caller sorts the
 -- keys). Concurrent batches that share fingerprints then queue instead of
 -- deadlocking, whether their issues exist yet or are about to be inserted.
--- The function (migration 0011) refuses on a Citus node other than the
--- coordinator, where the locks would not exclude the coordinator's writers.
+-- The function (sql/functions/lock_fingerprints.sql) refuses on a Citus
+-- node other than the coordinator, where the locks would not exclude the
+-- coordinator's writers.
 SELECT lock_fingerprints(cast(:keys AS BIGINT[])) AS locks_taken;
 
 -- name: lock_issues(project_id, fingerprints)

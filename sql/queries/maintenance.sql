@@ -9,7 +9,7 @@ SELECT pg_advisory_unlock(hashtext('mesher.maintain'));
 -- name: set_lock_timeout(milliseconds)$
 -- Bounds how long a maintenance step waits for a lock (and so how long
 -- ingestion can queue behind it), for the current transaction only; on
--- Citus, on the workers as well (the function is in migration 0011).
+-- Citus, on the workers as well (sql/functions/set_lock_timeout.sql).
 SELECT set_lock_timeout(cast(:milliseconds AS INTEGER));
 
 -- name: list_default_partition_days()
@@ -21,8 +21,8 @@ ORDER BY partition_day;
 
 -- name: drop_expired_events_partitions(retention_days)
 -- Drops the daily partitions of events and event_tags older than the
--- retention; one row per dropped events partition (the function
--- drop_expired_events_partitions, in sql/schema.sql).
+-- retention; one row per dropped events partition
+-- (sql/functions/drop_expired_events_partitions.sql).
 SELECT drop_expired_events_partitions(:retention_days) AS partition_name;
 
 -- name: forget_ingest_batches(keep_days)!

@@ -29,3 +29,21 @@ VALUES (:filename, :checksum, :duration_ms);
 UPDATE schema_migrations
 SET filename = :filename
 WHERE filename = :old_filename;
+
+-- name: function_history_exists()$
+-- Whether before_migrate.sql has run here since sql/functions/ exists.
+SELECT to_regclass('schema_function_applications') IS NOT NULL;
+
+-- name: list_function_applications()
+-- Each function file's latest application (the filename index, newest id first).
+SELECT DISTINCT ON (filename)
+    filename,
+    checksum,
+    applied_at
+FROM schema_function_applications
+ORDER BY filename ASC, id DESC;
+
+-- name: record_function_application(filename, checksum, duration_ms)!
+-- Records one application of a function file, in the same transaction as its DDL.
+INSERT INTO schema_function_applications (filename, checksum, duration_ms)
+VALUES (:filename, :checksum, :duration_ms);

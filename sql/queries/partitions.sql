@@ -2,7 +2,7 @@
 -- Creates events_YYYYMMDD and event_tags_YYYYMMDD for one UTC day unless
 -- they exist, moving that day's rows out of events_default and
 -- event_tags_default; returns the events moved, NULL if events_YYYYMMDD
--- existed (the function create_events_partition, in sql/schema.sql).
+-- existed (sql/functions/create_events_partition.sql).
 SELECT create_events_partition(:day);
 
 -- name: create_events_partitions_ahead(days)

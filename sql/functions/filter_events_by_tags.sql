@@ -1,0 +1,169 @@
+-- A project's events whose tags contain every pair of p_tags, received at
+-- or after p_since, newest first, at most p_page_size of them
+-- (queries/events.sql, filter_events_by_tags). It picks the pair it walks
+-- itself: of the pairs asked for, the one the tag store counts fewest
+-- events of.
+--
+-- event_tags holds one row per write-path batch, tag pair and UTC day, the
+-- row listing that batch's events of the pair, newest first. The walk reads
+-- a pair's rows newest first until it has found as many events as asked
+-- for; the oldest of them bounds the answer from below, and a second
+-- statement reads the rows whose newest event is at least that new (those
+-- walked, and any that overlap them, since batches written at the same time
+-- overlap in time) and sorts their events from the bound on. Both
+-- statements read a number of rows that follows the page asked for, not
+-- the number of matches. A walk that finds fewer has found every match, and
+-- returns them.
+--
+-- A function, so that its statements run on generic plans, made once per
+-- session, whatever the values: the statements join two partitioned
+-- tables, and a custom plan (planned for the call's values) costs
+-- milliseconds of planning on every call where the walk itself takes a few
+-- tenths of one; the generic plan prunes the partitions older than p_since
+-- when it starts (runtime pruning). The SET clauses hold for the function's
+-- statements only; the caller's settings are untouched. On Citus,
+-- after_migrate.sql resets plan_cache_mode: Citus plans a query with
+-- parameters per call, by the values (that is how it finds the shard), and
+-- refuses a generic plan.
+--
+-- It returns rows of the events table (SETOF events: a row type, not a
+-- built-in type to capitalise).
+CREATE OR REPLACE FUNCTION filter_events_by_tags(
+    p_project_id UUID,
+    p_tags JSONB,
+    p_since TIMESTAMPTZ,
+    p_page_size INTEGER
+) RETURNS SETOF events  -- noqa: CP05
+LANGUAGE plpgsql STABLE
+SET search_path FROM CURRENT
+SET plan_cache_mode TO force_generic_plan
+AS $$
+DECLARE
+    -- The pair walked, from p_tags.
+    v_tag_key TEXT;
+    v_tag_value TEXT;
+    -- The events the walk found (at most p_page_size), and the oldest one's
+    -- time.
+    v_found INTEGER;
+    v_bound TIMESTAMPTZ;
+    v_found_at TIMESTAMPTZ[];
+    v_found_ids UUID[];
+BEGIN
+    -- Of the pairs asked for, the one on the fewest of the project's events
+    -- by the tag store's counts (project_tag_values: times_seen, one probe
+    -- of its primary key per pair); a pair it does not know counts as none.
+    -- Ties go to the first key in jsonb order (shorter keys first). No pairs
+    -- (an empty p_tags): no row, and no events below.
+    SELECT
+        t.key,
+        t.value
+    INTO v_tag_key, v_tag_value
+    FROM jsonb_each_text(p_tags) AS t
+    LEFT JOIN project_tag_values AS v
+        ON
+            v.project_id = p_project_id
+            AND t.key = v.tag_key
+            AND t.value = v.tag_value
+    ORDER BY coalesce(v.times_seen, 0), t.key
+    LIMIT 1;
+
+    -- 1. The walk: the pair's rows of event_tags newest first (the
+    -- partitions' primary keys merged; p_since prunes the older partitions),
+    -- each row's events in its order, each event by its primary key, those
+    -- whose tags contain every pair, until p_page_size are found. They are
+    -- not necessarily the newest (rows overlap), but the newest p_page_size
+    -- are at least as new as the oldest of them: v_bound. Found fewer: they
+    -- are every match, returned at once. The event is fetched in a LATERAL
+    -- subquery with LIMIT 1: the planner cannot estimate the join on the
+    -- event's id and time, and would otherwise join every event of the pair
+    -- to events before the LIMIT.
+    SELECT
+        count(*),
+        min(w.received_at),
+        array_agg(w.received_at),
+        array_agg(w.event_id)
+    INTO v_found, v_bound, v_found_at, v_found_ids
+    FROM (
+        SELECT
+            u.received_at,
+            u.event_id
+        FROM event_tags AS t
+        CROSS JOIN
+            LATERAL unnest(t.received_ats, t.event_ids) AS u (received_at, event_id)
+        CROSS JOIN
+            LATERAL (
+                SELECT 1 AS found
+                FROM events AS e
+                WHERE
+                    e.project_id = p_project_id
+                    AND e.id = u.event_id
+                    AND e.received_at = u.received_at
+                    AND e.received_at >= p_since
+                    AND e.tags @> p_tags
+                LIMIT 1
+            ) AS e
+        WHERE
+            t.project_id = p_project_id
+            AND t.tag_key = v_tag_key
+            AND t.tag_value = v_tag_value
+            AND t.received_at >= p_since
+            AND u.received_at >= p_since
+        ORDER BY t.received_at DESC, t.event_id DESC
+        LIMIT p_page_size
+    ) AS w;
+    IF v_found < p_page_size THEN
+        RETURN QUERY
+        SELECT e.*
+        FROM unnest(v_found_at, v_found_ids) AS w (received_at, event_id)
+        CROSS JOIN
+            LATERAL (
+                SELECT e.*
+                FROM events AS e
+                WHERE
+                    e.project_id = p_project_id
+                    AND e.id = w.event_id
+                    AND e.received_at = w.received_at
+                LIMIT 1
+            ) AS e
+        ORDER BY w.received_at DESC, w.event_id DESC;
+        RETURN;
+    END IF;
+
+    -- 2. The page: the pair's rows whose newest event is at least v_bound
+    -- (those walked, and any whose times overlap theirs: a range of the same
+    -- primary keys), their events from v_bound on sorted newest first, each
+    -- fetched as in 1, those whose tags contain every pair, until
+    -- p_page_size are found.
+    RETURN QUERY
+    SELECT e.*
+    FROM (
+        SELECT
+            u.received_at,
+            u.event_id
+        FROM event_tags AS t
+        CROSS JOIN
+            LATERAL unnest(t.received_ats, t.event_ids) AS u (received_at, event_id)
+        WHERE
+            t.project_id = p_project_id
+            AND t.tag_key = v_tag_key
+            AND t.tag_value = v_tag_value
+            AND t.received_at >= v_bound
+            AND u.received_at >= v_bound
+        ORDER BY u.received_at DESC, u.event_id DESC
+    ) AS u
+    CROSS JOIN
+        LATERAL (
+            SELECT e.*
+            FROM events AS e
+            WHERE
+                e.project_id = p_project_id
+                AND e.id = u.event_id
+                AND e.received_at = u.received_at
+                AND e.received_at >= v_bound
+                AND e.tags @> p_tags
+            LIMIT 1
+        ) AS e
+    ORDER BY u.received_at DESC, u.event_id DESC
+    LIMIT p_page_size;
+END
+$$;
