@@ -85,7 +85,7 @@ class AsyncToSync(ast.NodeTransformer):
 
     def _replace(self, start: tuple[int, int], end: tuple[int, int], new: str) -> None:
         if start[0] != end[0]:
-            raise SyncError(f"line {start[0]}: cannot rewrite a name split over lines")
+            raise SyncError(f"line {start[0]}: cannot rewrite across lines")
         self.edits.append((start[0], start[1], end[1], new))
 
     def _drop_keyword(self, line: int, col: int, keyword: str) -> None:
