@@ -83,12 +83,6 @@ VALUES (%(id)s, %(project_id)s, %(issue_id)s, %(received_at)s, %(fingerprint)s, 
     %(environment)s, %(dist)s, %(platform)s, %(server_name)s, %(logger)s, %(transaction)s,
     %(handled)s, cast(%(exceptions)s AS JSONB), cast(%(data)s AS JSONB))"""
 INSERT_EVENT_PARAMS = [c.strip() for c in COLUMNS.split(",")]
-#: The columns the reads return, in the layer's order.
-EVENT_COLUMNS = (
-    "id, project_id, issue_id, level, message, fingerprint, exception, stacktrace,"
-    " breadcrumbs, tags, extra, user_context, sdk_name, sdk_version, received_at,"
-    f" {SENTRY_COLUMNS}"
-)
 
 UPSERT_TAGS_AND_COUNTS = """WITH tags AS (
     SELECT t.issue_id, t.tag_key, t.tag_value, t.times_seen, t.first_seen, t.last_seen,
@@ -392,33 +386,29 @@ def get_project_by_api_key(conn: psycopg.Connection[Any], key: str) -> tuple[Any
 
 # --- reads (sql/queries/issues.sql and events.sql) ----------------------------------
 
-ISSUE_COLUMNS = (
-    "id, project_id, fingerprint, title, level, status, event_count, first_seen, last_seen,"
-    " assigned_to, first_release, last_release"
-)
 ISSUE_FILTERS = """project_id = %(project_id)s
   AND (cast(%(status)s AS TEXT) IS NULL OR status = %(status)s)
   AND (cast(%(level)s AS TEXT) IS NULL OR level = %(level)s)"""
 
 READS = {
-    "list_issues": f"""SELECT {ISSUE_COLUMNS} FROM issues
+    "list_issues": f"""SELECT * FROM issues
 WHERE {ISSUE_FILTERS}
 ORDER BY last_seen DESC, id DESC LIMIT %(page_size)s""",
-    "list_issues_after": f"""SELECT {ISSUE_COLUMNS} FROM issues
+    "list_issues_after": f"""SELECT * FROM issues
 WHERE {ISSUE_FILTERS}
   AND last_seen <= %(after_last_seen)s
   AND (last_seen, id) < (%(after_last_seen)s, cast(%(after_id)s AS UUID))
 ORDER BY last_seen DESC, id DESC LIMIT %(page_size)s""",
     "count_issues_by_status": """SELECT status, issue_count FROM project_issue_counts
 WHERE project_id = %(project_id)s""",
-    "top_issues": f"""SELECT {ISSUE_COLUMNS} FROM issues WHERE project_id = %(project_id)s
+    "top_issues": """SELECT * FROM issues WHERE project_id = %(project_id)s
 ORDER BY event_count DESC, id DESC LIMIT %(page_size)s""",
-    "get_event": f"""SELECT {EVENT_COLUMNS} FROM events
+    "get_event": """SELECT * FROM events
 WHERE id = %(id)s AND project_id = %(project_id)s
   AND received_at >= %(not_before)s AND received_at < %(not_after)s""",
-    "list_events_for_issue": f"""SELECT {EVENT_COLUMNS} FROM events WHERE issue_id = %(issue_id)s
+    "list_events_for_issue": """SELECT * FROM events WHERE issue_id = %(issue_id)s
 ORDER BY received_at DESC, id DESC LIMIT %(page_size)s""",
-    "filter_events_by_tags": f"""SELECT {EVENT_COLUMNS} FROM filter_events_by_tags(
+    "filter_events_by_tags": """SELECT * FROM filter_events_by_tags(
     %(project_id)s, %(tags)s, %(since)s, %(page_size)s
 )""",
     "event_volume": """WITH counted AS (
@@ -505,7 +495,7 @@ SEARCHES = (
 def search_sql(search: Search, key: str, *, after: bool, page: bool = True) -> str:
     """The hand-written statement for a search in one sort order: a page
     (after a row, if ``after``), or (not ``page``) every match's key and id."""
-    columns = ISSUE_COLUMNS if page else f"{key}, id"
+    columns = "i.*" if page else f"{key}, id"
     keyset = f" AND (i.{key}, i.id) < (%(after_key)s, %(after_id)s)" if after else ""
     return (
         f"SELECT {columns} FROM issues AS i"

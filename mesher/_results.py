@@ -45,7 +45,9 @@ def keyset_page(rows: list[R], size: int) -> tuple[list[R], str | None]:
 
 def trusted(model: type[M], values: dict[str, Any]) -> M:
     """``model`` holding ``values`` as they are: ``model_construct`` without
-    its per-field loop (``values`` must name every field, in field order)."""
+    its per-field loop (``values`` must name every field, in field order: the
+    event and issue reads return whole table rows, and tests/test_rows.py
+    checks that ``Event`` and ``Issue`` have the tables' columns, in order)."""
     instance = model.__new__(model)
     object.__setattr__(instance, "__dict__", values)
     object.__setattr__(instance, "__pydantic_fields_set__", set(values))
@@ -65,7 +67,7 @@ _STATUSES = {s.value: s for s in IssueStatus}
 
 
 def issue_from_row(row: dict[str, Any]) -> Issue:
-    """An issues row (every column of ``Issue``, in field order) as an
+    """An issues row (``SELECT *``: every field of ``Issue``, in order) as an
     ``Issue``: a page of the issue stream is 50 of them."""
     row["level"] = _SEVERITIES[row["level"]]
     row["status"] = _STATUSES[row["status"]]
@@ -76,7 +78,8 @@ _BREADCRUMBS: TypeAdapter[list[Breadcrumb]] = TypeAdapter(list[Breadcrumb])
 
 
 def event_from_row(row: dict[str, Any]) -> Event:
-    """An events row as an ``Event``; NULL JSON columns read as empty."""
+    """An events row (``SELECT *``: every field of ``Event``, in order) as an
+    ``Event``; NULL JSON columns read as empty."""
     row["level"] = _SEVERITIES[row["level"]]
     if row["exception"] is not None:
         row["exception"] = ExceptionInfo.model_validate(row["exception"])

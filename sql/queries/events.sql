@@ -1,35 +1,12 @@
+-- An event read returns the whole events row (SELECT *): the table's columns,
+-- in its order, are the row's one definition. models.Event has the same fields
+-- in the same order (tests/test_rows.py), which _results.event_from_row needs.
+
 -- name: get_event(project_id, id, not_before, not_after)^
 -- One event of a project. The id is a UUIDv7, so its timestamp bounds
 -- received_at: the caller passes a window around it and partition pruning
 -- limits the lookup to the partitions of that window (primary key index).
-SELECT
-    id,
-    project_id,
-    issue_id,
-    level,
-    message,
-    fingerprint,
-    exception,
-    stacktrace,
-    breadcrumbs,
-    tags,
-    extra,
-    user_context,
-    sdk_name,
-    sdk_version,
-    received_at,
-    client_event_id,
-    occurred_at,
-    release,
-    environment,
-    dist,
-    platform,
-    server_name,
-    logger,
-    transaction,
-    handled,
-    exceptions,
-    data
+SELECT *  -- noqa: AM04
 FROM events
 WHERE
     id = :id
@@ -40,34 +17,7 @@ WHERE
 -- name: list_events_for_issue(issue_id, page_size)
 -- The first page of an issue's events, newest first. Served by
 -- idx_events_issue_received in each partition (merge-appended).
-SELECT
-    id,
-    project_id,
-    issue_id,
-    level,
-    message,
-    fingerprint,
-    exception,
-    stacktrace,
-    breadcrumbs,
-    tags,
-    extra,
-    user_context,
-    sdk_name,
-    sdk_version,
-    received_at,
-    client_event_id,
-    occurred_at,
-    release,
-    environment,
-    dist,
-    platform,
-    server_name,
-    logger,
-    transaction,
-    handled,
-    exceptions,
-    data
+SELECT *  -- noqa: AM04
 FROM events
 WHERE issue_id = :issue_id
 ORDER BY received_at DESC, id DESC
@@ -77,34 +27,7 @@ LIMIT :page_size;
 -- list_events_for_issue, project-scoped (single-shard on Citus): no rows for
 -- an issue of another project. Served by idx_events_issue_received in each
 -- partition (merge-appended); project_id is checked on the rows it finds.
-SELECT
-    id,
-    project_id,
-    issue_id,
-    level,
-    message,
-    fingerprint,
-    exception,
-    stacktrace,
-    breadcrumbs,
-    tags,
-    extra,
-    user_context,
-    sdk_name,
-    sdk_version,
-    received_at,
-    client_event_id,
-    occurred_at,
-    release,
-    environment,
-    dist,
-    platform,
-    server_name,
-    logger,
-    transaction,
-    handled,
-    exceptions,
-    data
+SELECT *  -- noqa: AM04
 FROM events
 WHERE project_id = :project_id AND issue_id = :issue_id
 ORDER BY received_at DESC, id DESC
@@ -113,34 +36,7 @@ LIMIT :page_size;
 -- name: list_events_for_issue_after(issue_id, after_received_at, after_id, page_size)
 -- The next page after a row (keyset on (received_at, id)); the received_at
 -- bound prunes partitions and starts each index scan at the cursor.
-SELECT
-    id,
-    project_id,
-    issue_id,
-    level,
-    message,
-    fingerprint,
-    exception,
-    stacktrace,
-    breadcrumbs,
-    tags,
-    extra,
-    user_context,
-    sdk_name,
-    sdk_version,
-    received_at,
-    client_event_id,
-    occurred_at,
-    release,
-    environment,
-    dist,
-    platform,
-    server_name,
-    logger,
-    transaction,
-    handled,
-    exceptions,
-    data
+SELECT *  -- noqa: AM04
 FROM events
 WHERE
     issue_id = :issue_id
@@ -153,34 +49,7 @@ LIMIT :page_size;
 -- list_events_for_issue_after, project-scoped (single-shard on Citus). The
 -- received_at bound prunes partitions and starts each idx_events_issue_received
 -- scan at the cursor; project_id is checked on the rows it finds.
-SELECT
-    id,
-    project_id,
-    issue_id,
-    level,
-    message,
-    fingerprint,
-    exception,
-    stacktrace,
-    breadcrumbs,
-    tags,
-    extra,
-    user_context,
-    sdk_name,
-    sdk_version,
-    received_at,
-    client_event_id,
-    occurred_at,
-    release,
-    environment,
-    dist,
-    platform,
-    server_name,
-    logger,
-    transaction,
-    handled,
-    exceptions,
-    data
+SELECT *  -- noqa: AM04
 FROM events
 WHERE
     project_id = :project_id
@@ -204,36 +73,9 @@ LIMIT :page_size;
 -- lack the others; not how many events match, nor how old
 -- they are. It is a function so that its statements keep one generic plan
 -- per session (planning them per call cost more than the walk);
--- tests/test_events.py checks that plan. Its columns are those of the other
--- event reads.
-SELECT
-    id,
-    project_id,
-    issue_id,
-    level,
-    message,
-    fingerprint,
-    exception,
-    stacktrace,
-    breadcrumbs,
-    tags,
-    extra,
-    user_context,
-    sdk_name,
-    sdk_version,
-    received_at,
-    client_event_id,
-    occurred_at,
-    release,
-    environment,
-    dist,
-    platform,
-    server_name,
-    logger,
-    transaction,
-    handled,
-    exceptions,
-    data
+-- tests/test_events.py checks that plan. It returns events rows (SETOF
+-- events), like the other event reads.
+SELECT *  -- noqa: AM04
 FROM filter_events_by_tags(:project_id, :tags, :since, :page_size);
 
 -- name: event_volume(project_id, bucket, since)

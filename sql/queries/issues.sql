@@ -1,56 +1,25 @@
+-- An issue read or update returns the whole issues row (SELECT *, RETURNING *):
+-- the table's columns, in its order, are the row's one definition. models.Issue
+-- has the same fields in the same order (tests/test_rows.py), which
+-- _results.issue_from_row needs.
+
 -- name: get_issue(id)^
 -- One issue by id (primary key).
-SELECT
-    id,
-    project_id,
-    fingerprint,
-    title,
-    level,
-    status,
-    event_count,
-    first_seen,
-    last_seen,
-    assigned_to,
-    first_release,
-    last_release
+SELECT *  -- noqa: AM04
 FROM issues
 WHERE id = :id;
 
 -- name: get_issue_in_project(project_id, id)^
 -- One issue by id, only if it belongs to the project: the project-scoped
 -- (single-shard on Citus) variant of get_issue. Primary key (issues_pkey).
-SELECT
-    id,
-    project_id,
-    fingerprint,
-    title,
-    level,
-    status,
-    event_count,
-    first_seen,
-    last_seen,
-    assigned_to,
-    first_release,
-    last_release
+SELECT *  -- noqa: AM04
 FROM issues
 WHERE project_id = :project_id AND id = :id;
 
 -- name: list_issues(project_id, status, level, page_size)
 -- The first page of a project's issues, most recently seen first, optionally
 -- of one status and/or level. Served by idx_issues_project_last_seen.
-SELECT
-    id,
-    project_id,
-    fingerprint,
-    title,
-    level,
-    status,
-    event_count,
-    first_seen,
-    last_seen,
-    assigned_to,
-    first_release,
-    last_release
+SELECT *  -- noqa: AM04
 FROM issues
 WHERE
     project_id = :project_id
@@ -63,19 +32,7 @@ LIMIT :page_size;
 -- The next page after a row (keyset pagination on (last_seen, id)). The plain
 -- last_seen bound is an index condition on idx_issues_project_last_seen, so
 -- the scan starts at the cursor: a deep page costs what the first one does.
-SELECT
-    id,
-    project_id,
-    fingerprint,
-    title,
-    level,
-    status,
-    event_count,
-    first_seen,
-    last_seen,
-    assigned_to,
-    first_release,
-    last_release
+SELECT *  -- noqa: AM04
 FROM issues
 WHERE
     project_id = :project_id
@@ -108,20 +65,7 @@ changed AS (
     SET status = :new_status
     FROM old
     WHERE i.project_id = :project_id AND i.id = :id
-    RETURNING
-        i.id,
-        i.project_id,
-        i.fingerprint,
-        i.title,
-        i.level,
-        i.status,
-        i.event_count,
-        i.first_seen,
-        i.last_seen,
-        i.assigned_to,
-        i.first_release,
-        i.last_release,
-        old.status AS old_status
+    RETURNING i.*
 ),
 
 counted AS (
@@ -130,29 +74,18 @@ counted AS (
         :project_id AS project_id,
         moved.status,
         moved.delta
-    FROM changed
+    FROM old
+    CROSS JOIN changed
     CROSS JOIN
-        LATERAL (VALUES (changed.old_status, -1), (changed.status, 1)) AS moved (status, delta)
-    WHERE changed.old_status <> changed.status
+        LATERAL (VALUES (old.status, -1), (changed.status, 1)) AS moved (status, delta)
+    WHERE old.status <> changed.status
     ORDER BY moved.status
     ON CONFLICT (project_id, status) DO UPDATE
         SET issue_count = c.issue_count + excluded.issue_count
     RETURNING 1
 )
 
-SELECT
-    id,
-    project_id,
-    fingerprint,
-    title,
-    level,
-    status,
-    event_count,
-    first_seen,
-    last_seen,
-    assigned_to,
-    first_release,
-    last_release
+SELECT *  -- noqa: AM04
 FROM changed;
 
 -- name: assign_issue(id, user_id)^
@@ -162,19 +95,7 @@ FROM changed;
 UPDATE issues
 SET assigned_to = :user_id
 WHERE id = :id
-RETURNING
-    id,
-    project_id,
-    fingerprint,
-    title,
-    level,
-    status,
-    event_count,
-    first_seen,
-    last_seen,
-    assigned_to,
-    first_release,
-    last_release;
+RETURNING *;
 
 -- name: assign_issue_in_project(project_id, id, user_id)^
 -- assign_issue, project-scoped (single-shard on Citus): none if the issue
@@ -182,19 +103,7 @@ RETURNING
 UPDATE issues
 SET assigned_to = :user_id
 WHERE project_id = :project_id AND id = :id
-RETURNING
-    id,
-    project_id,
-    fingerprint,
-    title,
-    level,
-    status,
-    event_count,
-    first_seen,
-    last_seen,
-    assigned_to,
-    first_release,
-    last_release;
+RETURNING *;
 
 -- name: count_issues_by_status(project_id)
 -- Issue counts per status for a project: its rows of project_issue_counts
@@ -208,19 +117,7 @@ WHERE project_id = :project_id;
 
 -- name: top_issues(project_id, page_size)
 -- A project's issues with the most events (idx_issues_project_event_count).
-SELECT
-    id,
-    project_id,
-    fingerprint,
-    title,
-    level,
-    status,
-    event_count,
-    first_seen,
-    last_seen,
-    assigned_to,
-    first_release,
-    last_release
+SELECT *  -- noqa: AM04
 FROM issues
 WHERE project_id = :project_id
 ORDER BY event_count DESC, id DESC

@@ -2,7 +2,8 @@
 -- compiles its terms into the parameters below). One static statement per
 -- sort order, the three identical but for their ORDER BY and keyset bound
 -- (tests/test_search.py checks that): every value is a bound parameter, and
--- NULL means "no filter" wherever a parameter is a filter.
+-- NULL means "no filter" wherever a parameter is a filter. A page is whole
+-- issues rows (SELECT *), as in issues.sql.
 --
 --   statuses, levels        the issue's status / level is one of these
 --   assigned                true: has an assignee, false: has none
@@ -51,19 +52,7 @@ INNER JOIN users AS u ON lower(given.email) = lower(u.email);
 -- A page of the issues that match, most recently seen first (sort "date"):
 -- idx_issues_project_last_seen (project_id, last_seen DESC, id DESC), from
 -- the cursor; last_seen bounds are index conditions too.
-SELECT
-    id,
-    project_id,
-    fingerprint,
-    title,
-    level,
-    status,
-    event_count,
-    first_seen,
-    last_seen,
-    assigned_to,
-    first_release,
-    last_release
+SELECT *  -- noqa: AM04
 FROM issues AS i
 WHERE
     project_id = :project_id
@@ -122,19 +111,7 @@ LIMIT :page_size;
 -- search_issues, newest issues first (sort "new"): idx_issues_project_first_seen
 -- (project_id, first_seen DESC, id DESC), from the cursor; first_seen bounds
 -- are index conditions too.
-SELECT
-    id,
-    project_id,
-    fingerprint,
-    title,
-    level,
-    status,
-    event_count,
-    first_seen,
-    last_seen,
-    assigned_to,
-    first_release,
-    last_release
+SELECT *  -- noqa: AM04
 FROM issues AS i
 WHERE
     project_id = :project_id
@@ -193,19 +170,7 @@ LIMIT :page_size;
 -- search_issues, most events first (sort "freq"): idx_issues_project_event_count
 -- (project_id, event_count DESC, id DESC), from the cursor; times_seen bounds
 -- are index conditions too.
-SELECT
-    id,
-    project_id,
-    fingerprint,
-    title,
-    level,
-    status,
-    event_count,
-    first_seen,
-    last_seen,
-    assigned_to,
-    first_release,
-    last_release
+SELECT *  -- noqa: AM04
 FROM issues AS i
 WHERE
     project_id = :project_id
