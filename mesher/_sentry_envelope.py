@@ -24,6 +24,7 @@ __all__ = [
     "MAX_DECOMPRESSED_BYTES",
     "MAX_EVENT_BYTES",
     "MAX_ITEMS",
+    "MAX_RAW_EVENT_BYTES",
     "Envelope",
     "EnvelopeItem",
     "SentryAuth",
@@ -33,10 +34,14 @@ __all__ = [
 ]
 
 #: Limits of Sentry's own ingestion (Relay): a body as received, after
-#: Content-Encoding, and one event item's payload.
+#: Content-Encoding, and one event once trimmed (its stored JSON).
 MAX_COMPRESSED_BYTES = 20 * 1024 * 1024
 MAX_DECOMPRESSED_BYTES = 100 * 1024 * 1024
 MAX_EVENT_BYTES = 1024 * 1024
+#: The largest event payload read at all: a bigger one is refused unread;
+#: one up to this size is trimmed, then refused only if still over
+#: MAX_EVENT_BYTES.
+MAX_RAW_EVENT_BYTES = 20 * 1024 * 1024
 #: SDKs send one event per envelope, and at most ~100 logs, spans or session
 #: aggregates; 1,000 is also what one write-path batch takes.
 MAX_ITEMS = 1000

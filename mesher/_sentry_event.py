@@ -13,8 +13,24 @@ both are recorded in the event's ``_meta`` the way Sentry (Relay) does:
   only when the original is small.
 
 Paths in ``_meta`` follow the payload (``exception.values.0.value``,
-``tags.3``, ``extra.big``). Only a payload that is not a JSON object at all is
-refused (:class:`~mesher.errors.InvalidInput`).
+``tags.3``, ``extra.big``). The SDK's own ``_meta`` is kept as sent, and
+these notes are merged into it.
+
+Values of keys that name secrets (``_SENSITIVE_KEY``: passwords, tokens,
+API keys, cookies, sessions, ...) become ``[Filtered]``, noted as
+``{"": {"rem": [["@password:filter", "s"]]}}``; in objects, in ``[name,
+value]`` pair lists (headers and cookies sent as pairs) and in a request's
+``query_string`` given as text. ``modules``, ``sdk`` and ``_meta`` are not
+filtered: package names and versions are not secrets.
+
+The older shapes Relay still reads are read too: the ``sentry.interfaces.*``
+aliases, ``logentry`` (or ``message``) as a plain string, a breadcrumb's
+``ty``, and a top-level ``stacktrace`` (moved into the exception when there
+is exactly one, as Relay does).
+
+Only a payload that is not a JSON object, a transaction, or an event still
+over ``MAX_EVENT_BYTES`` once trimmed is refused (:class:`EventRefused`, an
+:class:`~mesher.errors.InvalidInput` with a :class:`~mesher.models.SkipReason`).
 
 Speed matters (the write path COPYs these texts right away), so there is no
 Pydantic here and no copy of the payload: a parsed payload is owned, trimmed
@@ -29,16 +45,17 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote_plus
 from uuid import UUID
 
-from ._sentry_envelope import MAX_EVENT_BYTES
+from ._sentry_envelope import MAX_EVENT_BYTES, MAX_RAW_EVENT_BYTES
 from .errors import InvalidInput
-from .fingerprint import TITLE_MAX, fingerprint_v2
-from .models import MAX_TAG_NAME, MAX_TAG_VALUE, Severity
+from .fingerprint import TITLE_MAX, fingerprint_v2, is_synthetic
+from .models import MAX_TAG_NAME, MAX_TAG_VALUE, Severity, SkipReason
 
 __all__ = [
     "MAX_BREADCRUMBS",
@@ -46,6 +63,7 @@ __all__ = [
     "MAX_FRAMES",
     "MAX_ITEMS_PER_CONTAINER",
     "MAX_STRING",
+    "EventRefused",
     "SentryEvent",
     "normalize_event",
 ]
@@ -92,9 +110,24 @@ _CONSUMED = frozenset(
     {
         *("event_id", "timestamp", "level", "message", "tags", "extra", "user", "_meta"),
         *("release", "environment", "dist", "platform", "server_name", "logger"),
-        *("transaction", "exception", "breadcrumbs", "logentry"),
+        *("transaction", "exception", "breadcrumbs", "logentry", "stacktrace"),
     }
 )
+# Relay's legacy aliases: read when the current key is absent, dropped when
+# both are sent (as Relay does).
+_ALIASES = {
+    "sentry.interfaces.Exception": "exception",
+    "sentry.interfaces.Message": "logentry",
+    "sentry.interfaces.User": "user",
+    "sentry.interfaces.Http": "request",
+    "sentry.interfaces.Breadcrumbs": "breadcrumbs",
+    "sentry.interfaces.Stacktrace": "stacktrace",
+    "sentry.interfaces.Contexts": "contexts",
+    "sentry.interfaces.Template": "template",
+}
+# Top-level parts that hold no personal data: trimmed, never filtered.
+_UNFILTERED = frozenset({"modules", "sdk"})
+
 # Raw-byte signs of a NUL or of a surrogate written as an escape.
 _SUSPECT = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]")  # NUL; any surrogate, high or low
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -103,6 +136,15 @@ _FRAME_LIMITS = {
     "context_line": MAX_SOURCE_LINE,
 }
 _CONTEXT_KEYS = frozenset(("pre_context", "post_context"))
+
+
+class EventRefused(InvalidInput):
+    """An event that is not stored: ``code`` says why (a stable
+    :class:`~mesher.models.SkipReason`), the message says it in words."""
+
+    def __init__(self, code: SkipReason, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,15 +291,19 @@ def _sensitive(key: str) -> bool:
 
 class _Bags:
     """Trims free-form data in place: depth, breadth and string length; and
-    replaces the values of keys that name secrets (passwords, tokens, cookies).
+    (with ``filters``) replaces the values of keys that name secrets
+    (passwords, tokens, cookies), in objects and in ``[name, value]`` pairs.
+    A value already ``[Filtered]`` is left alone, so that a second pass over
+    the same data adds no note.
 
     The hot loops pass paths as ``(parent_path, key)`` pairs, flattened only
     when a note is written (see :func:`_flat`)."""
 
-    __slots__ = ("meta",)
+    __slots__ = ("filters", "meta")
 
-    def __init__(self, meta: _Meta) -> None:
+    def __init__(self, meta: _Meta, filters: bool = True) -> None:
         self.meta = meta
+        self.filters = filters
 
     def value(self, value: Any, path: _Path, depth: int = MAX_DEPTH) -> Any:
         t = type(value)
@@ -277,9 +323,15 @@ class _Bags:
             self.meta.cut(path, len(d), None)
             d = dict(list(d.items())[:MAX_ITEMS_PER_CONTAINER])
         seen = _SENSITIVE_SEEN
+        filters = self.filters
         for k, v in d.items():
             t = type(v)
-            if v is not None and (seen.get(k) or (k not in seen and _sensitive(k))):
+            if (
+                filters
+                and v is not None
+                and (seen.get(k) or (k not in seen and _sensitive(k)))
+                and v != FILTERED
+            ):
                 d[k] = FILTERED
                 self.meta.filtered((path, k))
             elif t is str:
@@ -298,6 +350,8 @@ class _Bags:
         if len(items) > MAX_ITEMS_PER_CONTAINER:
             self.meta.cut(path, len(items), None)
             items = items[:MAX_ITEMS_PER_CONTAINER]
+        if self.filters and _pairs(items):
+            self.pairs(items, path)
         for i, v in enumerate(items):
             t = type(v)
             if t is str:
@@ -308,6 +362,39 @@ class _Bags:
             elif t is list:
                 items[i] = self.seq(v, (path, i), depth - 1)
         return items
+
+    def pairs(self, items: list[list[Any]], path: _Path) -> None:
+        """Filter the secrets of a pair list (``[["Cookie", "a=1"], ...]``)."""
+        for i, (key, value) in enumerate(items):
+            if value is not None and value != FILTERED and _sensitive(key):
+                items[i] = [key, FILTERED]
+                self.meta.filtered(((path, i), 1))
+
+
+def _pairs(items: list[Any]) -> bool:
+    """Is this a list of ``[name, value]`` pairs (headers, cookies, query)?"""
+    first = items[0] if items else None
+    return (
+        type(first) is list
+        and len(first) == 2
+        and type(first[0]) is str
+        and all(type(p) is list and len(p) == 2 and type(p[0]) is str for p in items)
+    )
+
+
+def _filter_query(text: str, meta: _Meta, path: _Path) -> str:
+    """A query string with the values of its secret names filtered."""
+    parts = text.split("&")
+    changed = False
+    for i, part in enumerate(parts):
+        name, sep, value = part.partition("=")
+        if sep and value and value != FILTERED and _sensitive(unquote_plus(name)):
+            parts[i] = f"{name}={FILTERED}"
+            changed = True
+    if not changed:
+        return text
+    meta.filtered(path)
+    return "&".join(parts)
 
 
 def _scrub_tree(root: dict[str, Any]) -> dict[str, Any]:
@@ -437,6 +524,8 @@ def _message(event: dict[str, Any], meta: _Meta) -> tuple[str, str | None, Any]:
     message = event.get("message")
     if logentry is None and isinstance(message, dict):
         logentry = message  # the legacy "message" interface
+    if isinstance(logentry, str):
+        logentry = {"formatted": logentry}  # as Relay reads it
     if logentry is not None and not isinstance(logentry, dict):
         meta.invalid(("logentry",), "invalid_data", logentry)
         logentry = None
@@ -594,6 +683,10 @@ def _exceptions(raw: Any, bags: _Bags) -> list[dict[str, Any]]:
             if text is None:
                 text = json.dumps(value, default=repr)
             exc["value"] = _cut(_scrub(text), MAX_STRING, meta, (*path, "value"))
+        if "sentry.interfaces.Stacktrace" in exc:  # Relay's alias, read when alone
+            legacy = exc.pop("sentry.interfaces.Stacktrace")
+            if exc.get("stacktrace") is None:
+                exc["stacktrace"] = legacy
         frames = _frames(exc.get("stacktrace"), (*path, "stacktrace"), bags)
         if frames is None and "stacktrace" in exc:
             exc["stacktrace"] = None
@@ -626,26 +719,69 @@ def _breadcrumbs(raw: Any, bags: _Bags) -> list[dict[str, Any]]:
         if not isinstance(crumb, dict):
             meta.invalid(path, "invalid_data", crumb)
             continue
-        native: dict[str, Any] = {}
-        ts = _timestamp(crumb.get("timestamp"))
-        if ts is not None:
-            native["timestamp"] = ts.isoformat()
-        category = _text(crumb.get("category"))
-        if category is not None:
-            native["category"] = _cut(_scrub(category), MAX_NAME, meta, (*path, "category"))
-        message = _text(crumb.get("message"))
-        if message is not None:
-            native["message"] = _cut(_scrub(message), MAX_STRING, meta, (*path, "message"))
-        level = crumb.get("level")
-        if isinstance(level, str) and level.lower() in _LEVELS:
-            native["level"] = _LEVELS[level.lower()].value
-        data = crumb.get("data")
-        if isinstance(data, dict):
-            native["data"] = bags.obj(data, (*path, "data"), MAX_DEPTH)
-        elif data is not None:
-            meta.invalid((*path, "data"), "invalid_data", data)
-        crumbs.append(native)
+        crumbs.append(_breadcrumb(crumb, path, bags))
     return crumbs
+
+
+def _breadcrumb(crumb: dict[str, Any], path: _Path, bags: _Bags) -> dict[str, Any]:
+    """Mesher's Breadcrumb shape: Sentry's keys, each checked; an invalid
+    value or an unknown key is dropped with a note."""
+    if crumb.get("type") is None and crumb.get("ty") is not None:
+        crumb["type"] = crumb["ty"]  # an old Python SDK's spelling
+    native: dict[str, Any] = {}
+    for key, value in crumb.items():
+        if value is None or key == "ty":
+            continue
+        read = _CRUMB_READERS.get(key)
+        if read is None:  # no val: a key Sentry does not define may hold anything
+            bags.meta.invalid((*path, key), "invalid_attribute", None)
+            continue
+        kept = read(value, (*path, key), bags)
+        if kept is None:
+            bags.meta.invalid((*path, key), "invalid_data", value)
+        else:
+            native[key] = kept
+    return native
+
+
+def _crumb_timestamp(value: Any, path: _Path, bags: _Bags) -> Any:
+    ts = _timestamp(value)
+    return None if ts is None else ts.isoformat()
+
+
+def _crumb_text(limit: int) -> Callable[[Any, _Path, _Bags], Any]:
+    def read(value: Any, path: _Path, bags: _Bags) -> Any:
+        text = _text(value)
+        return None if text is None else _cut(_scrub(text), limit, bags.meta, path)
+
+    return read
+
+
+def _crumb_level(value: Any, path: _Path, bags: _Bags) -> Any:
+    level = _LEVELS.get(value.strip().lower()) if isinstance(value, str) else None
+    return None if level is None else level.value
+
+
+def _crumb_data(value: Any, path: _Path, bags: _Bags) -> Any:
+    return bags.obj(value, path, MAX_DEPTH) if isinstance(value, dict) else None
+
+
+def _crumb_event_id(value: Any, path: _Path, bags: _Bags) -> Any:
+    event_id = _uuid(value)
+    return None if event_id is None else event_id.hex
+
+
+# A reader per breadcrumb key Sentry defines: the value to keep, None if invalid.
+_CRUMB_READERS: dict[str, Callable[[Any, _Path, _Bags], Any]] = {
+    "timestamp": _crumb_timestamp,
+    "type": _crumb_text(MAX_NAME),
+    "category": _crumb_text(MAX_NAME),
+    "level": _crumb_level,
+    "message": _crumb_text(MAX_STRING),
+    "data": _crumb_data,
+    "event_id": _crumb_event_id,
+    "origin": _crumb_text(MAX_NAME),
+}
 
 
 def _handled(chain: list[dict[str, Any]]) -> bool | None:
@@ -659,14 +795,29 @@ def _handled(chain: list[dict[str, Any]]) -> bool | None:
 
 
 def _title(main: dict[str, Any] | None, message: str) -> str:
-    if main is not None and (main.get("type") or main.get("value")):
+    stripped = message.strip()
+    if main is not None and is_synthetic(main):
+        # Its type and value are the SDK's making: the message, else (as
+        # Sentry does) the function where it was raised.
+        text = stripped.splitlines()[0] if stripped else _crash_function(main) or "<unknown>"
+    elif main is not None and (main.get("type") or main.get("value")):
         kind = main.get("type") or "Error"
         value = (main.get("value") or "").strip()
         text = f"{kind}: {value.splitlines()[0]}" if value else kind
     else:
-        stripped = message.strip()
         text = stripped.splitlines()[0] if stripped else "<unlabeled event>"
     return text if len(text) <= TITLE_MAX else text[: TITLE_MAX - 1] + "…"
+
+
+def _crash_function(exc: dict[str, Any]) -> str | None:
+    """The function of the last frame (in-app first) that names one."""
+    frames = _main_frames([exc]) or []
+    named = [f for f in frames if f.get("function") not in (None, "<redacted>", "<unknown>")]
+    for frame in [f for f in reversed(named) if f.get("in_app") is True] + named[::-1]:
+        function = frame.get("function")
+        if isinstance(function, str) and function:
+            return function
+    return None
 
 
 # --- the event -------------------------------------------------------------------
@@ -674,33 +825,39 @@ def _title(main: dict[str, Any] | None, message: str) -> str:
 
 def _load(payload: bytes | Mapping[str, Any]) -> dict[str, Any]:
     """The payload as an owned dict whose strings are all storable."""
+    invalid = SkipReason.INVALID
     if isinstance(payload, (bytes, bytearray, memoryview)):
         raw = bytes(payload)
-        if len(raw) > MAX_EVENT_BYTES:
-            raise InvalidInput(f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
+        _unread_if_huge(len(raw), "")
         try:
             event = json.loads(
                 raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite
             )
         except UnicodeDecodeError:
-            raise InvalidInput("event is not valid UTF-8") from None
+            raise EventRefused(invalid, "event is not valid UTF-8") from None
         except (ValueError, RecursionError):
-            raise InvalidInput("event is not JSON") from None
+            raise EventRefused(invalid, "event is not JSON") from None
         if not isinstance(event, dict):
-            raise InvalidInput("event is not a JSON object")
+            raise EventRefused(invalid, "event is not a JSON object")
         return _scrub_tree(event) if _SUSPECT.search(raw) else event
     if not isinstance(payload, Mapping):
-        raise InvalidInput("event is not an object")
+        raise EventRefused(invalid, "event is not an object")
     try:
         # A copy the caller will not see changed, made of plain JSON types.
         text = json.dumps(payload, default=repr, ensure_ascii=False)
-        size = len(text.encode("utf-8", "surrogatepass"))
+        _unread_if_huge(len(text.encode("utf-8", "surrogatepass")), " as JSON")
         event = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, TypeError, RecursionError):
-        raise InvalidInput("event cannot be represented as JSON") from None
-    if size > MAX_EVENT_BYTES:
-        raise InvalidInput(f"event is {size} bytes as JSON; the limit is {MAX_EVENT_BYTES}")
+        raise EventRefused(invalid, "event cannot be represented as JSON") from None
     return _scrub_tree(event)
+
+
+def _unread_if_huge(size: int, what: str) -> None:
+    if size > MAX_RAW_EVENT_BYTES:
+        raise EventRefused(
+            SkipReason.TOO_LARGE,
+            f"event is {size} bytes{what}; the limit is {MAX_RAW_EVENT_BYTES} before trimming",
+        )
 
 
 def _no_constant(_: str) -> None:
@@ -772,10 +929,12 @@ def _explicit(event: dict[str, Any], meta: _Meta) -> list[Any] | None:
     return None
 
 
-def _data(event: dict[str, Any], logentry: Any, bags: _Bags) -> dict[str, Any]:
+def _data(event: dict[str, Any], logentry: Any, stacktrace: Any, bags: _Bags) -> dict[str, Any]:
     """Everything no column took: contexts, request, threads, modules, sdk,
-    logentry, unknown fields, and ``_meta`` (the SDK's merged with ours)."""
+    logentry, the event's own stack trace, unknown fields, and ``_meta``
+    (the SDK's as sent, with Mesher's notes merged in)."""
     data: dict[str, Any] = {}
+    plain = _Bags(bags.meta, filters=False)
     for key, value in event.items():
         if key in _CONSUMED or value is None:
             continue
@@ -783,14 +942,23 @@ def _data(event: dict[str, Any], logentry: Any, bags: _Bags) -> dict[str, Any]:
             bags.meta.invalid(("contexts",), "invalid_data", value)
         elif key in ("threads", "fingerprint"):
             data[key] = bags.value(value, (key,), MAX_DEPTH + 6)  # frames hold vars
+        elif key in _UNFILTERED:
+            data[key] = plain.value(value, (key,))
         else:
+            if key == "request" and type(value) is dict:
+                query = value.get("query_string")
+                if type(query) is str:
+                    value["query_string"] = _filter_query(query, bags.meta, (key, "query_string"))
             data[key] = bags.value(value, (key,))
     if logentry is not None:
         data["logentry"] = bags.obj(logentry, ("logentry",), MAX_DEPTH)
+    if stacktrace is not None:
+        data["stacktrace"] = stacktrace  # trimmed with its frames
     theirs = event.get("_meta")
     ours = bags.meta.tree
     if isinstance(theirs, dict):
-        theirs = bags.obj(theirs, ("_meta",), MAX_DEPTH * 2)
+        # Bounded like any data, but its own cuts are not noted (no _meta._meta).
+        theirs = _Bags(_Meta(), filters=False).obj(theirs, ("_meta",), MAX_DEPTH * 2)
         data["_meta"] = _merge(theirs, ours) if ours else theirs
     elif ours:
         data["_meta"] = ours
@@ -814,10 +982,60 @@ def _main_frames(chain: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
     return frames or None
 
 
+def _read_aliases(event: dict[str, Any]) -> None:
+    """The ``sentry.interfaces.*`` keys under their current names, in place."""
+    for alias, key in _ALIASES.items():
+        if alias in event:
+            value = event.pop(alias)
+            if event.get(key) is None:
+                event[key] = value
+
+
+def _own_stacktrace(
+    event: dict[str, Any], chain: list[dict[str, Any]], bags: _Bags
+) -> tuple[Any, list[dict[str, Any]] | None]:
+    """(the top-level stack trace to keep, its frames). As Relay does, it
+    moves into the exception when there is exactly one (and it has none)."""
+    stacktrace = event.get("stacktrace")
+    if stacktrace is None:
+        return None, None
+    frames = _frames(stacktrace, ("stacktrace",), bags)
+    if frames is None and not isinstance(stacktrace, dict):
+        return None, None
+    if len(chain) == 1 and not _main_frames(chain):
+        chain[0]["stacktrace"] = stacktrace
+        return None, None
+    return stacktrace, frames
+
+
+def _refuse_transactions(event: dict[str, Any]) -> None:
+    if event.get("type") == "transaction":
+        raise EventRefused(
+            SkipReason.TRANSACTION, "transaction events are not stored: Mesher keeps error events"
+        )
+
+
+def _refuse_if_too_big(*texts: str | None) -> None:
+    """Refuse an event whose stored JSON is still over MAX_EVENT_BYTES."""
+    chars = sum(len(t) for t in texts if t)
+    if chars * 4 <= MAX_EVENT_BYTES:  # a character is at most 4 bytes in UTF-8
+        return
+    size = sum(len(t.encode("utf-8")) for t in texts if t)
+    if size > MAX_EVENT_BYTES:
+        raise EventRefused(
+            SkipReason.TOO_LARGE,
+            f"event is {size} bytes once trimmed; the limit is {MAX_EVENT_BYTES}",
+        )
+
+
 def normalize_event(payload: bytes | Mapping[str, Any], event_id: str | None = None) -> SentryEvent:
     """The event ready to store; ``event_id`` (the envelope's) wins over the
-    payload's. Raises InvalidInput only when the payload is not a JSON object."""
+    payload's. Raises :class:`EventRefused` (an InvalidInput) when the payload
+    is not a JSON object, is a transaction, or is still over MAX_EVENT_BYTES
+    once trimmed."""
     event = _load(payload)
+    _refuse_transactions(event)
+    _read_aliases(event)
     meta = _Meta()
     bags = _Bags(meta)
     occurred_at = _timestamp(event.get("timestamp"))
@@ -835,14 +1053,27 @@ def normalize_event(payload: bytes | Mapping[str, Any], event_id: str | None = N
             tags[column] = value
     chain = _exceptions(event.get("exception"), bags)
     main = chain[-1] if chain else None
+    stacktrace, stack_frames = _own_stacktrace(event, chain, bags)
     threads = event.get("threads")
     thread_frames = _thread_frames(threads, bags) if threads is not None else None
     crumbs = _breadcrumbs(event.get("breadcrumbs"), bags)
     sdk_name, sdk_version = _sdk(event.get("sdk"))
-    fp = fingerprint_v2(_explicit(event, meta), chain, thread_frames, template, message)
+    fp = fingerprint_v2(
+        _explicit(event, meta), chain, thread_frames, template, message, stack_frames
+    )
     extra, user = _object(event, "extra", bags), _object(event, "user", bags)
     level = _level(event.get("level"), meta)
-    data = _data(event, logentry, bags)  # last: it carries every _meta note
+    frames = _main_frames(chain) or thread_frames or stack_frames or ()
+    exception_json = _exception_json(main)
+    stacktrace_json = _dumps([_native_frame(f) for f in frames])
+    breadcrumbs_json, tags_json = _dumps(crumbs), _dumps(tags)
+    extra_json, user_json = _dumps(extra), _dumps(user)
+    exceptions_json = _dumps(chain) if chain else None
+    data_json = _dumps(_data(event, logentry, stacktrace, bags))  # last: every _meta note
+    _refuse_if_too_big(
+        message, exception_json, stacktrace_json, breadcrumbs_json, tags_json,
+        extra_json, user_json, exceptions_json, data_json,
+    )  # fmt: skip
     return SentryEvent(
         client_event_id=_uuid(event_id) or _uuid(event.get("event_id")) or uuid.uuid4(),
         occurred_at=occurred_at,
@@ -861,21 +1092,26 @@ def normalize_event(payload: bytes | Mapping[str, Any], event_id: str | None = N
         sdk_name=sdk_name,
         sdk_version=sdk_version,
         tags=tags,
-        exception_json=_exception_json(main),
-        stacktrace_json=_dumps(
-            [_native_frame(f) for f in _main_frames(chain) or thread_frames or ()]
-        ),
-        breadcrumbs_json=_dumps(crumbs),
-        tags_json=_dumps(tags),
-        extra_json=_dumps(extra),
-        user_json=_dumps(user),
-        exceptions_json=_dumps(chain) if chain else None,
-        data_json=_dumps(data),
+        exception_json=exception_json,
+        stacktrace_json=stacktrace_json,
+        breadcrumbs_json=breadcrumbs_json,
+        tags_json=tags_json,
+        extra_json=extra_json,
+        user_json=user_json,
+        exceptions_json=exceptions_json,
+        data_json=data_json,
     )
 
 
 def _merge(theirs: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
+    """Mesher's notes into the SDK's ``_meta``: lists (``rem``, ``err``)
+    are joined, the SDK's other values (its ``len``, ``val``) kept."""
     for key, value in ours.items():
         mine = theirs.get(key)
-        theirs[key] = _merge(mine, value) if isinstance(mine, dict) else value
+        if isinstance(mine, dict) and isinstance(value, dict):
+            theirs[key] = _merge(mine, value)
+        elif isinstance(mine, list) and isinstance(value, list):
+            theirs[key] = mine + value
+        elif mine is None or isinstance(value, dict):
+            theirs[key] = value
     return theirs

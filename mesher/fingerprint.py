@@ -24,8 +24,11 @@ Version 2 groups events from the Sentry SDKs the way Sentry does
 - every exception of the chain: its type and its frames (module, else
   filename, plus function; never line numbers), directly recursive frames
   collapsed; its normalized value only when it has no frames. Only in-app
-  frames count, unless no frame of the event is in-app;
+  frames count, unless no frame of the event is in-app. A synthetic
+  exception's type (``mechanism.synthetic``: the SDK made it up to carry a
+  stack, from a message or a signal) never counts;
 - else the crashed (or only) thread's stack;
+- else the event's own stack trace (the top-level ``stacktrace``);
 - else the message template (``logging.error("... %s", x)`` before formatting);
 - else the message, normalized by :func:`normalize_v2`, which also replaces
   emails, IP addresses and URLs.
@@ -48,6 +51,7 @@ __all__ = [
     "default_material_v2",
     "fingerprint",
     "fingerprint_v2",
+    "is_synthetic",
     "normalize",
     "normalize_v2",
     "title",
@@ -158,20 +162,28 @@ def _frames_of(exc: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
     return [f for f in frames if isinstance(f, Mapping)] if isinstance(frames, list) else []
 
 
+def is_synthetic(exc: Mapping[str, Any]) -> bool:
+    """Did the SDK make this exception up (``mechanism.synthetic``)?"""
+    mechanism = exc.get("mechanism")
+    return isinstance(mechanism, Mapping) and mechanism.get("synthetic") is True
+
+
 def default_material_v2(
     exceptions: Sequence[Mapping[str, Any]],
     thread_frames: Sequence[Mapping[str, Any]] | None,
     template: str | None,
     message: str,
+    stack_frames: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Any]:
     """What version 2 groups by when there is no explicit fingerprint."""
     stacks = [_frames_of(exc) for exc in exceptions]
     threads = [f for f in thread_frames or () if isinstance(f, Mapping)]
-    in_app_only = any(f.get("in_app") is True for s in [*stacks, threads] for f in s)
+    own = [f for f in stack_frames or () if isinstance(f, Mapping)]
+    in_app_only = any(f.get("in_app") is True for s in [*stacks, threads, own] for f in s)
     material: list[Any] = []
     for exc, frames in zip(exceptions, stacks, strict=True):
         parts = _frame_parts(frames, in_app_only)
-        kind = str(exc.get("type") or "")
+        kind = "" if is_synthetic(exc) else str(exc.get("type") or "")
         if parts:
             material.append(["exception", kind, parts])
         else:
@@ -180,6 +192,8 @@ def default_material_v2(
         parts = _frame_parts(threads, in_app_only)
         if parts:
             material.append(["thread", parts])
+        elif parts := _frame_parts(own, in_app_only):
+            material.append(["stacktrace", parts])
     if material:
         return material
     if template:
@@ -195,24 +209,26 @@ def fingerprint_v2(
     thread_frames: Sequence[Mapping[str, Any]] | None,
     template: str | None,
     message: str,
+    stack_frames: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
     """``v2:`` plus a SHA-256 hex digest; see the module docstring."""
     default = None
     material: list[Any]
+    args = (exceptions, thread_frames, template, message, stack_frames)
     if explicit:
         material = ["explicit"]
         for entry in explicit:
             text = entry if isinstance(entry, str) else json.dumps(entry, default=repr)
             if _DEFAULT.fullmatch(text.strip()):
                 if default is None:
-                    default = default_material_v2(exceptions, thread_frames, template, message)
+                    default = default_material_v2(*args)
                 material.append(["default", default])
             else:
                 material.append(text)
         if all(isinstance(m, list) for m in material[1:]):
             material = ["default", default]  # only {{ default }}: the default grouping
     else:
-        material = ["default", default_material_v2(exceptions, thread_frames, template, message)]
+        material = ["default", default_material_v2(*args)]
     text = json.dumps(material, ensure_ascii=False, separators=(",", ":"))
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass"))
     return f"v2:{digest.hexdigest()}"

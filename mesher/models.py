@@ -52,6 +52,7 @@ __all__ = [
     "Role",
     "Session",
     "Severity",
+    "SkipReason",
     "SkippedItem",
     "StackFrame",
     "TagFacet",
@@ -139,10 +140,16 @@ class StackFrame(TypedDict):
 @with_config(ConfigDict(extra="forbid"))
 class Breadcrumb(TypedDict, total=False):
     timestamp: AwareDatetime | None
+    #: Sentry's breadcrumb type ("default", "http", "navigation", ...).
+    type: ShortText | None
     category: ShortText | None
     message: Text | None
     level: Severity | None
     data: dict[str, Any]
+    #: The id of the Sentry event this breadcrumb stands for (32 hex digits).
+    event_id: ShortText | None
+    #: Where the breadcrumb was recorded ("manual", "auto.http", ...).
+    origin: ShortText | None
 
 
 class ExceptionInfo(_Payload):
@@ -430,13 +437,32 @@ class IngestedEvent(NamedTuple):
     #: event id seen before): the fields above are the first arrival's, and
     #: fire_issue_rules does not fire for it again.
     duplicate: bool = False
+    #: The SDK's event id (``mesher.sentry``); None for native events.
+    client_event_id: UUID | None = None
+
+
+class SkipReason(StrEnum):
+    """Why an envelope item (or a ``/store/`` body) was not stored: stable
+    codes for an HTTP layer's outcomes and client reports."""
+
+    #: An item type Mesher does not store (transaction, session, attachment, ...).
+    ITEM_TYPE = "item_type"
+    #: An event whose body is a transaction (``"type": "transaction"``).
+    TRANSACTION = "transaction"
+    #: Not an event at all: not UTF-8, not JSON, or not a JSON object.
+    INVALID = "invalid"
+    #: Still over the size cap once trimmed, or too big to read at all.
+    TOO_LARGE = "too_large"
+    #: The event could not be read for another reason (a bug: please report it).
+    ERROR = "error"
 
 
 class SkippedItem(NamedTuple):
     """An envelope item that was not stored, and why."""
 
     item_type: str  # "transaction", "session", "attachment", "event", ...
-    reason: str
+    reason: str  # for people; may change between versions
+    code: SkipReason  # for programs: stable
 
 
 class EnvelopeResult(_Row):

@@ -20,7 +20,7 @@ from mesher import queries as q
 from mesher import sentry
 from mesher.aio import sentry as asentry
 from mesher.errors import InvalidCredentials, InvalidInput, NotFound
-from mesher.models import Severity
+from mesher.models import IngestedEvent, Severity, SkipReason
 
 from .helpers import run_concurrently
 from .sentry_envelopes import (
@@ -128,6 +128,7 @@ def test_other_items_are_skipped_and_reported(conn: Conn, project_id: uuid.UUID)
     skipped = [s.item_type for s in result.skipped]
     assert {"transaction", "check_in", "session", "client_report"} <= set(skipped)
     assert all("not stored" in s.reason for s in result.skipped)
+    assert {s.code for s in result.skipped} == {SkipReason.ITEM_TYPE}
     event = q.get_event(conn, project_id, result.events[0].event_id)
     assert (event.message, event.level) == ("inside a transaction", Severity.WARNING)
     assert event.transaction == "checkout"
@@ -140,8 +141,8 @@ def test_an_unparseable_event_is_skipped_the_others_stored(
     broken = b'{}\n{"type":"event","length":9}\n{not json\n'
     result = sentry.ingest_envelope(conn, project_id, combine(good, broken))
     assert len(result.events) == 1
-    ((item_type, reason),) = result.skipped
-    assert item_type == "event" and "JSON" in reason
+    ((item_type, reason, code),) = result.skipped
+    assert item_type == "event" and "JSON" in reason and code is SkipReason.INVALID
 
 
 def test_hostile_bodies_write_nothing(conn: Conn, project_id: uuid.UUID) -> None:
@@ -272,6 +273,7 @@ def test_ingest_store(conn: Conn, project_id: uuid.UUID) -> None:
     ((header, payload),) = items(envelope)
     assert header["type"] == "event"
     stored = sentry.ingest_store(conn, project_id, gzip.compress(payload), "gzip")
+    assert isinstance(stored, IngestedEvent)
     event = q.get_event(conn, project_id, stored.event_id)
     assert event.message == "legacy store"
     assert event.client_event_id == uuid.UUID(json.loads(payload)["event_id"])

@@ -7,12 +7,14 @@ the raw body (``POST /api/<dsn_id>/envelope/``) or ``ingest_store`` (the
 legacy ``POST /api/<dsn_id>/store/``).
 
 Sentry's rule holds: an event that is too big is trimmed, not refused, and
-what was cut is noted in its ``_meta``. Only a body that is not an envelope
-at all (truncated, corrupt, a decompression bomb, over the size caps) is
-refused, with ``InvalidInput``. Items that are not error events
+what was cut is noted in its ``_meta``; only an event still over
+``MAX_EVENT_BYTES`` once trimmed is not stored. Only a body that is not an
+envelope at all (truncated, corrupt, a decompression bomb, over the size
+caps) is refused, with ``InvalidInput``. Items that are not error events
 (transactions, sessions, check-ins, logs, attachments, client reports, and
-types Mesher does not know) are skipped and reported, never an error; so is
-an event item that cannot be parsed. The stored events of one envelope are
+types Mesher does not know) are skipped and reported with a
+``SkipReason``, never an error; so is an event item that cannot be parsed,
+is a transaction, or is still too big. The stored events of one envelope are
 written in one transaction through the write path (``mesher.ingest``), and
 grouped like Sentry groups (``mesher.fingerprint``, version 2). An SDK's
 retry of an event already stored stores and counts nothing and returns the
@@ -37,9 +39,9 @@ from .._sentry_envelope import (
     parse_auth,
     parse_envelope,
 )
-from .._sentry_event import SentryEvent, normalize_event
+from .._sentry_event import EventRefused, SentryEvent, normalize_event
 from ..errors import InvalidInput, translate_errors
-from ..models import EnvelopeResult, IngestedEvent, SkippedItem
+from ..models import EnvelopeResult, IngestedEvent, SkippedItem, SkipReason
 from .ingest import write_sentry_events
 
 __all__ = [
@@ -48,7 +50,10 @@ __all__ = [
     "MAX_EVENT_BYTES",
     "MAX_ITEMS",
     "EnvelopeResult",
+    "EventRefused",
     "SentryAuth",
+    "SkipReason",
+    "SkippedItem",
     "ingest_envelope",
     "ingest_store",
     "parse_auth",
@@ -88,27 +93,44 @@ async def ingest_envelope(
     for item in envelope.items:
         if item.type != "event":
             reason = f"{item.type[:40]} items are not stored: Mesher keeps error events"
-            skipped.append(SkippedItem(item.type[:40], reason))
+            skipped.append(SkippedItem(item.type[:40], reason, SkipReason.ITEM_TYPE))
             continue
         try:
             events.append(normalize_event(item.payload, event_id=event_id))
-        except InvalidInput as exc:
-            skipped.append(SkippedItem(item.type, str(exc)))
+        except EventRefused as exc:
+            skipped.append(SkippedItem(item.type, str(exc), exc.code))
         except Exception as exc:  # one bad item must not sink the others
             reason = f"event could not be read ({type(exc).__name__})"
-            skipped.append(SkippedItem(item.type, reason))
+            skipped.append(SkippedItem(item.type, reason, SkipReason.ERROR))
         event_id = None  # later event items keep their own ids
-    stored = await write_sentry_events(conn, pid, events) if events else []
+    stored = await _write(conn, pid, events) if events else []
     return EnvelopeResult(events=stored, skipped=skipped)
 
 
 @translate_errors
 async def ingest_store(
     conn: Conn, project_id: UUID | str, body: bytes, content_encoding: str | None = None
-) -> IngestedEvent:
-    """Store the one event of a legacy ``/api/<id>/store/`` body (JSON);
-    ``InvalidInput`` if it is not an event at all."""
+) -> IngestedEvent | SkippedItem:
+    """Store the one event of a legacy ``/api/<id>/store/`` body (JSON).
+    Like an envelope's event item, a transaction, or an event still over
+    ``MAX_EVENT_BYTES`` once trimmed, is not stored: a ``SkippedItem`` says
+    why. ``InvalidInput`` (an ``EventRefused`` with ``code``
+    ``SkipReason.INVALID``) if the body is not an event at all."""
     pid = uuid_arg(project_id, "project_id")
-    event = normalize_event(decode_body(_body(body), _encoding(content_encoding)))
-    (stored,) = await write_sentry_events(conn, pid, [event])
+    try:
+        event = normalize_event(decode_body(_body(body), _encoding(content_encoding)))
+    except EventRefused as exc:
+        if exc.code is SkipReason.INVALID:
+            raise
+        return SkippedItem("event", str(exc), exc.code)
+    (stored,) = await _write(conn, pid, [event])
     return stored
+
+
+async def _write(conn: Conn, project_id: UUID, events: list[SentryEvent]) -> list[IngestedEvent]:
+    """The write path's results, each with its SDK event id."""
+    stored = await write_sentry_events(conn, project_id, events)
+    return [
+        result._replace(client_event_id=event.client_event_id)
+        for result, event in zip(stored, events, strict=True)
+    ]
