@@ -5,11 +5,13 @@
 
 Starts a throw-away PostgreSQL 18 (the embedded binaries), generates the
 data, runs every scenario with the Mesher call and the baseline alternating,
-prints a table and writes it to BENCHMARKS.md. Every figure is a median with
-its [min-max]: over the rounds of one run, or, with ``--repeat N``, over the
-N runs' medians. Every read checks that both sides return the same non-empty
-rows, and the run fails if they do not. ``--smoke`` uses tiny sizes (CI runs
-it so the suite never rots); its numbers mean nothing.
+prints a table and writes it to BENCHMARKS.md, which links to the reasoning
+written by hand in bench/NOTES.md (not copied: the notes change between runs).
+Every figure is a median with its [min-max]: over the rounds of one run, or,
+with ``--repeat N``, over the N runs' medians. Every read checks that both
+sides return the same non-empty rows, and the run fails if they do not.
+``--smoke`` uses tiny sizes (CI runs it so the suite never rots); its numbers
+mean nothing.
 """
 
 from __future__ import annotations
@@ -151,9 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         "Regenerate with `./dev bench` (full), `./dev bench --repeat 3`, or `./dev bench --smoke`.",
         "",
     ]
-    notes = (Path(__file__).parent / "NOTES.md").read_text()
     tags = tag_table(context)
-    report = "\n".join(header + table(results) + ["", *tags, "", notes])
+    report = "\n".join(header + table(results) + ["", *tags, "", *notes_link(Path(args.output))])
     print("\n".join(table(results)))
     Path(args.output).write_text(report)
     print(f"wrote {args.output}")
@@ -161,6 +162,20 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.explain).write_text("\n".join(context.plans))
         print(f"wrote {args.explain}")
     return 0
+
+
+def notes_link(output: Path) -> list[str]:
+    """The report's last section: a link to bench/NOTES.md, relative to where the
+    report is written (``bench/NOTES.md`` from the repository's root)."""
+    notes = Path(__file__).resolve().parent / "NOTES.md"
+    target = Path(os.path.relpath(notes, output.resolve().parent)).as_posix()
+    return [
+        "## What the numbers say, and what limits the misses",
+        "",
+        f"What each row measures, how to read it, and what limits the misses: [{target}]({target})",
+        "(written by hand; it names the rows above rather than quoting their figures).",
+        "",
+    ]
 
 
 if __name__ == "__main__":
