@@ -229,6 +229,87 @@ def test_dated_name_pattern_finds_every_kind_of_daily_object() -> None:
     assert DATED_NAME.findall("to_char(day, 'YYYYMMDD') '_([0-9]{8})$' events_default") == []
 
 
+# The headings of sql/schema.sql: "-- Functions ====" for a section,
+# "-- events ----" for a table's group.
+HEADING = re.compile(r"^-- (\S+(?: \S+)*) ([=-])\2+$", re.M)
+
+
+def _groups(text: str) -> tuple[list[str], dict[str, str]]:
+    """sql/schema.sql's section titles in order, and each table group's text."""
+    sections: list[str] = []
+    groups: dict[str, str] = {}
+    marks = list(HEADING.finditer(text))
+    for mark, after in zip(marks, [*marks[1:], None], strict=True):
+        body = text[mark.end() : after.start() if after else len(text)]
+        if mark[2] == "=":
+            sections.append(mark[1])
+        else:
+            assert sections[-1].startswith("Tables"), mark[1]
+            groups[mark[1]] = body
+    return sections, groups
+
+
+def test_schema_sql_reads_table_by_table(server: Server, db_url: str) -> None:
+    """Each table's group holds its CREATE TABLE, its comments, its keys and
+    constraints, its indexes and its partitions; the partitions' copies of
+    their parent's indexes are not repeated. Checked against the catalog of
+    the migrated database, so a key or index written elsewhere fails."""
+    _pg18_only(server)
+    text = (ROOT / "sql" / "schema.sql").read_text()
+    sections, groups = _groups(text)
+    assert sections == [
+        "Extensions and types", "Tables, each with its keys, indexes and partitions",
+        "Functions", "Triggers", "Privileges",
+    ]  # fmt: skip
+    assert "-- Name:" not in text
+    with psycopg.connect(db_url) as conn:
+        tables = conn.execute(
+            """SELECT c.relname, obj_description(c.oid, 'pg_class'),
+                array(SELECT i.relname FROM pg_index AS x
+                    INNER JOIN pg_class AS i ON x.indexrelid = i.oid
+                    WHERE x.indrelid = c.oid AND NOT EXISTS (
+                        SELECT FROM pg_constraint AS k WHERE k.conindid = i.oid)),
+                array(SELECT conname FROM pg_constraint
+                    WHERE conrelid = c.oid AND contype <> 'n'),
+                array(SELECT p.relname FROM pg_inherits AS h
+                    INNER JOIN pg_class AS p ON h.inhrelid = p.oid
+                    WHERE h.inhparent = c.oid AND p.relname !~ %(daily)s),
+                array(SELECT format('%%I.%%I', c.relname, a.attname) FROM pg_attribute AS a
+                    WHERE a.attrelid = c.oid AND col_description(c.oid, a.attnum) IS NOT NULL)
+            FROM pg_class AS c
+            WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+            AND NOT c.relispartition""",
+            {"daily": DAILY},
+        ).fetchall()
+    assert sorted(groups) == sorted(name for name, *_ in tables)
+    for name, comment, indexes, constraints, children, columns in tables:
+        group = groups[name]
+        assert f"\nCREATE TABLE public.{name} (\n" in group
+        for index in indexes:
+            assert re.search(rf"^CREATE (UNIQUE )?INDEX {index} ON public\.{name} ", group, re.M)
+        for constraint in constraints:
+            assert re.search(rf"\bCONSTRAINT {constraint} ", group), (name, constraint)
+        for partition in children:
+            assert f"\nCREATE TABLE public.{partition} PARTITION OF public.{name} " in group
+            assert not re.search(rf"INDEX {partition}_\w+ ON", text), partition
+        if comment is not None:
+            assert f"\nCOMMENT ON TABLE public.{name} IS " in group
+        for column in columns:
+            assert f"\nCOMMENT ON COLUMN public.{column} IS " in group
+
+
+def test_every_table_has_a_comment(conn: Conn) -> None:
+    """The why of each table reaches \\d+ (migration 0020 and later ones)."""
+    rows = conn.execute(
+        """SELECT c.relname FROM pg_class AS c
+        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+        AND c.relname !~ %s AND obj_description(c.oid, 'pg_class') IS NULL
+        AND c.relname <> 'schema_function_applications'""",
+        (DAILY,),
+    ).fetchall()
+    assert rows == []
+
+
 # --- properties the specification and the code rely on --------------------------
 
 
@@ -242,6 +323,7 @@ def test_specified_indexes_exist_by_name(conn: Conn) -> None:
 
 
 def test_ids_default_to_uuidv7(conn: Conn) -> None:
+    """Every uuid id; the migration history's identity columns are counters."""
     defaults = dict(
         conn.execute(
             """SELECT c.relname, pg_get_expr(d.adbin, d.adrelid)
@@ -249,7 +331,8 @@ def test_ids_default_to_uuidv7(conn: Conn) -> None:
             INNER JOIN pg_class AS c ON a.attrelid = c.oid
             LEFT JOIN pg_attrdef AS d ON a.attrelid = d.adrelid AND a.attnum = d.adnum
             WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
-            AND NOT c.relispartition AND a.attname = 'id'"""
+            AND NOT c.relispartition AND a.attname = 'id'
+            AND a.attidentity = ''"""
         ).fetchall()
     )
     assert {"organizations", "users", "projects", "issues", "events", "alerts"} <= set(defaults)
