@@ -243,3 +243,57 @@ def test_v2_explicit_lists() -> None:
 )
 def test_normalize_v2(raw: str, expected: str) -> None:
     assert normalize_v2(raw) == expected
+
+
+# Version 2's values as computed before synthetic exceptions and top-level stack
+# traces were told apart (issue 28): events without either must not regroup.
+V2_GOLDEN = [
+    ((None, [exc("KeyError", "'a'", frame("main"), frame("charge"))], None, None, ""),
+     "fd87778b8cb421578c80c84e116704e1cff2054e771767ec320254b069d3c7d1"),
+    ((None, [{**exc("E", "x"), "mechanism": {"synthetic": False}}], None, None, ""),
+     "076a6aedf729462d3fb9efc88ad603e1e57fc5eee9381d439e427cb8cb54157b"),
+    ((None, [], [frame("loop")], None, "m"),
+     "a36884c5874507b87d2db6c92547765bf395873f92c7b0e8742d7f2f73420276"),
+    ((None, [], None, "t %s", "t 1"),
+     "1cfed489b2c1f56abe52ec4c50ca815bb0ca27182647ddb8f00d42a5b0950903"),
+    ((["{{ default }}", "x"], [exc("E", "v")], None, None, ""),
+     "b5126731b9a332c2a282ecbe0a09acf7a3a8849befdf7d1bfe32a8580b4089f5"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "digest"), V2_GOLDEN)
+def test_v2_is_unchanged_for_events_without_synthetic_exceptions(
+    args: tuple[Any, ...], digest: str
+) -> None:
+    assert fingerprint_v2(*args) == f"v2:{digest}"
+
+
+def synthetic(kind: str, value: str, *frames: Any) -> dict[str, Any]:
+    return {**exc(kind, value, *frames), "mechanism": {"type": "generic", "synthetic": True}}
+
+
+def test_v2_a_synthetic_exceptions_type_never_counts() -> None:
+    """Deliberately changed (issue 28): a synthetic exception used to group by
+    its type too, so a crash reported as SIGSEGV on one platform and
+    EXC_BAD_ACCESS on another made two issues. Sentry ignores that type."""
+    signal = v2([synthetic("SIGSEGV", "", frame("main"), frame("draw"))])
+    assert signal == v2([synthetic("EXC_BAD_ACCESS", "", frame("main"), frame("draw"))])
+    assert signal != v2([synthetic("SIGSEGV", "", frame("main"), frame("paint"))])
+    assert signal != v2([exc("SIGSEGV", "", frame("main"), frame("draw"))])  # not synthetic
+    # without frames, its (normalized) value groups it, as any exception's
+    assert v2([synthetic("A", "timeout 31ms")]) == v2([synthetic("B", "timeout 45ms")])
+    assert v2([synthetic("A", "timeout")]) != v2([synthetic("A", "refused")])
+
+
+def test_v2_top_level_stack_frames() -> None:
+    own = [frame("handle", module="django", in_app=False), frame("checkout")]
+    assert v2(message="a") != v2(message="b")
+    with_stack = fingerprint_v2(None, [], None, None, "a", own)
+    assert with_stack == fingerprint_v2(None, [], None, None, "b", own)  # frames before text
+    assert with_stack != fingerprint_v2(None, [], None, None, "a", [frame("refund")])
+    assert default_material_v2([], None, None, "a", own) == [
+        ["stacktrace", ["app.orders:checkout"]]
+    ]
+    # a thread's stack comes first, as in Sentry
+    threads = [frame("loop")]
+    assert fingerprint_v2(None, [], threads, None, "a", own) == v2(threads=threads)

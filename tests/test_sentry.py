@@ -8,6 +8,7 @@ import gzip
 import json
 import uuid
 import zlib
+from datetime import UTC, datetime
 from typing import Any
 
 import brotli
@@ -20,7 +21,7 @@ from mesher import queries as q
 from mesher import sentry
 from mesher.aio import sentry as asentry
 from mesher.errors import InvalidCredentials, InvalidInput, NotFound
-from mesher.models import IngestedEvent, Severity, SkipReason
+from mesher.models import IngestedEvent, Severity, SkippedItem, SkipReason
 
 from .helpers import run_concurrently
 from .sentry_envelopes import (
@@ -327,3 +328,92 @@ def test_an_envelope_mixing_a_retry_and_new_events(conn: Conn, project_id: uuid.
     assert result.events[1] == result.events[2] and result.events[1].new_issue
     assert _counts(conn) == (2, 2)
     assert q.get_issue(conn, first.events[0].issue_id).event_count == 1
+
+
+# --- issue 28: both paths keep, trim and refuse alike ---------------------------------
+
+BIG = {
+    "message": "big " + "m" * 2_000_000,
+    "extra": {f"blob{i}": "x" * 300_000 for i in range(5)},
+}
+STILL_TOO_BIG = {"message": "wide", "extra": {f"k{i}": "x" * 8192 for i in range(200)}}
+
+
+def _envelope(*payloads: dict[str, Any]) -> bytes:
+    lines = [b"{}"]
+    for payload in payloads:
+        body = json.dumps({"event_id": uuid.uuid4().hex, **payload}).encode()
+        lines += [json.dumps({"type": "event", "length": len(body)}).encode(), body]
+    return b"\n".join(lines) + b"\n"
+
+
+def test_an_event_over_1_mib_is_trimmed_and_stored_on_both_paths(
+    conn: Conn, project_id: uuid.UUID
+) -> None:
+    body = _envelope(BIG, STILL_TOO_BIG, {"message": "small"})
+    result = sentry.ingest_envelope(conn, project_id, gzip.compress(body), "gzip")
+    conn.commit()
+    big, small = (q.get_event(conn, project_id, e.event_id) for e in result.events)
+    assert big.message.startswith("big mmm") and len(big.message) == 8192
+    assert big.data["_meta"]["extra"]["blob0"][""]["len"] == 300_000
+    assert small.message == "small"
+    ((item_type, reason, code),) = result.skipped
+    assert (item_type, code) == ("event", SkipReason.TOO_LARGE) and "once trimmed" in reason
+    # /store/: the same event is stored the same way; the one still too big is skipped
+    stored = sentry.ingest_store(conn, project_id, json.dumps(BIG).encode())
+    assert isinstance(stored, IngestedEvent)
+    assert q.get_event(conn, project_id, stored.event_id).message == big.message
+    skipped = sentry.ingest_store(conn, project_id, json.dumps(STILL_TOO_BIG).encode())
+    assert skipped == SkippedItem("event", reason, SkipReason.TOO_LARGE)
+    conn.commit()
+    assert _counts(conn) == (3, 2)
+
+
+def test_a_transaction_on_the_store_path_is_skipped(conn: Conn, project_id: uuid.UUID) -> None:
+    def checkout() -> None:
+        with sentry_sdk.start_transaction(name="checkout"):
+            pass
+
+    ((header, payload),) = [
+        (h, p) for e in capture(checkout, traces_sample_rate=1.0) for h, p in items(e)
+    ]
+    assert header["type"] == "transaction" and json.loads(payload)["type"] == "transaction"
+    result = sentry.ingest_store(conn, project_id, payload)
+    assert isinstance(result, SkippedItem)
+    assert (result.item_type, result.code) == ("event", SkipReason.TRANSACTION)
+    # as an event item of an envelope: skipped the same way
+    envelope = b'{}\n{"type":"event","length":%d}\n' % len(payload) + payload + b"\n"
+    ((item_type, _, code),) = sentry.ingest_envelope(conn, project_id, envelope).skipped
+    assert (item_type, code) == ("event", SkipReason.TRANSACTION)
+    conn.commit()
+    assert _counts(conn) == (0, 0)  # no "<unlabeled event>" issue
+
+
+def test_ingested_events_carry_the_sdks_event_id(conn: Conn, project_id: uuid.UUID) -> None:
+    envelope, first = _store(conn, project_id, explicit_chain)
+    (ingested,) = first.events
+    assert ingested.client_event_id == _event_id(envelope)
+    (again,) = sentry.ingest_envelope(conn, project_id, envelope).events
+    assert again.duplicate and again.client_event_id == ingested.client_event_id
+    payload = json.dumps({"event_id": "fc6d8c0c43fc4630ad850ee518f1b9d0", "message": "m"})
+    stored = sentry.ingest_store(conn, project_id, payload.encode())
+    assert isinstance(stored, IngestedEvent)
+    assert stored.client_event_id == uuid.UUID("fc6d8c0c43fc4630ad850ee518f1b9d0")
+
+
+def test_breadcrumb_keys_are_stored_and_read_back(conn: Conn, project_id: uuid.UUID) -> None:
+    crumb = {
+        "timestamp": 946684800,
+        "type": "navigation",
+        "category": "route",
+        "level": "info",
+        "message": "to /cart",
+        "data": {"from": "/", "to": "/cart"},
+        "event_id": "52df9022835246eeb317dbd739ccd059",
+        "origin": "auto.navigation",
+    }
+    payload = {"message": "m", "breadcrumbs": {"values": [crumb]}}
+    stored = sentry.ingest_store(conn, project_id, json.dumps(payload).encode())
+    assert isinstance(stored, IngestedEvent)
+    (read,) = q.get_event(conn, project_id, stored.event_id).breadcrumbs
+    assert read == {**crumb, "timestamp": datetime(2000, 1, 1, tzinfo=UTC), "level": Severity.INFO}
