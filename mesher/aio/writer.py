@@ -1,0 +1,284 @@
+"""Group commit: many concurrent Sentry requests, one transaction.
+
+An HTTP handler that calls ``mesher.aio.sentry.ingest_envelope`` spends a
+transaction (and its round trips and its commit) on every event. An
+:class:`EnvelopeWriter` lets concurrent handlers share one::
+
+    pool = psycopg_pool.AsyncConnectionPool(url, kwargs={"autocommit": True})
+    async with EnvelopeWriter(pool, max_events=200, max_wait=0.005) as writer:
+        result = await writer.ingest_envelope(project_id, body, "gzip")
+
+Each call reads its body at once, in the caller's task: a body that is not an
+envelope raises ``InvalidInput`` to that caller only, and an envelope with
+no event to store returns without waiting. The events of the others join
+their project's pending batch, which is written when it holds
+``max_events`` events or ``max_wait`` seconds after its first envelope came,
+whichever is first, in one transaction through the same write path as
+``ingest_envelope`` (so an SDK's retry is deduplicated the same way, within a
+batch too). A call returns its own :class:`~mesher.models.EnvelopeResult`
+only after that transaction committed: an acknowledged event is stored.
+
+- **One project per transaction.** A batch holds one project's events, so on
+  Citus it stays on one shard. Batches of different projects are written
+  concurrently, as many as the connection source gives connections.
+- **One envelope's failure is its own.** An envelope's events go in one
+  batch (all or none of them, as with ``ingest_envelope``). If a batch fails
+  with an error that an envelope's data could cause, its envelopes are
+  split in halves and each half is written again, down to the envelope
+  that fails, which gets its own ``MesherError``; the others are stored.
+  A lost connection fails the batch's callers alike (nothing is retried).
+  Retrying beats a savepoint per envelope: savepoints keep one write-path
+  call per envelope, and measured 71 events/s against 838 for one call per
+  batch of 50 (PostgreSQL 18, fsync on, 2 shared cores).
+- **Cancellation.** A caller that stops waiting (say, its client hung up)
+  does not take its events out of a batch already formed: they are stored,
+  unacknowledged, and the SDK's retry is deduplicated.
+
+``connections`` is anything whose ``connection()`` is an async context
+manager giving an ``AsyncConnection`` in autocommit mode (or idle):
+``psycopg_pool.AsyncConnectionPool`` is one. :meth:`EnvelopeWriter.close`
+(or leaving ``async with``) writes what is pending, waits for it, and
+refuses new calls; :meth:`EnvelopeWriter.flush` writes what is pending now.
+The writer is asyncio's, so it has no synchronous twin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol, Self
+from uuid import UUID
+
+import psycopg
+from psycopg import AsyncConnection
+
+from .._args import uuid_arg
+from .._sentry_envelope import decode_body, parse_envelope
+from .._sentry_event import EventRefused, SentryEvent, normalize_event
+from ..errors import DatabaseError, InvalidInput, MesherError, translate
+from ..models import EnvelopeResult, IngestedEvent, SkippedItem, SkipReason
+from .ingest import write_sentry_events
+
+__all__ = ["ConnectionSource", "EnvelopeWriter"]
+
+Conn = AsyncConnection[Any]
+
+
+class ConnectionSource(Protocol):
+    """Where the writer gets a connection per batch (a pool, typically)."""
+
+    def connection(self) -> AbstractAsyncContextManager[Conn]: ...
+
+
+@dataclass(eq=False)
+class _Entry:
+    """One caller's events, and where its answer goes."""
+
+    events: list[SentryEvent]
+    answer: asyncio.Future[list[IngestedEvent]]
+
+
+@dataclass(eq=False)
+class _Batch:
+    entries: list[_Entry] = field(default_factory=list)
+    size: int = 0
+    timer: asyncio.TimerHandle | None = None
+
+
+def _body(body: Any) -> bytes:
+    if not isinstance(body, (bytes, bytearray, memoryview)):
+        raise InvalidInput(f"body must be bytes, got {type(body).__name__}")
+    return bytes(body)
+
+
+def _encoding(value: Any) -> str | None:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1")
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"content_encoding must be a string, got {type(value).__name__}")
+    return value
+
+
+def _read_envelope(body: Any, content_encoding: Any) -> tuple[list[SentryEvent], list[SkippedItem]]:
+    """The events to store and the items skipped, as ``ingest_envelope``
+    reads them."""
+    envelope = parse_envelope(_body(body), _encoding(content_encoding))
+    event_id = envelope.headers.get("event_id")  # names the envelope's event
+    events: list[SentryEvent] = []
+    skipped: list[SkippedItem] = []
+    for item in envelope.items:
+        if item.type != "event":
+            reason = f"{item.type[:40]} items are not stored: Mesher keeps error events"
+            skipped.append(SkippedItem(item.type[:40], reason, SkipReason.ITEM_TYPE))
+            continue
+        try:
+            events.append(normalize_event(item.payload, event_id=event_id))
+        except EventRefused as exc:
+            skipped.append(SkippedItem(item.type, str(exc), exc.code))
+        except Exception as exc:  # one bad item must not sink the others
+            reason = f"event could not be read ({type(exc).__name__})"
+            skipped.append(SkippedItem(item.type, reason, SkipReason.ERROR))
+        event_id = None  # later event items keep their own ids
+    return events, skipped
+
+
+def _isolatable(exc: Exception) -> bool:
+    """Whether one envelope's data could have caused the error (so retrying
+    the others without it can succeed): not a lost connection, a pool
+    timeout, or a server out of resources, shutting down or cancelling."""
+    return not isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+
+
+class EnvelopeWriter:
+    """Stores Sentry envelopes of concurrent callers in shared transactions
+    (see the module docstring). ``max_events`` (1 to 1000) bounds a batch's
+    events; an envelope with more is a batch of its own. ``max_wait`` is in
+    seconds."""
+
+    def __init__(
+        self, connections: ConnectionSource, *, max_events: int = 200, max_wait: float = 0.005
+    ) -> None:
+        if type(max_events) is not int or not 1 <= max_events <= 1000:
+            raise InvalidInput("max_events must be an integer from 1 to 1000")
+        if not 0 <= max_wait <= 10:
+            raise InvalidInput("max_wait must be from 0 to 10 seconds")
+        self._connections = connections
+        self._max_events = max_events
+        self._max_wait = max_wait
+        self._pending: dict[UUID, _Batch] = {}
+        self._writing: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"EnvelopeWriter(max_events={self._max_events}, max_wait={self._max_wait})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def pending_events(self) -> int:
+        """Events waiting for their batch to start (not those being written)."""
+        return sum(batch.size for batch in self._pending.values())
+
+    async def ingest_envelope(
+        self, project_id: UUID | str, body: bytes, content_encoding: str | None = None
+    ) -> EnvelopeResult:
+        """``mesher.aio.sentry.ingest_envelope``'s result for this envelope,
+        once its batch committed."""
+        pid = uuid_arg(project_id, "project_id")
+        self._check_open()
+        events, skipped = _read_envelope(body, content_encoding)
+        stored = await self._submit(pid, events) if events else []
+        return EnvelopeResult(events=stored, skipped=skipped)
+
+    async def ingest_store(
+        self, project_id: UUID | str, body: bytes, content_encoding: str | None = None
+    ) -> IngestedEvent | SkippedItem:
+        """``mesher.aio.sentry.ingest_store``'s result for this body (the
+        legacy ``/store/`` endpoint), once its batch committed."""
+        pid = uuid_arg(project_id, "project_id")
+        self._check_open()
+        try:
+            event = normalize_event(decode_body(_body(body), _encoding(content_encoding)))
+        except EventRefused as exc:
+            if exc.code is SkipReason.INVALID:
+                raise
+            return SkippedItem("event", str(exc), exc.code)
+        (stored,) = await self._submit(pid, [event])
+        return stored
+
+    async def flush(self) -> None:
+        """Write every pending batch now, and wait until all are done."""
+        for pid in list(self._pending):
+            self._start(pid)
+        while self._writing:
+            await asyncio.gather(*self._writing, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Refuse new calls, then :meth:`flush`."""
+        self._closed = True
+        await self.flush()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DatabaseError("the writer is closed")
+
+    async def _submit(self, pid: UUID, events: list[SentryEvent]) -> list[IngestedEvent]:
+        self._check_open()
+        batch = self._pending.get(pid)
+        if batch is not None and batch.size + len(events) > self._max_events:
+            self._start(pid)  # this envelope would overfill it
+            batch = None
+        if batch is None:
+            batch = self._pending[pid] = _Batch()
+            if self._max_wait > 0:
+                loop = asyncio.get_running_loop()
+                batch.timer = loop.call_later(self._max_wait, self._start, pid)
+        entry = _Entry(events, asyncio.get_running_loop().create_future())
+        batch.entries.append(entry)
+        batch.size += len(events)
+        if batch.size >= self._max_events or self._max_wait == 0:
+            self._start(pid)
+        return await entry.answer
+
+    def _start(self, pid: UUID) -> None:
+        """Take the project's pending batch and write it in a task of its own."""
+        batch = self._pending.pop(pid, None)
+        if batch is None:
+            return
+        if batch.timer is not None:
+            batch.timer.cancel()
+        task = asyncio.get_running_loop().create_task(self._write(pid, batch.entries))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    async def _write(self, pid: UUID, entries: Sequence[_Entry]) -> None:
+        """Write the entries in one transaction; on an error an envelope could
+        cause, each half again, down to the envelope at fault."""
+        events = [event for entry in entries for event in entry.events]
+        try:
+            async with self._connections.connection() as conn:
+                stored = await write_sentry_events(conn, pid, events)
+        except asyncio.CancelledError:
+            _fail(entries, DatabaseError("the write was cancelled"))
+            raise
+        except Exception as exc:
+            if len(entries) == 1 or not _isolatable(exc):
+                _fail(entries, translate(exc))
+                return
+            half = len(entries) // 2
+            await self._write(pid, entries[:half])
+            await self._write(pid, entries[half:])
+            return
+        seen: set[UUID] = set()
+        start = 0
+        for entry in entries:
+            end = start + len(entry.events)
+            results = []
+            for result, event in zip(stored[start:end], entry.events, strict=True):
+                # A retry in the same batch stored nothing: say so, like a later one.
+                again = result.duplicate or event.client_event_id in seen
+                seen.add(event.client_event_id)
+                results.append(
+                    result._replace(client_event_id=event.client_event_id, duplicate=again)
+                )
+            start = end
+            if not entry.answer.done():  # its caller may have stopped waiting
+                entry.answer.set_result(results)
+
+
+def _fail(entries: Sequence[_Entry], error: MesherError) -> None:
+    for entry in entries:
+        if not entry.answer.done():
+            entry.answer.set_exception(error)
