@@ -15,7 +15,8 @@ SQL); the sync ones are generated from them.
 - ``mesher.search``: the issue search syntax, parsed (not yet run).
 - ``mesher.models``: Pydantic models; ``mesher.errors``: exceptions;
   ``mesher.limits``: the limits checked before SQL runs.
-- ``python -m mesher.migrate``: apply ``sql/migrations``, then maintain.
+- ``python -m mesher.migrate``: apply ``sql/migrations`` and ``sql/functions``,
+  then create the partitions ahead; ``--maintain``: the daily housekeeping.
 - ``mesher.embedded``: the project-local PostgreSQL 18 for development.
 - ``mesher.testing``: a pytest plugin, a migrated database per test.
 """

@@ -6,8 +6,9 @@
 whose day has no partition yet, so no event is ever refused. ``event_tags``
 (what ``filter_events_by_tags`` walks) is partitioned the same way, and
 each day's partition of it is created and dropped with the events'. The DDL lives
-in the SQL function ``create_events_partition`` (see sql/schema.sql), which
-serializes concurrent callers with an advisory lock.
+in the SQL function ``create_events_partition``
+(sql/functions/create_events_partition.sql), which serializes concurrent
+callers with an advisory lock.
 
 These helpers never commit, like the query helpers. Keeping the partitions
 healthy day after day is ``mesher.maintenance.maintain``'s job.
