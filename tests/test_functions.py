@@ -171,6 +171,18 @@ def test_a_fresh_database_applies_every_file_once(empty_db_url: str) -> None:
     assert len(_history(empty_db_url)) == len(files)
 
 
+def test_a_database_migrated_before_sql_functions_gets_every_file(db_url: str) -> None:
+    """The upgrade: a database whose history predates sql/functions/."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE schema_function_applications")
+    names = [FUNCTIONS_PREFIX + f.filename for f in load_function_files()]
+    states = {s.filename: s.state for s in status(db_url)}
+    assert [states[name] for name in names] == ["pending"] * len(names)
+    report = migrate(db_url)
+    assert (report.applied, report.functions_applied) == ([], names)
+    assert {s.state for s in status(db_url)} == {"applied"}
+
+
 def test_a_changed_file_is_applied_once(server: Server, db_url: str, functions_copy: Path) -> None:
     before = _history(db_url)
     target = functions_copy / "severity_rank.sql"
