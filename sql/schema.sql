@@ -542,6 +542,8 @@ ALTER TABLE public.schema_function_applications ALTER COLUMN id ADD GENERATED AL
     CACHE 1
 );
 
+COMMENT ON TABLE public.schema_function_applications IS 'Each application of a file of sql/functions, with its SHA-256: migrate applies a file again when it differs from its latest row''s.';
+
 ALTER TABLE public.schema_function_applications
     ADD CONSTRAINT schema_function_applications_pkey PRIMARY KEY (id);
 
@@ -602,6 +604,7 @@ BEGIN
     RETURN events_moved;
 END
 $$;
+COMMENT ON FUNCTION public.create_events_partition(day date) IS 'A day''s partitions of events and event_tags, with that day''s rows moved out of the default partitions; filled, then attached, so neither parent is locked exclusively. Returns the events moved, NULL if the partition existed. For the schema''s owner.';
 
 CREATE FUNCTION public.delete_issue_tags_and_hours() RETURNS trigger
     LANGUAGE plpgsql
@@ -623,6 +626,7 @@ BEGIN
     RETURN NULL;
 END
 $$;
+COMMENT ON FUNCTION public.delete_issue_tags_and_hours() IS 'Trigger function on issues: deletes their rows of issue_tag_values and issue_hourly_counts, where foreign keys would check every row the write path inserts. Unused on Citus, where the foreign keys do it.';
 
 CREATE FUNCTION public.drop_expired_events_partitions(retention_days integer) RETURNS SETOF text
     LANGUAGE plpgsql
@@ -656,6 +660,7 @@ BEGIN
     END LOOP;
 END
 $_$;
+COMMENT ON FUNCTION public.drop_expired_events_partitions(retention_days integer) IS 'Drops the daily partitions of events and event_tags past the retention; returns the events partitions dropped. Maintenance''s alone, never migrate''s; for the schema''s owner.';
 
 CREATE FUNCTION public.filter_events_by_tags(p_project_id uuid, p_tags jsonb, p_since timestamp with time zone, p_page_size integer) RETURNS SETOF public.events
     LANGUAGE plpgsql STABLE
@@ -791,6 +796,7 @@ BEGIN
     LIMIT p_page_size;
 END
 $$;
+COMMENT ON FUNCTION public.filter_events_by_tags(p_project_id uuid, p_tags jsonb, p_since timestamp with time zone, p_page_size integer) IS 'A project''s events carrying every pair of p_tags, newest first: walks event_tags by the rarest pair, so its cost follows the page asked for. A function so that its statements run on generic plans, with no planning per call (not on Citus).';
 
 CREATE FUNCTION public.lock_fingerprints(keys bigint[]) RETURNS bigint
     LANGUAGE plpgsql
@@ -808,6 +814,7 @@ BEGIN
     RETURN cardinality(keys);
 END
 $$;
+COMMENT ON FUNCTION public.lock_fingerprints(keys bigint[]) IS 'The write path''s first statement: an advisory lock per fingerprint, in the order given, so that concurrent batches queue instead of deadlocking. On Citus, refused on any node but the coordinator (the locks are per node).';
 
 CREATE FUNCTION public.place_on_citus(table_name text, placement text, new_table boolean DEFAULT false) RETURNS boolean
     LANGUAGE plpgsql
@@ -848,6 +855,7 @@ BEGIN
     RETURN TRUE;
 END
 $$;
+COMMENT ON FUNCTION public.place_on_citus(table_name text, placement text, new_table boolean) IS 'Places a table on Citus once (a reference table, or distributed by project_id with issues) when the citus extension exists; elsewhere it does nothing.';
 
 CREATE FUNCTION public.set_lock_timeout(milliseconds integer) RETURNS void
     LANGUAGE plpgsql
@@ -860,10 +868,12 @@ BEGIN
     EXECUTE format('SET LOCAL lock_timeout TO %L', milliseconds || 'ms');
 END
 $$;
+COMMENT ON FUNCTION public.set_lock_timeout(milliseconds integer) IS 'Bounds the lock waits of the rest of the transaction, on the Citus workers too: a SET LOCAL, which Citus propagates and set_config does not.';
 
 CREATE FUNCTION public.severity_rank(level text) RETURNS integer
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN array_position(ARRAY['debug'::text, 'info'::text, 'warning'::text, 'error'::text, 'fatal'::text], level);
+COMMENT ON FUNCTION public.severity_rank(level text) IS 'The severity order in one place: 1 (debug) .. 5 (fatal), NULL for anything else.';
 
 
 -- Triggers ===================================================================

@@ -298,14 +298,24 @@ def test_schema_sql_reads_table_by_table(server: Server, db_url: str) -> None:
             assert f"\nCOMMENT ON COLUMN public.{column} IS " in group
 
 
-def test_every_table_has_a_comment(conn: Conn) -> None:
-    """The why of each table reaches \\d+ (migration 0020 and later ones)."""
+@pytest.mark.citus
+def test_every_table_and_function_has_a_comment(conn: Conn) -> None:
+    """The why of each table and function reaches \\d+ and \\df+: the tables'
+    from migration 0020 and later ones, the functions' from their files."""
     rows = conn.execute(
-        """SELECT c.relname FROM pg_class AS c
-        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
-        AND c.relname !~ %s AND obj_description(c.oid, 'pg_class') IS NULL
-        AND c.relname <> 'schema_function_applications'""",
-        (DAILY,),
+        """SELECT c.oid::regclass::text FROM pg_class AS c
+        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
+        AND c.relname !~ %(daily)s AND obj_description(c.oid, 'pg_class') IS NULL
+        AND NOT EXISTS (
+            SELECT FROM pg_depend AS d WHERE d.classid = 'pg_class'::regclass
+            AND d.objid = c.oid AND d.deptype = 'e')  -- Citus's views
+        UNION ALL
+        SELECT p.oid::regprocedure::text FROM pg_proc AS p
+        WHERE p.pronamespace = 'public'::regnamespace
+        AND obj_description(p.oid, 'pg_proc') IS NULL AND NOT EXISTS (
+            SELECT FROM pg_depend AS d WHERE d.classid = 'pg_proc'::regclass
+            AND d.objid = p.oid AND d.deptype = 'e')""",
+        {"daily": DAILY},
     ).fetchall()
     assert rows == []
 

@@ -62,3 +62,8 @@ BEGIN
     RETURN events_moved;
 END
 $fn$;
+
+COMMENT ON FUNCTION create_events_partition(DATE) IS
+'A day''s partitions of events and event_tags, with that day''s rows moved out of the '
+'default partitions; filled, then attached, so neither parent is locked exclusively. '
+'Returns the events moved, NULL if the partition existed. For the schema''s owner.';

@@ -38,3 +38,8 @@ BEGIN
     END LOOP;
 END
 $fn$;
+
+COMMENT ON FUNCTION drop_expired_events_partitions(INTEGER) IS
+'Drops the daily partitions of events and event_tags past the retention; returns '
+'the events partitions dropped. Maintenance''s alone, never migrate''s; for the '
+'schema''s owner.';

@@ -167,3 +167,8 @@ BEGIN
     LIMIT p_page_size;
 END
 $$;
+
+COMMENT ON FUNCTION filter_events_by_tags(UUID, JSONB, TIMESTAMPTZ, INTEGER) IS
+'A project''s events carrying every pair of p_tags, newest first: walks event_tags by '
+'the rarest pair, so its cost follows the page asked for. A function so that its '
+'statements run on generic plans, with no planning per call (not on Citus).';

@@ -24,3 +24,8 @@ BEGIN
     RETURN cardinality(keys);
 END
 $$;
+
+COMMENT ON FUNCTION lock_fingerprints(BIGINT[]) IS
+'The write path''s first statement: an advisory lock per fingerprint, in the order '
+'given, so that concurrent batches queue instead of deadlocking. On Citus, refused '
+'on any node but the coordinator (the locks are per node).';

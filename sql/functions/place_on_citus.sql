@@ -48,3 +48,7 @@ BEGIN
     RETURN TRUE;
 END
 $$;
+
+COMMENT ON FUNCTION place_on_citus(TEXT, TEXT, BOOLEAN) IS
+'Places a table on Citus once (a reference table, or distributed by project_id '
+'with issues) when the citus extension exists; elsewhere it does nothing.';

@@ -14,3 +14,7 @@ BEGIN
     EXECUTE format('SET LOCAL lock_timeout TO %L', milliseconds || 'ms');
 END
 $$;
+
+COMMENT ON FUNCTION set_lock_timeout(INTEGER) IS
+'Bounds the lock waits of the rest of the transaction, on the Citus workers too: '
+'a SET LOCAL, which Citus propagates and set_config does not.';

@@ -5,3 +5,6 @@
 CREATE OR REPLACE FUNCTION severity_rank(level TEXT) RETURNS INTEGER
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN array_position(ARRAY['debug', 'info', 'warning', 'error', 'fatal'], level);
+
+COMMENT ON FUNCTION severity_rank(TEXT) IS
+'The severity order in one place: 1 (debug) .. 5 (fatal), NULL for anything else.';

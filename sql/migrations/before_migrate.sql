@@ -23,3 +23,7 @@ CREATE TABLE IF NOT EXISTS schema_function_applications (
 -- A file's latest application (list_function_applications).
 CREATE INDEX IF NOT EXISTS idx_schema_function_applications_filename
 ON schema_function_applications (filename, id DESC);
+
+COMMENT ON TABLE schema_function_applications IS
+'Each application of a file of sql/functions, with its SHA-256: migrate applies a file '
+'again when it differs from its latest row''s.';
