@@ -212,10 +212,18 @@ def _expirable(url: str, day: dt.date) -> tuple[int, int, int, bool]:
     return counts
 
 
+def _days_ago(conn: psycopg.Connection[Any], days: int) -> dt.date:
+    """The UTC day ``days`` before the server's today."""
+    row = conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date - %s", (days,)).fetchone()
+    assert row is not None
+    day: dt.date = row[0]
+    return day
+
+
 @pytest.mark.citus
 def test_migrate_deletes_nothing_maintain_does(db_url: str, project_id: uuid.UUID) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
-        (old_day,) = conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date - 120").fetchone()
+        old_day = _days_ago(conn, 120)
         assert conn.execute("SELECT create_events_partition(%s)", (old_day,)).fetchone() == (0,)
         ingest_events(conn, project_id, [{"message": "now"}], idempotency_key="old")
         conn.execute(
@@ -243,7 +251,7 @@ def test_cli_maintain_drops_what_migrate_keeps(
     db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
-        (old_day,) = conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date - 120").fetchone()
+        old_day = _days_ago(conn, 120)
         conn.execute("SELECT create_events_partition(%s)", (old_day,))
     partition = f"events_{old_day:%Y%m%d}"
     assert main(["--database-url", db_url]) == 0
