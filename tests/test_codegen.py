@@ -132,6 +132,8 @@ def test_the_last_dropped_import_takes_its_comma() -> None:
         ("from collections.abc import Awaitable, Callable\nx: Awaitable\n", "Awaitable here"),
         ("from collections.abc import Awaitable\n", "nothing left to import"),
         ("import mesher.aio.ingest\n", "mesher.aio"),
+        ("from contextlib import asynccontextmanager\n", "asynccontextmanager"),
+        ("class C:\n    async def __aexit__(self) -> None: ...\n", "__aexit__"),
     ],
 )
 def test_an_async_construct_without_a_sync_twin_is_an_error(source: str, complaint: str) -> None:

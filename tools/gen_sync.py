@@ -22,7 +22,8 @@ at the position the tree gives for the node it changed, and only there. The
 text is then parsed again and must give exactly the transformer's tree, or the
 script stops. Finally ruff sorts the imports and formats the file, so the
 output is stable and lint-clean. An async construct the transformer does not
-know (``asyncio.gather``, ``Awaitable`` outside ``Awaitable[T]``...) is an
+know (``asyncio.gather``, ``Awaitable`` outside ``Awaitable[T]``, any name left
+that says async, such as ``asynccontextmanager`` or ``__aenter__``) is an
 error, not a silent copy.
 """
 
@@ -222,6 +223,18 @@ def _fields(node: ast.AST) -> dict[str, Any]:
     return {name: getattr(node, name) for name in node._fields}
 
 
+#: Names left in the sync tree that are async all the same.
+_STILL_ASYNC = re.compile(r"(?i)async|^(__a(enter|exit|iter|next)__|aclose|aiter|anext)$")
+
+
+def _check_no_async_left(tree: ast.AST) -> None:
+    for node in ast.walk(tree):
+        for name in (getattr(node, field, None) for field in ("id", "attr", "name")):
+            if isinstance(name, str) and _STILL_ASYNC.search(name):
+                line = getattr(node, "lineno", "?")
+                raise SyncError(f"line {line}: no sync twin for {name}")
+
+
 def _apply(source: str, edits: list[Edit]) -> str:
     lines = source.splitlines(keepends=True)
     for line, start, end, new in sorted(edits, reverse=True):
@@ -235,6 +248,7 @@ def to_sync(source: str) -> str:
     tree = ast.parse(source)
     transformer = AsyncToSync(source)
     expected = transformer.visit(tree)
+    _check_no_async_left(expected)
     text = _apply(source, transformer.edits)
     if ast.dump(ast.parse(text)) != ast.dump(expected):
         raise SyncError("the rewritten text does not give the transformed tree")
