@@ -10,6 +10,7 @@ the specification and the Python code rely on.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import re
 import subprocess
 import sys
@@ -318,6 +319,43 @@ def test_every_table_and_function_has_a_comment(conn: Conn) -> None:
         {"daily": DAILY},
     ).fetchall()
     assert rows == []
+
+
+def _dump_schema() -> Any:
+    spec = importlib.util.spec_from_file_location("dump_schema", ROOT / "tools" / "dump_schema.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def _block(name: str, kind: str, sql: str) -> str:
+    return f"--\n-- Name: {name}; Type: {kind}; Schema: public; Owner: -\n--\n\n{sql}\n\n\n"
+
+
+def _key(table: str, name: str, definition: str) -> str:
+    kind = "FK CONSTRAINT" if "FOREIGN" in definition else "CONSTRAINT"
+    sql = f"ALTER TABLE ONLY public.{table}\n    ADD CONSTRAINT {name} {definition};"
+    return _block(f"{table} {name}", kind, sql)
+
+
+def test_tables_come_after_the_tables_they_reference() -> None:
+    """Created first, "a" still comes after "b", which its foreign key
+    references; a cycle of foreign keys is refused by name."""
+    dump_schema = _dump_schema()
+    raw = "".join([
+        _block("a", "TABLE", "CREATE TABLE public.a (\n    b_id integer\n);"),
+        _block("b", "TABLE", "CREATE TABLE public.b (\n    id integer\n);"),
+        _key("b", "b_pkey", "PRIMARY KEY (id)"),
+        _key("a", "a_b_fkey", "FOREIGN KEY (b_id) REFERENCES public.b(id)"),
+    ])  # fmt: skip
+    text = dump_schema.normalise(raw, ["a", "b"])
+    assert text.index("CREATE TABLE public.b (") < text.index("CREATE TABLE public.a (")
+    assert text.index("CREATE TABLE public.a (") < text.index("ADD CONSTRAINT a_b_fkey")
+    cycle = raw + _key("b", "b_a_fkey", "FOREIGN KEY (id) REFERENCES public.a(b_id)")
+    with pytest.raises(dump_schema.DumpError, match="foreign keys in a cycle among a, b"):
+        dump_schema.normalise(cycle, ["a", "b"])
 
 
 # --- properties the specification and the code rely on --------------------------

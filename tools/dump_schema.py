@@ -381,6 +381,10 @@ def regroup(blocks: list[Block], creation_order: list[str]) -> str:
     line in its parent's group: it gets the parent's columns, keys and indexes
     from there, so pg_dump's copies of them (its CREATE TABLE, its indexes and
     the ``ATTACH`` statements) are left out. Anything of its own stays.
+
+    The functions come after the tables (their bodies and ``SETOF events``
+    need the tables): a table whose default, check or index calls one of
+    Mesher's functions would not load, and the load test would say so.
     """
     tables = {b.name: b for b in blocks if b.kind == "TABLE"}
     partitions = Partitions.of(blocks)
