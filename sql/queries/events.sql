@@ -62,19 +62,18 @@ LIMIT :page_size;
 -- name: filter_events_by_tags(project_id, tags, since, page_size)
 -- A project's events since a time whose tags contain all the given pairs,
 -- newest first, at most page_size. The statement is the SQL function of the
--- same name (migration 0019). It picks, of the pairs, the one the tag store
--- counts fewest events of (project_tag_values, primary key), walks that
--- pair's rows of event_tags (a batch's events of the pair each) by their
--- primary key from the newest back, fetching each listed event by its
--- primary key, until page_size match; then sorts the events of the rows
--- from the oldest of those on (rows of concurrent batches overlap in time)
--- and fetches them in order until page_size match. Its cost follows
+-- same name (sql/functions/filter_events_by_tags.sql). It picks, of the
+-- pairs, the one the tag store counts fewest events of (project_tag_values,
+-- primary key), walks that pair's rows of event_tags (a batch's events of the
+-- pair each) by their primary key from the newest back, fetching each listed
+-- event by its primary key, until page_size match; then sorts the events of
+-- the rows from the oldest of those on (rows of concurrent batches overlap in
+-- time) and fetches them in order until page_size match. Its cost follows
 -- page_size and, with several pairs, how many of the walked pair's events
--- lack the others; not how many events match, nor how old
--- they are. It is a function so that its statements keep one generic plan
--- per session (planning them per call cost more than the walk);
--- tests/test_events.py checks that plan. It returns events rows (SETOF
--- events), like the other event reads.
+-- lack the others; not how many events match, nor how old they are. It is a
+-- function so that its statements keep one generic plan per session (planning
+-- them per call cost more than the walk); tests/test_events.py checks that
+-- plan. It returns events rows (SETOF events), like the other event reads.
 SELECT *  -- noqa: AM04
 FROM filter_events_by_tags(:project_id, :tags, :since, :page_size);
 
