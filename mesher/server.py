@@ -1,0 +1,419 @@
+"""Mesher's ingest server: point any Sentry SDK at it by its DSN.
+
+A thin ASGI application (Starlette, served by uvicorn) over the library; it
+only authenticates, caps and reads bodies, and hands envelopes to an
+:class:`~mesher.aio.writer.EnvelopeWriter`, which stores the events of
+concurrent requests in shared transactions and answers each request after
+its commit. Install it with ``pip install 'mesher[server]'``; run it with::
+
+    python -m mesher.server [--database-url URL] [--host 127.0.0.1] [--port 8000]
+
+The URL comes from ``--database-url``, else ``$DATABASE_URL``, else the
+embedded PostgreSQL 18 (``mesher.embedded``), which is migrated first and
+gets a demo project on an empty database; its DSN is printed. A given
+database is not migrated: run ``python -m mesher.migrate`` first.
+
+Routes, as Sentry serves them:
+
+- ``POST /api/<dsn_id>/envelope/`` and ``POST /api/<dsn_id>/store/``: the key
+  from ``X-Sentry-Auth`` (or ``Authorization: Sentry ...``) or the
+  ``sentry_key`` query parameter; bodies gzip, deflate, br or identity,
+  chunked or not. ``OPTIONS`` answers CORS preflights, and every answer
+  carries CORS headers, so browser SDKs work.
+- ``GET /healthz``: 200 when the database answers, else 503.
+
+Replies: 200 ``{"id": "<32 hex>"}`` (the SDK's id of the stored event; ``{}``
+when the envelope held none to store), 401 no usable key, 403 a key that is
+unknown, revoked or another project's, 400 a body that is not an envelope
+(or event), 413 a body over ``MAX_COMPRESSED_BYTES`` (refused from its
+Content-Length before it is read, or as soon as a chunked body passes the
+cap), 408 a body not received within ``body_timeout``, 503 the database
+failed. An error's reason is in the JSON ``detail`` and the
+``X-Sentry-Error`` header.
+
+A key's project is looked up once per ``auth_ttl`` seconds (a revoked key
+works for at most that long). SIGTERM (or Ctrl-C) stops accepting
+connections, finishes the requests in flight, commits what is pending, and
+exits 0. Keys never reach the logs: uvicorn's access log (which prints the
+query string) is off, and no message repeats a key or a password.
+asyncio and uvloop set TCP_NODELAY on every connection they accept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from ._sentry_envelope import MAX_COMPRESSED_BYTES
+from .errors import InvalidCredentials, InvalidInput, MesherError, NotFound, translate
+from .models import EnvelopeResult, IngestedEvent
+
+try:
+    import uvicorn
+    from psycopg_pool import AsyncConnectionPool
+    from starlette.applications import Starlette
+    from starlette.requests import ClientDisconnect, Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError(
+        f"mesher.server needs the 'server' extra: pip install 'mesher[server]' ({exc})"
+    ) from None
+
+from .aio import queries as aq
+from .aio.sentry import parse_auth
+from .aio.writer import EnvelopeWriter
+
+__all__ = ["create_app", "main"]
+
+log = logging.getLogger("mesher.server")
+
+#: The largest dsn_id (a bigint); a bigger one names no project.
+_MAX_DSN_ID = 2**63 - 1
+#: Cached key lookups kept at most; the cache is emptied when full.
+_MAX_CACHED_KEYS = 10_000
+
+_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "X-Sentry-Error, X-Sentry-Rate-Limits, Retry-After",
+}
+_PREFLIGHT = {
+    **_CORS,
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": (
+        "X-Sentry-Auth, X-Requested-With, Origin, Accept, Content-Type, Content-Encoding,"
+        " Authentication, Authorization, sentry-trace, baggage"
+    ),
+    "Access-Control-Max-Age": "3600",
+}
+
+
+class _Refused(Exception):
+    """A request answered with an error status."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def _error(status: int, detail: str) -> Response:
+    # Header values are latin-1: keep the reason ASCII there.
+    header = detail.encode("ascii", "backslashreplace").decode("ascii")[:200]
+    return JSONResponse({"detail": detail}, status, headers={**_CORS, "X-Sentry-Error": header})
+
+
+@dataclass
+class _State:
+    """What the application holds while it runs."""
+
+    pool: AsyncConnectionPool
+    writer: EnvelopeWriter
+    auth_ttl: float
+    max_body_bytes: int
+    body_timeout: float
+    #: (dsn_id, key) -> (project id or None, when the answer expires).
+    keys: dict[tuple[int, str], tuple[UUID | None, float]] = field(default_factory=dict)
+
+    async def project(self, dsn_id: int, key: str) -> UUID | None:
+        """The project of a DSN whose key is live, or None; cached."""
+        now = time.monotonic()
+        cached = self.keys.get((dsn_id, key))
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        project_id: UUID | None = None
+        if dsn_id <= _MAX_DSN_ID:
+            async with self.pool.connection() as conn:
+                try:
+                    project_id = (await aq.get_project_by_dsn(conn, dsn_id, key)).id
+                except NotFound:
+                    project_id = None
+        if len(self.keys) >= _MAX_CACHED_KEYS:
+            self.keys.clear()
+        self.keys[(dsn_id, key)] = (project_id, now + self.auth_ttl)
+        return project_id
+
+
+async def _read_body(request: Request, state: _State) -> bytes:
+    """The body as sent, refused (413) as soon as it is known to be too big:
+    from its Content-Length before any of it is read, else while it streams."""
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise _Refused(400, "malformed Content-Length")
+        if int(length) > state.max_body_bytes:
+            raise _Refused(413, f"body is over {state.max_body_bytes} bytes")
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        async with asyncio.timeout(state.body_timeout):
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > state.max_body_bytes:
+                    raise _Refused(413, f"body is over {state.max_body_bytes} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise _Refused(408, f"body not received within {state.body_timeout:g} s") from None
+    return b"".join(chunks)
+
+
+def _event_id(result: EnvelopeResult | IngestedEvent | Any) -> dict[str, str]:
+    events = result.events if isinstance(result, EnvelopeResult) else [result]
+    for event in events:
+        if isinstance(event, IngestedEvent) and event.client_event_id is not None:
+            return {"id": event.client_event_id.hex}
+    return {}
+
+
+async def _ingest(request: Request, store: bool) -> Response:
+    state: _State = request.app.state.mesher
+    try:
+        try:
+            query = request.scope.get("query_string", b"").decode("latin-1")
+            auth = parse_auth(request.headers.items(), query)
+        except (InvalidCredentials, InvalidInput) as exc:
+            raise _Refused(401, str(exc)) from None
+        project_id = await state.project(request.path_params["dsn_id"], auth.public_key)
+        if project_id is None:
+            raise _Refused(403, "unknown key, or not this project's")
+        body = await _read_body(request, state)
+        encoding = request.headers.get("content-encoding")
+        writer = state.writer
+        if store:
+            result: Any = await writer.ingest_store(project_id, body, encoding)
+        else:
+            result = await writer.ingest_envelope(project_id, body, encoding)
+    except _Refused as exc:
+        return _error(exc.status, exc.detail)
+    except InvalidInput as exc:
+        return _error(400, str(exc))
+    except NotFound:
+        return _error(403, "unknown project")  # deleted since its key was looked up
+    except (MesherError, psycopg.Error) as exc:
+        log.warning("request failed: %s", translate(exc))
+        return _error(503, "the database failed; retry later")
+    except ClientDisconnect:
+        return Response(status_code=400)  # nobody reads it
+    return JSONResponse(_event_id(result), headers=_CORS)
+
+
+async def _envelope(request: Request) -> Response:
+    return await _ingest(request, store=False)
+
+
+async def _store(request: Request) -> Response:
+    return await _ingest(request, store=True)
+
+
+async def _preflight(request: Request) -> Response:
+    return Response(status_code=200, headers=_PREFLIGHT)
+
+
+async def _healthz(request: Request) -> Response:
+    state: _State = request.app.state.mesher
+    try:
+        async with state.pool.connection() as conn:
+            await conn.execute("SELECT 1")
+    except Exception as exc:
+        log.warning("health check failed: %s", type(exc).__name__)
+        return JSONResponse({"status": "unavailable"}, 503)
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(
+    database_url: str,
+    *,
+    max_events: int = 200,
+    max_wait: float = 0.005,
+    pool_size: int = 4,
+    auth_ttl: float = 10.0,
+    max_body_bytes: int = MAX_COMPRESSED_BYTES,
+    body_timeout: float = 30.0,
+    db_timeout: float = 10.0,
+) -> Starlette:
+    """The ASGI application over the database at ``database_url`` (already
+    migrated). ``max_events`` and ``max_wait`` (seconds) are the writer's;
+    ``pool_size`` connections serve the batches and the key lookups; a
+    request waits ``db_timeout`` seconds at most for one (then 503)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pool = AsyncConnectionPool(
+            database_url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True},
+            open=False,
+            name="mesher",
+            timeout=db_timeout,
+        )
+        await pool.open()
+        writer = EnvelopeWriter(pool, max_events=max_events, max_wait=max_wait)
+        app.state.mesher = _State(pool, writer, auth_ttl, max_body_bytes, body_timeout)
+        try:
+            yield
+        finally:
+            await writer.close()  # commits what is pending
+            await pool.close()
+
+    routes = [
+        Route("/healthz", _healthz, methods=["GET"]),
+        Route("/api/{dsn_id:int}/envelope/", _envelope, methods=["POST"]),
+        Route("/api/{dsn_id:int}/store/", _store, methods=["POST"]),
+        Route("/api/{dsn_id:int}/envelope/", _preflight, methods=["OPTIONS"]),
+        Route("/api/{dsn_id:int}/store/", _preflight, methods=["OPTIONS"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+# --- the command ----------------------------------------------------------------------
+
+
+def _demo_project(conn: Any) -> Any:
+    """The demo organization's first project, or None."""
+    from . import queries
+
+    for org in queries.list_orgs(conn):
+        if org.slug == "demo":
+            return next(iter(queries.list_projects_by_org(conn, org.id)), None)
+    return None
+
+
+def print_demo_issues(database_url: str) -> None:
+    """The demo project's issues, most recently seen first (``--issues``)."""
+    from . import queries
+
+    with psycopg.connect(database_url) as conn:
+        project = _demo_project(conn)
+        if project is None:
+            print("no demo project in this database")
+            return
+        page = queries.list_issues(conn, project.id)
+        print(f"{len(page.items)} issue(s) of project {project.name!r}, most recent first:")
+        for issue in page.items:
+            seen = f"{issue.last_seen:%Y-%m-%d %H:%M:%S}"
+            print(f"{seen}  {issue.level.value:7}  {issue.event_count:6} event(s)  {issue.title}")
+
+
+def demo_dsn(database_url: str, host: str, port: int) -> str:
+    """The DSN of the demo project (organization ``demo``), made first on a
+    database without organizations; empty if there is none."""
+    from . import queries
+
+    with psycopg.connect(database_url) as conn:
+        if not queries.list_orgs(conn):
+            org_id = queries.insert_org(conn, "Demo", "demo")
+            project_id = queries.insert_project(conn, org_id, "Demo", "python")
+            queries.create_api_key(conn, project_id, "demo")
+            conn.commit()
+        project = _demo_project(conn)
+        keys = queries.list_api_keys(conn, project.id) if project is not None else []
+        for key in keys:
+            if key.revoked_at is None:
+                where = f"[{host}]" if ":" in host else host
+                secret = key.key_value.get_secret_value()
+                return f"http://{secret}@{where}:{port}/{project.dsn_id}"
+    return ""
+
+
+def _parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m mesher.server", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL URL, already migrated (default: $DATABASE_URL, else the embedded"
+        " server, migrated here, with a demo project)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    parser.add_argument(
+        "--max-events", type=int, default=200, help="most events per transaction (200)"
+    )
+    parser.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=5.0,
+        help="longest wait of a batch for more events, in ms (5)",
+    )
+    parser.add_argument("--pool-size", type=int, default=4, help="database connections (4)")
+    parser.add_argument(
+        "--issues",
+        action="store_true",
+        help="print the demo project's issues and exit (the quick start's last step)",
+    )
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be from 0 to 65535")
+    if not 1 <= args.max_events <= 1000:
+        parser.error("--max-events must be from 1 to 1000")
+    if not 0 <= args.max_wait_ms <= 10_000:
+        parser.error("--max-wait-ms must be from 0 to 10000")
+    if not 1 <= args.pool_size <= 100:
+        parser.error("--pool-size must be from 1 to 100")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    url = args.database_url or os.environ.get("DATABASE_URL", "")
+    try:
+        if not url:
+            from .embedded import EmbeddedError, ensure_dev_server
+            from .migrate import migrate
+
+            try:
+                cluster = ensure_dev_server()
+            except EmbeddedError as exc:
+                raise EmbeddedError(f"embedded PostgreSQL: {exc}") from exc
+            url = cluster.url()
+            print(f"using the embedded PostgreSQL 18 (data in {cluster.data_dir})", flush=True)
+            migrate(url)
+            dsn = "" if args.issues else demo_dsn(url, args.host, args.port)
+            if dsn:
+                print(f"demo project's DSN: {dsn}", flush=True)
+        if args.issues:
+            print_demo_issues(url)
+            return 0
+    except (MesherError, psycopg.Error) as exc:
+        print(f"mesher.server: {translate(exc)}", file=sys.stderr)
+        return 1
+    app = create_app(
+        url,
+        max_events=args.max_events,
+        max_wait=args.max_wait_ms / 1000,
+        pool_size=args.pool_size,
+    )
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        access_log=False,  # it would print sentry_key query parameters
+        server_header=False,
+        lifespan="on",
+        log_level="info",
+    )
+    server = uvicorn.Server(config)
+    # uvicorn shuts down on SIGTERM and SIGINT, then raises the signal again
+    # for the handler it found: let that one return, so a clean stop exits 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: None)
+    server.run()
+    return 0 if server.started else 1  # it could not listen, or the database failed
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
