@@ -47,7 +47,14 @@ class KeepTransport(Transport):
 def sdk(**options: Any) -> Iterator[KeepTransport]:
     """A fresh client and isolation scope; yields the transport."""
     transport = KeepTransport()
-    options = {"release": "shop@1.2.3", "environment": "production", **options}
+    options = {
+        "release": "shop@1.2.3",
+        "environment": "production",
+        # Integrations the SDK turns on when a library is installed (Starlette,
+        # ...) would change its name (sentry.python.starlette) with the venv.
+        "auto_enabling_integrations": False,
+        **options,
+    }
     sentry_sdk.init(dsn=DSN, transport=transport, **options)
     try:
         sentry_sdk.get_global_scope().set_new_propagation_context()
