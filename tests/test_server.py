@@ -4,6 +4,7 @@ and hand-made requests for every status and hostile input."""
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 import logging
 import os
@@ -110,16 +111,17 @@ def test_sdk_exception_chains_and_messages(
     assert by_message["payment gateway timed out"][2] == "error"  # the logging integration
 
 
-def test_sdk_transactions_and_sessions_are_skipped(
+def test_sdk_transactions_sessions_and_attachments_are_skipped(
     running: Running, conn: Conn, key: str, dsn_id: int
 ) -> None:
     with sdk_client(running.dsn(key, dsn_id), traces_sample_rate=1.0):
         with sentry_sdk.start_transaction(name="checkout"), sentry_sdk.start_span(op="db"):
             pass
         sentry_sdk.get_isolation_scope().start_session()
-        sentry_sdk.capture_message("inside a session")
+        sentry_sdk.get_isolation_scope().add_attachment(bytes=b"log line", filename="app.log")
+        sentry_sdk.capture_message("inside a session, with an attachment")
         sentry_sdk.get_isolation_scope().end_session()
-    assert messages(conn) == ["inside a session"]
+    assert messages(conn) == ["inside a session, with an attachment"]
 
 
 @pytest.mark.parametrize(
@@ -451,3 +453,54 @@ def test_the_demo_project(db_url: str, capsys: pytest.CaptureFixture[str]) -> No
     print_demo_issues(db_url)
     out = capsys.readouterr().out
     assert "1 issue(s) of project 'Demo'" in out and "demo event" in out
+
+
+def test_sigkill_under_load_loses_no_acknowledged_event(
+    app_url: str, conn: Conn, key: str, dsn_id: int
+) -> None:
+    """Every id answered 200 is stored exactly once, and retries of those
+    that got no answer (as an SDK retries) add no duplicates."""
+    port = free_port()
+    process = _start(app_url, port, "--max-wait-ms", "20")
+    running = Running(None, "127.0.0.1", port)  # type: ignore[arg-type]
+    path = f"/api/{dsn_id}/envelope/"
+    acknowledged: list[str] = []
+    unanswered: list[str] = []
+    stop = threading.Event()
+
+    def client(n: int) -> None:
+        while not stop.is_set():
+            eid = uuid.uuid4().hex
+            try:
+                status, _, _ = running.request("POST", path, envelope(f"load {n}", eid), auth(key))
+            except (OSError, http.client.HTTPException):
+                unanswered.append(eid)
+                return
+            (acknowledged if status == 200 else unanswered).append(eid)
+
+    clients = [threading.Thread(target=client, args=(n,)) for n in range(6)]
+    for thread in clients:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 60 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.kill()  # SIGKILL: no shutdown at all
+    process.communicate(timeout=30)
+    stop.set()
+    for thread in clients:
+        thread.join(30)
+    assert len(acknowledged) >= 60
+    process = _start(app_url, port)
+    try:
+        for eid in unanswered + acknowledged[:5]:  # the SDK's retries
+            status, _, _ = running.request("POST", path, envelope("retry", eid), auth(key))
+            assert status == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    rows = conn.execute("SELECT client_event_id, count(*) FROM events GROUP BY 1").fetchall()
+    conn.commit()
+    counts = {r[0].hex: r[1] for r in rows}
+    assert all(counts.get(eid) == 1 for eid in acknowledged)
+    assert set(counts.values()) == {1}
+    assert set(counts) == set(acknowledged) | set(unanswered)
