@@ -5,8 +5,11 @@ titles are computed before the clock starts).
 
 Every statement here is the layer's own statement from sql/queries/, written
 out by hand (tests/test_bench.py checks that each one matches, whitespace
-aside): the scenarios measure the layer, not two query shapes. A scenario
-that compares two designs says so in its name."""
+aside): the scenarios measure the layer, not two query shapes. The events'
+COPY and INSERT, and the row they take, are the layer's own
+(``mesher._rows``: Python makes them from one list of the columns), and the
+reads return whole rows (``SELECT *``), as the layer's do. A scenario that
+compares two designs says so in its name."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from uuid import UUID
 
 import psycopg
 
+from mesher._rows import COPY_EVENTS, INSERT_EVENT, EventRow, JsonText
 from mesher._sql import BinaryArray
 from mesher._uuid7 import uuid7_with_time
 
@@ -62,27 +66,6 @@ ON CONFLICT (project_id, fingerprint) DO UPDATE SET
     first_release = coalesce(i.first_release, excluded.first_release),
     last_release = coalesce(excluded.last_release, i.last_release)
 RETURNING i.id, i.fingerprint, (i.xmax = 0) AS new_issue"""
-
-#: The Sentry columns (client_event_id .. data), NULL for a native event.
-SENTRY_COLUMNS = (
-    "client_event_id, occurred_at, release, environment, dist, platform, server_name,"
-    " logger, transaction, handled, exceptions, data"
-)
-COLUMNS = (
-    "id, project_id, issue_id, received_at, fingerprint, level, message, exception, stacktrace,"
-    f" breadcrumbs, tags, extra, user_context, sdk_name, sdk_version, {SENTRY_COLUMNS}"
-)
-NO_SENTRY_COLUMNS = (None,) * 12
-COPY_EVENTS = f"COPY events ({COLUMNS}) FROM STDIN"
-INSERT_EVENT = f"""INSERT INTO events ({COLUMNS})
-VALUES (%(id)s, %(project_id)s, %(issue_id)s, %(received_at)s, %(fingerprint)s, %(level)s,
-    %(message)s,
-    cast(%(exception)s AS JSONB), cast(%(stacktrace)s AS JSONB), cast(%(breadcrumbs)s AS JSONB),
-    cast(%(tags)s AS JSONB), cast(%(extra)s AS JSONB), cast(%(user_context)s AS JSONB),
-    %(sdk_name)s, %(sdk_version)s, %(client_event_id)s, %(occurred_at)s, %(release)s,
-    %(environment)s, %(dist)s, %(platform)s, %(server_name)s, %(logger)s, %(transaction)s,
-    %(handled)s, cast(%(exceptions)s AS JSONB), cast(%(data)s AS JSONB))"""
-INSERT_EVENT_PARAMS = [c.strip() for c in COLUMNS.split(",")]
 
 UPSERT_TAGS_AND_COUNTS = """WITH tags AS (
     SELECT t.issue_id, t.tag_key, t.tag_value, t.times_seen, t.first_seen, t.last_seen,
@@ -221,28 +204,28 @@ SELECT (SELECT count(*) FROM new_issue_tags)
 
 def tags_and_counts(
     project_id: UUID,
-    rows: Sequence[Sequence[Any]],
+    rows: Sequence[EventRow],
     tags: Sequence[Mapping[str, str]],
     *,
     locked: Sequence[Sequence[Any]],
     upserted: Sequence[Sequence[Any]],
 ) -> dict[str, Any]:
-    """UPSERT_TAGS_AND_COUNTS' parameters: ``rows`` in copy_events' column
-    order (id, issue_id, received_at and level at 0, 2, 3 and 5), ``tags``
-    each event's; ``locked`` and ``upserted`` the rows of LOCK_ISSUES (id,
-    fingerprint, status) and UPSERT_ISSUES (id, fingerprint, new_issue), which
-    give the batch's new issues and its resolved ones, which it reopens."""
+    """UPSERT_TAGS_AND_COUNTS' parameters: ``rows`` the batch's events rows
+    (with their issue ids), ``tags`` each event's; ``locked`` and
+    ``upserted`` the rows of LOCK_ISSUES (id, fingerprint, status) and
+    UPSERT_ISSUES (id, fingerprint, new_issue), which give the batch's new
+    issues and its resolved ones, which it reopens."""
     new_issues = {issue_id for issue_id, _, new in upserted if new}
     new_seen: dict[tuple[Any, str, str], list[Any]] = {}
     old_seen: dict[tuple[Any, str, str], list[Any]] = {}
     new_hours: dict[tuple[Any, Any, str], int] = {}
     old_hours: dict[tuple[Any, Any, str], int] = {}
-    pairs: dict[tuple[str, str, Any], list[Sequence[Any]]] = {}
+    pairs: dict[tuple[str, str, Any], list[EventRow]] = {}
     for row, event_tags in zip(rows, tags, strict=True):
-        issue_id, at = row[2], row[3]
+        issue_id, at = row.issue_id, row.received_at
         new = issue_id in new_issues
         seen, hours = (new_seen, new_hours) if new else (old_seen, old_hours)
-        hour = (issue_id, at.replace(minute=0, second=0, microsecond=0), row[5])
+        hour = (issue_id, at.replace(minute=0, second=0, microsecond=0), row.level)
         hours[hour] = hours.get(hour, 0) + 1
         day = at.date()
         for key, value in event_tags.items():
@@ -253,7 +236,7 @@ def tags_and_counts(
                 entry[0] += 1
                 entry[2] = at
             pairs.setdefault((key, value, day), []).append(row)
-    pair_rows: list[Sequence[Any]] = []
+    pair_rows: list[EventRow] = []
     starts, ends = [], []
     for pair in pairs.values():  # each pair's events newest first
         starts.append(len(pair_rows) + 1)
@@ -274,8 +257,8 @@ def tags_and_counts(
         "reopened_issues": sum(status == "resolved" for _, _, status in locked),
         "pair_keys": a(k[0] for k in pairs), "pair_values": a(k[1] for k in pairs),
         "pair_starts": a(starts), "pair_ends": a(ends),
-        "pair_event_ids": a(r[0] for r in pair_rows),
-        "pair_received_ats": a(r[3] for r in pair_rows),
+        "pair_event_ids": a(r.id for r in pair_rows),
+        "pair_received_ats": a(r.received_at for r in pair_rows),
     }  # fmt: skip
 
 
@@ -297,12 +280,18 @@ def json_columns(p: dict[str, Any]) -> JsonColumns:
 
 def _row(
     project_id: UUID, issue_id: UUID, fp: str, p: dict[str, Any], columns: JsonColumns | None
-) -> tuple[Any, ...]:
+) -> EventRow:
     event_id, received_at = uuid7_with_time()
-    return (
-        event_id, project_id, issue_id, received_at, fp, p.get("level", "error"),
-        p.get("message", ""), *(json_columns(p) if columns is None else columns),
-        p.get("sdk_name"), p.get("sdk_version"), *NO_SENTRY_COLUMNS,
+    exception, stacktrace, breadcrumbs, tags, extra, user_context = (
+        json_columns(p) if columns is None else columns
+    )
+    return EventRow(
+        id=event_id, project_id=project_id, issue_id=issue_id, level=p.get("level", "error"),
+        message=p.get("message", ""), fingerprint=fp,
+        exception=None if exception is None else JsonText(exception),
+        stacktrace=JsonText(stacktrace), breadcrumbs=JsonText(breadcrumbs), tags=JsonText(tags),
+        extra=JsonText(extra), user_context=JsonText(user_context),
+        sdk_name=p.get("sdk_name"), sdk_version=p.get("sdk_version"), received_at=received_at,
     )  # fmt: skip
 
 
@@ -340,7 +329,7 @@ def ingest_batch(
         )
     )
 
-    def row(i: int, issue_ids: dict[str, UUID]) -> tuple[Any, ...]:
+    def row(i: int, issue_ids: dict[str, UUID]) -> EventRow:
         columns = None if json_text is None else json_text[i]
         return _row(project_id, issue_ids[fingerprints[i]], fingerprints[i], payloads[i], columns)
 
@@ -360,7 +349,7 @@ def ingest_batch(
         issue_ids = {fp: issue_id for issue_id, fp, _ in upserted}
         rows = [row(i, issue_ids) for i in range(len(payloads))]
         if len(payloads) == 1:
-            cur.execute(INSERT_EVENT, dict(zip(INSERT_EVENT_PARAMS, rows[0], strict=True)))
+            cur.execute(INSERT_EVENT, rows[0])
         else:
             with cur.copy(COPY_EVENTS) as copy:
                 for r in rows:
@@ -440,8 +429,6 @@ SAME_AS = {
     "lock_fingerprints": LOCK_FINGERPRINTS,
     "lock_issues": LOCK_ISSUES,
     "upsert_issues": UPSERT_ISSUES,
-    "copy_events": COPY_EVENTS,
-    "insert_event": INSERT_EVENT,
     "upsert_tags_and_counts": UPSERT_TAGS_AND_COUNTS,
     "get_project_by_api_key": API_KEY_LOOKUP,
     **READS,

@@ -31,6 +31,7 @@ from uuid import UUID
 import psycopg
 
 from mesher import queries as q
+from mesher._rows import COPY_EVENTS, INSERT_EVENT, EventRow, JsonText
 from mesher._sql import BinaryArray, sync_queries
 from mesher._uuid7 import uuid7_time, uuid7_with_time
 from mesher.fingerprint import fingerprint, title
@@ -118,28 +119,27 @@ def _lock_keys(project_id: UUID, fingerprints: Sequence[str]) -> list[int]:
 def write_batch(
     conn: Conn,
     project_id: UUID,
-    rows: list[list[Any]],
+    rows: list[EventRow],
     titles: list[str],
     tags: Sequence[Mapping[str, str]],
 ) -> None:
     """Lock, upsert one issue per fingerprint, COPY (INSERT for one row), then
-    the tag store and the hourly rollups. ``rows`` are copy_events' columns
-    with issue_id (index 2) still None; ``tags`` what each event counts as
-    tags."""
+    the tag store and the hourly rollups. ``rows`` are the events rows with
+    issue_id still None; ``tags`` what each event counts as tags."""
     groups: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
-        groups.setdefault(row[4], []).append(i)
+        groups.setdefault(row.fingerprint, []).append(i)
     a = BinaryArray  # as the layer sends its arrays
     keys = a(sorted(groups))
-    releases = [[rows[i][17] for i in groups[k] if rows[i][17]] for k in keys]
+    releases = [[rows[i].release for i in groups[k] if rows[i].release] for k in keys]
     params = {
         "project_id": project_id,
         "fingerprints": keys,
         "titles": a(titles[groups[k][0]] for k in keys),
-        "levels": a(max((rows[i][5] for i in groups[k]), key=SEVERITY.index) for k in keys),
+        "levels": a(max((rows[i].level for i in groups[k]), key=SEVERITY.index) for k in keys),
         "counts": a(len(groups[k]) for k in keys),
-        "first_seen": a(rows[groups[k][0]][3] for k in keys),
-        "last_seen": a(rows[groups[k][-1]][3] for k in keys),
+        "first_seen": a(rows[groups[k][0]].received_at for k in keys),
+        "last_seen": a(rows[groups[k][-1]].received_at for k in keys),
         "first_releases": a(r[0] if r else None for r in releases),
         "last_releases": a(r[-1] if r else None for r in releases),
     }
@@ -150,14 +150,11 @@ def write_batch(
         cur.execute(SQL.upsert_issues.sql, params)
         upserted = cur.fetchall()
         issue_ids = {fp: issue_id for issue_id, fp, _ in upserted}
-        for row in rows:
-            row[2] = issue_ids[row[4]]
+        rows = [row._replace(issue_id=issue_ids[row.fingerprint]) for row in rows]
         if len(rows) == 1:
-            cur.execute(
-                SQL.insert_event.sql, dict(zip(SQL.insert_event.parameters, rows[0], strict=True))
-            )
+            cur.execute(INSERT_EVENT, rows[0])
         else:
-            with cur.copy(SQL.copy_events.sql) as copy:
+            with cur.copy(COPY_EVENTS) as copy:
                 for row in rows:
                     copy.write_row(row)
         cur.execute(
@@ -170,18 +167,23 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def native_row(project_id: UUID, fp: str, p: dict[str, Any]) -> list[Any]:
-    """copy_events' columns of a native payload: JSON made here, in the clock."""
+def _json(value: Any) -> JsonText:
+    return JsonText(_dumps(value))
+
+
+def native_row(project_id: UUID, fp: str, p: dict[str, Any]) -> EventRow:
+    """The events row of a native payload: JSON made here, in the clock."""
     event_id, received_at = uuid7_with_time()
     exc = p.get("exception")
-    return [
-        event_id, project_id, None, received_at, fp, p.get("level", "error"),
-        p.get("message", ""), None if exc is None else _dumps(exc),
-        _dumps(p.get("stacktrace", [])), _dumps(p.get("breadcrumbs", [])),
-        _dumps(p.get("tags", {})), _dumps(p.get("extra", {})),
-        _dumps(p.get("user_context", {})), p.get("sdk_name"), p.get("sdk_version"),
-        *(None,) * 12,
-    ]  # fmt: skip
+    return EventRow(
+        id=event_id, project_id=project_id, issue_id=None, level=p.get("level", "error"),
+        message=p.get("message", ""), fingerprint=fp,
+        exception=None if exc is None else _json(exc),
+        stacktrace=_json(p.get("stacktrace", [])), breadcrumbs=_json(p.get("breadcrumbs", [])),
+        tags=_json(p.get("tags", {})), extra=_json(p.get("extra", {})),
+        user_context=_json(p.get("user_context", {})), sdk_name=p.get("sdk_name"),
+        sdk_version=p.get("sdk_version"), received_at=received_at,
+    )  # fmt: skip
 
 
 # --- 1. Sentry envelopes ----------------------------------------------------------------
@@ -195,35 +197,38 @@ _SENTRY_COLUMNS = frozenset(
 )
 
 
-def sentry_row(project_id: UUID, fp: str, e: dict[str, Any]) -> list[Any]:
-    """copy_events' columns of a parsed SDK event, the plain way: no trimming."""
+def sentry_row(project_id: UUID, fp: str, e: dict[str, Any]) -> EventRow:
+    """The events row of a parsed SDK event, the plain way: no trimming."""
     event_id, received_at = uuid7_with_time()
     chain = (e.get("exception") or {}).get("values") or []
     main = chain[-1] if chain else None
     frames = ((main or {}).get("stacktrace") or {}).get("frames") or []
     sdk = e.get("sdk") or {}
     ts = e.get("timestamp")
-    return [
-        event_id, project_id, None, received_at, fp, e.get("level") or "error",
-        e.get("message") or "",
-        None if main is None else _dumps({
+    return EventRow(
+        id=event_id, project_id=project_id, issue_id=None, level=e.get("level") or "error",
+        message=e.get("message") or "", fingerprint=fp,
+        exception=None if main is None else _json({
             "type_name": main.get("type"), "value": main.get("value"),
             "module": main.get("module"),
         }),
-        _dumps([
+        stacktrace=_json([
             {"filename": f.get("filename"), "function_name": f.get("function"),
              "lineno": f.get("lineno"), "in_app": f.get("in_app", False)}
             for f in frames
         ]),
-        _dumps((e.get("breadcrumbs") or {}).get("values") or []),
-        _dumps(e.get("tags") or {}), _dumps(e.get("extra") or {}), _dumps(e.get("user") or {}),
-        sdk.get("name"), sdk.get("version"), UUID(e["event_id"]),
-        dt.datetime.fromisoformat(ts) if isinstance(ts, str) else None,
-        e.get("release"), e.get("environment"), e.get("dist"), e.get("platform"),
-        e.get("server_name"), e.get("logger"), e.get("transaction"), None,
-        _dumps(chain) if chain else None,
-        _dumps({k: v for k, v in e.items() if k not in _SENTRY_COLUMNS}),
-    ]  # fmt: skip
+        breadcrumbs=_json((e.get("breadcrumbs") or {}).get("values") or []),
+        tags=_json(e.get("tags") or {}), extra=_json(e.get("extra") or {}),
+        user_context=_json(e.get("user") or {}), sdk_name=sdk.get("name"),
+        sdk_version=sdk.get("version"), received_at=received_at,
+        client_event_id=UUID(e["event_id"]),
+        occurred_at=dt.datetime.fromisoformat(ts) if isinstance(ts, str) else None,
+        release=e.get("release"), environment=e.get("environment"), dist=e.get("dist"),
+        platform=e.get("platform"), server_name=e.get("server_name"), logger=e.get("logger"),
+        transaction=e.get("transaction"), handled=None,
+        exceptions=_json(chain) if chain else None,
+        data=_json({k: v for k, v in e.items() if k not in _SENTRY_COLUMNS}),
+    )  # fmt: skip
 
 
 def sentry_tags(e: dict[str, Any]) -> dict[str, str]:

@@ -13,8 +13,9 @@ success):
    events (``event_count + n``), moving ``last_seen``, and regressing a
    resolved issue to unresolved (an archived one stays archived);
 3. COPY the events (a single event is INSERTed: one round trip instead of
-   three), their JSONB columns as the JSON text each payload made once when
-   it was validated;
+   three) as ``mesher._rows.EventRow``s, which name the columns of both
+   statements, their JSONB columns as the JSON text each payload made once
+   when it was validated;
 4. add the batch to the tag store and the hourly rollups (migration 0012),
    coalesced here into one row per (issue, tag key, value) and per (issue,
    UTC hour, level), and its rows of event_tags (one per tag pair and UTC
@@ -44,6 +45,7 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 from ._args import model_arg, uuid_arg
+from ._rows import COPY_EVENTS, INSERT_EVENT, EventRow, JsonText
 from ._sql import BinaryArray, sync_queries
 from ._uuid7 import uuid7_with_time
 from .errors import Conflict, DatabaseError, InvalidInput, translate_errors
@@ -59,100 +61,82 @@ Conn = Connection[Any]
 
 __all__ = ["IDEMPOTENCY_DAYS", "MAX_BATCH", "IngestedEvent", "ingest_event", "ingest_events"]
 
-#: The Sentry columns of a native event: all NULL.
-_NO_SENTRY_COLUMNS = (None,) * 12
-
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     """One validated event, ready for the issue upsert and the COPY."""
 
-    event_id: UUID
-    received_at: dt.datetime
-    fingerprint: str
+    #: The events row, but for its issue_id (None until upsert_issues).
+    row: EventRow
     title: str
     level: Severity
-    release: str | None
     #: What the tag store counts: the event's tags, as stored (the Sentry
     #: path's include its environment and release).
     tags: Mapping[str, str]
-    #: level .. data: the columns after fingerprint, in copy_events' order.
-    values: tuple[Any, ...]
-    client_event_id: UUID | None = None
-
-    def row(self, project_id: UUID, issue_id: UUID) -> tuple[Any, ...]:
-        """Values in the column order of copy_events and insert_event."""
-        return (
-            self.event_id,
-            project_id,
-            issue_id,
-            self.received_at,
-            self.fingerprint,
-            *self.values,
-        )
 
 
-def _native(payload: EventPayload) -> _Prepared:
+def _native(project_id: UUID, payload: EventPayload) -> _Prepared:
     event_id, received_at = uuid7_with_time()
-    return _Prepared(
-        event_id,
-        received_at,
-        fingerprint(payload),
-        title(payload),
-        payload.level,
-        None,
-        payload.tags,
-        (
-            payload.level.value,
-            payload.message,
-            *payload.json_columns(),
-            payload.sdk_name,
-            payload.sdk_version,
-            *_NO_SENTRY_COLUMNS,
-        ),
+    exception, stacktrace, breadcrumbs, tags, extra, user_context = payload.json_columns()
+    row = EventRow(
+        id=event_id,
+        project_id=project_id,
+        issue_id=None,
+        level=payload.level.value,
+        message=payload.message,
+        fingerprint=fingerprint(payload),
+        exception=_json(exception),
+        stacktrace=JsonText(stacktrace),
+        breadcrumbs=JsonText(breadcrumbs),
+        tags=JsonText(tags),
+        extra=JsonText(extra),
+        user_context=JsonText(user_context),
+        sdk_name=payload.sdk_name,
+        sdk_version=payload.sdk_version,
+        received_at=received_at,
     )
+    return _Prepared(row, title(payload), payload.level, payload.tags)
 
 
-def _sentry(event: SentryEvent) -> _Prepared:
+def _sentry(project_id: UUID, e: SentryEvent) -> _Prepared:
     event_id, received_at = uuid7_with_time()
-    e = event
-    return _Prepared(
-        event_id,
-        received_at,
-        e.fingerprint,
-        e.title,
-        e.level,
-        e.release,
-        e.tags,
-        (
-            e.level.value,
-            e.message,
-            e.exception_json,
-            e.stacktrace_json,
-            e.breadcrumbs_json,
-            e.tags_json,
-            e.extra_json,
-            e.user_json,
-            e.sdk_name,
-            e.sdk_version,
-            e.client_event_id,
-            e.occurred_at,
-            e.release,
-            e.environment,
-            e.dist,
-            e.platform,
-            e.server_name,
-            e.logger,
-            e.transaction,
-            e.handled,
-            e.exceptions_json,
-            e.data_json,
-        ),
-        e.client_event_id,
+    row = EventRow(
+        id=event_id,
+        project_id=project_id,
+        issue_id=None,
+        level=e.level.value,
+        message=e.message,
+        fingerprint=e.fingerprint,
+        exception=_json(e.exception_json),
+        stacktrace=JsonText(e.stacktrace_json),
+        breadcrumbs=JsonText(e.breadcrumbs_json),
+        tags=JsonText(e.tags_json),
+        extra=JsonText(e.extra_json),
+        user_context=JsonText(e.user_json),
+        sdk_name=e.sdk_name,
+        sdk_version=e.sdk_version,
+        received_at=received_at,
+        client_event_id=e.client_event_id,
+        occurred_at=e.occurred_at,
+        release=e.release,
+        environment=e.environment,
+        dist=e.dist,
+        platform=e.platform,
+        server_name=e.server_name,
+        logger=e.logger,
+        transaction=e.transaction,
+        handled=e.handled,
+        exceptions=_json(e.exceptions_json),
+        data=JsonText(e.data_json),
     )
+    return _Prepared(row, e.title, e.level, e.tags)
 
 
-def _prepare(payloads: Iterable[Any]) -> list[_Prepared]:
+def _json(text: str | None) -> JsonText | None:
+    return None if text is None else JsonText(text)
+
+
+def _prepare(project_id: UUID, payloads: Iterable[Any]) -> list[_Prepared]:
     if isinstance(payloads, (str, bytes, Mapping, EventPayload)) or not isinstance(
         payloads, Iterable
     ):
@@ -161,7 +145,7 @@ def _prepare(payloads: Iterable[Any]) -> list[_Prepared]:
     for index, raw in enumerate(payloads):
         if index >= MAX_BATCH:
             raise InvalidInput(f"a batch holds at most {MAX_BATCH} events")
-        prepared.append(_native(model_arg(raw, EventPayload, f"event {index}")))
+        prepared.append(_native(project_id, model_arg(raw, EventPayload, f"event {index}")))
     return prepared
 
 
@@ -170,17 +154,17 @@ def _issue_params(project_id: UUID, events: Sequence[_Prepared]) -> dict[str, An
     (binary arrays, like every array of the write path: see ``BinaryArray``)."""
     groups: dict[str, list[_Prepared]] = {}
     for event in events:
-        groups.setdefault(event.fingerprint, []).append(event)
+        groups.setdefault(event.row.fingerprint, []).append(event)
     keys = BinaryArray(sorted(groups))
-    releases = [[e.release for e in groups[k] if e.release is not None] for k in keys]
+    releases = [[e.row.release for e in groups[k] if e.row.release is not None] for k in keys]
     return {
         "project_id": project_id,
         "fingerprints": keys,
         "titles": BinaryArray(groups[k][0].title for k in keys),
         "levels": BinaryArray(most_severe(e.level for e in groups[k]).value for k in keys),
         "counts": BinaryArray(len(groups[k]) for k in keys),
-        "first_seen": BinaryArray(groups[k][0].received_at for k in keys),
-        "last_seen": BinaryArray(groups[k][-1].received_at for k in keys),
+        "first_seen": BinaryArray(groups[k][0].row.received_at for k in keys),
+        "last_seen": BinaryArray(groups[k][-1].row.received_at for k in keys),
         "first_releases": BinaryArray(r[0] if r else None for r in releases),
         "last_releases": BinaryArray(r[-1] if r else None for r in releases),
     }
@@ -192,25 +176,23 @@ def _tags_and_counts_params(
     issue_ids: Mapping[str, UUID],
     new_issues: set[UUID],
 ) -> dict[str, Any]:
-    """The parallel arrays of upsert_tags_and_counts: one entry per (issue,
-    tag key, value), with its count and first and last time, one per (issue,
-    UTC hour, level) with its count, and one per (tag key, value, UTC day)
-    with its events' ids and times, newest first (a slice of
-    ``pair_event_ids`` and ``pair_received_ats`` each: the rows of
-    event_tags), sent as binary arrays (see ``BinaryArray``). The entries of
-    ``new_issues`` (the batch's new issues) come first in the issue arrays,
-    and their number goes with them: the statement inserts those without
-    looking for rows to update. The statement sorts the rest."""
+    """The parameters of upsert_tags_and_counts, sent as binary arrays (see
+    ``BinaryArray``): three groups of parallel arrays, in which the entries
+    at one index are one row, and three counts. Each group's contract is
+    stated where it is built, below; tests/test_ingest_arrays.py checks each
+    rule. ``events`` are in time order (one clock reading each, taken in
+    order), as ``_prepare`` and ``_sentry`` make them. The statement sorts
+    the rows it upserts itself: no other order is asked of Python."""
     new_tags: dict[tuple[UUID, str, str], list[Any]] = {}
     old_tags: dict[tuple[UUID, str, str], list[Any]] = {}
     new_hours: dict[tuple[UUID, dt.datetime, str], int] = {}
     old_hours: dict[tuple[UUID, dt.datetime, str], int] = {}
     pairs: dict[tuple[str, str, dt.date], list[_Prepared]] = {}
     for e in events:
-        issue_id, at = issue_ids[e.fingerprint], e.received_at  # in time order
+        issue_id, at = issue_ids[e.row.fingerprint], e.row.received_at  # in time order
         new = issue_id in new_issues
         tags, hours = (new_tags, new_hours) if new else (old_tags, old_hours)
-        hour = (issue_id, at.replace(minute=0, second=0, microsecond=0), e.level.value)
+        hour = (issue_id, at.replace(minute=0, second=0, microsecond=0), e.row.level)
         hours[hour] = hours.get(hour, 0) + 1
         day = at.date()  # received_at is UTC
         for key, value in e.tags.items():
@@ -231,24 +213,45 @@ def _tags_and_counts_params(
     hours = new_hours | old_hours
     return {
         "project_id": project_id,
+        # issue_tag_values and project_tag_values: one row per distinct
+        # (issue, tag key, value) of the batch (distinct: an upsert cannot
+        # touch a row twice), with how many of its events carry the pair and
+        # the first and the last one's time. The new issues' rows come first,
+        # new_issue_tag_rows of them, and only theirs: the statement inserts
+        # those without a conflict check, so an existing issue's row among
+        # them would violate the primary key (the others are upserted).
         "tag_issue_ids": BinaryArray(k[0] for k in tags),
         "tag_keys": BinaryArray(k[1] for k in tags),
         "tag_values": BinaryArray(k[2] for k in tags),
         "tag_counts": BinaryArray(s[0] for s in tags.values()),
         "tag_first_seen": BinaryArray(s[1] for s in tags.values()),
         "tag_last_seen": BinaryArray(s[2] for s in tags.values()),
+        "new_issue_tag_rows": len(new_tags),
+        # issue_hourly_counts and project_hourly_counts: one row per distinct
+        # (issue, UTC hour start, level) of the batch with its event count;
+        # the new issues' rows first, new_issue_hour_rows of them, as above.
+        # The statement sums them per issue and hour, and per hour and level.
         "hour_issue_ids": BinaryArray(k[0] for k in hours),
         "hour_starts": BinaryArray(k[1] for k in hours),
         "hour_levels": BinaryArray(k[2] for k in hours),
         "hour_counts": BinaryArray(hours.values()),
-        "new_issue_tag_rows": len(new_tags),
         "new_issue_hour_rows": len(new_hours),
+        # event_tags: one row per distinct (tag key, value, UTC day) of the
+        # batch. Row i's events are entries pair_starts[i] to pair_ends[i]
+        # (1-based, both included) of pair_event_ids and pair_received_ats,
+        # which hold the rows' events back to back, in row order. A row's
+        # events are of its day (the row lives in that day's partition and
+        # goes with it), newest first: the first is the row's key (its
+        # received_at and event_id), and filter_events_by_tags reads them in
+        # that order.
         "pair_keys": BinaryArray(k[0] for k in pairs),
         "pair_values": BinaryArray(k[1] for k in pairs),
         "pair_starts": BinaryArray(pair_starts),
         "pair_ends": BinaryArray(pair_ends),
-        "pair_event_ids": BinaryArray(e.event_id for e in pair_events),
-        "pair_received_ats": BinaryArray(e.received_at for e in pair_events),
+        "pair_event_ids": BinaryArray(e.row.id for e in pair_events),
+        "pair_received_ats": BinaryArray(e.row.received_at for e in pair_events),
+        # project_issue_counts: opened_issues and reopened_issues, from
+        # upsert_issues and lock_issues, are added by the caller (_store).
     }
 
 
@@ -266,8 +269,9 @@ def _digest(events: Sequence[_Prepared]) -> str:
     """SHA-256 of what the events say (not of the ids the layer gave them)."""
     h = hashlib.sha256()
     for e in events:
-        level, message, *json_columns, sdk_name, sdk_version = e.values[:10]
-        parts = (level, message, sdk_name or "", sdk_version or "", e.fingerprint)
+        r = e.row
+        parts = (r.level, r.message, r.sdk_name or "", r.sdk_version or "", r.fingerprint)
+        json_columns = (r.exception, r.stacktrace, r.breadcrumbs, r.tags, r.extra, r.user_context)
         for part in (*parts, *json_columns):
             h.update((part or "").encode("utf-8", "surrogatepass") + b"\x00")
     return h.hexdigest()
@@ -282,14 +286,14 @@ def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[Ingest
     locked = _q.ingest.lock_issues(conn, project_id=project_id, fingerprints=params["fingerprints"])
     resolved = {row["fingerprint"] for row in locked if row["status"] == "resolved"}
     issues = {row["fingerprint"]: row for row in _q.ingest.upsert_issues(conn, **params)}
-    rows = [e.row(project_id, issues[e.fingerprint]["id"]) for e in events]
-    if len(rows) == 1:
-        columns = _q.ingest.insert_event.parameters
-        _q.ingest.insert_event(conn, **dict(zip(columns, rows[0], strict=True)))
-    else:
-        with conn.cursor() as cur, cur.copy(_q.ingest.copy_events.sql) as copy:
-            for row in rows:
-                copy.write_row(row)
+    rows = [e.row._replace(issue_id=issues[e.row.fingerprint]["id"]) for e in events]
+    with conn.cursor() as cur:
+        if len(rows) == 1:
+            cur.execute(INSERT_EVENT, rows[0])
+        else:
+            with cur.copy(COPY_EVENTS) as copy:
+                for row in rows:
+                    copy.write_row(row)
     issue_ids = {fp: row["id"] for fp, row in issues.items()}
     _q.ingest.upsert_tags_and_counts(
         conn,
@@ -304,10 +308,10 @@ def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[Ingest
     )
     return [
         IngestedEvent(
-            e.event_id,
-            issues[e.fingerprint]["id"],
-            issues[e.fingerprint]["new_issue"],
-            e.fingerprint in resolved,
+            e.row.id,
+            issues[e.row.fingerprint]["id"],
+            issues[e.row.fingerprint]["new_issue"],
+            e.row.fingerprint in resolved,
         )
         for e in events
     ]
@@ -366,7 +370,7 @@ def write_sentry_events(
     roll back, and the next one leaves that event out."""
     pending: dict[UUID, _Prepared] = {}  # client event id -> the first event with it
     for event in events:
-        pending.setdefault(event.client_event_id, _sentry(event))
+        pending.setdefault(event.client_event_id, _sentry(project_id, event))
     outcome: dict[UUID, IngestedEvent] = {}
     for _ in range(len(pending) + 1):  # each retry leaves at least one event out
         try:
@@ -394,7 +398,7 @@ def _record_sentry_event_ids(
     rows = _q.ingest.record_sentry_event_ids(
         conn,
         project_id=project_id,
-        client_event_ids=BinaryArray(e.client_event_id for e in events),
+        client_event_ids=BinaryArray(e.row.client_event_id for e in events),
         event_ids=BinaryArray(r.event_id for r in stored),
         issue_ids=BinaryArray(r.issue_id for r in stored),
         new_issues=BinaryArray(r.new_issue for r in stored),
@@ -458,5 +462,5 @@ def ingest_events(
     events raises ``Conflict``. Keys are kept for ``IDEMPOTENCY_DAYS``."""
     pid = uuid_arg(project_id, "project_id")
     key = _idempotency_key(idempotency_key)
-    events = _prepare(payloads)
+    events = _prepare(pid, payloads)
     return _write(conn, pid, events, key) if events else []

@@ -3,8 +3,10 @@
 Every event read returns the whole events row (``SELECT *``), every issue read
 and update the whole issues row, and ``mesher._results`` builds ``Event`` and
 ``Issue`` from those rows without validating them again, which needs the
-model's fields to be the table's columns in the table's order. These tests
-fail when the models, the tables and the queries disagree."""
+model's fields to be the table's columns in the table's order. The write
+path's COPY and INSERT, and the rows they take, come from
+``mesher._rows.EventRow``. These tests fail when the models, the tables, the
+queries and ``EventRow`` disagree."""
 
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ import pytest
 from psycopg import pq
 from pydantic import BaseModel
 
+from mesher._rows import COPY_EVENTS, INSERT_EVENT, EventRow
 from mesher._sql import sync_queries
+from mesher.ingest import ingest_event, ingest_events
 from mesher.models import Event, Issue
 
 Conn = psycopg.Connection[Any]
@@ -94,11 +98,57 @@ def test_issue_reads_return_the_issues_row(conn: Conn, name: str) -> None:
     assert result_columns(conn, name) == fields(Issue)
 
 
+def test_event_row_is_the_events_row(conn: Conn) -> None:
+    assert list(EventRow._fields) == table_columns(conn, "events") == fields(Event)
+
+
+def test_copy_and_insert_name_the_event_rows_columns(conn: Conn) -> None:
+    columns = ", ".join(EventRow._fields)
+    assert f"COPY events ({columns}) FROM STDIN" == COPY_EVENTS
+    assert INSERT_EVENT.startswith(f"INSERT INTO events ({columns}) VALUES (")
+    values = INSERT_EVENT.split(" VALUES (", 1)[1].removesuffix(")").split(", ")
+    jsonb = {
+        name
+        for (name,) in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = cast('events' AS REGCLASS)"
+            " AND atttypid = cast('jsonb' AS REGTYPE) AND NOT attisdropped"
+        )
+    }
+    assert len(jsonb) == 8
+    assert dict(zip(EventRow._fields, values, strict=True)) == {
+        name: "cast(%s AS JSONB)" if name in jsonb else "%s" for name in EventRow._fields
+    }
+
+
+def test_events_are_written_whatever_the_connections_str_dumper(
+    conn: Conn, project_id: Any
+) -> None:
+    """The INSERT of a single event casts its JSON text to JSONB, so a
+    connection that sends ``str`` as text (not psycopg's default, unknown)
+    writes events too; the COPY's text format needs no cast."""
+    from psycopg.types.string import StrDumper
+
+    conn.adapters.register_dumper(str, StrDumper)
+    conn.execute("CREATE TEMPORARY TABLE j (v JSONB)")
+    with pytest.raises(psycopg.errors.DatatypeMismatch):  # what the casts prevent
+        conn.execute("INSERT INTO j VALUES (%s)", ["{}"])
+    conn.rollback()
+    one = ingest_event(conn, project_id, {"message": "one", "tags": {"k": "v"}})
+    two = ingest_events(conn, project_id, [{"message": "a"}, {"message": "b", "extra": {"x": 1}}])
+    stored = conn.execute(
+        "SELECT message, tags, extra FROM events WHERE id = any(%s) ORDER BY id",
+        [[one.event_id, *(e.event_id for e in two)]],
+    ).fetchall()
+    assert stored == [("one", {"k": "v"}, {}), ("a", {}, {}), ("b", {}, {"x": 1})]
+
+
 def test_a_column_the_models_lack_fails_the_checks(owner_conn: Conn) -> None:
     """A migration that adds a column to events or issues changes every read
-    of them: the checks above fail until the model has the field."""
+    of them: the checks above fail until the model (and, for events,
+    ``EventRow``) has the field."""
     for table in ("events", "issues"):
         owner_conn.execute(f"ALTER TABLE {table} ADD COLUMN note TEXT")
+    assert table_columns(owner_conn, "events") == [*EventRow._fields, "note"]
     assert table_columns(owner_conn, "events") == [*fields(Event), "note"]
     assert table_columns(owner_conn, "issues") == [*fields(Issue), "note"]
     assert result_columns(owner_conn, "get_event") == [*fields(Event), "note"]

@@ -83,16 +83,6 @@ ON CONFLICT (project_id, fingerprint) DO UPDATE
         last_release = coalesce(excluded.last_release, i.last_release)
 RETURNING i.id, i.fingerprint, (i.xmax = 0) AS new_issue;
 
--- name: copy_events()!
--- COPY statement for the write path (psycopg's cursor.copy); rows are
--- written in this column order.
-COPY events (
-    id, project_id, issue_id, received_at, fingerprint, level, message, exception,
-    stacktrace, breadcrumbs, tags, extra, user_context, sdk_name, sdk_version,
-    client_event_id, occurred_at, release, environment, dist, platform, server_name,
-    logger, transaction, handled, exceptions, data
-) FROM STDIN;
-
 -- name: claim_ingest_batch(project_id, idempotency_key, request_digest)^
 -- Claims an idempotency key for this call (ingest_batches pkey). No row back
 -- means the key was used before: a concurrent call with the same key waits
@@ -115,24 +105,6 @@ WHERE project_id = :project_id AND idempotency_key = :idempotency_key;
 UPDATE ingest_batches
 SET result = :result
 WHERE project_id = :project_id AND idempotency_key = :idempotency_key;
-
--- name: insert_event(id, project_id, issue_id, received_at, fingerprint, level, message, exception, stacktrace, breadcrumbs, tags, extra, user_context, sdk_name, sdk_version, client_event_id, occurred_at, release, environment, dist, platform, server_name, logger, transaction, handled, exceptions, data)!
--- One event, for a batch of one: a plain INSERT costs one round trip where
--- COPY costs three. The same columns as copy_events.
-INSERT INTO events (
-    id, project_id, issue_id, received_at, fingerprint, level, message, exception,
-    stacktrace, breadcrumbs, tags, extra, user_context, sdk_name, sdk_version,
-    client_event_id, occurred_at, release, environment, dist, platform, server_name,
-    logger, transaction, handled, exceptions, data
-)
-VALUES (
-    :id, :project_id, :issue_id, :received_at, :fingerprint, :level, :message,
-    cast(:exception AS JSONB), cast(:stacktrace AS JSONB), cast(:breadcrumbs AS JSONB),
-    cast(:tags AS JSONB), cast(:extra AS JSONB), cast(:user_context AS JSONB),
-    :sdk_name, :sdk_version, :client_event_id, :occurred_at, :release, :environment, :dist,
-    :platform, :server_name, :logger, :transaction, :handled,
-    cast(:exceptions AS JSONB), cast(:data AS JSONB)
-);
 
 -- name: list_sentry_event_ids(project_id, client_event_ids)
 -- What the write path did with SDK event ids that arrived before
@@ -182,27 +154,28 @@ RETURNING s.client_event_id;
 -- batch, after its COPY, in one statement. Python coalesces the batch into
 -- one row per (issue, tag key, value), with its count, first and last time,
 -- one per (issue, UTC hour, level) with its count, and one per (tag key,
--- value, UTC day) with its events (parallel arrays); the per-project rows
--- are summed from those here. The i-th row of event_tags takes its events'
--- ids and times from pair_event_ids and pair_received_ats, entries
+-- value, UTC day) with its events (parallel arrays: each group's contract is
+-- stated where mesher/aio/ingest.py builds it, and tested); the per-project
+-- rows are summed from those here. The i-th row of event_tags takes its
+-- events' ids and times from pair_event_ids and pair_received_ats, entries
 -- pair_starts[i] to pair_ends[i], which Python lists newest first (the
 -- batch's events are in time order, their ids made in that order); its
--- newest event's time and id are its key. The first new_issue_tag_rows
--- and new_issue_hour_rows entries of the issue arrays are those of the
--- batch's new issues (upsert_issues made them): those rows cannot exist
--- yet, and are inserted without the upsert's check for a conflicting row
--- (which costs about half of an insert). The status counts take the
--- batch's new issues (opened_issues, from upsert_issues) and the resolved
--- ones it reopened (reopened_issues, from lock_issues); a status row is
--- touched only when its count changes. Each table gets one upsert that adds
--- the counts, its rows sorted by key (and the per-issue tables an insert of
--- the new issues' rows, which no other batch can touch), and the tables are
--- upserted in the order of the SELECT below: concurrent batches lock shared
--- rows (a project's hour, its common tag values, its status counts) in one
--- global order and never deadlock. The issue rows are the batch's own: its
--- fingerprint locks already keep other batches away from them. Returns how
--- many rows each table got. Served by the five primary keys; event_tags
--- rows are only inserted (each is its batch's own), in no particular order.
+-- newest event's time and id are its key. The first new_issue_tag_rows and
+-- new_issue_hour_rows entries of the issue arrays are those of the batch's
+-- new issues (upsert_issues made them): those rows cannot exist yet, and are
+-- inserted without the upsert's check for a conflicting row (which costs
+-- about half of an insert). The status counts take the batch's new issues
+-- (opened_issues, from upsert_issues) and the resolved ones it reopened
+-- (reopened_issues, from lock_issues); a status row is touched only when its
+-- count changes. Each table gets one upsert that adds the counts, its rows
+-- sorted by key (and the per-issue tables an insert of the new issues' rows,
+-- which no other batch can touch), and the tables are upserted in the order
+-- of the SELECT below: concurrent batches lock shared rows (a project's
+-- hour, its common tag values, its status counts) in one global order and
+-- never deadlock. The issue rows are the batch's own: its fingerprint locks
+-- already keep other batches away from them. Returns how many rows each
+-- table got. Served by the five primary keys; event_tags rows are only
+-- inserted (each is its batch's own), in no particular order.
 WITH tags AS (
     SELECT
         t.issue_id,
