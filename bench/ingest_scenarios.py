@@ -1,4 +1,4 @@
-"""Ingest and hot-path scenarios (issue 9's speed goal, issue 12 item 6).
+"""Ingest and hot-path scenarios: Sentry envelopes, native batches, the hot paths, the tag store.
 
 Each scenario runs Mesher and a hand-written psycopg baseline on the same
 data and the same SQL (the text of sql/queries/*.sql, through raw psycopg),
@@ -348,7 +348,7 @@ def native_batch(ctx: Context) -> Iterator[Result]:
     )  # fmt: skip
 
 
-# --- 3. the hot paths of issue 12 item 6 -----------------------------------------------
+# --- 3. the hot paths ------------------------------------------------------------------
 
 
 def hot_paths(ctx: Context) -> Iterator[Result]:
@@ -418,7 +418,7 @@ def single_event(ctx: Context, rounds: int) -> Iterator[Result]:
                   "event", 0.9)  # fmt: skip
 
 
-# --- 4. the cost of the tag store and the rollups (the search issue's goal) ----------------
+# --- 4. the cost of the tag store and the rollups (at most 15 % of the write path) -------
 
 
 def tag_store_cost(ctx: Context) -> Iterator[Result]:
