@@ -849,10 +849,20 @@ def _apply_by_hand(url: str) -> None:
     """The baseline migrate: the same files and partitions, no bookkeeping."""
     from mesher._sql import sql_dir
 
+    migrations, functions = sql_dir() / "migrations", sql_dir() / "functions"
     with psycopg.connect(url, autocommit=True) as conn:
-        for path in sorted((sql_dir() / "migrations").glob("*.sql")):
+        # migrate's order: the hook, the numbered files, the function files, the hook.
+        for path in [
+            migrations / "before_migrate.sql",
+            *sorted(migrations.glob("[0-9]*.sql")),
+        ]:
             with conn.transaction():
                 conn.execute(path.read_bytes())
+        with conn.transaction():
+            conn.execute("SET LOCAL check_function_bodies = off")
+            for path in sorted(functions.glob("*.sql")):
+                conn.execute(path.read_bytes())
+            conn.execute((migrations / "after_migrate.sql").read_bytes())
         with conn.transaction():
             conn.execute(AHEAD)
 
