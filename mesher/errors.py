@@ -82,6 +82,8 @@ _CONSTRAINT_MESSAGES = {
     "alert_rules_project_id_fkey": "project not found",
     "ingest_batches_project_id_fkey": "project not found",
     "sentry_event_ids_project_id_fkey": "project not found",
+    "project_rate_limits_project_id_fkey": "project not found",
+    "project_outcomes_project_id_fkey": "project not found",
     "ingest_batches_idempotency_key_check": "idempotency_key must be 1 to 200 characters",
 }
 

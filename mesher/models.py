@@ -48,6 +48,7 @@ __all__ = [
     "IssueStatus",
     "OrgMembership",
     "Organization",
+    "Outcome",
     "Project",
     "Role",
     "Session",
@@ -295,6 +296,11 @@ class Issue(_Row):
     assigned_to: UUID | None
     first_release: str | None = None  # the release of its first event that had one
     last_release: str | None = None  # the release of its latest event that had one
+    #: Set on a merged source (merge_issues): the target's id. The reads hide
+    #: such an issue (get_issue answers its target), so a read returns None.
+    merged_into: UUID | None = None
+    #: Set when the issue was deleted: hidden from every read.
+    deleted_at: AwareDatetime | None = None
 
 
 # --- the tag store -------------------------------------------------------------
@@ -455,6 +461,21 @@ class SkipReason(StrEnum):
     TOO_LARGE = "too_large"
     #: The event could not be read for another reason (a bug: please report it).
     ERROR = "error"
+
+
+class Outcome(_Row):
+    """One count of ``project_outcomes``: what happened to the items that
+    SDKs sent a project in one UTC hour (``queries.project_outcomes``)."""
+
+    hour_start: AwareDatetime
+    #: Sentry's data category: error, transaction, session, attachment, ...
+    category: str
+    #: accepted, filtered, rate_limited, invalid or client_discard.
+    outcome: str
+    #: Why ('' for accepted): a ``SkipReason`` code, or the SDK's own reason
+    #: for a client_discard (queue_overflow, ratelimit_backoff, ...).
+    reason: str
+    quantity: int
 
 
 class SkippedItem(NamedTuple):

@@ -27,9 +27,22 @@ when the envelope held none to store), 401 no usable key, 403 a key that is
 unknown, revoked or another project's, 400 a body that is not an envelope
 (or event), 413 a body over ``MAX_COMPRESSED_BYTES`` (refused from its
 Content-Length before it is read, or as soon as a chunked body passes the
-cap), 408 a body not received within ``body_timeout``, 503 the database
-failed. An error's reason is in the JSON ``detail`` and the
-``X-Sentry-Error`` header.
+cap), 408 a body not received within ``body_timeout``, 429 over the
+project's rate limit (with ``Retry-After`` and ``X-Sentry-Rate-Limits``, so
+the SDK backs off), 503 the database failed. An error's reason is in the
+JSON ``detail`` and the ``X-Sentry-Error`` header.
+
+Rate limits (``queries.set_project_rate_limit``: events per minute) are
+read at start and every ``refresh_every`` seconds, never per request; a
+project's window starts with its first event and lasts a minute, and an
+envelope whose events would pass the limit is refused whole, so stored
+events never exceed it. Client reports and items that are not stored are
+read even then. Outcomes (``mesher.outcomes``: accepted, filtered,
+rate_limited, invalid, and the SDKs' client reports) are counted in memory
+and written at the same times and at shutdown, one statement per project
+(``queries.project_outcomes`` reads them); a server killed with SIGKILL
+loses the counts of its last seconds, never an acknowledged event. Limits
+and windows are per server process.
 
 A key's project is looked up once per ``auth_ttl`` seconds (a revoked key
 works for at most that long). SIGTERM (or Ctrl-C) stops accepting
@@ -45,6 +58,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 import sys
@@ -59,6 +73,7 @@ import psycopg
 from ._sentry_envelope import MAX_COMPRESSED_BYTES
 from .errors import InvalidCredentials, InvalidInput, MesherError, NotFound, translate
 from .models import EnvelopeResult, IngestedEvent
+from .outcomes import OutcomeCounter
 
 try:
     import uvicorn
@@ -74,7 +89,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 
 from .aio import queries as aq
 from .aio.sentry import parse_auth
-from .aio.writer import EnvelopeWriter
+from .aio.writer import EnvelopeWriter, RateLimited
 
 __all__ = ["create_app", "main"]
 
@@ -84,6 +99,8 @@ log = logging.getLogger("mesher.server")
 _MAX_DSN_ID = 2**63 - 1
 #: Cached key lookups kept at most; the cache is emptied when full.
 _MAX_CACHED_KEYS = 10_000
+#: A rate limit's window, in seconds: limits are events per minute.
+_WINDOW = 60.0
 
 _CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -121,11 +138,61 @@ class _State:
 
     pool: AsyncConnectionPool
     writer: EnvelopeWriter
+    outcomes: OutcomeCounter
     auth_ttl: float
     max_body_bytes: int
     body_timeout: float
     #: (dsn_id, key) -> (project id or None, when the answer expires).
     keys: dict[tuple[int, str], tuple[UUID | None, float]] = field(default_factory=dict)
+    #: Events per minute of the limited projects (refreshed every few seconds).
+    limits: dict[UUID, int] = field(default_factory=dict)
+    #: A limited project's current window: [its start (monotonic), events in it].
+    windows: dict[UUID, list[float]] = field(default_factory=dict)
+
+    def _window(self, project_id: UUID) -> list[float]:
+        now = time.monotonic()
+        window = self.windows.get(project_id)
+        if window is None or now - window[0] >= _WINDOW:
+            window = self.windows[project_id] = [now, 0]
+        return window
+
+    def admit(self, project_id: UUID, events: int) -> bool:
+        """Whether the project may store this many events now (then they count)."""
+        limit = self.limits.get(project_id)
+        if limit is None:
+            return True
+        window = self._window(project_id)
+        if window[1] + events > limit:
+            return False
+        window[1] += events
+        return True
+
+    def retry_after(self, project_id: UUID) -> int:
+        """Seconds until the project's window ends (at least 1)."""
+        window = self._window(project_id)
+        return max(1, math.ceil(_WINDOW - (time.monotonic() - window[0])))
+
+    def settle(self, project_id: UUID, admitted: int, stored: int) -> None:
+        """Count the events a request stored instead of those it was admitted for."""
+        window = self.windows.get(project_id)
+        if window is not None and admitted != stored:
+            window[1] = max(0, window[1] + stored - admitted)
+
+    async def refresh(self) -> None:
+        """Reload the limits and write the outcomes counted so far; a failure
+        keeps the old limits and the counts (tried again next time)."""
+        counts = self.outcomes.take()
+        unwritten = dict(counts)
+        try:
+            async with self.pool.connection() as conn:
+                self.limits = await aq.list_project_rate_limits(conn)
+                for project_id, keys in counts.items():
+                    with contextlib.suppress(NotFound):  # a project gone, with its outcomes
+                        await aq.record_outcomes(conn, project_id, keys)
+                    del unwritten[project_id]
+        except Exception as exc:
+            log.warning("could not refresh the rate limits or write outcomes: %s", translate(exc))
+        self.outcomes.restore(unwritten)
 
     async def project(self, dsn_id: int, key: str) -> UUID | None:
         """The project of a DSN whose key is live, or None; cached."""
@@ -169,6 +236,26 @@ async def _read_body(request: Request, state: _State) -> bytes:
     return b"".join(chunks)
 
 
+def _rate_limited(retry_after: int) -> Response:
+    detail = "the project's rate limit is reached"
+    return JSONResponse(
+        {"detail": detail},
+        429,
+        headers={
+            **_CORS,
+            "Retry-After": str(retry_after),
+            "X-Sentry-Rate-Limits": f"{retry_after}:error;default:project:project_quota",
+            "X-Sentry-Error": detail,
+        },
+    )
+
+
+def _new_events(result: EnvelopeResult | IngestedEvent | Any) -> list[IngestedEvent]:
+    """The events a request stored (not retries of earlier ones)."""
+    events = result.events if isinstance(result, EnvelopeResult) else [result]
+    return [e for e in events if isinstance(e, IngestedEvent) and not e.duplicate]
+
+
 def _event_id(result: EnvelopeResult | IngestedEvent | Any) -> dict[str, str]:
     events = result.events if isinstance(result, EnvelopeResult) else [result]
     for event in events:
@@ -190,11 +277,23 @@ async def _ingest(request: Request, store: bool) -> Response:
             raise _Refused(403, "unknown key, or not this project's")
         body = await _read_body(request, state)
         encoding = request.headers.get("content-encoding")
-        writer = state.writer
-        if store:
-            result: Any = await writer.ingest_store(project_id, body, encoding)
-        else:
-            result = await writer.ingest_envelope(project_id, body, encoding)
+        admitted = stored = 0
+
+        def admit(events: int) -> bool:
+            nonlocal admitted
+            if state.admit(project_id, events):
+                admitted = events
+                return True
+            return False
+
+        try:
+            ingest = state.writer.ingest_store if store else state.writer.ingest_envelope
+            result = await ingest(project_id, body, encoding, admit=admit)
+            stored = len(_new_events(result))
+        except RateLimited:
+            return _rate_limited(state.retry_after(project_id))
+        finally:
+            state.settle(project_id, admitted, stored)
     except _Refused as exc:
         return _error(exc.status, exc.detail)
     except InvalidInput as exc:
@@ -242,11 +341,14 @@ def create_app(
     max_body_bytes: int = MAX_COMPRESSED_BYTES,
     body_timeout: float = 30.0,
     db_timeout: float = 10.0,
+    refresh_every: float = 5.0,
 ) -> Starlette:
     """The ASGI application over the database at ``database_url`` (already
     migrated). ``max_events`` and ``max_wait`` (seconds) are the writer's;
     ``pool_size`` connections serve the batches and the key lookups; a
-    request waits ``db_timeout`` seconds at most for one (then 503)."""
+    request waits ``db_timeout`` seconds at most for one (then 503). Every
+    ``refresh_every`` seconds (and at shutdown) the server reloads the rate
+    limits and writes the outcomes it counted."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -260,12 +362,24 @@ def create_app(
             timeout=db_timeout,
         )
         await pool.open()
-        writer = EnvelopeWriter(pool, max_events=max_events, max_wait=max_wait)
-        app.state.mesher = _State(pool, writer, auth_ttl, max_body_bytes, body_timeout)
+        outcomes = OutcomeCounter()
+        writer = EnvelopeWriter(pool, max_events=max_events, max_wait=max_wait, outcomes=outcomes)
+        state = _State(pool, writer, outcomes, auth_ttl, max_body_bytes, body_timeout)
+        app.state.mesher = state
+        await state.refresh()  # the limits, before the first request
+
+        async def refresh_forever() -> None:
+            while True:
+                await asyncio.sleep(refresh_every)
+                await state.refresh()
+
+        refresher = asyncio.create_task(refresh_forever())
         try:
             yield
         finally:
+            refresher.cancel()
             await writer.close()  # commits what is pending
+            await state.refresh()  # and writes the last outcomes
             await pool.close()
 
     routes = [

@@ -508,6 +508,48 @@ CREATE TABLE public.event_tags_default PARTITION OF public.event_tags DEFAULT;
 COMMENT ON TABLE public.event_tags_default IS 'Rows whose day has no partition yet, as events_default for events.';
 
 
+-- project_rate_limits --------------------------------------------------------
+
+CREATE TABLE public.project_rate_limits (
+    project_id uuid NOT NULL,
+    events_per_minute integer NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT project_rate_limits_events_per_minute_check CHECK ((events_per_minute >= 0))
+);
+
+COMMENT ON TABLE public.project_rate_limits IS 'A project''s limit on stored events per minute (no row: unlimited); mesher.server caches them and refreshes them at least every 10 s.';
+
+ALTER TABLE public.project_rate_limits
+    ADD CONSTRAINT project_rate_limits_pkey PRIMARY KEY (project_id);
+
+ALTER TABLE public.project_rate_limits
+    ADD CONSTRAINT project_rate_limits_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
+
+
+-- project_outcomes -----------------------------------------------------------
+
+CREATE TABLE public.project_outcomes (
+    project_id uuid NOT NULL,
+    hour_start timestamp with time zone NOT NULL,
+    category text NOT NULL,
+    outcome text NOT NULL,
+    reason text DEFAULT ''::text NOT NULL,
+    quantity bigint NOT NULL,
+    CONSTRAINT project_outcomes_category_check CHECK (((char_length(category) >= 1) AND (char_length(category) <= 64))),
+    CONSTRAINT project_outcomes_outcome_check CHECK ((outcome = ANY (ARRAY['accepted'::text, 'filtered'::text, 'rate_limited'::text, 'invalid'::text, 'client_discard'::text]))),
+    CONSTRAINT project_outcomes_quantity_check CHECK ((quantity >= 0)),
+    CONSTRAINT project_outcomes_reason_check CHECK ((char_length(reason) <= 200))
+);
+
+COMMENT ON TABLE public.project_outcomes IS 'What happened to what SDKs sent, per project, UTC hour, data category (error, transaction, session, attachment, ...), outcome and reason: accepted, filtered (not stored: a SkipReason code), rate_limited, invalid (refused: a reason code) and client_discard (the SDKs'' client reports).';
+
+ALTER TABLE public.project_outcomes
+    ADD CONSTRAINT project_outcomes_pkey PRIMARY KEY (project_id, hour_start, category, outcome, reason);
+
+ALTER TABLE public.project_outcomes
+    ADD CONSTRAINT project_outcomes_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
+
+
 -- schema_migrations ----------------------------------------------------------
 
 CREATE TABLE public.schema_migrations (
@@ -903,6 +945,8 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.org_memberships TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.organizations TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_hourly_counts TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_issue_counts TO mesher_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_outcomes TO mesher_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_rate_limits TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_tag_values TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.projects TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.sentry_event_ids TO mesher_app;

@@ -498,7 +498,7 @@ def test_project_tables_are_keyed_and_placed_by_project(conn: Conn) -> None:
     assert sorted(keyed) == sorted(project)
     for name, primary_key in rows:
         if name in keyed:
-            assert primary_key.startswith("PRIMARY KEY (project_id, "), (name, primary_key)
+            assert re.match(r"PRIMARY KEY \(project_id[,)]", primary_key), (name, primary_key)
     links = conn.execute(
         """SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint
         WHERE contype = 'f' AND confrelid = 'issues'::regclass AND NOT EXISTS (

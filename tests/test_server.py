@@ -3,6 +3,7 @@ and hand-made requests for every status and hostile input."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import http.client
 import json
@@ -504,3 +505,82 @@ def test_sigkill_under_load_loses_no_acknowledged_event(
     assert all(counts.get(eid) == 1 for eid in acknowledged)
     assert set(counts.values()) == {1}
     assert set(counts) == set(acknowledged) | set(unanswered)
+
+
+def _outcomes(conn: Conn, project_id: uuid.UUID) -> dict[tuple[str, str, str], int]:
+    """A project's outcome counts of the last two hours, hours summed."""
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    counts: dict[tuple[str, str, str], int] = {}
+    for o in q.project_outcomes(conn, project_id, since):
+        key = (o.category, o.outcome, o.reason)
+        counts[key] = counts.get(key, 0) + o.quantity
+    conn.commit()
+    return counts
+
+
+def test_the_rate_limit_and_its_outcomes(
+    app_url: str, conn: Conn, project_id: uuid.UUID, key: str, dsn_id: int
+) -> None:
+    q.set_project_rate_limit(conn, project_id, 60)
+    conn.commit()
+    report = json.dumps(
+        {"discarded_events": [{"reason": "queue_overflow", "category": "error", "quantity": 277}]}
+    ).encode()
+    report_envelope = (
+        (b"{}\n" + json.dumps({"type": "client_report", "length": len(report)}).encode())
+        + b"\n"
+        + report
+        + b"\n"
+    )
+    answers: list[tuple[int, dict[str, str]]] = []
+    with running_server(app_url, refresh_every=600) as running:
+
+        def client(n: int) -> None:
+            for i in range(25):
+                status, headers, _ = running.request(
+                    "POST", f"/api/{dsn_id}/envelope/", envelope(f"e{n}-{i}"), auth(key)
+                )
+                answers.append((status, headers))
+
+        clients = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join(60)
+        # Over the limit, a client report (no event) is still read.
+        status, _, _ = running.request(
+            "POST", f"/api/{dsn_id}/envelope/", report_envelope, auth(key)
+        )
+        assert status == 200
+    statuses = [status for status, _ in answers]
+    assert len(statuses) == 200 and set(statuses) == {200, 429}
+    assert statuses.count(200) == 60  # each envelope holds one event: exactly the limit
+    for status, headers in answers:
+        if status == 429:
+            retry_after = int(headers["retry-after"])
+            assert 1 <= retry_after <= 60
+            assert headers["x-sentry-rate-limits"].startswith(f"{retry_after}:error;default:")
+    assert len(messages(conn)) == 60
+    assert _outcomes(conn, project_id) == {
+        ("error", "accepted", ""): 60,
+        ("error", "rate_limited", "project_quota"): 140,
+        ("error", "client_discard", "queue_overflow"): 277,
+    }
+
+
+def test_the_sdk_backs_off_when_rate_limited(
+    app_url: str, conn: Conn, project_id: uuid.UUID, key: str, dsn_id: int
+) -> None:
+    q.set_project_rate_limit(conn, project_id, 0)
+    conn.commit()
+    with running_server(app_url, refresh_every=600) as running:
+        dsn = running.dsn(key, dsn_id)
+        with sdk_client(dsn):
+            sentry_sdk.capture_message("first")
+            sentry_sdk.flush(timeout=30)  # answered 429
+            for i in range(3):
+                sentry_sdk.capture_message(f"dropped by the SDK {i}")
+    assert messages(conn) == []
+    counts = _outcomes(conn, project_id)
+    assert counts[("error", "rate_limited", "project_quota")] == 1  # the SDK sent no more
+    assert counts[("error", "client_discard", "ratelimit_backoff")] == 3  # and said so

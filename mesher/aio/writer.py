@@ -34,6 +34,10 @@ only after that transaction committed: an acknowledged event is stored.
   does not take its events out of a batch already formed: they are stored,
   unacknowledged, and the SDK's retry is deduplicated.
 
+- **Admission.** A caller may pass ``admit``, asked with the number of
+  events before they join a batch (an ingest server's rate limit, say); a
+  refusal raises :class:`RateLimited` and stores nothing.
+
 ``connections`` is anything whose ``connection()`` is an async context
 manager giving an ``AsyncConnection`` in autocommit mode (or idle):
 ``psycopg_pool.AsyncConnectionPool`` is one. :meth:`EnvelopeWriter.close`
@@ -45,7 +49,7 @@ The writer is asyncio's, so it has no synchronous twin.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -60,11 +64,16 @@ from .._sentry_envelope import decode_body, parse_envelope
 from .._sentry_event import EventRefused, SentryEvent, normalize_event
 from ..errors import DatabaseError, InvalidInput, MesherError, translate
 from ..models import EnvelopeResult, IngestedEvent, SkippedItem, SkipReason
+from ..outcomes import OutcomeCounter
 from .ingest import write_sentry_events
 
-__all__ = ["ConnectionSource", "EnvelopeWriter"]
+__all__ = ["ConnectionSource", "EnvelopeWriter", "RateLimited"]
 
 Conn = AsyncConnection[Any]
+
+
+class RateLimited(MesherError):
+    """The caller's ``admit`` refused the events: nothing was stored."""
 
 
 class ConnectionSource(Protocol):
@@ -102,14 +111,19 @@ def _encoding(value: Any) -> str | None:
     return value
 
 
-def _read_envelope(body: Any, content_encoding: Any) -> tuple[list[SentryEvent], list[SkippedItem]]:
+def _read_envelope(
+    body: Any, content_encoding: Any
+) -> tuple[list[SentryEvent], list[SkippedItem], list[bytes]]:
     """The events to store and the items skipped, as ``ingest_envelope``
-    reads them."""
+    reads them, and the payloads of the client reports."""
     envelope = parse_envelope(_body(body), _encoding(content_encoding))
     event_id = envelope.headers.get("event_id")  # names the envelope's event
     events: list[SentryEvent] = []
     skipped: list[SkippedItem] = []
+    reports: list[bytes] = []
     for item in envelope.items:
+        if item.type == "client_report":
+            reports.append(item.payload)
         if item.type != "event":
             reason = f"{item.type[:40]} items are not stored: Mesher keeps error events"
             skipped.append(SkippedItem(item.type[:40], reason, SkipReason.ITEM_TYPE))
@@ -122,7 +136,7 @@ def _read_envelope(body: Any, content_encoding: Any) -> tuple[list[SentryEvent],
             reason = f"event could not be read ({type(exc).__name__})"
             skipped.append(SkippedItem(item.type, reason, SkipReason.ERROR))
         event_id = None  # later event items keep their own ids
-    return events, skipped
+    return events, skipped, reports
 
 
 def _isolatable(exc: Exception) -> bool:
@@ -136,10 +150,17 @@ class EnvelopeWriter:
     """Stores Sentry envelopes of concurrent callers in shared transactions
     (see the module docstring). ``max_events`` (1 to 1000) bounds a batch's
     events; an envelope with more is a batch of its own. ``max_wait`` is in
-    seconds."""
+    seconds. With an ``outcomes`` counter (``mesher.outcomes``), the writer
+    counts what it accepted (after the commit), filtered and refused, and what
+    the envelopes' client reports say."""
 
     def __init__(
-        self, connections: ConnectionSource, *, max_events: int = 200, max_wait: float = 0.005
+        self,
+        connections: ConnectionSource,
+        *,
+        max_events: int = 200,
+        max_wait: float = 0.005,
+        outcomes: OutcomeCounter | None = None,
     ) -> None:
         if type(max_events) is not int or not 1 <= max_events <= 1000:
             raise InvalidInput("max_events must be an integer from 1 to 1000")
@@ -151,6 +172,7 @@ class EnvelopeWriter:
         self._pending: dict[UUID, _Batch] = {}
         self._writing: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._outcomes = outcomes
 
     def __repr__(self) -> str:
         return f"EnvelopeWriter(max_events={self._max_events}, max_wait={self._max_wait})"
@@ -172,29 +194,63 @@ class EnvelopeWriter:
         return sum(batch.size for batch in self._pending.values())
 
     async def ingest_envelope(
-        self, project_id: UUID | str, body: bytes, content_encoding: str | None = None
+        self,
+        project_id: UUID | str,
+        body: bytes,
+        content_encoding: str | None = None,
+        *,
+        admit: Callable[[int], bool] | None = None,
     ) -> EnvelopeResult:
         """``mesher.aio.sentry.ingest_envelope``'s result for this envelope,
-        once its batch committed."""
+        once its batch committed. ``admit``, if given, is asked with the
+        number of events to store (when there are any) and may refuse them:
+        then nothing is stored and :class:`RateLimited` is raised."""
         pid = uuid_arg(project_id, "project_id")
         self._check_open()
-        events, skipped = _read_envelope(body, content_encoding)
+        try:
+            events, skipped, reports = _read_envelope(body, content_encoding)
+        except InvalidInput:
+            self._count(pid, "invalid", "payload")
+            raise
+        if self._outcomes is not None:
+            self._outcomes.add_skipped(pid, skipped)
+            for report in reports:
+                self._outcomes.add_client_report(pid, report)
+        if events and admit is not None and not admit(len(events)):
+            self._count(pid, "rate_limited", "project_quota", len(events))
+            raise RateLimited("the project's rate limit is reached")
         stored = await self._submit(pid, events) if events else []
         return EnvelopeResult(events=stored, skipped=skipped)
 
     async def ingest_store(
-        self, project_id: UUID | str, body: bytes, content_encoding: str | None = None
+        self,
+        project_id: UUID | str,
+        body: bytes,
+        content_encoding: str | None = None,
+        *,
+        admit: Callable[[int], bool] | None = None,
     ) -> IngestedEvent | SkippedItem:
         """``mesher.aio.sentry.ingest_store``'s result for this body (the
-        legacy ``/store/`` endpoint), once its batch committed."""
+        legacy ``/store/`` endpoint), once its batch committed; ``admit`` as
+        for :meth:`ingest_envelope`."""
         pid = uuid_arg(project_id, "project_id")
         self._check_open()
         try:
             event = normalize_event(decode_body(_body(body), _encoding(content_encoding)))
         except EventRefused as exc:
             if exc.code is SkipReason.INVALID:
+                self._count(pid, "invalid", "payload")
                 raise
-            return SkippedItem("event", str(exc), exc.code)
+            item = SkippedItem("event", str(exc), exc.code)
+            if self._outcomes is not None:
+                self._outcomes.add_skipped(pid, [item])
+            return item
+        except InvalidInput:
+            self._count(pid, "invalid", "payload")
+            raise
+        if admit is not None and not admit(1):
+            self._count(pid, "rate_limited", "project_quota")
+            raise RateLimited("the project's rate limit is reached")
         (stored,) = await self._submit(pid, [event])
         return stored
 
@@ -209,6 +265,11 @@ class EnvelopeWriter:
         """Refuse new calls, then :meth:`flush`."""
         self._closed = True
         await self.flush()
+
+    def _count(self, pid: UUID, outcome: str, reason: str = "", quantity: int = 1) -> None:
+        """Count error events (when the writer counts outcomes)."""
+        if self._outcomes is not None:
+            self._outcomes.add(pid, "error", outcome, reason, quantity)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -255,7 +316,10 @@ class EnvelopeWriter:
             raise
         except Exception as exc:
             if len(entries) == 1 or not _isolatable(exc):
-                _fail(entries, translate(exc))
+                error = translate(exc)
+                if isinstance(error, InvalidInput):
+                    self._count(pid, "invalid", "database", len(events))
+                _fail(entries, error)
                 return
             half = len(entries) // 2
             await self._write(pid, entries[:half])
@@ -274,6 +338,7 @@ class EnvelopeWriter:
                     result._replace(client_event_id=event.client_event_id, duplicate=again)
                 )
             start = end
+            self._count(pid, "accepted", "", sum(not r.duplicate for r in results))
             if not entry.answer.done():  # its caller may have stopped waiting
                 entry.answer.set_result(results)
 

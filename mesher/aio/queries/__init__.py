@@ -54,7 +54,9 @@ from .issues import (
 )
 from .memberships import add_member, get_members, get_user_orgs
 from .organizations import get_org, insert_org, list_orgs
+from .outcomes import project_outcomes, record_outcomes
 from .projects import get_project, insert_project, list_projects_by_org
+from .rate_limits import list_project_rate_limits, set_project_rate_limit
 from .search import search_issues
 from .sessions import create_session, delete_session, validate_session
 from .tags import issue_tag_facets, project_tag_keys, project_tag_values
@@ -98,14 +100,18 @@ __all__ = [
     "list_events_for_issue",
     "list_issues",
     "list_orgs",
+    "list_project_rate_limits",
     "list_projects_by_org",
+    "project_outcomes",
     "project_tag_keys",
     "project_tag_values",
+    "record_outcomes",
     "resolve_alert",
     "resolve_issue",
     "revoke_api_key",
     "search_issues",
     "set_alert_rule_enabled",
+    "set_project_rate_limit",
     "top_issues",
     "unresolve_issue",
     "validate_session",

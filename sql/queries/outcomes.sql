@@ -1,0 +1,38 @@
+-- name: record_outcomes(project_id, hour_starts, categories, outcomes, reasons, quantities)!
+-- Adds counts to a project's outcomes, one entry per (UTC hour, category,
+-- outcome, reason) in parallel arrays; the rows are taken in key order, so
+-- concurrent calls do not deadlock. The primary key serves the upsert.
+INSERT INTO project_outcomes AS o (project_id, hour_start, category, outcome, reason, quantity)
+SELECT
+    :project_id AS project_id,
+    t.hour_start,
+    t.category,
+    t.outcome,
+    t.reason,
+    t.quantity
+FROM
+    unnest(
+        cast(:hour_starts AS TIMESTAMPTZ[]),
+        cast(:categories AS TEXT[]),
+        cast(:outcomes AS TEXT[]),
+        cast(:reasons AS TEXT[]),
+        cast(:quantities AS BIGINT[])
+    ) AS t (hour_start, category, outcome, reason, quantity)
+ORDER BY t.hour_start, t.category, t.outcome, t.reason
+ON CONFLICT (project_id, hour_start, category, outcome, reason) DO UPDATE
+    SET quantity = o.quantity + excluded.quantity;
+
+-- name: project_outcomes(project_id, since)
+-- A project's outcomes from the UTC hour that holds since on, oldest hour
+-- first: a range scan of the primary key.
+SELECT
+    hour_start,
+    category,
+    outcome,
+    reason,
+    quantity
+FROM project_outcomes
+WHERE
+    project_id = :project_id
+    AND hour_start >= date_trunc('hour', cast(:since AS TIMESTAMPTZ), 'UTC')
+ORDER BY hour_start, category, outcome, reason;

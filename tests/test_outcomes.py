@@ -1,0 +1,220 @@
+"""Rate limits and outcomes: the helpers (sql/queries/rate_limits.sql and
+outcomes.sql), the in-memory counter, and what the writer counts."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from mesher import queries as q
+from mesher.aio.writer import EnvelopeWriter, RateLimited
+from mesher.errors import InvalidInput, NotFound
+from mesher.models import SkippedItem, SkipReason
+from mesher.outcomes import OutcomeCounter, category_of, client_report_outcomes
+
+from .test_writer import envelope
+
+pytestmark = pytest.mark.citus  # both tables are distributed by project_id
+
+Conn = psycopg.Connection[Any]
+HOUR = dt.datetime(2026, 3, 1, 10, tzinfo=dt.UTC)
+
+
+def test_rate_limits_are_set_listed_and_lifted(conn: Conn, project_id: uuid.UUID) -> None:
+    assert q.list_project_rate_limits(conn) == {}
+    q.set_project_rate_limit(conn, project_id, 60)
+    assert q.list_project_rate_limits(conn) == {project_id: 60}
+    q.set_project_rate_limit(conn, str(project_id), 0)  # refuses every event
+    assert q.list_project_rate_limits(conn) == {project_id: 0}
+    q.set_project_rate_limit(conn, project_id, None)
+    q.set_project_rate_limit(conn, project_id, None)  # lifting twice is fine
+    assert q.list_project_rate_limits(conn) == {}
+
+
+@pytest.mark.parametrize("limit", [-1, 2**31, 1.5, "60", True])
+def test_a_bad_rate_limit_is_refused(conn: Conn, project_id: uuid.UUID, limit: Any) -> None:
+    with pytest.raises(InvalidInput, match="events_per_minute"):
+        q.set_project_rate_limit(conn, project_id, limit)
+
+
+def test_a_rate_limit_needs_a_project(conn: Conn) -> None:
+    with pytest.raises(NotFound, match="project not found"):
+        q.set_project_rate_limit(conn, uuid.uuid4(), 10)
+
+
+def test_outcomes_add_up_per_hour(conn: Conn, project_id: uuid.UUID) -> None:
+    later = HOUR + dt.timedelta(hours=1)
+    q.record_outcomes(
+        conn,
+        project_id,
+        {
+            (HOUR, "error", "accepted", ""): 5,
+            (HOUR, "session", "filtered", "item_type"): 2,
+            (later, "error", "client_discard", "queue_overflow"): 277,
+        },
+    )
+    q.record_outcomes(conn, project_id, {(HOUR, "error", "accepted", ""): 3})
+    q.record_outcomes(conn, project_id, {})  # nothing to add
+    rows = q.project_outcomes(conn, project_id, HOUR + dt.timedelta(minutes=59))
+    assert [(o.hour_start, o.category, o.outcome, o.reason, o.quantity) for o in rows] == [
+        (HOUR, "error", "accepted", "", 8),
+        (HOUR, "session", "filtered", "item_type", 2),
+        (later, "error", "client_discard", "queue_overflow", 277),
+    ]
+    assert [o.quantity for o in q.project_outcomes(conn, project_id, later)] == [277]
+    assert q.project_outcomes(conn, project_id, later + dt.timedelta(hours=1)) == []
+
+
+def test_outcomes_are_per_project(conn: Conn, project_id: uuid.UUID) -> None:
+    other = q.insert_project(conn, q.get_project(conn, project_id).org_id, "Web", "javascript")
+    q.record_outcomes(conn, other, {(HOUR, "error", "accepted", ""): 1})
+    assert q.project_outcomes(conn, project_id, HOUR) == []
+    assert len(q.project_outcomes(conn, other, HOUR)) == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "error"),
+    [
+        ((HOUR, "error", "eaten", ""), InvalidInput),  # not an outcome
+        ((HOUR, "", "accepted", ""), InvalidInput),  # no category
+        ((HOUR, "error", "invalid", "x" * 201), InvalidInput),
+        ((HOUR.replace(tzinfo=None), "error", "accepted", ""), InvalidInput),
+    ],
+)
+def test_bad_outcomes_are_refused(
+    conn: Conn, project_id: uuid.UUID, key: Any, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        q.record_outcomes(conn, project_id, {key: 1})
+
+
+def test_outcomes_need_a_project(conn: Conn) -> None:
+    with pytest.raises(NotFound, match="project not found"):
+        q.record_outcomes(conn, uuid.uuid4(), {(HOUR, "error", "accepted", ""): 1})
+
+
+def test_the_counter() -> None:
+    counter = OutcomeCounter()
+    pid = uuid.uuid4()
+    counter.add(pid, "error", "accepted", at=HOUR + dt.timedelta(minutes=5))
+    counter.add(pid, "error", "accepted", quantity=2, at=HOUR + dt.timedelta(minutes=50))
+    counter.add(pid, "error", "accepted", quantity=0, at=HOUR)  # nothing
+    counter.add_skipped(
+        pid,
+        [
+            SkippedItem("session", "not stored", SkipReason.ITEM_TYPE),
+            SkippedItem("event", "a transaction", SkipReason.TRANSACTION),
+            SkippedItem("event", "too big", SkipReason.TOO_LARGE),
+            SkippedItem("client_report", "not stored", SkipReason.ITEM_TYPE),  # not data
+        ],
+    )
+    assert counter.quantity(pid, "accepted") == 3
+    taken = counter.take()
+    assert taken[pid][(HOUR, "error", "accepted", "")] == 3
+    assert {k[1:] for k in taken[pid]} == {
+        ("error", "accepted", ""),
+        ("session", "filtered", "item_type"),
+        ("transaction", "filtered", "transaction"),
+        ("error", "invalid", "too_large"),
+    }
+    assert counter.take() == {}
+    counter.restore(taken)
+    counter.restore(taken)
+    assert counter.quantity(pid, "accepted") == 6
+
+
+def test_client_reports_are_read_leniently() -> None:
+    report = {
+        "timestamp": 1700000000,
+        "discarded_events": [
+            {"reason": "queue_overflow", "category": "error", "quantity": 277},
+            {"reason": "ratelimit_backoff", "category": "transaction", "quantity": 3},
+            {"reason": "bad", "category": "error", "quantity": -1},
+            {"reason": "bad", "category": "", "quantity": 1},
+            {"reason": 7, "category": "error", "quantity": 1},
+            "not an entry",
+        ],
+        "rate_limited_events": [{"reason": "x", "category": "session", "quantity": 1}],
+        "filtered_events": "not a list",
+    }
+    assert list(client_report_outcomes(json.dumps(report).encode())) == [
+        ("error", "queue_overflow", 277),
+        ("transaction", "ratelimit_backoff", 3),
+        ("session", "x", 1),
+    ]
+    assert list(client_report_outcomes(b"not json")) == []
+    assert list(client_report_outcomes(b"[1]")) == []
+    assert (category_of("event"), category_of("check_in"), category_of("new_type")) == (
+        "error",
+        "monitor",
+        "new_type",
+    )
+
+
+def test_the_writer_counts_outcomes(app_url: str, conn: Conn, project_id: uuid.UUID) -> None:
+    report = json.dumps(
+        {"discarded_events": [{"reason": "queue_overflow", "category": "error", "quantity": 9}]}
+    ).encode()
+    session = json.dumps({"sid": uuid.uuid4().hex}).encode()
+    retried = envelope("twice")
+    counter = OutcomeCounter()
+
+    async def main() -> None:
+        pool = AsyncConnectionPool(
+            app_url, min_size=1, max_size=2, kwargs={"autocommit": True}, open=False
+        )
+        await pool.open()
+        try:
+            writer = EnvelopeWriter(pool, max_events=50, max_wait=0.05, outcomes=counter)
+            async with writer:
+                calls = [
+                    writer.ingest_envelope(project_id, envelope("one", None, ("session", session))),
+                    writer.ingest_envelope(project_id, retried),
+                    writer.ingest_envelope(project_id, retried),  # stored once, counted once
+                    writer.ingest_envelope(project_id, b"{}\n" + _item("client_report", report)),
+                    writer.ingest_envelope(project_id, b"not an envelope"),
+                    writer.ingest_store(project_id, b"[]"),
+                ]
+                results = await asyncio.gather(*calls, return_exceptions=True)
+                assert all(isinstance(r, InvalidInput) for r in results[4:])
+                # An admission that refuses: nothing stored, counted as rate_limited.
+                with pytest.raises(RateLimited):
+                    await writer.ingest_envelope(
+                        project_id, envelope("refused"), admit=lambda n: n == 0
+                    )
+                asked: list[int] = []
+                await writer.ingest_envelope(
+                    project_id, envelope("admitted"), admit=lambda n: not asked.append(n)
+                )
+                assert asked == [1]
+                with pytest.raises(RateLimited):
+                    await writer.ingest_store(
+                        project_id, json.dumps({"message": "store"}).encode(), admit=lambda n: False
+                    )
+        finally:
+            await pool.close()
+
+    asyncio.run(main())
+    counts = {k[1:]: n for k, n in counter.take()[project_id].items()}
+    assert counts == {
+        ("error", "accepted", ""): 3,
+        ("session", "filtered", "item_type"): 1,
+        ("error", "client_discard", "queue_overflow"): 9,
+        ("error", "invalid", "payload"): 2,
+        ("error", "rate_limited", "project_quota"): 2,
+    }
+    rows = conn.execute("SELECT message FROM events ORDER BY message").fetchall()
+    assert [r[0] for r in rows] == ["admitted", "one", "twice"]
+
+
+def _item(item_type: str, payload: bytes) -> bytes:
+    return (
+        json.dumps({"type": item_type, "length": len(payload)}).encode() + b"\n" + payload + b"\n"
+    )
