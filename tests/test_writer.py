@@ -359,3 +359,34 @@ def test_a_closed_writer_refuses(app_url: str, project_id: uuid.UUID) -> None:
 def test_options_are_checked(options: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput):
         EnvelopeWriter(None, **options)  # type: ignore[arg-type]
+
+
+def test_the_next_batch_fills_while_one_is_written(app_url: str, project_id: uuid.UUID) -> None:
+    """While a project's batch is being written, the envelopes that come join
+    the next batch, written in one transaction as soon as the first is done,
+    even after max_wait."""
+
+    class Slow(Counted):
+        @asynccontextmanager
+        async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+            self.taken += 1
+            if self.taken == 1:
+                await asyncio.sleep(0.5)  # the first batch takes long
+            async with self.pool.connection() as conn:
+                yield conn
+
+    async def body(source: Counted) -> tuple[int, list[int]]:
+        slow = Slow(source.pool)
+        async with EnvelopeWriter(slow, max_events=100, max_wait=0.01) as writer:
+            first = asyncio.ensure_future(writer.ingest_envelope(project_id, envelope("a")))
+            await asyncio.sleep(0.1)  # the first batch is being written
+            later = [writer.ingest_envelope(project_id, envelope(f"b{i}")) for i in range(5)]
+            gathered = asyncio.gather(*later)
+            await asyncio.sleep(0.1)  # past max_wait: still waiting for the first
+            waiting = writer.pending_events
+            results = await gathered
+            await first
+        assert len({r.events[0].event_id for r in results}) == 5
+        return slow.taken, [waiting]
+
+    assert run(app_url, body) == (2, [5])

@@ -12,10 +12,12 @@ Each call reads its body at once, in the caller's task: a body that is not an
 envelope raises ``InvalidInput`` to that caller only, and an envelope with
 no event to store returns without waiting. The events of the others join
 their project's pending batch, which is written when it holds
-``max_events`` events or ``max_wait`` seconds after its first envelope came,
-whichever is first, in one transaction through the same write path as
-``ingest_envelope`` (so an SDK's retry is deduplicated the same way, within a
-batch too). A call returns its own :class:`~mesher.models.EnvelopeResult`
+``max_events`` events, or once ``max_wait`` seconds have passed since its
+first envelope came and no earlier batch of the project is still being
+written (while one transaction runs, the next one fills: the busier the
+database, the bigger the batches), in one transaction through the same write
+path as ``ingest_envelope`` (so an SDK's retry is deduplicated the same way,
+within a batch too). A call returns its own :class:`~mesher.models.EnvelopeResult`
 only after that transaction committed: an acknowledged event is stored.
 
 - **One project per transaction.** A batch holds one project's events, so on
@@ -95,6 +97,8 @@ class _Batch:
     entries: list[_Entry] = field(default_factory=list)
     size: int = 0
     timer: asyncio.TimerHandle | None = None
+    #: max_wait has passed: written as soon as no other batch of its project is.
+    due: bool = False
 
 
 def _body(body: Any) -> bytes:
@@ -171,6 +175,7 @@ class EnvelopeWriter:
         self._max_wait = max_wait
         self._pending: dict[UUID, _Batch] = {}
         self._writing: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[UUID, int] = {}  # batches being written, per project
         self._closed = False
         self._outcomes = outcomes
 
@@ -281,17 +286,23 @@ class EnvelopeWriter:
         if batch is not None and batch.size + len(events) > self._max_events:
             self._start(pid)  # this envelope would overfill it
             batch = None
+        loop = asyncio.get_running_loop()
         if batch is None:
             batch = self._pending[pid] = _Batch()
-            if self._max_wait > 0:
-                loop = asyncio.get_running_loop()
-                batch.timer = loop.call_later(self._max_wait, self._start, pid)
-        entry = _Entry(events, asyncio.get_running_loop().create_future())
+            batch.timer = loop.call_later(self._max_wait, self._due, pid, batch)
+        entry = _Entry(events, loop.create_future())
         batch.entries.append(entry)
         batch.size += len(events)
-        if batch.size >= self._max_events or self._max_wait == 0:
+        if batch.size >= self._max_events:
             self._start(pid)
         return await entry.answer
+
+    def _due(self, pid: UUID, batch: _Batch) -> None:
+        """max_wait has passed: write the batch now, or when the project's
+        batch being written is done (more join it meanwhile)."""
+        batch.due = True
+        if self._pending.get(pid) is batch and not self._in_flight.get(pid):
+            self._start(pid)
 
     def _start(self, pid: UUID) -> None:
         """Take the project's pending batch and write it in a task of its own."""
@@ -300,9 +311,21 @@ class EnvelopeWriter:
             return
         if batch.timer is not None:
             batch.timer.cancel()
-        task = asyncio.get_running_loop().create_task(self._write(pid, batch.entries))
+        self._in_flight[pid] = self._in_flight.get(pid, 0) + 1
+        task = asyncio.get_running_loop().create_task(self._write_batch(pid, batch.entries))
         self._writing.add(task)
         task.add_done_callback(self._writing.discard)
+
+    async def _write_batch(self, pid: UUID, entries: Sequence[_Entry]) -> None:
+        try:
+            await self._write(pid, entries)
+        finally:
+            self._in_flight[pid] -= 1
+            if not self._in_flight[pid]:
+                del self._in_flight[pid]
+                waiting = self._pending.get(pid)
+                if waiting is not None and waiting.due:
+                    self._start(pid)
 
     async def _write(self, pid: UUID, entries: Sequence[_Entry]) -> None:
         """Write the entries in one transaction; on an error an envelope could
