@@ -32,6 +32,7 @@ from mesher import embedded
 
 from .citus_scenario import citus
 from .figures import Result, combine, table
+from .http_scenario import http_ingest
 from .ingest_scenarios import hot_paths, native_batch, sentry_envelopes, tag_store_cost
 from .scenarios import SCENARIOS, Context, Sizes, search_at_scale, tag_table
 
@@ -44,6 +45,7 @@ ALL_SCENARIOS = {
     11: tag_store_cost,
     12: search_at_scale,
     13: citus,
+    14: http_ingest,
 }
 
 
