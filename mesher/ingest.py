@@ -45,6 +45,7 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 from ._args import model_arg, uuid_arg
+from ._retry import retry_deadlocks
 from ._rows import COPY_EVENTS, INSERT_EVENT, EventRow, JsonText
 from ._sql import BinaryArray, sync_queries
 from ._uuid7 import uuid7_with_time
@@ -317,6 +318,7 @@ def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[Ingest
     ]
 
 
+@retry_deadlocks  # a deadlock never reaches ingest_events' caller
 def _write(
     conn: Conn, project_id: UUID, events: list[_Prepared], key: str | None
 ) -> list[IngestedEvent]:
@@ -357,6 +359,7 @@ class _SeenBefore(Exception):
     """Some SDK event ids of an attempt were recorded by an earlier arrival."""
 
 
+@retry_deadlocks
 def write_sentry_events(
     conn: Conn, project_id: UUID, events: Sequence[SentryEvent]
 ) -> list[IngestedEvent]:

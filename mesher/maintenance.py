@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+import psycopg
 from psycopg import Connection
-from psycopg.errors import DeadlockDetected, LockNotAvailable
+from psycopg.errors import CheckViolation, DeadlockDetected, LockNotAvailable
 from psycopg.pq import TransactionStatus
 
 from ._args import count_arg
 from ._sql import sync_queries
-from .errors import InvalidInput, translate_errors
+from .errors import DatabaseError, InvalidInput, _describe, translate_errors
 from .limits import (
     IDEMPOTENCY_DAYS,
     MAX_DAYS_AHEAD,
@@ -38,7 +39,7 @@ _q = sync_queries()
 T = TypeVar("T")
 Conn = Connection[Any]
 
-__all__ = ["ATTEMPTS", "LOCK_TIMEOUT_MS", "MaintenanceReport", "maintain"]
+__all__ = ["ATTEMPTS", "BUSY", "LOCK_TIMEOUT_MS", "ROWS_ARRIVING", "MaintenanceReport", "maintain"]
 
 #: A maintenance step waits at most this long for a lock; then it is retried.
 LOCK_TIMEOUT_MS = 1000
@@ -73,7 +74,9 @@ class MaintenanceReport:
     forgotten_keys: int = 0  # idempotency keys past their window
     forgotten_event_ids: int = 0  # Sentry SDK event ids past the same window
     deleted_sessions: int = 0  # sessions past their expiry
-    skipped: list[str] = field(default_factory=list)  # steps that never got their locks
+    skipped: list[str] = field(default_factory=list)  # steps that could not be done now
+    #: Why each step of ``skipped`` was skipped, when not for busy locks.
+    reasons: dict[str, str] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """One line per step, for people and logs: what it did, that it had
@@ -81,11 +84,19 @@ class MaintenanceReport:
         retries what it could not do)."""
         moved = sum(self.moved.values())
         return [
-            self._line(CREATE_AHEAD, self.created and f"created {_names(self.created)}"),
+            self._line(
+                CREATE_AHEAD,
+                self.created and f"created {_names(self.created)}",
+                reasons=[self.reasons[CREATE_AHEAD]] if CREATE_AHEAD in self.reasons else [],
+            ),
             self._line(
                 MOVE_STRANDED,
                 moved and f"moved {moved} rows into {', '.join(self.moved)}",
-                busy=any(s == FIND_STRANDED or s.startswith(_MOVE_PREFIX) for s in self.skipped),
+                busy=any(
+                    (s == FIND_STRANDED or s.startswith(_MOVE_PREFIX)) and s not in self.reasons
+                    for s in self.skipped
+                ),
+                reasons=[r for s, r in self.reasons.items() if s.startswith(_MOVE_PREFIX)],
             ),
             self._line(DROP_EXPIRED, self.dropped and f"dropped {_names(self.dropped)}"),
             self._line(
@@ -100,29 +111,61 @@ class MaintenanceReport:
             ),
         ]
 
-    def _line(self, step: str, done: Any, busy: bool | None = None) -> str:
+    def _line(
+        self, step: str, done: Any, busy: bool | None = None, reasons: list[str] | None = None
+    ) -> str:
         said = [done] if done else []
-        if step in self.skipped if busy is None else busy:
-            said.append("skipped, locks busy (the next run retries)")
+        if step in self.skipped and step not in self.reasons if busy is None else busy:
+            said.append(f"skipped, {BUSY} (the next run retries)")
+        said += [f"skipped, {why} (the next run retries)" for why in sorted(set(reasons or []))]
         return f"{step}: {'; '.join(said) or 'nothing to do'}"
+
+
+#: Why a step was skipped, in the report: its locks stayed busy.
+BUSY = "locks busy"
+#: Why a step that creates a partition was skipped: on Citus, rows of its day
+#: kept reaching the shards of events_default while it moved them (its
+#: partition could not be attached; nothing was lost).
+ROWS_ARRIVING = "rows of the day kept arriving in events_default"
+
+
+class _Skip(Exception):
+    """A step gave up for now; the next run retries it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _names(names: list[str]) -> str:
     return f"{len(names)} ({', '.join(names)})"
 
 
-def _step(conn: Conn, work: Callable[[], T]) -> T | None:
+def _step(conn: Conn, work: Callable[[], T], creates: bool = False) -> T:
     """Run one step in its own transaction under LOCK_TIMEOUT_MS, retrying
-    when a lock is busy; None if every attempt found it busy."""
+    when a lock is busy or the step lost a deadlock; ``_Skip`` if every
+    attempt failed so. A step that ``creates`` partitions is retried too when
+    attaching one failed its partition constraint (rows of the day still
+    reaching events_default on Citus). Any other database error is a
+    ``DatabaseError`` with its SQLSTATE: nothing maintenance does is the
+    caller's input."""
+    reason = BUSY
     for attempt in range(ATTEMPTS):
         try:
             with conn.transaction():
                 _q.maintenance.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
                 return work()
         except (LockNotAvailable, DeadlockDetected):
-            if attempt + 1 < ATTEMPTS:
-                time.sleep(0.1 * 2**attempt)
-    return None
+            reason = BUSY
+        except CheckViolation as exc:
+            if not creates:
+                raise DatabaseError(_describe(exc), exc.sqlstate) from exc
+            reason = ROWS_ARRIVING
+        except psycopg.Error as exc:
+            raise DatabaseError(_describe(exc), exc.sqlstate) from exc
+        if attempt + 1 < ATTEMPTS:
+            time.sleep(0.1 * 2**attempt)
+    raise _Skip(reason)
 
 
 @translate_errors
@@ -148,6 +191,11 @@ def maintain(
     6. delete expired login sessions.
 
     Each step commits on its own, so ``conn`` must not be inside a transaction.
+    A step whose locks stay busy, or (on Citus) whose day's rows kept arriving
+    in events_default while it attached the day's partition, is listed in
+    ``skipped`` (with ``reasons`` when not for locks) and the later steps
+    still run. Any other database failure raises ``DatabaseError`` with its
+    SQLSTATE; ``InvalidInput`` is only for the arguments.
     """
     ahead = count_arg(days_ahead, "days_ahead", maximum=MAX_DAYS_AHEAD)
     retention = count_arg(
@@ -163,18 +211,22 @@ def maintain(
         raise InvalidInput("maintain commits each step: call it outside a transaction")
     report = MaintenanceReport()
 
-    def run(step: str, work: Callable[[], T]) -> T | None:
-        result = _step(conn, work)
-        if result is None:
+    def run(step: str, work: Callable[[], T], creates: bool = False) -> T | None:
+        try:
+            return _step(conn, work, creates)
+        except _Skip as skip:
             report.skipped.append(step)
-        return result
+            if skip.reason != BUSY:
+                report.reasons[step] = skip.reason
+            return None
 
     with conn.transaction():  # commits even on a connection that is not autocommit
         _q.maintenance.acquire_maintenance_lock(conn)
     try:
-        report.created = run(CREATE_AHEAD, lambda: _create_ahead(conn, ahead)) or []
+        create = partial(_create_ahead, conn, ahead)
+        report.created = run(CREATE_AHEAD, create, creates=True) or []
         for day in run(FIND_STRANDED, lambda: _stranded_days(conn)) or []:
-            moved = run(_move_step(day), partial(_move_day, conn, day))
+            moved = run(_move_step(day), partial(_move_day, conn, day), creates=True)
             if moved is not None:
                 report.moved[partition_name(day)] = moved
         report.dropped = run(DROP_EXPIRED, lambda: _drop_expired(conn, retention)) or []

@@ -44,6 +44,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from .._args import model_arg, uuid_arg
+from .._retry import retry_deadlocks
 from .._rows import COPY_EVENTS, INSERT_EVENT, EventRow, JsonText
 from .._sql import BinaryArray, async_queries
 from .._uuid7 import uuid7_with_time
@@ -316,6 +317,7 @@ async def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[
     ]
 
 
+@retry_deadlocks  # a deadlock never reaches ingest_events' caller
 async def _write(
     conn: Conn, project_id: UUID, events: list[_Prepared], key: str | None
 ) -> list[IngestedEvent]:
@@ -358,6 +360,7 @@ class _SeenBefore(Exception):
     """Some SDK event ids of an attempt were recorded by an earlier arrival."""
 
 
+@retry_deadlocks
 async def write_sentry_events(
     conn: Conn, project_id: UUID, events: Sequence[SentryEvent]
 ) -> list[IngestedEvent]:

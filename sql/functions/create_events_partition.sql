@@ -40,6 +40,17 @@ BEGIN
             'ALTER TABLE %I ADD CONSTRAINT %I CHECK (received_at >= %L AND received_at < %L)',
             partition_name, partition_name || '_bounds', lower_bound, upper_bound
         );
+        -- ATTACH gives the partition events' foreign keys, which locks issues
+        -- and projects in SHARE ROW EXCLUSIVE: take those first, in the write
+        -- path's order (issues, then events), never while holding
+        -- events_default. Otherwise a writer that updated its issues waits for
+        -- events_default, this waits for issues, and a resolve_issue waiting
+        -- for that writer closes the cycle (a deadlock). Held, they also keep
+        -- out the writers routed by a Citus coordinator, whose default-shard
+        -- rows the lock below does not reach.
+        IF parent = 'events' THEN
+            LOCK TABLE issues, projects IN SHARE ROW EXCLUSIVE MODE;
+        END IF;
         -- Block new rows for this day from reaching the default partition meanwhile.
         EXECUTE format('LOCK TABLE %I IN SHARE ROW EXCLUSIVE MODE', parent || '_default');
         EXECUTE format(

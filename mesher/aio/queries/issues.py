@@ -9,6 +9,7 @@ from uuid import UUID
 
 from ..._args import count_arg, cursor_arg, optional_enum_arg, optional_uuid_arg, uuid_arg
 from ..._results import found, issue_from_row, keyset_page
+from ..._retry import retry_deadlocks
 from ...errors import InvalidInput, translate_errors
 from ...limits import MAX_PAGE, MAX_SPARKLINE_POINTS
 from ...models import Issue, IssuePage, IssueStatus, Severity
@@ -77,6 +78,7 @@ async def _change(conn: Conn, update: Any, issue_id: UUID | str, **args: Any) ->
     return issue_from_row(found(row, f"issue {issue_id}"))
 
 
+@retry_deadlocks  # a deadlock never reaches resolve_issue's caller
 async def _set_status(
     conn: Conn, issue_id: UUID | str, project_id: UUID | str | None, status: IssueStatus
 ) -> Issue:
