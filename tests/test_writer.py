@@ -390,3 +390,27 @@ def test_the_next_batch_fills_while_one_is_written(app_url: str, project_id: uui
         return slow.taken, [waiting]
 
     assert run(app_url, body) == (2, [5])
+
+
+def test_big_bodies_are_read_too(app_url: str, conn: Conn, project_id: uuid.UUID) -> None:
+    """Over 256 KiB, a body is read in a thread: the same results."""
+    attachment = b"x" * 300_000
+    big = envelope("with a big attachment", None, ("attachment", attachment))
+    store = json.dumps({"message": "big store", "extra": {"blob": "y" * 300_000}}).encode()
+
+    async def body(source: Counted) -> tuple[EnvelopeResult, Any, Any]:
+        async with EnvelopeWriter(source, max_events=100, max_wait=0.05) as writer:
+            calls = [
+                writer.ingest_envelope(project_id, big),
+                writer.ingest_store(project_id, store),
+                writer.ingest_envelope(project_id, b"{}\n" + b"{" * 300_000),
+            ]
+            one, two, three = await asyncio.gather(*calls, return_exceptions=True)
+        assert isinstance(one, EnvelopeResult)
+        return one, two, three
+
+    result, stored, refused = run(app_url, body)
+    assert len(result.events) == 1 and [s.item_type for s in result.skipped] == ["attachment"]
+    assert not isinstance(stored, (SkippedItem, BaseException)) and stored.event_id
+    assert isinstance(refused, InvalidInput)
+    assert stored_messages(conn) == ["big store", "with a big attachment"]
