@@ -308,6 +308,17 @@ def test_a_body_shorter_than_its_content_length(
             )
             sock.shutdown(socket.SHUT_WR)  # the client gives up half-way
             sock.recv(4096)
+        # A Content-Length shorter than the body: the envelope read is cut
+        # short (400), and what follows is no request.
+        sock = socket.create_connection((running.host, running.port), timeout=30)
+        with sock:
+            sock.sendall(
+                f"POST /api/{dsn_id}/envelope/ HTTP/1.1\r\nHost: x\r\n"
+                f"Content-Length: {len(body) - 20}\r\n"
+                f"X-Sentry-Auth: Sentry sentry_key={key}\r\n\r\n".encode()
+                + body
+            )
+            assert sock.recv(4096).startswith(b"HTTP/1.1 400 ")
         # The server still serves.
         assert running.request("GET", "/healthz")[0] == 200
     assert messages(conn) == []
