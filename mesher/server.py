@@ -143,7 +143,10 @@ class _State:
     max_body_bytes: int
     body_timeout: float
     #: (dsn_id, key) -> (project id or None, when the answer expires).
-    keys: dict[tuple[int, str], tuple[UUID | None, float]] = field(default_factory=dict)
+    keys: dict[tuple[int, str], tuple[UUID | None, float]] = field(
+        default_factory=dict,
+        repr=False,  # keys are credentials
+    )
     #: Events per minute of the limited projects (refreshed every few seconds).
     limits: dict[UUID, int] = field(default_factory=dict)
     #: A limited project's current window: [its start (monotonic), events in it].

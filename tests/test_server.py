@@ -368,13 +368,16 @@ def test_connections_have_nagle_off(running: Running) -> None:
 def test_keys_never_reach_the_logs(
     app_url: str, key: str, dsn_id: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Not when it works, and not when the database is gone (503, logged)."""
+    """Not when it works, and not when the database is gone (503, logged);
+    nor in the application's reprs."""
     paths = (f"/api/{dsn_id}/envelope/?sentry_key={key}", f"/api/{dsn_id}/envelope/")
     with caplog.at_level(logging.DEBUG):
         with running_server(app_url) as running:
             for path in paths:
                 assert running.request("POST", path, b"junk", auth(key))[0] == 400
                 assert running.request("POST", path, envelope("x"), auth(key + "x"))[0] == 403
+            state = running.server.config.app.state.mesher  # holds the key, cached
+            assert key not in repr(state) and key not in repr(running.server.config.app)
         gone = f"postgresql://nobody@127.0.0.1:{free_port()}/none"
         with running_server(gone, db_timeout=1.0) as running:
             for path in paths:
