@@ -414,3 +414,41 @@ def test_big_bodies_are_read_too(app_url: str, conn: Conn, project_id: uuid.UUID
     assert not isinstance(stored, (SkippedItem, BaseException)) and stored.event_id
     assert isinstance(refused, InvalidInput)
     assert stored_messages(conn) == ["big store", "with a big attachment"]
+
+
+def test_the_writer_reads_envelopes_as_ingest_envelope_does(
+    app_url: str, conn: Conn, project_id: uuid.UUID
+) -> None:
+    """The writer's reading of an envelope is a copy of ingest_envelope's:
+    the same events stored and items skipped, with the same codes."""
+    from mesher.aio.sentry import ingest_envelope
+
+    other = q.insert_project(conn, q.get_project(conn, project_id).org_id, "Twin", "python")
+    conn.commit()
+    transaction = json.dumps({"type": "transaction", "spans": []}).encode()
+    bodies = [
+        envelope("plain"),
+        envelope("mixed", None, ("session", b"{}"), ("attachment", b"abc"), ("event", b"[1]")),
+        envelope("transaction inside", None, ("event", transaction), ("client_report", b"{}")),
+        envelope("not json", None, ("event", b"{oops")),
+    ]
+
+    def shape(result: EnvelopeResult) -> tuple[int, list[tuple[str, SkipReason]]]:
+        return len(result.events), [(s.item_type, s.code) for s in result.skipped]
+
+    async def body(source: Counted) -> None:
+        async with EnvelopeWriter(source, max_events=100, max_wait=0.05) as writer:
+            written = await asyncio.gather(*(writer.ingest_envelope(project_id, b) for b in bodies))
+        async with source.pool.connection() as aconn:
+            direct = [await ingest_envelope(aconn, other, b) for b in bodies]
+        assert [shape(r) for r in written] == [shape(r) for r in direct]
+        assert [shape(r) for r in written][1] == (
+            1,
+            [
+                ("session", SkipReason.ITEM_TYPE),
+                ("attachment", SkipReason.ITEM_TYPE),
+                ("event", SkipReason.INVALID),
+            ],
+        )
+
+    run(app_url, body)
