@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
+from uuid import UUID
 
 import psycopg
 from psycopg import Connection
@@ -39,12 +40,24 @@ _q = sync_queries()
 T = TypeVar("T")
 Conn = Connection[Any]
 
-__all__ = ["ATTEMPTS", "BUSY", "LOCK_TIMEOUT_MS", "ROWS_ARRIVING", "MaintenanceReport", "maintain"]
+__all__ = [
+    "ATTEMPTS",
+    "BUSY",
+    "CHUNK_ROWS",
+    "LOCK_TIMEOUT_MS",
+    "ROWS_ARRIVING",
+    "DeletionReport",
+    "MaintenanceReport",
+    "maintain",
+    "run_deletions",
+]
 
 #: A maintenance step waits at most this long for a lock; then it is retried.
 LOCK_TIMEOUT_MS = 1000
 #: How often a step is tried before it is reported as skipped.
 ATTEMPTS = 5
+#: The most rows one deletion transaction removes (from one table).
+CHUNK_ROWS = 5000
 
 # Step names, as the report's skipped list and lines() give them.
 CREATE_AHEAD = "create partitions ahead"
@@ -55,11 +68,41 @@ FORGET_EVENT_IDS = "forget expired Sentry event ids"
 DELETE_SESSIONS = "delete expired sessions"
 FIND_STRANDED = "find rows in events_default"
 MOVE_STRANDED = "move rows out of events_default"  # the report line of the two above
+DELETE_DELETED = "delete rows of deleted projects"
 _MOVE_PREFIX = "move events of"
 
 
 def _move_step(day: dt.date) -> str:
     return f"{_MOVE_PREFIX} {day} out of events_default"
+
+
+@dataclass
+class DeletionReport:
+    """What one ``run_deletions`` did, and what it left for the next run."""
+
+    deleted: dict[str, int] = field(default_factory=dict)  # table -> rows removed
+    projects: list[UUID] = field(default_factory=list)  # deleted projects now gone
+    organizations: int = 0  # deleted organizations now gone
+    projects_left: int = 0  # deleted projects that still have rows
+    busy: bool = False  # a chunk's locks stayed busy: the next run retries it
+
+    @property
+    def rows(self) -> int:
+        return sum(self.deleted.values())
+
+    def line(self) -> str:
+        said = []
+        if self.rows:
+            said.append(f"deleted {self.rows} rows")
+        if self.projects:
+            said.append(f"{len(self.projects)} projects gone")
+        if self.organizations:
+            said.append(f"{self.organizations} organizations gone")
+        if self.projects_left:
+            said.append(f"{self.projects_left} projects left for the next run")
+        if self.busy:
+            said.append(f"skipped, {BUSY} (the next run retries)")
+        return f"{DELETE_DELETED}: {'; '.join(said) or 'nothing to do'}"
 
 
 @dataclass
@@ -74,6 +117,7 @@ class MaintenanceReport:
     forgotten_keys: int = 0  # idempotency keys past their window
     forgotten_event_ids: int = 0  # Sentry SDK event ids past the same window
     deleted_sessions: int = 0  # sessions past their expiry
+    deletions: DeletionReport = field(default_factory=DeletionReport)  # deleted projects' rows
     skipped: list[str] = field(default_factory=list)  # steps that could not be done now
     #: Why each step of ``skipped`` was skipped, when not for busy locks.
     reasons: dict[str, str] = field(default_factory=dict)
@@ -109,6 +153,7 @@ class MaintenanceReport:
             self._line(
                 DELETE_SESSIONS, self.deleted_sessions and f"deleted {self.deleted_sessions}"
             ),
+            self.deletions.line(),
         ]
 
     def _line(
@@ -174,6 +219,7 @@ def maintain(
     days_ahead: int = 7,
     retention_days: int = 90,
     rollup_retention_days: int = ROLLUP_RETENTION_DAYS,
+    deletion_budget_s: float = 60.0,
 ) -> MaintenanceReport:
     """Keep the partitions healthy and forget what expired; idempotent, one
     run at a time (an advisory lock).
@@ -188,7 +234,9 @@ def maintain(
        (default 400: they outlive the partitions they counted);
     5. forget idempotency keys and Sentry event ids older than
        ``IDEMPOTENCY_DAYS``;
-    6. delete expired login sessions.
+    6. delete expired login sessions;
+    7. remove the rows of deleted projects and organizations, as
+       ``run_deletions`` does, for at most ``deletion_budget_s`` seconds.
 
     Each step commits on its own, so ``conn`` must not be inside a transaction.
     A step whose locks stay busy, or (on Citus) whose day's rows kept arriving
@@ -207,6 +255,7 @@ def maintain(
         minimum=MIN_RETENTION_DAYS,
         maximum=MAX_RETENTION_DAYS,
     )
+    budget = _budget_arg(deletion_budget_s, "deletion_budget_s")
     if conn.info.transaction_status != TransactionStatus.IDLE:
         raise InvalidInput("maintain commits each step: call it outside a transaction")
     report = MaintenanceReport()
@@ -239,6 +288,7 @@ def maintain(
         report.deleted_sessions = (
             run(DELETE_SESSIONS, lambda: _q.maintenance.delete_expired_sessions(conn)) or 0
         )
+        report.deletions = _run_deletions(conn, budget)
     finally:
         if not conn.broken:
             with conn.transaction():
@@ -259,3 +309,58 @@ def _move_day(conn: Conn, day: dt.date) -> int:
 def _drop_expired(conn: Conn, retention_days: int) -> list[str]:
     rows = _q.maintenance.drop_expired_events_partitions(conn, retention_days=retention_days)
     return [row["partition_name"] for row in rows]
+
+
+def _budget_arg(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 86400:
+        raise InvalidInput(f"{name} must be a number of seconds from 0 to 86400")
+    return float(value)
+
+
+@translate_errors
+def run_deletions(conn: Conn, time_budget_s: float = 60.0) -> DeletionReport:
+    """Remove the rows of deleted projects (``queries.delete_project``,
+    ``delete_organization``) for about ``time_budget_s`` seconds, in
+    transactions of at most ``CHUNK_ROWS`` rows from one table each: the
+    events and their tags one daily partition at a time, oldest first, then
+    the rest, then the project's row, then an organization whose projects
+    are all gone. Each chunk commits on its own (``conn`` must not be inside
+    a transaction) and waits at most ``LOCK_TIMEOUT_MS`` for a lock, so a
+    run killed at any moment loses nothing and the next one goes on from
+    what is left. ``maintain`` runs it too; call it more often to free the
+    space sooner (autovacuum reuses it)."""
+    budget = _budget_arg(time_budget_s, "time_budget_s")
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        raise InvalidInput("run_deletions commits each chunk: call it outside a transaction")
+    return _run_deletions(conn, budget)
+
+
+def _run_deletions(conn: Conn, budget: float) -> DeletionReport:
+    report = DeletionReport()
+    deadline = time.monotonic() + budget
+    with conn.transaction():
+        pending = [row["id"] for row in _q.deletions.list_deleted_projects(conn)]
+    for project_id in pending:
+        while time.monotonic() < deadline:
+            try:
+                with conn.transaction():
+                    _q.maintenance.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
+                    chunk = _q.deletions.delete_project_rows(
+                        conn, project_id=project_id, chunk_size=CHUNK_ROWS
+                    )
+            except (LockNotAvailable, DeadlockDetected):
+                report.busy = True
+                break  # the next project, the next run for this one
+            except psycopg.Error as exc:
+                raise DatabaseError(_describe(exc), exc.sqlstate) from exc
+            if chunk is None:  # not deleted (any more)
+                break
+            table = chunk["table_name"]
+            report.deleted[table] = report.deleted.get(table, 0) + chunk["deleted_rows"]
+            if table == "projects":
+                report.projects.append(project_id)
+                break
+    report.projects_left = len(pending) - len(report.projects)
+    with conn.transaction():
+        report.organizations = _q.deletions.delete_emptied_orgs(conn)
+    return report

@@ -1,4 +1,4 @@
-"""The rescue of events_default while writers run (issue 25, part 4): today's
+"""The rescue of events_default while writers run: today's
 partition is missing, 3 writers store batches into 2 projects, a fourth
 thread resolves and unresolves their issues, and maintain() runs.
 

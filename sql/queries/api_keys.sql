@@ -7,7 +7,8 @@ VALUES (:project_id, :label, 'mshr_' || encode(gen_random_bytes(24), 'hex'))
 RETURNING key_value;
 
 -- name: get_project_by_api_key(key_value)^
--- The project a live (not revoked) key belongs to. The ingestion hot path:
+-- The project a live (not revoked) key belongs to, unless the project was
+-- deleted. The ingestion hot path:
 -- idx_api_keys_value (partial, revoked_at IS NULL), then the projects pkey.
 SELECT
     p.id,
@@ -20,11 +21,12 @@ FROM api_keys AS k
 INNER JOIN projects AS p ON k.project_id = p.id
 WHERE
     k.key_value = :key_value
-    AND k.revoked_at IS NULL;
+    AND k.revoked_at IS NULL
+    AND p.deleted_at IS NULL;
 
 -- name: get_project_by_dsn(dsn_id, key_value)^
 -- The project a Sentry DSN names (https://<key>@<host>/<dsn_id>), only when
--- the key is live and belongs to that very project: projects_dsn_id_key,
+-- the key is live and belongs to that very project, not deleted: projects_dsn_id_key,
 -- then idx_api_keys_value.
 SELECT
     p.id,
@@ -38,7 +40,8 @@ INNER JOIN api_keys AS k ON p.id = k.project_id
 WHERE
     p.dsn_id = :dsn_id
     AND k.key_value = :key_value
-    AND k.revoked_at IS NULL;
+    AND k.revoked_at IS NULL
+    AND p.deleted_at IS NULL;
 
 -- name: list_api_keys(project_id)
 -- A project's keys, revoked ones included, oldest first, for a key-management

@@ -6,21 +6,23 @@ VALUES (:name, :slug)
 RETURNING id;
 
 -- name: get_org(id)^
--- One organization by id (primary key).
+-- One organization by id (primary key); a deleted one is not found.
 SELECT
     id,
     name,
     slug,
     created_at
 FROM organizations
-WHERE id = :id;
+WHERE id = :id AND deleted_at IS NULL;
 
 -- name: list_orgs()
--- Every organization, by slug (organizations_slug_key serves the order).
+-- Every organization, by slug (organizations_slug_key serves the order),
+-- deleted ones left out.
 SELECT
     id,
     name,
     slug,
     created_at
 FROM organizations
+WHERE deleted_at IS NULL
 ORDER BY slug;

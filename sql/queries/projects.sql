@@ -6,7 +6,7 @@ VALUES (:org_id, :name, :platform)
 RETURNING id;
 
 -- name: get_project(id)^
--- One project by id (primary key).
+-- One project by id (primary key); a deleted one is not found.
 SELECT
     id,
     org_id,
@@ -15,10 +15,11 @@ SELECT
     created_at,
     dsn_id
 FROM projects
-WHERE id = :id;
+WHERE id = :id AND deleted_at IS NULL;
 
 -- name: list_projects_by_org(org_id)
--- An organization's projects, by name (idx_projects_org).
+-- An organization's projects, by name, deleted ones left out
+-- (idx_projects_org).
 SELECT
     id,
     org_id,
@@ -27,5 +28,5 @@ SELECT
     created_at,
     dsn_id
 FROM projects
-WHERE org_id = :org_id
+WHERE org_id = :org_id AND deleted_at IS NULL
 ORDER BY name, id;

@@ -34,6 +34,7 @@ from .api_keys import (
     list_api_keys,
     revoke_api_key,
 )
+from .deletions import delete_organization, delete_project
 from .events import (
     event_volume,
     filter_events_by_tags,
@@ -74,6 +75,8 @@ __all__ = [
     "create_session",
     "create_user",
     "delete_alert_rule",
+    "delete_organization",
+    "delete_project",
     "delete_session",
     "event_volume",
     "filter_events_by_tags",

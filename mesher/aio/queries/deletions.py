@@ -1,0 +1,47 @@
+"""Deleting projects and organizations (sql/queries/deletions.sql).
+
+A delete returns at once: it marks the row deleted, and from then on the
+row is gone from the reads (``get_project``, ``list_projects_by_org``, the
+issue reads and counts) and its keys are refused. Its rows are removed
+later, in small transactions, by ``mesher.maintenance.run_deletions`` (which
+``maintain`` runs too). Like every query helper, these never commit.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from ..._args import uuid_arg
+from ..._results import found
+from ...errors import translate_errors
+from ._common import Conn, q
+
+__all__ = ["delete_organization", "delete_project"]
+
+
+async def _hide(conn: Conn, project_id: UUID) -> None:
+    await q.deletions.mark_project_issues_deleted(conn, project_id=project_id)
+    await q.deletions.forget_project_issue_counts(conn, project_id=project_id)
+
+
+@translate_errors
+async def delete_project(conn: Conn, project_id: UUID | str) -> None:
+    """Delete a project: hidden and its keys refused at once, its rows removed
+    by maintenance. One statement over its issues (not its events).
+    ``NotFound`` if there is no such project (or it was deleted already)."""
+    pid = uuid_arg(project_id, "project_id")
+    found(await q.deletions.mark_project_deleted(conn, project_id=pid), f"project {project_id}")
+    await _hide(conn, pid)
+
+
+@translate_errors
+async def delete_organization(conn: Conn, org_id: UUID | str) -> list[UUID]:
+    """Delete an organization and its projects, as ``delete_project`` does;
+    returns the ids of the projects deleted with it. ``NotFound`` if there is
+    no such organization (or it was deleted already)."""
+    oid = uuid_arg(org_id, "org_id")
+    found(await q.deletions.mark_org_deleted(conn, org_id=oid), f"organization {org_id}")
+    projects = [row["id"] async for row in q.deletions.mark_org_projects_deleted(conn, org_id=oid)]
+    for pid in projects:
+        await _hide(conn, pid)
+    return projects

@@ -1,0 +1,65 @@
+-- name: mark_project_deleted(project_id)$
+-- Marks a live project deleted (delete_project); returns its id, NULL when
+-- there is no such live project. Primary key.
+UPDATE projects
+SET deleted_at = now()
+WHERE id = :project_id AND deleted_at IS NULL
+RETURNING id;
+
+-- name: mark_org_deleted(org_id)$
+-- Marks a live organization deleted (delete_organization); returns its id,
+-- NULL when there is no such live organization. Primary key.
+UPDATE organizations
+SET deleted_at = now()
+WHERE id = :org_id AND deleted_at IS NULL
+RETURNING id;
+
+-- name: mark_org_projects_deleted(org_id)
+-- Marks an organization's live projects deleted; one row per project
+-- (idx_projects_org).
+UPDATE projects
+SET deleted_at = now()
+WHERE org_id = :org_id AND deleted_at IS NULL
+RETURNING id;
+
+-- name: mark_project_issues_deleted(project_id)!
+-- Hides a deleted project's issues from every issue read at once (they
+-- filter on deleted_at); one statement over the project's issues, not its
+-- events. Served by issues_pkey's leading project_id.
+UPDATE issues
+SET deleted_at = now()
+WHERE project_id = :project_id AND deleted_at IS NULL;
+
+-- name: forget_project_issue_counts(project_id)!
+-- A deleted project's per-status issue counts go at once, with its issues.
+DELETE FROM project_issue_counts
+WHERE project_id = :project_id;
+
+-- name: list_deleted_projects()
+-- The projects whose rows are still being removed, oldest deletion first
+-- (idx_projects_deleted).
+SELECT id
+FROM projects
+WHERE deleted_at IS NOT NULL
+ORDER BY deleted_at, id;
+
+-- name: delete_project_rows(project_id, chunk_size)^
+-- One chunk of a deleted project's rows: the table it came from and how
+-- many; ('projects', 1) when the project's row itself went; none for a
+-- project that is not marked deleted
+-- (sql/functions/delete_project_rows.sql).
+SELECT
+    table_name,
+    deleted_rows
+FROM delete_project_rows(:project_id, :chunk_size);
+
+-- name: delete_emptied_orgs()!
+-- Deletes the deleted organizations whose projects are all gone; returns
+-- how many (idx_projects_org for the check).
+DELETE FROM organizations AS o
+WHERE
+    o.deleted_at IS NOT NULL
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.org_id = o.id
+    );

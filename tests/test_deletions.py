@@ -1,0 +1,281 @@
+"""Deleting projects and organizations in small steps:
+the helpers return at once and hide the project, maintenance removes its
+rows in chunks, a killed run resumes, and no row of it is left anywhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+import types
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from mesher import _uuid7, maintenance
+from mesher import queries as q
+from mesher.errors import InvalidInput, NotFound
+from mesher.ingest import ingest_events
+from mesher.maintenance import maintain, run_deletions
+from mesher.partitions import create_partition
+
+from .helpers import MISSING, threshold
+
+pytestmark = pytest.mark.citus
+
+Conn = psycopg.Connection[Any]
+TODAY = dt.datetime.now(dt.UTC).date()
+DAYS = [TODAY - dt.timedelta(days=n) for n in (2, 1, 0)]
+#: The tables seeding fills for a project: each must have rows before the delete.
+SEEDED = {
+    "issues",
+    "events",
+    "event_tags",
+    "issue_tag_values",
+    "project_tag_values",
+    "issue_hourly_counts",
+    "project_hourly_counts",
+    "project_issue_counts",
+    "alert_rules",
+    "alerts",
+    "ingest_batches",
+    "api_keys",
+    "project_rate_limits",
+    "project_outcomes",
+}
+
+
+def _set_day(monkeypatch: pytest.MonkeyPatch, day: dt.date) -> None:
+    noon = dt.datetime.combine(day, dt.time(12), dt.UTC)
+    fake = types.SimpleNamespace(time_ns=lambda: int(noon.timestamp() * 1e9))
+    monkeypatch.setattr(_uuid7, "time", fake)
+    monkeypatch.setattr(_uuid7, "_last_ms", 0)
+
+
+def _seed(conn: Conn, project_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    """``n`` events a day over three days, with tags, and a row in every other
+    table that holds a project's rows."""
+    for day in DAYS:
+        _set_day(monkeypatch, day)
+        ingest_events(
+            conn,
+            project_id,
+            [{"message": f"m{i % 5}", "tags": {"env": "prod", "n": str(i % 3)}} for i in range(n)],
+            idempotency_key=f"k{day}",
+        )
+    monkeypatch.undo()
+    ingest_events(conn, project_id, [{"message": "now"}])  # for the rule's window
+    rule = q.create_alert_rule(conn, project_id, "Spike", threshold(1), {})
+    assert rule and q.fire_threshold_rules(conn, project_id)
+    q.create_api_key(conn, project_id, "sdk")
+    q.set_project_rate_limit(conn, project_id, 100)
+    conn.execute(
+        "INSERT INTO project_outcomes (project_id, hour_start, category, outcome, quantity)"
+        " VALUES (%s, date_trunc('hour', now()), 'error', 'accepted', 3)",
+        (project_id,),
+    )
+    conn.commit()
+
+
+def _project_tables(conn: Conn) -> list[str]:
+    """Every table (partitioned parents, not their partitions) with a
+    project_id column."""
+    rows = conn.execute(
+        """SELECT c.relname FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+           JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'project_id'
+           WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+           ORDER BY 1"""
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _rows(conn: Conn, project_id: uuid.UUID) -> dict[str, int]:
+    """The project's rows in every table that has any, its own row included."""
+    counts = {
+        table: conn.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE project_id = %s").format(sql.Identifier(table)),
+            (project_id,),
+        ).fetchone()[0]  # type: ignore[index]
+        for table in _project_tables(conn)
+    }
+    counts["projects"] = conn.execute(
+        "SELECT count(*) FROM projects WHERE id = %s", (project_id,)
+    ).fetchone()[0]  # type: ignore[index]
+    return {table: n for table, n in counts.items() if n}
+
+
+@pytest.fixture
+def two_projects(
+    db_url: str, conn: Conn, monkeypatch: pytest.MonkeyPatch
+) -> tuple[uuid.UUID, uuid.UUID]:
+    with psycopg.connect(db_url, autocommit=True) as owner:
+        for day in DAYS:
+            create_partition(owner, day)
+    org = q.insert_org(conn, "Acme", "acme")
+    doomed = q.insert_project(conn, org, "Doomed", "python")
+    kept = q.insert_project(conn, org, "Kept", "python")
+    conn.commit()
+    _seed(conn, doomed, monkeypatch, 40)
+    _seed(conn, kept, monkeypatch, 10)
+    return doomed, kept
+
+
+def test_delete_project_hides_it_at_once_and_refuses_its_keys(
+    conn: Conn, two_projects: tuple[uuid.UUID, uuid.UUID]
+) -> None:
+    doomed, kept = two_projects
+    (key,) = conn.execute(
+        "SELECT key_value FROM api_keys WHERE project_id = %s", (doomed,)
+    ).fetchone()  # type: ignore[misc]
+    dsn_id = q.get_project(conn, doomed).dsn_id
+    assert q.get_project_by_api_key(conn, key).id == doomed
+    q.delete_project(conn, doomed)
+    conn.commit()
+    with pytest.raises(NotFound):
+        q.get_project(conn, doomed)
+    with pytest.raises(NotFound):
+        q.get_project_by_api_key(conn, key)
+    with pytest.raises(NotFound):
+        q.get_project_by_dsn(conn, dsn_id, key)
+    org = q.get_project(conn, kept).org_id
+    assert [p.id for p in q.list_projects_by_org(conn, org)] == [kept]
+    (hidden,) = conn.execute(
+        "SELECT count(*) FILTER (WHERE deleted_at IS NULL) FROM issues WHERE project_id = %s",
+        (doomed,),
+    ).fetchone()  # type: ignore[misc]
+    assert hidden == 0  # every issue read filters them out
+    assert conn.execute(
+        "SELECT count(*) FROM project_issue_counts WHERE project_id = %s", (doomed,)
+    ).fetchone() == (0,)
+    with pytest.raises(NotFound):  # deleted already
+        q.delete_project(conn, doomed)
+    conn.rollback()
+    with pytest.raises(NotFound):
+        q.delete_project(conn, MISSING)
+    with pytest.raises(InvalidInput):
+        q.delete_project(conn, "not a uuid")
+
+
+def test_run_deletions_removes_every_row_in_chunks(
+    db_url: str,
+    conn: Conn,
+    two_projects: tuple[uuid.UUID, uuid.UUID],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    doomed, kept = two_projects
+    before = _rows(conn, doomed)
+    assert SEEDED | {"projects"} <= set(before)  # the check below means something
+    kept_before = _rows(conn, kept)
+    q.delete_project(conn, doomed)
+    conn.commit()
+    monkeypatch.setattr(maintenance, "CHUNK_ROWS", 7)
+    chunks: list[tuple[str, int]] = []
+    real = maintenance._q.deletions.delete_project_rows
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        row = real(*args, **kwargs)
+        if row is not None:
+            chunks.append((row["table_name"], row["deleted_rows"]))
+        return row
+
+    monkeypatch.setattr(maintenance._q.deletions, "delete_project_rows", spy)
+    with psycopg.connect(db_url, autocommit=True) as owner:
+        report = run_deletions(owner, time_budget_s=300)
+        assert _rows(owner, doomed) == {}  # no orphan row in any table
+        assert _rows(owner, kept) == kept_before
+    assert report.projects == [doomed] and report.projects_left == 0
+    assert report.rows == sum(n for t, n in chunks) and max(n for t, n in chunks) <= 7
+    assert sum(n for t, n in report.deleted.items() if t.startswith("events_")) == before["events"]
+    # The events went first, one partition after the other, oldest first.
+    event_chunks = [t for t, n in chunks if t.startswith("events_")]
+    assert event_chunks == sorted(event_chunks) and len(set(event_chunks)) == 3
+    assert chunks[-1] == ("projects", 1)
+    assert "delete rows of deleted projects: deleted" in report.line()
+
+
+def test_a_budget_spent_leaves_the_rest_for_the_next_run(
+    db_url: str, conn: Conn, two_projects: tuple[uuid.UUID, uuid.UUID]
+) -> None:
+    doomed, _ = two_projects
+    q.delete_project(conn, doomed)
+    conn.commit()
+    with psycopg.connect(db_url, autocommit=True) as owner:
+        idle = run_deletions(owner, time_budget_s=0)
+        assert idle.rows == 0 and idle.projects_left == 1
+        assert "1 projects left for the next run" in idle.line()
+        report = maintain(owner)
+        assert report.deletions.projects == [doomed]
+        assert report.lines()[-1].startswith("delete rows of deleted projects: deleted")
+        assert _rows(owner, doomed) == {}
+        with pytest.raises(InvalidInput):
+            run_deletions(owner, time_budget_s=-1)
+
+
+def test_a_killed_run_resumes_and_finishes_the_same(
+    db_url: str, conn: Conn, two_projects: tuple[uuid.UUID, uuid.UUID]
+) -> None:
+    """A process removing the rows one at a time is killed in the middle;
+    the next run finishes, and the end is the same: nothing left of the
+    project, the other one whole."""
+    doomed, kept = two_projects
+    kept_before = _rows(conn, kept)
+    total = sum(_rows(conn, doomed).values())
+    q.delete_project(conn, doomed)
+    conn.commit()
+    script = (
+        "import sys, psycopg\n"
+        "from mesher import maintenance\n"
+        "maintenance.CHUNK_ROWS = 1\n"
+        "with psycopg.connect(sys.argv[1], autocommit=True) as c:\n"
+        "    maintenance.run_deletions(c, time_budget_s=600)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script, db_url], env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 120
+        while sum(_rows(conn, doomed).values()) > total * 0.8:  # some of it went
+            conn.rollback()
+            assert child.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    conn.rollback()
+    left = _rows(conn, doomed)
+    assert left and sum(left.values()) < total
+    with psycopg.connect(db_url, autocommit=True) as owner:
+        report = run_deletions(owner, time_budget_s=300)
+        assert _rows(owner, doomed) == {}
+        assert _rows(owner, kept) == kept_before
+    assert report.rows == sum(left.values())  # exactly what was left: nothing twice
+
+
+def test_delete_organization_deletes_its_projects(
+    db_url: str, conn: Conn, two_projects: tuple[uuid.UUID, uuid.UUID]
+) -> None:
+    doomed, kept = two_projects
+    org = q.get_project(conn, doomed).org_id
+    survivor = q.insert_org(conn, "Other", "other")
+    assert sorted(q.delete_organization(conn, org)) == sorted([doomed, kept])
+    conn.commit()
+    with pytest.raises(NotFound):
+        q.get_org(conn, org)
+    assert [o.id for o in q.list_orgs(conn)] == [survivor]
+    with pytest.raises(NotFound):
+        q.get_project(conn, kept)
+    with pytest.raises(NotFound):
+        q.delete_organization(conn, org)
+    conn.rollback()
+    with psycopg.connect(db_url, autocommit=True) as owner:
+        report = run_deletions(owner, time_budget_s=300)
+        assert report.organizations == 1 and sorted(report.projects) == sorted([doomed, kept])
+        assert _rows(owner, doomed) == {} == _rows(owner, kept)
+        assert owner.execute(
+            "SELECT count(*) FROM organizations WHERE id = %s", (org,)
+        ).fetchone() == (0,)
