@@ -77,7 +77,10 @@ class sdk_client:  # noqa: N801 - used as a context manager, like a function
         self.dsn, self.options = dsn, options
 
     def __enter__(self) -> None:
-        sentry_sdk.init(dsn=self.dsn, release="shop@1.2.3", **self.options)
+        # No auto-enabled integrations: the SDK would instrument the server
+        # itself (Starlette, in this process) and send its own traces to it.
+        options = {"auto_enabling_integrations": False, **self.options}
+        sentry_sdk.init(dsn=self.dsn, release="shop@1.2.3", **options)
         self.isolation = sentry_sdk.isolation_scope()
         self.isolation.__enter__().clear()
 
@@ -113,16 +116,24 @@ def test_sdk_exception_chains_and_messages(
 
 
 def test_sdk_transactions_sessions_and_attachments_are_skipped(
-    running: Running, conn: Conn, key: str, dsn_id: int
+    app_url: str, conn: Conn, project_id: uuid.UUID, key: str, dsn_id: int
 ) -> None:
-    with sdk_client(running.dsn(key, dsn_id), traces_sample_rate=1.0):
-        with sentry_sdk.start_transaction(name="checkout"), sentry_sdk.start_span(op="db"):
-            pass
-        sentry_sdk.get_isolation_scope().start_session()
-        sentry_sdk.get_isolation_scope().add_attachment(bytes=b"log line", filename="app.log")
-        sentry_sdk.capture_message("inside a session, with an attachment")
-        sentry_sdk.get_isolation_scope().end_session()
+    """Not stored, but counted in the outcomes (written at shutdown)."""
+    with running_server(app_url) as running:
+        dsn = running.dsn(key, dsn_id)
+        with sdk_client(dsn, traces_sample_rate=1.0):
+            with sentry_sdk.start_transaction(name="checkout"), sentry_sdk.start_span(op="db"):
+                pass
+            scope = sentry_sdk.get_isolation_scope()
+            scope.start_session()
+            scope.add_attachment(bytes=b"log line", filename="app.log")
+            sentry_sdk.capture_message("inside a session, with an attachment")
+            scope.end_session()
     assert messages(conn) == ["inside a session, with an attachment"]
+    counts = _outcomes(conn, project_id)
+    assert counts[("error", "accepted", "")] == 1
+    for category in ("transaction", "session", "attachment"):
+        assert counts[(category, "filtered", "item_type")] >= 1, counts
 
 
 @pytest.mark.parametrize(
