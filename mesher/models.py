@@ -355,6 +355,9 @@ class Project(_Row):
     #: The integer that names the project in a Sentry DSN:
     #: ``https://<public key>@<host>/<dsn_id>``.
     dsn_id: int
+    #: The project's own retention of events, in days (``set_project_retention``);
+    #: None: the global one. Only a shorter one has an effect.
+    retention_days: int | None = None
 
 
 class ApiKey(_Row):

@@ -669,6 +669,37 @@ END
 $$;
 COMMENT ON FUNCTION public.create_events_partition(day date) IS 'A day''s partitions of events and event_tags, with that day''s rows moved out of the default partitions; filled, then attached, so neither parent is locked exclusively. Returns the events moved, NULL if the partition existed. For the schema''s owner.';
 
+CREATE FUNCTION public.delete_expired_project_events(p_project_id uuid, p_before timestamp with time zone, max_rows integer) RETURNS TABLE(table_name text, deleted_rows bigint)
+    LANGUAGE plpgsql
+    SET search_path TO '$user', 'public'
+    AS $_$
+DECLARE
+    chunk_table text;
+    deleted bigint;
+BEGIN
+    FOR chunk_table IN
+        SELECT c.relname::text
+        FROM pg_inherits AS i
+        INNER JOIN pg_class AS c ON i.inhrelid = c.oid
+        INNER JOIN pg_class AS p ON i.inhparent = p.oid
+        WHERE i.inhparent IN ('events'::regclass, 'event_tags'::regclass)
+        ORDER BY p.relname <> 'events', c.relname
+    LOOP
+        EXECUTE format(
+            'DELETE FROM %1$I WHERE project_id = $1 AND received_at < $2 AND ctid = ANY(ARRAY('
+            'SELECT ctid FROM %1$I WHERE project_id = $1 AND received_at < $2 LIMIT $3))',
+            chunk_table
+        ) USING p_project_id, p_before, max_rows;
+        GET DIAGNOSTICS deleted = ROW_COUNT;
+        IF deleted > 0 THEN
+            RETURN QUERY SELECT chunk_table, deleted;
+            RETURN;
+        END IF;
+    END LOOP;
+END
+$_$;
+COMMENT ON FUNCTION public.delete_expired_project_events(p_project_id uuid, p_before timestamp with time zone, max_rows integer) IS 'One chunk (at most max_rows rows, one partition, oldest first) of a project''s events and event_tags rows older than p_before: its own retention. run_deletions''s.';
+
 CREATE FUNCTION public.delete_issue_tags_and_hours() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO '$user', 'public'

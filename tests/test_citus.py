@@ -67,7 +67,8 @@ SAMPLES: dict[str, Any] = {
     "new_status": "resolved", "opened_issues": 1, "reopened_issues": 0, "tag_value": "v",
     "new_issue_tag_rows": 0, "new_issue_hour_rows": 0,
     "pair_keys": ["k"], "pair_values": ["v"], "pair_starts": [1], "pair_ends": [1],
-    "pair_event_ids": [SOME_ID], "pair_received_ats": [NOW],
+    "pair_event_ids": [SOME_ID], "pair_received_ats": [NOW], "keep_days": 5,
+    "retention_days": 5,
 }  # fmt: skip
 
 

@@ -197,7 +197,7 @@ def test_run_deletions_removes_every_row_in_chunks(
     event_chunks = [t for t, n in chunks if t.startswith("events_")]
     assert event_chunks == sorted(event_chunks) and len(set(event_chunks)) == 3
     assert chunks[-1] == ("projects", 1)
-    assert "delete rows of deleted projects: deleted" in report.line()
+    assert "delete deleted and expired rows: deleted" in report.line()
 
 
 def test_a_budget_spent_leaves_the_rest_for_the_next_run(
@@ -212,7 +212,7 @@ def test_a_budget_spent_leaves_the_rest_for_the_next_run(
         assert "1 projects left for the next run" in idle.line()
         report = maintain(owner)
         assert report.deletions.projects == [doomed]
-        assert report.lines()[-1].startswith("delete rows of deleted projects: deleted")
+        assert report.lines()[-1].startswith("delete deleted and expired rows: deleted")
         assert _rows(owner, doomed) == {}
         with pytest.raises(InvalidInput):
             run_deletions(owner, time_budget_s=-1)

@@ -95,7 +95,7 @@ def test_events_beyond_the_window_are_kept_then_moved(
             "forget expired idempotency keys: nothing to do",
             "forget expired Sentry event ids: nothing to do",
             "delete expired sessions: nothing to do",
-            "delete rows of deleted projects: nothing to do",
+            "delete deleted and expired rows: nothing to do",
         ]
         again = maintain(conn)
         assert (again.created, again.moved, again.dropped) == ([], {}, [])
@@ -224,7 +224,7 @@ def test_a_clean_run_has_nothing_to_do(db_url: str) -> None:
         "forget expired idempotency keys: nothing to do",
         "forget expired Sentry event ids: nothing to do",
         "delete expired sessions: nothing to do",
-        "delete rows of deleted projects: nothing to do",
+        "delete deleted and expired rows: nothing to do",
     ]
 
 
@@ -267,7 +267,7 @@ def test_reader_of_events_default_makes_creation_skip_not_fail(
         "forget expired idempotency keys: forgot 1",
         "forget expired Sentry event ids: nothing to do",
         "delete expired sessions: deleted 1",
-        "delete rows of deleted projects: nothing to do",
+        "delete deleted and expired rows: nothing to do",
     ]
     assert took < 10  # two attempts of 150 ms and a back-off per step, not a hang
     with psycopg.connect(db_url, autocommit=True) as conn:
@@ -387,7 +387,7 @@ def test_busy_rows_make_forgetting_and_deleting_skip(
         f"forget expired idempotency keys: {BUSY}",
         "forget expired Sentry event ids: nothing to do",
         f"delete expired sessions: {BUSY}",
-        "delete rows of deleted projects: nothing to do",
+        "delete deleted and expired rows: nothing to do",
     ]
     with psycopg.connect(db_url, autocommit=True) as conn:
         again = maintain(conn)

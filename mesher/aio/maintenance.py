@@ -68,7 +68,7 @@ FORGET_EVENT_IDS = "forget expired Sentry event ids"
 DELETE_SESSIONS = "delete expired sessions"
 FIND_STRANDED = "find rows in events_default"
 MOVE_STRANDED = "move rows out of events_default"  # the report line of the two above
-DELETE_DELETED = "delete rows of deleted projects"
+DELETE_DELETED = "delete deleted and expired rows"
 _MOVE_PREFIX = "move events of"
 
 
@@ -84,11 +84,18 @@ class DeletionReport:
     projects: list[UUID] = field(default_factory=list)  # deleted projects now gone
     organizations: int = 0  # deleted organizations now gone
     projects_left: int = 0  # deleted projects that still have rows
+    expired: dict[str, int] = field(
+        default_factory=dict
+    )  # partition -> rows past a project's retention
     busy: bool = False  # a chunk's locks stayed busy: the next run retries it
 
     @property
     def rows(self) -> int:
         return sum(self.deleted.values())
+
+    @property
+    def expired_rows(self) -> int:
+        return sum(self.expired.values())
 
     def line(self) -> str:
         said = []
@@ -98,6 +105,8 @@ class DeletionReport:
             said.append(f"{len(self.projects)} projects gone")
         if self.organizations:
             said.append(f"{self.organizations} organizations gone")
+        if self.expired_rows:
+            said.append(f"deleted {self.expired_rows} rows past their project's retention")
         if self.projects_left:
             said.append(f"{self.projects_left} projects left for the next run")
         if self.busy:
@@ -235,8 +244,9 @@ async def maintain(
     5. forget idempotency keys and Sentry event ids older than
        ``IDEMPOTENCY_DAYS``;
     6. delete expired login sessions;
-    7. remove the rows of deleted projects and organizations, as
-       ``run_deletions`` does, for at most ``deletion_budget_s`` seconds.
+    7. remove the rows of deleted projects and organizations, and the
+       events past a project's own retention, as ``run_deletions`` does, for
+       at most ``deletion_budget_s`` seconds.
 
     Each step commits on its own, so ``conn`` must not be inside a transaction.
     A step whose locks stay busy, or (on Citus) whose day's rows kept arriving
@@ -324,11 +334,14 @@ async def run_deletions(conn: Conn, time_budget_s: float = 60.0) -> DeletionRepo
     transactions of at most ``CHUNK_ROWS`` rows from one table each: the
     events and their tags one daily partition at a time, oldest first, then
     the rest, then the project's row, then an organization whose projects
-    are all gone. Each chunk commits on its own (``conn`` must not be inside
-    a transaction) and waits at most ``LOCK_TIMEOUT_MS`` for a lock, so a
-    run killed at any moment loses nothing and the next one goes on from
-    what is left. ``maintain`` runs it too; call it more often to free the
-    space sooner (autovacuum reuses it)."""
+    are all gone. Then, for each project with a retention of its own
+    (``queries.set_project_retention``), its events and event_tags rows
+    older than that, in chunks the same way. Each chunk commits on its own
+    (``conn`` must not be inside a transaction) and waits at most
+    ``LOCK_TIMEOUT_MS`` for a lock, so a run killed at any moment loses
+    nothing and the next one goes on from what is left. ``maintain`` runs it
+    too; call it more often to free the space sooner (autovacuum makes the
+    space of deleted rows reusable; dropped partitions give it back)."""
     budget = _budget_arg(time_budget_s, "time_budget_s")
     if conn.info.transaction_status != TransactionStatus.IDLE:
         raise InvalidInput("run_deletions commits each chunk: call it outside a transaction")
@@ -363,4 +376,34 @@ async def _run_deletions(conn: Conn, budget: float) -> DeletionReport:
     report.projects_left = len(pending) - len(report.projects)
     async with conn.transaction():
         report.organizations = await _q.deletions.delete_emptied_orgs(conn)
+        rows = _q.deletions.list_projects_with_retention(conn)
+        kept = [(row["id"], row["retention_days"]) async for row in rows]
+    for project_id, days in kept:
+        expire = partial(_q.deletions.expire_project_events, project_id=project_id, keep_days=days)
+        if not await _chunks(conn, expire, deadline, report, report.expired):
+            report.busy = True
     return report
+
+
+async def _chunks(
+    conn: Conn,
+    delete: Callable[..., Awaitable[Any]],
+    deadline: float,
+    report: DeletionReport,
+    counts: dict[str, int],
+) -> bool:
+    """Run ``delete`` one chunk per transaction until it finds nothing or the
+    budget is spent, adding its rows to ``counts``; False if a lock stayed busy."""
+    while time.monotonic() < deadline:
+        try:
+            async with conn.transaction():
+                await _q.maintenance.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
+                chunk = await delete(conn, chunk_size=CHUNK_ROWS)
+        except (LockNotAvailable, DeadlockDetected):
+            return False
+        except psycopg.Error as exc:
+            raise DatabaseError(_describe(exc), exc.sqlstate) from exc
+        if chunk is None:
+            return True
+        counts[chunk["table_name"]] = counts.get(chunk["table_name"], 0) + chunk["deleted_rows"]
+    return True

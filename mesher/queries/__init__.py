@@ -57,7 +57,7 @@ from .issues import (
 from .memberships import add_member, get_members, get_user_orgs
 from .organizations import get_org, insert_org, list_orgs
 from .outcomes import project_outcomes, record_outcomes
-from .projects import get_project, insert_project, list_projects_by_org
+from .projects import get_project, insert_project, list_projects_by_org, set_project_retention
 from .rate_limits import list_project_rate_limits, set_project_rate_limit
 from .search import search_issues
 from .sessions import create_session, delete_session, validate_session
@@ -116,6 +116,7 @@ __all__ = [
     "search_issues",
     "set_alert_rule_enabled",
     "set_project_rate_limit",
+    "set_project_retention",
     "top_issues",
     "unresolve_issue",
     "validate_session",

@@ -16,7 +16,8 @@ SELECT
     p.name,
     p.platform,
     p.created_at,
-    p.dsn_id
+    p.dsn_id,
+    p.retention_days
 FROM api_keys AS k
 INNER JOIN projects AS p ON k.project_id = p.id
 WHERE
@@ -34,7 +35,8 @@ SELECT
     p.name,
     p.platform,
     p.created_at,
-    p.dsn_id
+    p.dsn_id,
+    p.retention_days
 FROM projects AS p
 INNER JOIN api_keys AS k ON p.id = k.project_id
 WHERE

@@ -63,3 +63,23 @@ WHERE
         SELECT FROM projects AS p
         WHERE p.org_id = o.id
     );
+
+-- name: list_projects_with_retention()
+-- The live projects with a retention of their own, and its days.
+SELECT
+    id,
+    retention_days
+FROM projects
+WHERE retention_days IS NOT NULL AND deleted_at IS NULL
+ORDER BY id;
+
+-- name: expire_project_events(project_id, keep_days, chunk_size)^
+-- One chunk of a project's events and event_tags rows received more than
+-- keep_days ago: the partition it came from and how many; none when none is
+-- left (sql/functions/delete_expired_project_events.sql).
+SELECT
+    table_name,
+    deleted_rows
+FROM delete_expired_project_events(
+    :project_id, now() - make_interval(days => :keep_days), :chunk_size
+);

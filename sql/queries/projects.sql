@@ -13,7 +13,8 @@ SELECT
     name,
     platform,
     created_at,
-    dsn_id
+    dsn_id,
+    retention_days
 FROM projects
 WHERE id = :id AND deleted_at IS NULL;
 
@@ -26,7 +27,16 @@ SELECT
     name,
     platform,
     created_at,
-    dsn_id
+    dsn_id,
+    retention_days
 FROM projects
 WHERE org_id = :org_id AND deleted_at IS NULL
 ORDER BY name, id;
+
+-- name: set_project_retention(project_id, retention_days)$
+-- Sets a live project's own retention of events in days (NULL: the global
+-- one); returns its id, NULL when there is no such live project. Primary key.
+UPDATE projects
+SET retention_days = :retention_days
+WHERE id = :project_id AND deleted_at IS NULL
+RETURNING id;
