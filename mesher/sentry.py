@@ -58,6 +58,8 @@ __all__ = [
     "ingest_envelope",
     "ingest_store",
     "parse_auth",
+    "read_envelope",
+    "read_store",
 ]
 
 Conn = Connection[Any]
@@ -86,12 +88,26 @@ def ingest_envelope(
     ``content_encoding`` is the Content-Encoding header: gzip, deflate, br or
     None); see the module docstring for what is kept, trimmed and skipped."""
     pid = uuid_arg(project_id, "project_id")
+    events, skipped, _reports = read_envelope(body, content_encoding)
+    stored = _write(conn, pid, events) if events else []
+    return EnvelopeResult(events=stored, skipped=skipped)
+
+
+def read_envelope(
+    body: bytes, content_encoding: str | None = None
+) -> tuple[list[SentryEvent], list[SkippedItem], list[bytes]]:
+    """One envelope read, without a database: the events to store, the items
+    skipped (with why), and the payloads of its ``client_report`` items.
+    ``InvalidInput`` if the body is not an envelope."""
     envelope = parse_envelope(_body(body), _encoding(content_encoding))
     # The envelope header's event_id names its event (an envelope carries one).
     event_id = envelope.headers.get("event_id")
     events: list[SentryEvent] = []
     skipped: list[SkippedItem] = []
+    reports: list[bytes] = []
     for item in envelope.items:
+        if item.type == "client_report":
+            reports.append(item.payload)
         if item.type != "event":
             reason = f"{item.type[:40]} items are not stored: Mesher keeps error events"
             skipped.append(SkippedItem(item.type[:40], reason, SkipReason.ITEM_TYPE))
@@ -104,8 +120,13 @@ def ingest_envelope(
             reason = f"event could not be read ({type(exc).__name__})"
             skipped.append(SkippedItem(item.type, reason, SkipReason.ERROR))
         event_id = None  # later event items keep their own ids
-    stored = _write(conn, pid, events) if events else []
-    return EnvelopeResult(events=stored, skipped=skipped)
+    return events, skipped, reports
+
+
+def read_store(body: bytes, content_encoding: str | None = None) -> SentryEvent:
+    """A legacy store body read, without a database. ``EventRefused`` (an
+    ``InvalidInput``) with its ``code`` if it is not an event to store."""
+    return normalize_event(decode_body(_body(body), _encoding(content_encoding)))
 
 
 @translate_errors
@@ -119,7 +140,7 @@ def ingest_store(
     ``SkipReason.INVALID``) if the body is not an event at all."""
     pid = uuid_arg(project_id, "project_id")
     try:
-        event = normalize_event(decode_body(_body(body), _encoding(content_encoding)))
+        event = read_store(body, content_encoding)
     except EventRefused as exc:
         if exc.code is SkipReason.INVALID:
             raise

@@ -64,12 +64,12 @@ import psycopg
 from psycopg import AsyncConnection
 
 from .._args import uuid_arg
-from .._sentry_envelope import decode_body, parse_envelope
-from .._sentry_event import EventRefused, SentryEvent, normalize_event
+from .._sentry_event import EventRefused, SentryEvent
 from ..errors import DatabaseError, InvalidInput, MesherError, translate
 from ..models import EnvelopeResult, IngestedEvent, SkippedItem, SkipReason
 from ..outcomes import OutcomeCounter
 from .ingest import write_sentry_events
+from .sentry import read_envelope, read_store
 
 __all__ = ["ConnectionSource", "EnvelopeWriter", "RateLimited"]
 
@@ -104,52 +104,6 @@ class _Batch:
     timer: asyncio.TimerHandle | None = None
     #: max_wait has passed: written as soon as no other batch of its project is.
     due: bool = False
-
-
-def _body(body: Any) -> bytes:
-    if not isinstance(body, (bytes, bytearray, memoryview)):
-        raise InvalidInput(f"body must be bytes, got {type(body).__name__}")
-    return bytes(body)
-
-
-def _encoding(value: Any) -> str | None:
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode("latin-1")
-    if value is not None and not isinstance(value, str):
-        raise InvalidInput(f"content_encoding must be a string, got {type(value).__name__}")
-    return value
-
-
-def _read_envelope(
-    body: Any, content_encoding: Any
-) -> tuple[list[SentryEvent], list[SkippedItem], list[bytes]]:
-    """The events to store and the items skipped, as ``ingest_envelope``
-    reads them, and the payloads of the client reports."""
-    envelope = parse_envelope(_body(body), _encoding(content_encoding))
-    event_id = envelope.headers.get("event_id")  # names the envelope's event
-    events: list[SentryEvent] = []
-    skipped: list[SkippedItem] = []
-    reports: list[bytes] = []
-    for item in envelope.items:
-        if item.type == "client_report":
-            reports.append(item.payload)
-        if item.type != "event":
-            reason = f"{item.type[:40]} items are not stored: Mesher keeps error events"
-            skipped.append(SkippedItem(item.type[:40], reason, SkipReason.ITEM_TYPE))
-            continue
-        try:
-            events.append(normalize_event(item.payload, event_id=event_id))
-        except EventRefused as exc:
-            skipped.append(SkippedItem(item.type, str(exc), exc.code))
-        except Exception as exc:  # one bad item must not sink the others
-            reason = f"event could not be read ({type(exc).__name__})"
-            skipped.append(SkippedItem(item.type, reason, SkipReason.ERROR))
-        event_id = None  # later event items keep their own ids
-    return events, skipped, reports
-
-
-def _read_store(body: Any, content_encoding: Any) -> SentryEvent:
-    return normalize_event(decode_body(_body(body), _encoding(content_encoding)))
 
 
 def _isolatable(exc: Exception) -> bool:
@@ -223,10 +177,10 @@ class EnvelopeWriter:
         self._check_open()
         try:
             if isinstance(body, (bytes, bytearray)) and len(body) > _THREAD_BYTES:
-                read = asyncio.to_thread(_read_envelope, body, content_encoding)
+                read = asyncio.to_thread(read_envelope, body, content_encoding)
                 events, skipped, reports = await read
             else:
-                events, skipped, reports = _read_envelope(body, content_encoding)
+                events, skipped, reports = read_envelope(body, content_encoding)
         except InvalidInput:
             self._count(pid, "invalid", "payload")
             raise
@@ -255,9 +209,9 @@ class EnvelopeWriter:
         self._check_open()
         try:
             if isinstance(body, (bytes, bytearray)) and len(body) > _THREAD_BYTES:
-                event = await asyncio.to_thread(_read_store, body, content_encoding)
+                event = await asyncio.to_thread(read_store, body, content_encoding)
             else:
-                event = _read_store(body, content_encoding)
+                event = read_store(body, content_encoding)
         except EventRefused as exc:
             if exc.code is SkipReason.INVALID:
                 self._count(pid, "invalid", "payload")
