@@ -31,41 +31,90 @@ from mesher._uuid7 import uuid7_with_time
 
 LOCK_FINGERPRINTS = """SELECT lock_fingerprints(cast(%(keys)s AS BIGINT[])) AS locks_taken"""
 
-LOCK_ISSUES = """SELECT id, fingerprint, status FROM issues
-WHERE project_id = %(project_id)s AND fingerprint = any(cast(%(fingerprints)s AS TEXT[]))
-ORDER BY fingerprint FOR UPDATE"""
+LOCK_ISSUES = """SELECT i.id, f.fingerprint, i.status
+FROM issue_fingerprints AS f
+INNER JOIN issues AS i ON f.project_id = i.project_id AND f.issue_id = i.id
+WHERE f.project_id = %(project_id)s AND f.fingerprint = any(cast(%(fingerprints)s AS TEXT[]))
+ORDER BY i.id, f.fingerprint FOR UPDATE OF i"""
 
 UPSERT_ISSUES = """WITH incoming AS (
-    SELECT t.fingerprint, t.title, t.level, t.event_count, t.first_seen, t.last_seen,
-           t.first_release, t.last_release
+    SELECT t.fingerprint, t.issue_id, t.title, t.level, t.event_count, t.first_seen,
+           t.last_seen, t.first_release, t.last_release
     FROM unnest(
-        cast(%(fingerprints)s AS TEXT[]), cast(%(titles)s AS TEXT[]), cast(%(levels)s AS TEXT[]),
+        cast(%(fingerprints)s AS TEXT[]), cast(%(issue_ids)s AS UUID[]),
+        cast(%(titles)s AS TEXT[]), cast(%(levels)s AS TEXT[]),
         cast(%(counts)s AS INTEGER[]), cast(%(first_seen)s AS TIMESTAMPTZ[]),
         cast(%(last_seen)s AS TIMESTAMPTZ[]), cast(%(first_releases)s AS TEXT[]),
         cast(%(last_releases)s AS TEXT[])
     ) AS t (
-        fingerprint, title, level, event_count, first_seen, last_seen, first_release, last_release
+        fingerprint, issue_id, title, level, event_count, first_seen, last_seen,
+        first_release, last_release
     )
+),
+created AS (
+    INSERT INTO issues (
+        project_id, fingerprint, title, level, event_count, first_seen, last_seen,
+        first_release, last_release
+    )
+    SELECT %(project_id)s AS project_id, incoming.fingerprint, incoming.title, incoming.level,
+           incoming.event_count, incoming.first_seen, incoming.last_seen,
+           incoming.first_release, incoming.last_release
+    FROM incoming
+    WHERE incoming.issue_id IS NULL
+    ORDER BY incoming.fingerprint
+    RETURNING id, fingerprint
+),
+grouped AS (
+    SELECT g.issue_id, sum(g.event_count) AS event_count,
+           max(g.last_seen) AS last_seen,
+           (array_agg(g.level ORDER BY severity_rank(g.level) DESC))[1] AS level,
+           (array_remove(array_agg(g.first_release ORDER BY g.first_seen),
+               NULL))[1] AS first_release,
+           (array_remove(array_agg(g.last_release ORDER BY g.last_seen DESC),
+               NULL))[1] AS last_release
+    FROM incoming AS g
+    WHERE g.issue_id IS NOT NULL
+    GROUP BY g.issue_id
+),
+updated AS (
+    UPDATE issues AS i SET
+        event_count = i.event_count + grouped.event_count,
+        last_seen = greatest(i.last_seen, grouped.last_seen),
+        level = CASE
+            WHEN severity_rank(grouped.level) > severity_rank(i.level) THEN grouped.level
+            ELSE i.level END,
+        status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END,
+        first_release = coalesce(i.first_release, grouped.first_release),
+        last_release = coalesce(grouped.last_release, i.last_release)
+    FROM grouped
+    WHERE i.project_id = %(project_id)s AND i.id = grouped.issue_id
+    RETURNING i.id
+),
+routed AS (
+    SELECT incoming.fingerprint, incoming.title, incoming.level, incoming.event_count,
+           incoming.first_seen, incoming.last_seen,
+           coalesce(incoming.issue_id, created.id) AS issue_id,
+           incoming.issue_id IS NULL AS new_issue
+    FROM incoming
+    LEFT JOIN created ON incoming.fingerprint = created.fingerprint
+),
+fingerprints AS (
+    INSERT INTO issue_fingerprints AS f (
+        project_id, fingerprint, issue_id, title, level, event_count, first_seen, last_seen
+    )
+    SELECT %(project_id)s AS project_id, routed.fingerprint, routed.issue_id, routed.title,
+           routed.level, routed.event_count, routed.first_seen, routed.last_seen
+    FROM routed
+    ORDER BY routed.fingerprint
+    ON CONFLICT (project_id, fingerprint) DO UPDATE SET
+        event_count = f.event_count + excluded.event_count,
+        last_seen = greatest(f.last_seen, excluded.last_seen),
+        level = CASE
+            WHEN severity_rank(excluded.level) > severity_rank(f.level) THEN excluded.level
+            ELSE f.level END
+    RETURNING 1
 )
-INSERT INTO issues AS i (
-    project_id, fingerprint, title, level, event_count, first_seen, last_seen,
-    first_release, last_release
-)
-SELECT %(project_id)s AS project_id, incoming.fingerprint, incoming.title, incoming.level,
-       incoming.event_count, incoming.first_seen, incoming.last_seen, incoming.first_release,
-       incoming.last_release
-FROM incoming
-ORDER BY incoming.fingerprint
-ON CONFLICT (project_id, fingerprint) DO UPDATE SET
-    event_count = i.event_count + excluded.event_count,
-    last_seen = greatest(i.last_seen, excluded.last_seen),
-    level = CASE
-        WHEN severity_rank(excluded.level) > severity_rank(i.level) THEN excluded.level
-        ELSE i.level END,
-    status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END,
-    first_release = coalesce(i.first_release, excluded.first_release),
-    last_release = coalesce(excluded.last_release, i.last_release)
-RETURNING i.id, i.fingerprint, (i.xmax = 0) AS new_issue"""
+SELECT routed.issue_id AS id, routed.fingerprint, routed.new_issue FROM routed"""
 
 UPSERT_TAGS_AND_COUNTS = """WITH tags AS (
     SELECT t.issue_id, t.tag_key, t.tag_value, t.times_seen, t.first_seen, t.last_seen,
@@ -254,7 +303,7 @@ def tags_and_counts(
         "hour_levels": a(k[2] for k in hours), "hour_counts": a(hours.values()),
         "new_issue_tag_rows": len(new_seen), "new_issue_hour_rows": len(new_hours),
         "opened_issues": sum(new for _, _, new in upserted),
-        "reopened_issues": sum(status == "resolved" for _, _, status in locked),
+        "reopened_issues": len({i for i, _, status in locked if status == "resolved"}),
         "pair_keys": a(k[0] for k in pairs), "pair_values": a(k[1] for k in pairs),
         "pair_starts": a(starts), "pair_ends": a(ends),
         "pair_event_ids": a(r.id for r in pair_rows),
@@ -337,9 +386,11 @@ def ingest_batch(
         cur.execute(LOCK_FINGERPRINTS, {"keys": lock_keys})
         cur.execute(LOCK_ISSUES, {"project_id": project_id, "fingerprints": keys})
         locked = cur.fetchall()
+        routes = {fp: issue_id for issue_id, fp, _ in locked}
         cur.execute(
             UPSERT_ISSUES,
             {"project_id": project_id, "fingerprints": keys,
+             "issue_ids": a(routes.get(k) for k in keys),
              "titles": a(titles[groups[k][0]] for k in keys), "levels": levels,
              "counts": a(len(groups[k]) for k in keys), "first_seen": a([now] * len(keys)),
              "last_seen": a([now] * len(keys)), "first_releases": a([None] * len(keys)),
@@ -377,7 +428,8 @@ def get_project_by_api_key(conn: psycopg.Connection[Any], key: str) -> tuple[Any
 
 ISSUE_FILTERS = """project_id = %(project_id)s
   AND (cast(%(status)s AS TEXT) IS NULL OR status = %(status)s)
-  AND (cast(%(level)s AS TEXT) IS NULL OR level = %(level)s)"""
+  AND (cast(%(level)s AS TEXT) IS NULL OR level = %(level)s)
+  AND merged_into IS NULL AND deleted_at IS NULL"""
 
 READS = {
     "list_issues": f"""SELECT * FROM issues
@@ -391,12 +443,19 @@ ORDER BY last_seen DESC, id DESC LIMIT %(page_size)s""",
     "count_issues_by_status": """SELECT status, issue_count FROM project_issue_counts
 WHERE project_id = %(project_id)s""",
     "top_issues": """SELECT * FROM issues WHERE project_id = %(project_id)s
+  AND merged_into IS NULL AND deleted_at IS NULL
 ORDER BY event_count DESC, id DESC LIMIT %(page_size)s""",
     "get_event": """SELECT * FROM events
 WHERE id = %(id)s AND project_id = %(project_id)s
   AND received_at >= %(not_before)s AND received_at < %(not_after)s""",
-    "list_events_for_issue": """SELECT * FROM events WHERE issue_id = %(issue_id)s
-ORDER BY received_at DESC, id DESC LIMIT %(page_size)s""",
+    "list_events_for_issue": """SELECT e.* FROM issues AS merged
+CROSS JOIN LATERAL (
+    SELECT one.* FROM events AS one
+    WHERE one.project_id = merged.project_id AND one.issue_id = merged.id
+    ORDER BY one.received_at DESC, one.id DESC LIMIT %(page_size)s
+) AS e
+WHERE merged.id = %(issue_id)s OR merged.merged_into = %(issue_id)s
+ORDER BY e.received_at DESC, e.id DESC LIMIT %(page_size)s""",
     "filter_events_by_tags": """SELECT * FROM filter_events_by_tags(
     %(project_id)s, %(tags)s, %(since)s, %(page_size)s
 )""",

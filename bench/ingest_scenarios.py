@@ -147,6 +147,8 @@ def write_batch(
         cur.execute(SQL.lock_fingerprints.sql, {"keys": _lock_keys(project_id, keys)})
         cur.execute(SQL.lock_issues.sql, {"project_id": project_id, "fingerprints": keys})
         locked = cur.fetchall()
+        routes = {fp: issue_id for issue_id, fp, _ in locked}
+        params["issue_ids"] = a(routes.get(k) for k in keys)
         cur.execute(SQL.upsert_issues.sql, params)
         upserted = cur.fetchall()
         issue_ids = {fp: issue_id for issue_id, fp, _ in upserted}

@@ -44,6 +44,7 @@ __all__ = [
     "FacetValue",
     "IngestedEvent",
     "Issue",
+    "IssueFingerprint",
     "IssuePage",
     "IssueStatus",
     "OrgMembership",
@@ -301,6 +302,19 @@ class Issue(_Row):
     merged_into: UUID | None = None
     #: Set when the issue was deleted: hidden from every read.
     deleted_at: AwareDatetime | None = None
+
+
+class IssueFingerprint(_Row):
+    """One fingerprint of an issue (``list_issue_fingerprints``), with its own
+    counts: the events it grouped into whichever issue held it."""
+
+    fingerprint: str
+    issue_id: UUID
+    title: str  # its first event's
+    level: Severity  # the most severe of its events
+    event_count: int
+    first_seen: AwareDatetime
+    last_seen: AwareDatetime
 
 
 # --- the tag store -------------------------------------------------------------

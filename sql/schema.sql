@@ -198,6 +198,7 @@ CREATE TABLE public.issues (
     assigned_to uuid,
     first_release text,
     last_release text,
+    merged_into uuid,
     deleted_at timestamp with time zone,
     CONSTRAINT issues_level_check CHECK ((level = ANY (ARRAY['fatal'::text, 'error'::text, 'warning'::text, 'info'::text, 'debug'::text]))),
     CONSTRAINT issues_status_check CHECK ((status = ANY (ARRAY['unresolved'::text, 'resolved'::text, 'archived'::text])))
@@ -207,14 +208,15 @@ COMMENT ON TABLE public.issues IS 'Events grouped by (project, fingerprint), wit
 COMMENT ON COLUMN public.issues.level IS 'The most severe level of its events (severity_rank).';
 COMMENT ON COLUMN public.issues.event_count IS 'Events received, ever: it keeps counting the events of dropped partitions.';
 COMMENT ON COLUMN public.issues.first_release IS 'The first release the issue was seen in (Sentry path), so that "resolved in the next release" can be built on top; last_release the latest.';
+COMMENT ON COLUMN public.issues.merged_into IS 'Set on an issue merged into another (merge_issues): the target''s id. The row stays, hidden from every list, so that the id still answers and its events keep their issue_id; the target''s reads include them.';
+COMMENT ON COLUMN public.issues.deleted_at IS 'Set when the issue was deleted: hidden at once, its rows removed in chunks.';
 
 ALTER TABLE public.issues
     ADD CONSTRAINT issues_pkey PRIMARY KEY (project_id, id);
-ALTER TABLE public.issues
-    ADD CONSTRAINT issues_project_id_fingerprint_key UNIQUE (project_id, fingerprint);
 
 CREATE INDEX idx_issues_deleted ON public.issues USING btree (project_id, deleted_at) WHERE (deleted_at IS NOT NULL);
 CREATE INDEX idx_issues_id ON public.issues USING btree (id);
+CREATE INDEX idx_issues_merged_into ON public.issues USING btree (merged_into) WHERE (merged_into IS NOT NULL);
 CREATE INDEX idx_issues_project_event_count ON public.issues USING btree (project_id, event_count DESC, id DESC);
 CREATE INDEX idx_issues_project_first_seen ON public.issues USING btree (project_id, first_seen DESC, id DESC);
 CREATE INDEX idx_issues_project_last_seen ON public.issues USING btree (project_id, last_seen DESC, id DESC);
@@ -516,6 +518,32 @@ ALTER TABLE public.event_tags
 
 CREATE TABLE public.event_tags_default PARTITION OF public.event_tags DEFAULT;
 COMMENT ON TABLE public.event_tags_default IS 'Rows whose day has no partition yet, as events_default for events.';
+
+
+-- issue_fingerprints ---------------------------------------------------------
+
+CREATE TABLE public.issue_fingerprints (
+    project_id uuid NOT NULL,
+    fingerprint text NOT NULL,
+    issue_id uuid NOT NULL,
+    title text NOT NULL,
+    level text NOT NULL,
+    event_count integer NOT NULL,
+    first_seen timestamp with time zone NOT NULL,
+    last_seen timestamp with time zone NOT NULL,
+    CONSTRAINT issue_fingerprints_level_check CHECK ((level = ANY (ARRAY['fatal'::text, 'error'::text, 'warning'::text, 'info'::text, 'debug'::text])))
+)
+WITH (fillfactor='80');
+
+COMMENT ON TABLE public.issue_fingerprints IS 'Which issue each fingerprint of a project belongs to (the write path routes events by it; merge and unmerge repoint rows), with the fingerprint''s own running counts: its events, most severe level, first and last seen, and the title of its first event. fillfactor 80: every batch updates its rows.';
+
+ALTER TABLE public.issue_fingerprints
+    ADD CONSTRAINT issue_fingerprints_pkey PRIMARY KEY (project_id, fingerprint);
+
+CREATE INDEX idx_issue_fingerprints_issue ON public.issue_fingerprints USING btree (project_id, issue_id);
+
+ALTER TABLE public.issue_fingerprints
+    ADD CONSTRAINT issue_fingerprints_issue_fkey FOREIGN KEY (project_id, issue_id) REFERENCES public.issues(project_id, id) ON DELETE CASCADE;
 
 
 -- project_rate_limits --------------------------------------------------------
@@ -1047,6 +1075,7 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_tags TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_tags_default TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.events_default TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ingest_batches TO mesher_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_fingerprints TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_hourly_counts TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_tag_values TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issues TO mesher_app;

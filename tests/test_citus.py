@@ -32,7 +32,8 @@ REFERENCE = {"organizations", "users", "projects", "api_keys", "org_memberships"
 DISTRIBUTED = {
     "issues", "events", "alert_rules", "alerts", "ingest_batches", "sentry_event_ids",
     "issue_tag_values", "project_tag_values", "project_hourly_counts", "issue_hourly_counts",
-    "project_issue_counts", "event_tags",
+    "project_issue_counts", "event_tags", "issue_fingerprints", "project_rate_limits",
+    "project_outcomes",
 }  # fmt: skip
 
 NOW = dt.datetime.now(dt.UTC)
@@ -69,6 +70,11 @@ SAMPLES: dict[str, Any] = {
     "pair_keys": ["k"], "pair_values": ["v"], "pair_starts": [1], "pair_ends": [1],
     "pair_event_ids": [SOME_ID], "pair_received_ats": [NOW], "keep_days": 5,
     "retention_days": 5,
+    "target_id": SOME_ID, "source_ids": [uuid.UUID(int=1)], "from_issue_ids": [SOME_ID],
+    "new_issue_id": SOME_ID, "old_issue_id": SOME_ID, "old_rollup_id": SOME_ID,
+    "new_rollup_id": uuid.UUID(int=1), "chunk_size": 10,
+    "categories": ["error"], "outcomes": ["accepted"], "reasons": [""], "quantities": [1],
+    "hour_start": NOW, "events_per_minute": 5, "max_rows": 10,
 }  # fmt: skip
 
 

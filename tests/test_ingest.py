@@ -132,8 +132,12 @@ def test_one_upsert_per_fingerprint(conn: Conn, owner_conn: Conn, project_id: uu
     writes = Counter(
         n.removeprefix("issue write: ") for n in notices if n.startswith("issue write: ")
     )
-    # one statement per batch; per batch one row per fingerprint, not per event
-    assert sorted(writes.items()) == [("ROW INSERT", 2), ("ROW UPDATE", 2), ("STATEMENT INSERT", 2)]
+    # per batch one row per fingerprint, not per event; at most one INSERT
+    # statement per batch (the second batch's issues all exist: on Citus an
+    # INSERT of no row reaches no shard, and fires no statement trigger)
+    assert (writes["ROW INSERT"], writes["ROW UPDATE"]) == (2, 2)
+    assert writes["STATEMENT INSERT"] in (1, 2)
+    assert set(writes) == {"ROW INSERT", "ROW UPDATE", "STATEMENT INSERT"}
     counts = conn.execute("SELECT event_count FROM issues ORDER BY 1").fetchall()
     assert counts == [(100,), (100,)]
 

@@ -6,11 +6,14 @@ the caller's open transaction, else a transaction of its own, committed on
 success):
 
 1. take an advisory lock per fingerprint, in one global order, so that
-   concurrent batches sharing fingerprints queue rather than deadlock; lock
-   the batch's existing issues and note which are resolved;
-2. upsert one issue row per distinct fingerprint, adding the number of
-   events (``event_count + n``), moving ``last_seen``, and regressing a
-   resolved issue to unresolved (an archived one stays archived);
+   concurrent batches sharing fingerprints queue rather than deadlock; route
+   each fingerprint to its issue (``issue_fingerprints``: merges and
+   unmerges repoint them), lock those issues in id order and note which are
+   resolved;
+2. insert an issue per new fingerprint, and update each existing issue once,
+   adding the number of events (``event_count + n``), moving ``last_seen``,
+   and regressing a resolved issue to unresolved (an archived one stays
+   archived); each fingerprint's own counts likewise;
 3. COPY the events (a single event is INSERTed: one round trip instead of
    three) as ``mesher._rows.EventRow``s, which name the columns of both
    statements, their JSONB columns as the JSON text each payload made once
@@ -281,10 +284,14 @@ async def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[
     """Steps 1-4 of the module docstring, inside the caller's transaction."""
     params = _issue_params(project_id, events)
     await _q.ingest.lock_fingerprints(conn, keys=_lock_keys(project_id, params["fingerprints"]))
-    # Lock the existing issues: their status before this batch says which
-    # ones regress, and cannot change until the batch commits.
+    # Route the batch and lock its existing issues: their status before this
+    # batch says which ones regress, and cannot change until it commits.
     locked = _q.ingest.lock_issues(conn, project_id=project_id, fingerprints=params["fingerprints"])
-    resolved = {row["fingerprint"] async for row in locked if row["status"] == "resolved"}
+    routes = {row["fingerprint"]: row async for row in locked}
+    resolved = {fp for fp, row in routes.items() if row["status"] == "resolved"}
+    params["issue_ids"] = BinaryArray(
+        routes[fp]["id"] if fp in routes else None for fp in params["fingerprints"]
+    )
     issues = {row["fingerprint"]: row async for row in _q.ingest.upsert_issues(conn, **params)}
     rows = [e.row._replace(issue_id=issues[e.row.fingerprint]["id"]) for e in events]
     async with conn.cursor() as cur:
@@ -304,7 +311,9 @@ async def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[
             {row["id"] for row in issues.values() if row["new_issue"]},
         ),
         opened_issues=sum(row["new_issue"] for row in issues.values()),
-        reopened_issues=len(resolved),  # every resolved issue of the batch reopens
+        # every resolved issue of the batch reopens (once, whatever its
+        # fingerprints)
+        reopened_issues=len({routes[fp]["id"] for fp in resolved}),
     )
     return [
         IngestedEvent(

@@ -69,7 +69,8 @@ DECLARE
     project_tables CONSTANT TEXT[] := ARRAY[
         'issues', 'events', 'alert_rules', 'alerts', 'ingest_batches', 'sentry_event_ids',
         'issue_tag_values', 'project_tag_values', 'project_hourly_counts', 'issue_hourly_counts',
-        'project_issue_counts', 'event_tags', 'project_rate_limits', 'project_outcomes'
+        'project_issue_counts', 'event_tags', 'project_rate_limits', 'project_outcomes',
+        'issue_fingerprints'
     ];
     placed TEXT[] := '{}';
     table_name TEXT;

@@ -9,30 +9,40 @@
 SELECT lock_fingerprints(cast(:keys AS BIGINT[])) AS locks_taken;
 
 -- name: lock_issues(project_id, fingerprints)
--- Locks a batch's existing issues and returns their status before the batch,
--- which tells upsert_issues' caller which issues regress (a concurrent
--- resolve_issue cannot slip in between). Served by
--- issues_project_id_fingerprint_key.
+-- Routes a batch: the issue of each of its fingerprints that has one
+-- (issue_fingerprints pkey, then issues_pkey), locked, in issue id order
+-- (several fingerprints may share an issue, and batches that share no
+-- fingerprint may share issues: one global order keeps them from
+-- deadlocking), with its status before the batch, which tells upsert_issues'
+-- caller which issues regress (a concurrent resolve_issue cannot slip in
+-- between). A fingerprint without a row starts a new issue. The fingerprint
+-- locks, taken before, keep merge and unmerge from repointing these rows
+-- until the batch commits.
 SELECT
-    id,
-    fingerprint,
-    status
-FROM issues
-WHERE project_id = :project_id AND fingerprint = any(cast(:fingerprints AS TEXT[]))
-ORDER BY fingerprint
-FOR UPDATE;
+    i.id,
+    f.fingerprint,
+    i.status
+FROM issue_fingerprints AS f
+INNER JOIN issues AS i ON f.project_id = i.project_id AND f.issue_id = i.id
+WHERE f.project_id = :project_id AND f.fingerprint = any(cast(:fingerprints AS TEXT[]))
+ORDER BY i.id, f.fingerprint
+FOR UPDATE OF i;
 
--- name: upsert_issues(project_id, fingerprints, titles, levels, counts, first_seen, last_seen, first_releases, last_releases)
--- The write path's one issue statement per batch: one row per distinct
--- fingerprint (parallel arrays, sorted by fingerprint). A new issue starts at
--- the batch's count; an existing one adds it, moves last_seen, keeps the most
--- severe level (severity_rank orders them) and its first release, takes the
--- batch's latest release, and regresses from resolved to unresolved
--- (archived stays archived). Returns each issue's id and whether this
--- statement created it. Served by issues_project_id_fingerprint_key.
+-- name: upsert_issues(project_id, fingerprints, issue_ids, titles, levels, counts, first_seen, last_seen, first_releases, last_releases)
+-- The write path's one issue statement per batch: one entry per distinct
+-- fingerprint (parallel arrays, sorted by fingerprint), with its issue from
+-- lock_issues (NULL: none yet). A fingerprint without an issue starts one at
+-- the batch's count. An existing issue adds the counts of its fingerprints,
+-- moves last_seen, keeps the most severe level (severity_rank orders them)
+-- and its first release, takes the batch's latest release, and regresses
+-- from resolved to unresolved (archived stays archived). Every fingerprint's
+-- row of issue_fingerprints gets its own counts the same way (inserted for a
+-- new one). Returns each fingerprint's issue id and whether this statement
+-- created it. Served by issues_pkey and issue_fingerprints_pkey.
 WITH incoming AS (
     SELECT
         t.fingerprint,
+        t.issue_id,
         t.title,
         t.level,
         t.event_count,
@@ -42,6 +52,7 @@ WITH incoming AS (
         t.last_release
     FROM unnest(
         cast(:fingerprints AS TEXT[]),
+        cast(:issue_ids AS UUID[]),
         cast(:titles AS TEXT[]),
         cast(:levels AS TEXT[]),
         cast(:counts AS INTEGER[]),
@@ -50,38 +61,107 @@ WITH incoming AS (
         cast(:first_releases AS TEXT[]),
         cast(:last_releases AS TEXT[])
     ) AS t (
-        fingerprint, title, level, event_count, first_seen, last_seen, first_release, last_release
+        fingerprint, issue_id, title, level, event_count, first_seen, last_seen,
+        first_release, last_release
     )
-)
+),
 
-INSERT INTO issues AS i (
-    project_id, fingerprint, title, level, event_count, first_seen, last_seen,
-    first_release, last_release
-)
-SELECT
-    :project_id AS project_id,
-    incoming.fingerprint,
-    incoming.title,
-    incoming.level,
-    incoming.event_count,
-    incoming.first_seen,
-    incoming.last_seen,
-    incoming.first_release,
-    incoming.last_release
-FROM incoming
-ORDER BY incoming.fingerprint
-ON CONFLICT (project_id, fingerprint) DO UPDATE
+created AS (
+    INSERT INTO issues (
+        project_id, fingerprint, title, level, event_count, first_seen, last_seen,
+        first_release, last_release
+    )
+    SELECT
+        :project_id AS project_id,
+        incoming.fingerprint,
+        incoming.title,
+        incoming.level,
+        incoming.event_count,
+        incoming.first_seen,
+        incoming.last_seen,
+        incoming.first_release,
+        incoming.last_release
+    FROM incoming
+    WHERE incoming.issue_id IS NULL
+    ORDER BY incoming.fingerprint
+    RETURNING id, fingerprint
+),
+
+grouped AS (
+    SELECT
+        g.issue_id,
+        sum(g.event_count) AS event_count,
+        max(g.last_seen) AS last_seen,
+        (array_agg(g.level ORDER BY severity_rank(g.level) DESC))[1] AS level,
+        (array_remove(array_agg(g.first_release ORDER BY g.first_seen), NULL))[1] AS first_release,
+        (array_remove(array_agg(g.last_release ORDER BY g.last_seen DESC), NULL))[1] AS last_release
+    FROM incoming AS g
+    WHERE g.issue_id IS NOT NULL
+    GROUP BY g.issue_id
+),
+
+updated AS (
+    UPDATE issues AS i
     SET
-        event_count = i.event_count + excluded.event_count,
-        last_seen = greatest(i.last_seen, excluded.last_seen),
+        event_count = i.event_count + grouped.event_count,
+        last_seen = greatest(i.last_seen, grouped.last_seen),
         level = CASE
-            WHEN severity_rank(excluded.level) > severity_rank(i.level) THEN excluded.level
+            WHEN severity_rank(grouped.level) > severity_rank(i.level) THEN grouped.level
             ELSE i.level
         END,
         status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END,
-        first_release = coalesce(i.first_release, excluded.first_release),
-        last_release = coalesce(excluded.last_release, i.last_release)
-RETURNING i.id, i.fingerprint, (i.xmax = 0) AS new_issue;
+        first_release = coalesce(i.first_release, grouped.first_release),
+        last_release = coalesce(grouped.last_release, i.last_release)
+    FROM grouped
+    WHERE i.project_id = :project_id AND i.id = grouped.issue_id
+    RETURNING i.id
+),
+
+routed AS (
+    SELECT
+        incoming.fingerprint,
+        incoming.title,
+        incoming.level,
+        incoming.event_count,
+        incoming.first_seen,
+        incoming.last_seen,
+        coalesce(incoming.issue_id, created.id) AS issue_id,
+        incoming.issue_id IS NULL AS new_issue
+    FROM incoming
+    LEFT JOIN created ON incoming.fingerprint = created.fingerprint
+),
+
+fingerprints AS (
+    INSERT INTO issue_fingerprints AS f (
+        project_id, fingerprint, issue_id, title, level, event_count, first_seen, last_seen
+    )
+    SELECT
+        :project_id AS project_id,
+        routed.fingerprint,
+        routed.issue_id,
+        routed.title,
+        routed.level,
+        routed.event_count,
+        routed.first_seen,
+        routed.last_seen
+    FROM routed
+    ORDER BY routed.fingerprint
+    ON CONFLICT (project_id, fingerprint) DO UPDATE
+        SET
+            event_count = f.event_count + excluded.event_count,
+            last_seen = greatest(f.last_seen, excluded.last_seen),
+            level = CASE
+                WHEN severity_rank(excluded.level) > severity_rank(f.level) THEN excluded.level
+                ELSE f.level
+            END
+    RETURNING 1
+)
+
+SELECT
+    routed.issue_id AS id,
+    routed.fingerprint,
+    routed.new_issue
+FROM routed;
 
 -- name: claim_ingest_batch(project_id, idempotency_key, request_digest)^
 -- Claims an idempotency key for this call (ingest_batches pkey). No row back
@@ -166,14 +246,14 @@ RETURNING s.client_event_id;
 -- inserted without the upsert's check for a conflicting row (which costs
 -- about half of an insert). The status counts take the batch's new issues
 -- (opened_issues, from upsert_issues) and the resolved ones it reopened
--- (reopened_issues, from lock_issues); a status row is touched only when its
--- count changes. Each table gets one upsert that adds the counts, its rows
+-- (reopened_issues: the resolved issues lock_issues found); a status row
+-- is touched only when its count changes. Each table gets one upsert that adds the counts, its rows
 -- sorted by key (and the per-issue tables an insert of the new issues' rows,
 -- which no other batch can touch), and the tables are upserted in the order
 -- of the SELECT below: concurrent batches lock shared rows (a project's
 -- hour, its common tag values, its status counts) in one global order and
--- never deadlock. The issue rows are the batch's own: its fingerprint locks
--- already keep other batches away from them. Returns how many rows each
+-- never deadlock. The issue rows are the batch's own: it holds its issues'
+-- row locks (lock_issues) until it commits. Returns how many rows each
 -- table got. Served by the five primary keys; event_tags rows are only
 -- inserted (each is its batch's own), in no particular order.
 WITH tags AS (

@@ -2,19 +2,35 @@
 -- the table's columns, in its order, are the row's one definition. models.Issue
 -- has the same fields in the same order (tests/test_rows.py), which
 -- _results.issue_from_row needs.
+--
+-- Hidden issues: a merged source (merged_into set) and a deleted issue
+-- (deleted_at set) keep their rows, but no read, list or count shows them.
+-- get_issue on a merged source answers its target; the status changes and
+-- assignments act on the target too.
 
 -- name: get_issue(id)^
--- One issue by id (primary key).
-SELECT *  -- noqa: AM04
-FROM issues
-WHERE id = :id;
+-- One issue by id, or the issue it was merged into (idx_issues_id, twice);
+-- none for a deleted one.
+SELECT i.*  -- noqa: AM04
+FROM issues AS given
+INNER JOIN issues AS i
+    ON given.project_id = i.project_id AND coalesce(given.merged_into, given.id) = i.id
+WHERE given.id = :id AND i.merged_into IS NULL AND i.deleted_at IS NULL;  -- noqa: RF02
 
 -- name: get_issue_in_project(project_id, id)^
 -- One issue by id, only if it belongs to the project: the project-scoped
--- (single-shard on Citus) variant of get_issue. Primary key (issues_pkey).
-SELECT *  -- noqa: AM04
-FROM issues
-WHERE project_id = :project_id AND id = :id;
+-- (single-shard on Citus) variant of get_issue. Primary key (issues_pkey),
+-- twice.
+SELECT i.*  -- noqa: AM04
+FROM issues AS given
+INNER JOIN issues AS i
+    ON given.project_id = i.project_id AND coalesce(given.merged_into, given.id) = i.id
+WHERE
+    given.project_id = :project_id
+    AND given.id = :id  -- noqa: RF02
+    AND i.project_id = :project_id
+    AND i.merged_into IS NULL
+    AND i.deleted_at IS NULL;
 
 -- name: list_issues(project_id, status, level, page_size)
 -- The first page of a project's issues, most recently seen first, optionally
@@ -25,6 +41,8 @@ WHERE
     project_id = :project_id
     AND (cast(:status AS TEXT) IS NULL OR status = :status)
     AND (cast(:level AS TEXT) IS NULL OR level = :level)
+    AND merged_into IS NULL
+    AND deleted_at IS NULL
 ORDER BY last_seen DESC, id DESC
 LIMIT :page_size;
 
@@ -38,6 +56,8 @@ WHERE
     project_id = :project_id
     AND (cast(:status AS TEXT) IS NULL OR status = :status)
     AND (cast(:level AS TEXT) IS NULL OR level = :level)
+    AND merged_into IS NULL
+    AND deleted_at IS NULL
     AND last_seen <= :after_last_seen
     AND (last_seen, id) < (:after_last_seen, cast(:after_id AS UUID))
 ORDER BY last_seen DESC, id DESC
@@ -46,25 +66,34 @@ LIMIT :page_size;
 -- name: set_issue_status(project_id, id, new_status)^
 -- Sets an issue's status (resolve, archive, unresolve) and moves it between
 -- its project's counts per status (project_issue_counts, migration 0014);
--- returns the updated row, none if the issue does not exist or belongs to
--- another project. The old status is read under the issue's row lock
+-- returns the updated row, none if the issue does not exist, is deleted or
+-- belongs to another project (a merged id: its target's). The old status is read under the issue's row lock
 -- (FOR UPDATE waits for a concurrent change and reads its result), and the
 -- UPDATE joins it so that it runs after; the counts stay exact. Setting the
 -- status an issue has already changes no count. Primary keys of issues and
 -- project_issue_counts; one shard on Citus. The lookups by id alone
 -- (resolve_issue without project_id) find the project with get_issue first.
 WITH old AS (
-    SELECT status
-    FROM issues
-    WHERE project_id = :project_id AND id = :id
-    FOR UPDATE
+    SELECT
+        i.id,
+        i.status
+    FROM issues AS given
+    INNER JOIN issues AS i
+        ON given.project_id = i.project_id AND coalesce(given.merged_into, given.id) = i.id
+    WHERE
+        given.project_id = :project_id
+        AND given.id = :id  -- noqa: RF02
+        AND i.project_id = :project_id
+        AND i.merged_into IS NULL
+        AND i.deleted_at IS NULL
+    FOR UPDATE OF i
 ),
 
 changed AS (
     UPDATE issues AS i
     SET status = :new_status
     FROM old
-    WHERE i.project_id = :project_id AND i.id = :id
+    WHERE i.project_id = :project_id AND i.id = old.id
     RETURNING i.*
 ),
 
@@ -94,7 +123,13 @@ FROM changed;
 -- issues_assigned_to_fkey.
 UPDATE issues
 SET assigned_to = :user_id
-WHERE id = :id
+WHERE
+    id = (
+        SELECT coalesce(given.merged_into, given.id) FROM issues AS given
+        WHERE given.id = :id
+    )
+    AND merged_into IS NULL
+    AND deleted_at IS NULL
 RETURNING *;
 
 -- name: assign_issue_in_project(project_id, id, user_id)^
@@ -102,13 +137,22 @@ RETURNING *;
 -- does not exist or belongs to another project. Primary key (issues_pkey).
 UPDATE issues
 SET assigned_to = :user_id
-WHERE project_id = :project_id AND id = :id
+WHERE
+    project_id = :project_id
+    AND id = (
+        SELECT coalesce(given.merged_into, given.id)
+        FROM issues AS given
+        WHERE given.project_id = :project_id AND given.id = :id
+    )
+    AND merged_into IS NULL
+    AND deleted_at IS NULL
 RETURNING *;
 
 -- name: count_issues_by_status(project_id)
 -- Issue counts per status for a project: its rows of project_issue_counts
 -- (migration 0014; primary key), kept by the write path and
--- set_issue_status. A status with no issues may have no row or a 0.
+-- set_issue_status, merge_issues and unmerge_issue; a hidden issue is in no
+-- count. A status with no issues may have no row or a 0.
 SELECT
     status,
     issue_count
@@ -119,7 +163,7 @@ WHERE project_id = :project_id;
 -- A project's issues with the most events (idx_issues_project_event_count).
 SELECT *  -- noqa: AM04
 FROM issues
-WHERE project_id = :project_id
+WHERE project_id = :project_id AND merged_into IS NULL AND deleted_at IS NULL
 ORDER BY event_count DESC, id DESC
 LIMIT :page_size;
 

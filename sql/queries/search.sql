@@ -34,6 +34,8 @@
 -- the project's issues when they match few. Nothing reads events, so the
 -- cost does not grow with them.
 --
+-- Merged sources and deleted issues (merged_into, deleted_at) never match.
+--
 -- The first page passes no cursor: the bound is then (infinity, or the
 -- largest INTEGER for event_count, and the largest UUID), above every row
 -- (ids are UUIDv7s, never ffffffff-...).
@@ -56,6 +58,8 @@ SELECT *  -- noqa: AM04
 FROM issues AS i
 WHERE
     project_id = :project_id
+    AND merged_into IS NULL
+    AND deleted_at IS NULL
     AND (cast(:statuses AS TEXT[]) IS NULL OR status = any(cast(:statuses AS TEXT[])))
     AND (cast(:levels AS TEXT[]) IS NULL OR level = any(cast(:levels AS TEXT[])))
     AND (cast(:assigned AS BOOLEAN) IS NULL OR (assigned_to IS NOT NULL) = :assigned)
@@ -115,6 +119,8 @@ SELECT *  -- noqa: AM04
 FROM issues AS i
 WHERE
     project_id = :project_id
+    AND merged_into IS NULL
+    AND deleted_at IS NULL
     AND (cast(:statuses AS TEXT[]) IS NULL OR status = any(cast(:statuses AS TEXT[])))
     AND (cast(:levels AS TEXT[]) IS NULL OR level = any(cast(:levels AS TEXT[])))
     AND (cast(:assigned AS BOOLEAN) IS NULL OR (assigned_to IS NOT NULL) = :assigned)
@@ -174,6 +180,8 @@ SELECT *  -- noqa: AM04
 FROM issues AS i
 WHERE
     project_id = :project_id
+    AND merged_into IS NULL
+    AND deleted_at IS NULL
     AND (cast(:statuses AS TEXT[]) IS NULL OR status = any(cast(:statuses AS TEXT[])))
     AND (cast(:levels AS TEXT[]) IS NULL OR level = any(cast(:levels AS TEXT[])))
     AND (cast(:assigned AS BOOLEAN) IS NULL OR (assigned_to IS NOT NULL) = :assigned)

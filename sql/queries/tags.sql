@@ -4,16 +4,19 @@
 -- first and last times, how many distinct values it has and how many of the
 -- issue's events carry it, and the issue's event count (for each value's
 -- share). One row per value, in key order, then most seen first; a single
--- row with NULL tag columns for an issue without tags, none for no issue.
--- The issue by idx_issues_id, its tags as a range of issue_tag_values_pkey
+-- row with NULL tag columns for an issue without tags, none for no issue
+-- (or a deleted one; a merged id gives its target's facets, which hold its
+-- own). The issue by idx_issues_id, its tags as a range of issue_tag_values_pkey
 -- (read whole: the cost follows the issue's distinct values).
 WITH issue AS (
     SELECT
-        project_id,
-        id,
-        event_count
-    FROM issues
-    WHERE id = :issue_id
+        i.project_id,
+        i.id,
+        i.event_count
+    FROM issues AS given
+    INNER JOIN issues AS i
+        ON given.project_id = i.project_id AND coalesce(given.merged_into, given.id) = i.id
+    WHERE given.id = :issue_id AND i.merged_into IS NULL AND i.deleted_at IS NULL
 ),
 
 ranked AS (
@@ -30,7 +33,6 @@ ranked AS (
         ) AS value_rank
     FROM issue_tag_values AS t
     INNER JOIN issue ON t.project_id = issue.project_id AND t.issue_id = issue.id
-    WHERE t.issue_id = :issue_id
 )
 
 SELECT
@@ -53,11 +55,18 @@ ORDER BY ranked.tag_key, ranked.value_rank;
 -- parameter itself, which is what routes each part on Citus.
 WITH issue AS (
     SELECT
-        project_id,
-        id,
-        event_count
-    FROM issues
-    WHERE project_id = :project_id AND id = :issue_id
+        i.project_id,
+        i.id,
+        i.event_count
+    FROM issues AS given
+    INNER JOIN issues AS i
+        ON given.project_id = i.project_id AND coalesce(given.merged_into, given.id) = i.id
+    WHERE
+        given.project_id = :project_id
+        AND given.id = :issue_id
+        AND i.project_id = :project_id
+        AND i.merged_into IS NULL
+        AND i.deleted_at IS NULL
 ),
 
 ranked AS (
@@ -74,7 +83,7 @@ ranked AS (
         ) AS value_rank
     FROM issue_tag_values AS t
     INNER JOIN issue ON t.project_id = issue.project_id AND t.issue_id = issue.id
-    WHERE t.project_id = :project_id AND t.issue_id = :issue_id
+    WHERE t.project_id = :project_id
 )
 
 SELECT

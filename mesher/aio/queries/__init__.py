@@ -42,6 +42,7 @@ from .events import (
     level_breakdown,
     list_events_for_issue,
 )
+from .fingerprints import list_issue_fingerprints, merge_issues, unmerge_issue
 from .issues import (
     archive_issue,
     assign_issue,
@@ -101,10 +102,12 @@ __all__ = [
     "list_alerts",
     "list_api_keys",
     "list_events_for_issue",
+    "list_issue_fingerprints",
     "list_issues",
     "list_orgs",
     "list_project_rate_limits",
     "list_projects_by_org",
+    "merge_issues",
     "project_outcomes",
     "project_tag_keys",
     "project_tag_values",
@@ -117,6 +120,7 @@ __all__ = [
     "set_project_rate_limit",
     "set_project_retention",
     "top_issues",
+    "unmerge_issue",
     "unresolve_issue",
     "validate_session",
 ]

@@ -1,0 +1,226 @@
+"""Fingerprints and their issues: merge and unmerge (sql/queries/fingerprints.sql).
+
+An issue has one or more fingerprints (``issue_fingerprints``); the write path
+routes each new event by its fingerprint's current issue. ``merge_issues``
+joins issues in one statement whose cost follows their fingerprints and
+rollup rows: no event is rewritten, and the reads of the target's events
+include its sources'. ``unmerge_issue`` moves fingerprints to a new issue at
+once, then their past events in short transactions of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from uuid import UUID
+
+from psycopg import pq
+
+from ..._args import uuid_arg
+from ..._results import found, issue_from_row, trusted
+from ...errors import Conflict, InvalidInput, NotFound, translate_errors
+from ...ingest import _lock_keys  # a pure function: the sync module serves both
+from ...limits import MAX_PAGE
+from ...models import Issue, IssueFingerprint, Severity
+from ._common import Conn, q
+
+__all__ = ["list_issue_fingerprints", "merge_issues", "unmerge_issue"]
+
+#: Events an unmerge moves per transaction: each one holds its locks for a
+#: few tens of milliseconds, far under a second.
+UNMERGE_CHUNK = 2000
+
+
+def _ids(value: Any, name: str) -> list[UUID]:
+    """Distinct issue ids, in the order given, at least one and at most MAX_PAGE."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidInput(f"{name} must be a list of issue ids")
+    ids: dict[UUID, None] = {}
+    for index, item in enumerate(value):
+        if index >= MAX_PAGE:
+            raise InvalidInput(f"{name} holds at most {MAX_PAGE} ids")
+        ids[uuid_arg(item, f"{name} item {index}")] = None
+    if not ids:
+        raise InvalidInput(f"{name} must name at least one issue")
+    return list(ids)
+
+
+def _fingerprints(value: Any) -> list[str]:
+    """Distinct fingerprints, sorted, at least one and at most MAX_PAGE."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidInput("fingerprints must be a list of strings")
+    items = list(value)
+    if not items or len(items) > MAX_PAGE:
+        raise InvalidInput(f"fingerprints must hold 1 to {MAX_PAGE} fingerprints")
+    if not all(isinstance(fp, str) for fp in items):
+        raise InvalidInput("fingerprints must be a list of strings")
+    return sorted(set(items))
+
+
+def _check_live(locked: dict[UUID, dict[str, Any]], ids: list[UUID]) -> None:
+    for issue_id in ids:
+        row = locked.get(issue_id)
+        if row is None or row["deleted_at"] is not None:
+            raise NotFound(f"issue {issue_id} not found")
+        if row["merged_into"] is not None:
+            raise Conflict(f"issue {issue_id} was merged into {row['merged_into']}")
+
+
+@translate_errors
+async def list_issue_fingerprints(
+    conn: Conn, project_id: UUID | str, issue_id: UUID | str
+) -> list[IssueFingerprint]:
+    """An issue's fingerprints (a merged id: its target's), each with its own
+    event count, first and last seen, the most events first; ``NotFound`` for
+    no issue of the project, or a deleted one."""
+    rows = q.fingerprints.list_issue_fingerprints(
+        conn, project_id=uuid_arg(project_id, "project_id"), issue_id=uuid_arg(issue_id, "issue_id")
+    )
+    items = []
+    async for row in rows:
+        row["level"] = Severity(row["level"])
+        items.append(trusted(IssueFingerprint, row))
+    if not items:
+        raise NotFound(f"issue {issue_id} not found")
+    return items
+
+
+@translate_errors
+async def merge_issues(
+    conn: Conn,
+    project_id: UUID | str,
+    target_id: UUID | str,
+    source_ids: Iterable[UUID | str],
+) -> Issue:
+    """Merge issues of a project into ``target_id`` and return it, updated:
+    its event count the sum, first seen the earliest, last seen the latest,
+    its level the most severe. The sources' fingerprints, tag values and
+    hourly counts become the target's; its event reads include theirs; the
+    sources leave every list and count, and ``get_issue`` on one answers the
+    target. New events of their fingerprints land in the target.
+
+    Runs in one transaction (a savepoint inside the caller's). ``NotFound``
+    for an issue that is not the project's or was deleted, ``Conflict`` for
+    one merged already, ``InvalidInput`` for a target among the sources; a
+    merge that meets a concurrent merge of the same issues raises
+    ``Conflict`` and changes nothing: retry it."""
+    pid = uuid_arg(project_id, "project_id")
+    target = uuid_arg(target_id, "target_id")
+    sources = _ids(source_ids, "source_ids")
+    if target in sources:
+        raise InvalidInput("source_ids must not hold target_id")
+    async with conn.transaction():
+        fps = [
+            row["fingerprint"]
+            async for row in q.fingerprints.fingerprints_of_issues(
+                conn, project_id=pid, issue_ids=sources
+            )
+        ]
+        await q.ingest.lock_fingerprints(conn, keys=_lock_keys(pid, fps))
+        locked = {
+            row["id"]: row
+            async for row in q.fingerprints.lock_issues_for_change(
+                conn, project_id=pid, issue_ids=[target, *sources]
+            )
+        }
+        _check_live(locked, [target, *sources])
+        now = q.fingerprints.fingerprints_of_issues(conn, project_id=pid, issue_ids=sources)
+        if [row["fingerprint"] async for row in now] != fps:
+            raise Conflict("the issues changed while they were being merged: retry")
+        row = await q.fingerprints.merge_issues(
+            conn, project_id=pid, target_id=target, source_ids=sources
+        )
+    return issue_from_row(found(row, f"issue {target}"))
+
+
+@translate_errors
+async def unmerge_issue(
+    conn: Conn,
+    project_id: UUID | str,
+    issue_id: UUID | str,
+    fingerprints: Iterable[str],
+) -> Issue:
+    """Move some of an issue's fingerprints (not all), their past events and
+    their new ones, to a new issue, and return it. Both issues' counts,
+    tag values and hourly counts are consistent when it returns.
+
+    It commits as it goes, so call it outside a transaction (``InvalidInput``
+    otherwise): first the fingerprints and the counts, in one short
+    transaction (from then on, new events of those fingerprints land in the
+    new issue), then the past events in chunks of ``UNMERGE_CHUNK``, one
+    short transaction each: no lock is held for long, whatever the event
+    count. Until it returns, a read may see some of those events and their
+    tag values on either issue. ``NotFound`` for no issue of the project,
+    ``Conflict`` for a merged one, ``InvalidInput`` for a fingerprint that is
+    not the issue's or for all of them."""
+    pid = uuid_arg(project_id, "project_id")
+    iid = uuid_arg(issue_id, "issue_id")
+    fps = _fingerprints(fingerprints)
+    if conn.info.transaction_status != pq.TransactionStatus.IDLE:
+        raise InvalidInput("unmerge_issue commits as it goes: call it outside a transaction")
+    async with conn.transaction():
+        await q.ingest.lock_fingerprints(conn, keys=_lock_keys(pid, fps))
+        locked = {
+            row["id"]: row
+            async for row in q.fingerprints.lock_issues_for_change(
+                conn, project_id=pid, issue_ids=[iid]
+            )
+        }
+        _check_live(locked, [iid])
+        created = await q.fingerprints.unmerge_issue(
+            conn, project_id=pid, issue_id=iid, fingerprints=fps
+        )
+        if created is None:
+            raise InvalidInput(
+                f"fingerprints must be some of issue {iid}'s (see list_issue_fingerprints),"
+                " not all of them"
+            )
+        new_id = created["id"]
+        carried = q.fingerprints.merged_issue_ids(conn, project_id=pid, issue_id=iid)
+        from_ids = [row["id"] async for row in carried]
+    old_live, new_live = iid, new_id
+    while True:
+        async with conn.transaction():
+            live = await _share(conn, pid, [iid, new_id])
+            if live is None:  # either was deleted: its rows go with it
+                break
+            old_live, new_live = live[iid], live[new_id]
+            moved = await q.fingerprints.move_unmerged_events(
+                conn,
+                project_id=pid,
+                from_issue_ids=from_ids,
+                fingerprints=fps,
+                new_issue_id=new_id,
+                old_rollup_id=old_live,
+                new_rollup_id=new_live,
+                chunk_size=UNMERGE_CHUNK,
+            )
+        if moved is None or moved["moved"] < UNMERGE_CHUNK:
+            break
+    async with conn.transaction():
+        if await _share(conn, pid, [old_live, new_live]) is not None:
+            await q.fingerprints.finish_unmerge(
+                conn, project_id=pid, old_issue_id=old_live, new_issue_id=new_live
+            )
+        row = await q.issues.get_issue_in_project(conn, project_id=pid, id=new_id)
+    return issue_from_row(found(row, f"issue {new_id}"))
+
+
+async def _share(conn: Conn, project_id: UUID, ids: list[UUID]) -> dict[UUID, UUID] | None:
+    """Share-lock the issues, and those they were merged into since (in id
+    order, each round): each id's live issue, or None if any was deleted."""
+    live = {i: i for i in ids}
+    for _ in range(3):  # merged_into points at a live issue: one hop, then a check
+        wanted = sorted(set(live.values()))
+        rows = {
+            row["id"]: row
+            async for row in q.fingerprints.share_issues(
+                conn, project_id=project_id, issue_ids=wanted
+            )
+        }
+        if any(rows.get(i) is None or rows[i]["deleted_at"] is not None for i in wanted):
+            return None
+        if all(rows[i]["merged_into"] is None for i in wanted):
+            return live
+        live = {k: rows[v]["merged_into"] or v for k, v in live.items()}
+    raise Conflict("the issues kept being merged during the unmerge: retry")

@@ -1,0 +1,478 @@
+-- Fingerprints and their issues (migration 0021): merge and unmerge.
+--
+-- A merge repoints the sources' rows of issue_fingerprints to the target,
+-- adds the sources' counts and rollup rows (issue_tag_values,
+-- issue_hourly_counts) to the target's, and hides the sources
+-- (issues.merged_into): its cost follows fingerprints and rollup rows, and
+-- it rewrites no event (the reads of a target's events take its sources'
+-- too, sql/queries/events.sql). An unmerge moves fingerprints to a new
+-- issue at once (issue_fingerprints, the issue counts) and then their past
+-- events, and those events' share of the rollups, in chunks of one short
+-- transaction each (move_unmerged_events).
+--
+-- Locks, in the write path's order: the fingerprints' advisory locks
+-- (lock_fingerprints), then the issue rows in id order, then the rollup
+-- rows sorted by key, then the project's status counts.
+
+-- name: fingerprints_of_issues(project_id, issue_ids)
+-- The fingerprints of these issues, sorted (idx_issue_fingerprints_issue):
+-- what a merge locks before it locks the issues.
+SELECT fingerprint
+FROM issue_fingerprints
+WHERE project_id = :project_id AND issue_id = any(cast(:issue_ids AS UUID[]))
+ORDER BY fingerprint;
+
+-- name: list_issue_fingerprints(project_id, issue_id)
+-- An issue's fingerprints (a merged id: its target's), each with its own
+-- event count, first and last seen, level and first title, the most events
+-- first; none for a deleted issue or no issue. The issue by issues_pkey, its
+-- fingerprints by idx_issue_fingerprints_issue.
+SELECT
+    f.fingerprint,
+    f.issue_id,
+    f.title,
+    f.level,
+    f.event_count,
+    f.first_seen,
+    f.last_seen
+FROM issues AS given
+INNER JOIN issues AS i
+    ON given.project_id = i.project_id AND coalesce(given.merged_into, given.id) = i.id
+INNER JOIN issue_fingerprints AS f ON i.project_id = f.project_id AND i.id = f.issue_id
+WHERE
+    given.project_id = :project_id
+    AND given.id = :issue_id
+    AND i.project_id = :project_id
+    AND f.project_id = :project_id
+    AND i.merged_into IS NULL
+    AND i.deleted_at IS NULL
+ORDER BY f.event_count DESC, f.fingerprint ASC;
+
+-- name: lock_issues_for_change(project_id, issue_ids)
+-- Locks issues for a merge or an unmerge, in id order (primary key), and
+-- returns whether each is merged or deleted. A missing id has no row.
+SELECT
+    id,
+    merged_into,
+    deleted_at
+FROM issues
+WHERE project_id = :project_id AND id = any(cast(:issue_ids AS UUID[]))
+ORDER BY id
+FOR UPDATE;
+
+-- name: share_issues(project_id, issue_ids)
+-- The issues an unmerge's chunk moves rollup rows between, locked in id
+-- order FOR SHARE: a batch of their events (lock_issues, FOR UPDATE) or a
+-- merge waits for the chunk, which is short, and the chunk for them.
+SELECT
+    id,
+    merged_into,
+    deleted_at
+FROM issues
+WHERE project_id = :project_id AND id = any(cast(:issue_ids AS UUID[]))
+ORDER BY id
+FOR SHARE;
+
+-- name: merged_issue_ids(project_id, issue_id)
+-- An issue and the issues merged into it: whose ids its events carry
+-- (idx_issues_merged_into).
+SELECT cast(:issue_id AS UUID) AS id
+UNION ALL
+SELECT id
+FROM issues
+WHERE project_id = :project_id AND merged_into = :issue_id;
+
+-- name: merge_issues(project_id, target_id, source_ids)^
+-- Merges the sources into the target, all live issues of the project that
+-- the caller locked (lock_issues_for_change), with their fingerprints'
+-- advisory locks. The target's event_count becomes the sum, first_seen the
+-- earliest, last_seen the latest, level the most severe, first_release the
+-- earliest issue's, last_release the latest one's. The sources (and the
+-- issues merged into them before) point at the target (merged_into) and
+-- leave the project's status counts; their fingerprints and their rollup
+-- rows move to the target (the rows' counts added, sorted by key, the write
+-- path's order). Returns the target, updated. Served by the primary keys
+-- and idx_issue_fingerprints_issue.
+WITH every_issue AS (
+    SELECT
+        id,
+        status,
+        event_count,
+        first_seen,
+        last_seen,
+        level,
+        first_release,
+        last_release
+    FROM issues
+    WHERE
+        project_id = :project_id
+        AND (id = :target_id OR id = any(cast(:source_ids AS UUID[])))
+),
+
+totals AS (
+    SELECT
+        sum(event_count) AS event_count,
+        min(first_seen) AS first_seen,
+        max(last_seen) AS last_seen,
+        (array_agg(level ORDER BY severity_rank(level) DESC))[1] AS level,
+        (array_remove(array_agg(first_release ORDER BY first_seen), NULL))[1] AS first_release,
+        (array_remove(array_agg(last_release ORDER BY last_seen DESC), NULL))[1] AS last_release
+    FROM every_issue
+),
+
+merged AS (
+    UPDATE issues AS i
+    SET
+        event_count = totals.event_count,
+        first_seen = totals.first_seen,
+        last_seen = totals.last_seen,
+        level = totals.level,
+        first_release = totals.first_release,
+        last_release = totals.last_release
+    FROM totals
+    WHERE i.project_id = :project_id AND i.id = :target_id
+    RETURNING i.*
+),
+
+hidden AS (
+    UPDATE issues AS i
+    SET merged_into = :target_id
+    WHERE
+        i.project_id = :project_id
+        AND (
+            i.id = any(cast(:source_ids AS UUID[]))
+            OR i.merged_into = any(cast(:source_ids AS UUID[]))
+        )
+    RETURNING 1
+),
+
+repointed AS (
+    UPDATE issue_fingerprints AS f
+    SET issue_id = :target_id
+    WHERE f.project_id = :project_id AND f.issue_id = any(cast(:source_ids AS UUID[]))
+    RETURNING 1
+),
+
+source_tags AS (
+    DELETE FROM issue_tag_values AS v
+    WHERE v.project_id = :project_id AND v.issue_id = any(cast(:source_ids AS UUID[]))
+    RETURNING v.tag_key, v.tag_value, v.times_seen, v.first_seen, v.last_seen
+),
+
+target_tags AS (
+    INSERT INTO issue_tag_values AS v (
+        project_id, issue_id, tag_key, tag_value, times_seen, first_seen, last_seen
+    )
+    SELECT
+        :project_id AS project_id,
+        :target_id AS issue_id,
+        source_tags.tag_key,
+        source_tags.tag_value,
+        sum(source_tags.times_seen) AS times_seen,
+        min(source_tags.first_seen) AS first_seen,
+        max(source_tags.last_seen) AS last_seen
+    FROM source_tags
+    GROUP BY source_tags.tag_key, source_tags.tag_value
+    ORDER BY source_tags.tag_key, source_tags.tag_value
+    ON CONFLICT (project_id, issue_id, tag_key, tag_value) DO UPDATE
+        SET
+            times_seen = v.times_seen + excluded.times_seen,
+            first_seen = least(v.first_seen, excluded.first_seen),
+            last_seen = greatest(v.last_seen, excluded.last_seen)
+    RETURNING 1
+),
+
+source_hours AS (
+    DELETE FROM issue_hourly_counts AS c
+    WHERE c.project_id = :project_id AND c.issue_id = any(cast(:source_ids AS UUID[]))
+    RETURNING c.hour_start, c.event_count
+),
+
+target_hours AS (
+    INSERT INTO issue_hourly_counts AS c (project_id, issue_id, hour_start, event_count)
+    SELECT
+        :project_id AS project_id,
+        :target_id AS issue_id,
+        source_hours.hour_start,
+        sum(source_hours.event_count) AS event_count
+    FROM source_hours
+    GROUP BY source_hours.hour_start
+    ORDER BY source_hours.hour_start
+    ON CONFLICT (project_id, issue_id, hour_start) DO UPDATE
+        SET event_count = c.event_count + excluded.event_count
+    RETURNING 1
+),
+
+counted AS (
+    INSERT INTO project_issue_counts AS c (project_id, status, issue_count)
+    SELECT
+        :project_id AS project_id,
+        every_issue.status,
+        -count(*) AS issue_count
+    FROM every_issue
+    WHERE every_issue.id <> :target_id
+    GROUP BY every_issue.status
+    ORDER BY every_issue.status
+    ON CONFLICT (project_id, status) DO UPDATE
+        SET issue_count = c.issue_count + excluded.issue_count
+    RETURNING 1
+)
+
+SELECT *  -- noqa: AM04
+FROM merged;
+
+-- name: unmerge_issue(project_id, issue_id, fingerprints)^
+-- An unmerge's first step, with the fingerprints' advisory locks and the
+-- issue's row lock held: a new issue for the fingerprints (unresolved; its
+-- first fingerprint, title and first_seen those of the earliest one, its
+-- counts their sum, its level the most severe), their rows of
+-- issue_fingerprints repointed to it (so new events land there), the old
+-- issue's counts less theirs (first_seen, last_seen and level from the
+-- fingerprints it keeps), and the new issue counted unresolved. Returns the
+-- new issue; none (and nothing done) unless every fingerprint given is the
+-- issue's and the issue keeps at least one. The events and the rollups
+-- follow in chunks (move_unmerged_events). Served by the primary keys and
+-- idx_issue_fingerprints_issue.
+WITH moving AS (
+    SELECT
+        fingerprint,
+        title,
+        level,
+        event_count,
+        first_seen,
+        last_seen
+    FROM issue_fingerprints
+    WHERE
+        project_id = :project_id
+        AND issue_id = :issue_id
+        AND fingerprint = any(cast(:fingerprints AS TEXT[]))
+),
+
+staying AS (
+    SELECT
+        level,
+        first_seen,
+        last_seen
+    FROM issue_fingerprints
+    WHERE
+        project_id = :project_id
+        AND issue_id = :issue_id
+        AND NOT fingerprint = any(cast(:fingerprints AS TEXT[]))
+),
+
+created AS (
+    INSERT INTO issues (project_id, fingerprint, title, level, event_count, first_seen, last_seen)
+    SELECT
+        :project_id AS project_id,
+        (array_agg(fingerprint ORDER BY first_seen, fingerprint))[1] AS fingerprint,
+        (array_agg(title ORDER BY first_seen, fingerprint))[1] AS title,
+        (array_agg(level ORDER BY severity_rank(level) DESC))[1] AS level,
+        sum(event_count) AS event_count,
+        min(first_seen) AS first_seen,
+        max(last_seen) AS last_seen
+    FROM moving
+    HAVING
+        count(*) = cardinality(cast(:fingerprints AS TEXT[]))
+        AND (SELECT count(*) FROM staying) > 0
+    RETURNING *
+),
+
+repointed AS (
+    UPDATE issue_fingerprints AS f
+    SET issue_id = created.id
+    FROM created
+    WHERE f.project_id = :project_id AND f.fingerprint = any(cast(:fingerprints AS TEXT[]))
+    RETURNING 1
+),
+
+kept AS (
+    SELECT
+        min(first_seen) AS first_seen,
+        max(last_seen) AS last_seen,
+        (array_agg(level ORDER BY severity_rank(level) DESC))[1] AS level
+    FROM staying
+),
+
+old AS (
+    UPDATE issues AS i
+    SET
+        event_count = i.event_count - created.event_count,
+        first_seen = kept.first_seen,
+        last_seen = kept.last_seen,
+        level = kept.level
+    FROM created
+    CROSS JOIN kept
+    WHERE i.project_id = :project_id AND i.id = :issue_id
+    RETURNING 1
+),
+
+counted AS (
+    INSERT INTO project_issue_counts AS c (project_id, status, issue_count)
+    SELECT
+        :project_id AS project_id,
+        created.status,
+        1 AS issue_count
+    FROM created
+    ON CONFLICT (project_id, status) DO UPDATE
+        SET issue_count = c.issue_count + excluded.issue_count
+    RETURNING 1
+)
+
+SELECT *  -- noqa: AM04
+FROM created;
+
+-- name: move_unmerged_events(project_id, from_issue_ids, fingerprints, new_issue_id, old_rollup_id, new_rollup_id, chunk_size)^
+-- One chunk of an unmerge, in a transaction of its own: up to chunk_size
+-- events of the fingerprints that still carry an id of the old issue's
+-- (from_issue_ids: it and the issues merged into it) get the new issue's
+-- id, and their share of the rollups moves from the old issue's rows
+-- (old_rollup_id) to the new one's (new_rollup_id; the two are the issues'
+-- targets if either was merged since): the counts subtracted and added, as
+-- the write path adds them, sorted by key. A count that reaches 0 stays
+-- until finish_unmerge. Returns how many events moved: fewer than
+-- chunk_size means the last chunk. The events by idx_events_fingerprint;
+-- the rollups by their primary keys.
+WITH chosen AS (
+    SELECT
+        id,
+        received_at
+    FROM events
+    WHERE
+        project_id = :project_id
+        AND fingerprint = any(cast(:fingerprints AS TEXT[]))
+        AND issue_id = any(cast(:from_issue_ids AS UUID[]))
+    LIMIT :chunk_size  -- noqa: AM09
+),
+
+moved AS (
+    UPDATE events AS e
+    SET issue_id = :new_issue_id
+    FROM chosen
+    WHERE
+        e.project_id = :project_id
+        AND e.id = chosen.id
+        AND e.received_at = chosen.received_at
+    RETURNING e.received_at, e.tags
+),
+
+tag_deltas AS (
+    SELECT
+        t.tag_key,
+        t.tag_value,
+        count(*) AS times_seen,
+        min(moved.received_at) AS first_seen,
+        max(moved.received_at) AS last_seen
+    FROM moved
+    CROSS JOIN LATERAL jsonb_each_text(moved.tags) AS t (tag_key, tag_value)
+    GROUP BY t.tag_key, t.tag_value
+),
+
+hour_deltas AS (
+    SELECT
+        date_trunc('hour', moved.received_at, 'UTC') AS hour_start,
+        count(*) AS event_count
+    FROM moved
+    GROUP BY date_trunc('hour', moved.received_at, 'UTC')
+),
+
+both_issues AS (
+    SELECT
+        sides.issue_id,
+        sides.sign
+    FROM (
+        VALUES (cast(:old_rollup_id AS UUID), -1), (cast(:new_rollup_id AS UUID), 1)
+    ) AS sides (issue_id, sign)
+    WHERE cast(:old_rollup_id AS UUID) <> cast(:new_rollup_id AS UUID)
+),
+
+tags AS (
+    INSERT INTO issue_tag_values AS v (
+        project_id, issue_id, tag_key, tag_value, times_seen, first_seen, last_seen
+    )
+    SELECT
+        :project_id AS project_id,
+        both_issues.issue_id,
+        tag_deltas.tag_key,
+        tag_deltas.tag_value,
+        both_issues.sign * tag_deltas.times_seen AS times_seen,
+        tag_deltas.first_seen,
+        tag_deltas.last_seen
+    FROM both_issues
+    CROSS JOIN tag_deltas
+    ORDER BY both_issues.issue_id, tag_deltas.tag_key, tag_deltas.tag_value
+    ON CONFLICT (project_id, issue_id, tag_key, tag_value) DO UPDATE
+        SET
+            times_seen = v.times_seen + excluded.times_seen,
+            first_seen = CASE
+                WHEN excluded.times_seen > 0 THEN least(v.first_seen, excluded.first_seen)
+                ELSE v.first_seen
+            END,
+            last_seen = CASE
+                WHEN excluded.times_seen > 0 THEN greatest(v.last_seen, excluded.last_seen)
+                ELSE v.last_seen
+            END
+    RETURNING 1
+),
+
+hours AS (
+    INSERT INTO issue_hourly_counts AS c (project_id, issue_id, hour_start, event_count)
+    SELECT
+        :project_id AS project_id,
+        both_issues.issue_id,
+        hour_deltas.hour_start,
+        both_issues.sign * hour_deltas.event_count AS event_count
+    FROM both_issues
+    CROSS JOIN hour_deltas
+    ORDER BY both_issues.issue_id, hour_deltas.hour_start
+    ON CONFLICT (project_id, issue_id, hour_start) DO UPDATE
+        SET event_count = c.event_count + excluded.event_count
+    RETURNING 1
+)
+
+SELECT count(*) AS moved
+FROM moved;
+
+-- name: finish_unmerge(project_id, old_issue_id, new_issue_id)^
+-- An unmerge's last step: the old issue's rollup rows that its chunks
+-- brought to 0 go, and the new issue's first and last release are those of
+-- its release tag values (first and last seen), which the chunks moved with
+-- its events. Returns how many rollup rows went. A range of each rollup's
+-- primary key.
+WITH emptied_tags AS (
+    DELETE FROM issue_tag_values
+    WHERE project_id = :project_id AND issue_id = :old_issue_id AND times_seen <= 0
+    RETURNING 1
+),
+
+emptied_hours AS (
+    DELETE FROM issue_hourly_counts
+    WHERE project_id = :project_id AND issue_id = :old_issue_id AND event_count <= 0
+    RETURNING 1
+),
+
+releases AS (
+    SELECT
+        (array_agg(tag_value ORDER BY first_seen, tag_value))[1] AS first_release,
+        (array_agg(tag_value ORDER BY last_seen DESC, tag_value ASC))[1] AS last_release
+    FROM issue_tag_values
+    WHERE
+        project_id = :project_id
+        AND issue_id = :new_issue_id
+        AND tag_key = 'release'
+        AND times_seen > 0
+    HAVING count(*) > 0
+),
+
+released AS (
+    UPDATE issues AS i
+    SET
+        first_release = releases.first_release,
+        last_release = releases.last_release
+    FROM releases
+    WHERE i.project_id = :project_id AND i.id = :new_issue_id
+    RETURNING 1
+)
+
+SELECT
+    (SELECT count(*) FROM emptied_tags)
+    + (SELECT count(*) FROM emptied_hours) AS removed;

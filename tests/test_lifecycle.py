@@ -1,0 +1,338 @@
+"""Merge and unmerge (migration 0021, sql/queries/fingerprints.sql): after
+every merge and unmerge, every helper agrees with a brute-force recount from
+the stored events (counts, levels, times, fingerprints, tag facets, hourly
+sparklines, event lists, status counts); a randomized run interleaves
+ingest, merges and unmerges; merges run while writers ingest into the same
+fingerprints."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import threading
+import uuid
+from collections import Counter
+from typing import Any
+
+import psycopg
+import pytest
+
+from mesher import queries as q
+from mesher.aio import queries as aq
+from mesher.errors import Conflict, InvalidInput, NotFound
+from mesher.fingerprint import fingerprint
+from mesher.ingest import ingest_event, ingest_events
+from mesher.models import EventPayload, IssueStatus, Severity
+from mesher.queries import fingerprints as fingerprints_module
+
+from .helpers import Conn
+
+pytestmark = pytest.mark.citus
+
+LEVELS = ["debug", "info", "warning", "error", "fatal"]
+
+
+def fp(group: str) -> str:
+    """The stored fingerprint of a group's events."""
+    return fingerprint(EventPayload(fingerprint=group))
+
+
+def _event(group: str, i: int = 0, level: str = "error") -> dict[str, Any]:
+    return {
+        "message": f"boom {i}",
+        "level": level,
+        "fingerprint": group,
+        "tags": {"browser": ["firefox", "chrome", "safari"][i % 3], "group": group},
+    }
+
+
+def _ingest(conn: Conn, project_id: Any, group: str, n: int, level: str = "error") -> uuid.UUID:
+    results = ingest_events(conn, project_id, [_event(group, i, level) for i in range(n)])
+    conn.commit()
+    return results[0].issue_id
+
+
+def _fp(conn: Conn, project_id: Any, issue_id: uuid.UUID) -> list[str]:
+    return [f.fingerprint for f in q.list_issue_fingerprints(conn, project_id, issue_id)]
+
+
+def _check(conn: Conn, project_id: Any) -> None:
+    """Every helper against a recount from the events."""
+    cur = conn.cursor()
+    visible = cur.execute(
+        "SELECT id, status FROM issues WHERE project_id = %s"
+        " AND merged_into IS NULL AND deleted_at IS NULL",
+        [project_id],
+    ).fetchall()
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
+    sparks = q.issue_sparklines(conn, [i for i, _ in visible], since, project_id=project_id)
+    total = 0
+    for issue_id, status in visible:
+        lineage = [
+            r[0]
+            for r in cur.execute(
+                "SELECT id FROM issues WHERE id = %s OR merged_into = %s", [issue_id, issue_id]
+            )
+        ]
+        events = cur.execute(
+            "SELECT id, level, fingerprint, received_at, tags FROM events"
+            " WHERE project_id = %s AND issue_id = any(%s)",
+            [project_id, lineage],
+        ).fetchall()
+        total += len(events)
+        issue = q.get_issue(conn, issue_id, project_id=project_id)
+        assert issue.status == status
+        assert issue.event_count == len(events) > 0
+        assert issue.first_seen == min(e[3] for e in events)
+        assert issue.last_seen == max(e[3] for e in events)
+        assert issue.level == max((Severity(e[1]) for e in events), key=LEVELS.index)
+        # the event list: every event of the lineage, newest first, by pages
+        listed = q.list_events_for_issue(conn, issue_id, project_id=project_id, limit=7)
+        ids = [e.id for e in listed.items]
+        while listed.next_cursor:
+            listed = q.list_events_for_issue(
+                conn, issue_id, project_id=project_id, limit=7, cursor=listed.next_cursor
+            )
+            ids += [e.id for e in listed.items]
+        assert sorted(ids) == sorted(e[0] for e in events)
+        # fingerprints: each one's events are all in this issue's lineage
+        fps = q.list_issue_fingerprints(conn, project_id, issue_id)
+        by_fp = Counter(e[2] for e in events)
+        assert {f.fingerprint: f.event_count for f in fps} == dict(by_fp)
+        for f in fps:
+            mine = [e for e in events if e[2] == f.fingerprint]
+            assert f.first_seen == min(e[3] for e in mine)
+            assert f.last_seen == max(e[3] for e in mine)
+        # facets: exact counts; first and last seen hold every event's time
+        pairs: dict[tuple[str, str], list[dt.datetime]] = {}
+        for e in events:
+            for key, value in e[4].items():
+                pairs.setdefault((key, value), []).append(e[3])
+        stored = cur.execute(
+            "SELECT tag_key, tag_value, times_seen, first_seen, last_seen FROM issue_tag_values"
+            " WHERE project_id = %s AND issue_id = %s",
+            [project_id, issue_id],
+        ).fetchall()
+        assert {(k, v): n for k, v, n, _, _ in stored} == {k: len(t) for k, t in pairs.items()}
+        for k, v, _, first, last in stored:
+            assert first <= min(pairs[(k, v)]) and last >= max(pairs[(k, v)])
+        facets = q.issue_tag_facets(conn, issue_id, project_id=project_id)
+        assert {(f.key, v.value): v.count for f in facets for v in f.top_values} == {
+            k: len(t) for k, t in pairs.items()
+        }
+        # sparklines
+        hours = Counter(e[3].replace(minute=0, second=0, microsecond=0) for e in events)
+        assert {b: n for b, n in sparks[issue_id] if n} == dict(hours)
+    # no event is lost or counted twice, no rollup row is left on a hidden issue
+    assert (
+        total
+        == cur.execute(
+            "SELECT count(*) FROM events WHERE project_id = %s", [project_id]
+        ).fetchone()[0]
+    )  # type: ignore[index]
+    assert not cur.execute(
+        "SELECT 1 FROM issue_tag_values v JOIN issues i"
+        " ON i.project_id = v.project_id AND i.id = v.issue_id"
+        " WHERE i.project_id = %s AND (i.merged_into IS NOT NULL OR v.times_seen <= 0)",
+        [project_id],
+    ).fetchall()
+    assert q.count_issues_by_status(conn, project_id) == {
+        s: sum(1 for _, st in visible if st == s.value) for s in IssueStatus
+    }
+    listed_ids = {i.id for i in q.list_issues(conn, project_id, limit=500).items}
+    assert listed_ids == {i for i, _ in visible}
+    searched = q.search_issues(conn, project_id, "", limit=500).items
+    assert {i.id for i in searched} == listed_ids
+    conn.rollback()
+
+
+def test_merge_adds_up_and_every_read_agrees(conn: Conn, project_id: Any) -> None:
+    a = _ingest(conn, project_id, "a", 5, "warning")
+    b = _ingest(conn, project_id, "b", 3, "fatal")
+    c = _ingest(conn, project_id, "c", 4, "info")
+    q.resolve_issue(conn, c, project_id=project_id)
+    conn.commit()
+    before = {i: q.get_issue(conn, i) for i in (a, b, c)}
+    merged = q.merge_issues(conn, project_id, a, [b, c])
+    conn.commit()
+    assert merged.id == a and merged.event_count == 12
+    assert merged.level == Severity.FATAL
+    assert merged.first_seen == before[a].first_seen
+    assert merged.last_seen == before[c].last_seen
+    assert q.get_issue(conn, b).id == a  # a merged id answers the target
+    assert q.get_issue(conn, c, project_id=project_id) == merged
+    assert sorted(_fp(conn, project_id, b)) == sorted(fp(g) for g in "abc")
+    _check(conn, project_id)
+    # new events of a source's fingerprint land in the target
+    result = ingest_event(conn, project_id, _event("b", 9))
+    conn.commit()
+    assert result.issue_id == a and not result.new_issue
+    assert q.get_issue(conn, a).event_count == 13
+    _check(conn, project_id)
+
+
+def test_unmerge_moves_past_and_future_events(
+    conn: Conn, project_id: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fingerprints_module, "UNMERGE_CHUNK", 4)  # several chunks
+    a = _ingest(conn, project_id, "a", 6)
+    b = _ingest(conn, project_id, "b", 9, "fatal")
+    c = _ingest(conn, project_id, "c", 2)
+    q.merge_issues(conn, project_id, a, [b])
+    conn.commit()
+    _ingest(conn, project_id, "b", 3, "debug")  # into a, after the merge
+    q.merge_issues(conn, project_id, c, [a])  # a chain: b's events carry b's and a's ids
+    conn.commit()
+    _check(conn, project_id)
+    new = q.unmerge_issue(conn, project_id, c, [fp("b")])
+    assert new.id not in (a, b, c) and new.event_count == 12
+    assert new.status == IssueStatus.UNRESOLVED and new.level == Severity.FATAL
+    assert _fp(conn, project_id, new.id) == [fp("b")]
+    assert sorted(_fp(conn, project_id, c)) == sorted([fp("a"), fp("c")])
+    assert q.get_issue(conn, c).event_count == 8
+    assert q.get_issue(conn, c).level == Severity.ERROR
+    _check(conn, project_id)
+    result = ingest_event(conn, project_id, _event("b", 1))
+    conn.commit()
+    assert result.issue_id == new.id
+    _check(conn, project_id)
+
+
+def test_merge_and_unmerge_refuse_what_they_cannot_do(conn: Conn, project_id: Any) -> None:
+    a = _ingest(conn, project_id, "a", 1)
+    b = _ingest(conn, project_id, "b", 1)
+    with pytest.raises(InvalidInput, match="target_id"):
+        q.merge_issues(conn, project_id, a, [a, b])
+    with pytest.raises(InvalidInput, match="at least one"):
+        q.merge_issues(conn, project_id, a, [])
+    with pytest.raises(NotFound):
+        q.merge_issues(conn, project_id, a, [uuid.uuid4()])
+    with pytest.raises(NotFound):
+        q.list_issue_fingerprints(conn, project_id, uuid.uuid4())
+    conn.rollback()
+    q.merge_issues(conn, project_id, a, [b])
+    conn.commit()
+    with pytest.raises(Conflict, match="merged into"):
+        q.merge_issues(conn, project_id, b, [a])
+    conn.rollback()
+    with pytest.raises(InvalidInput, match="not all"):
+        q.unmerge_issue(conn, project_id, a, [fp("a"), fp("b")])
+    with pytest.raises(InvalidInput, match="some of"):
+        q.unmerge_issue(conn, project_id, a, ["zzz"])
+    q.get_issue(conn, a)  # a transaction is open now
+    with pytest.raises(InvalidInput, match="outside a transaction"):
+        q.unmerge_issue(conn, project_id, a, [fp("b")])
+    conn.rollback()
+    with pytest.raises(Conflict):
+        q.unmerge_issue(conn, project_id, b, [fp("b")])
+    _check(conn, project_id)
+
+
+def test_a_randomized_run_agrees_with_the_recount(conn: Conn, project_id: Any) -> None:
+    rng = random.Random(24)
+    groups = [f"g{i}" for i in range(6)]
+    for step in range(30):
+        action = rng.random()
+        if action < 0.5:
+            batch = [
+                _event(rng.choice(groups), i, rng.choice(LEVELS)) for i in range(rng.randint(1, 6))
+            ]
+            ingest_events(conn, project_id, batch)
+            conn.commit()
+        else:
+            live = [i.id for i in q.list_issues(conn, project_id, limit=100).items]
+            conn.rollback()
+            if action < 0.75 and len(live) >= 2:
+                target, *sources = rng.sample(live, rng.randint(2, min(3, len(live))))
+                q.merge_issues(conn, project_id, target, sources)
+                conn.commit()
+            else:
+                several = [
+                    i for i in live if len(q.list_issue_fingerprints(conn, project_id, i)) > 1
+                ]
+                conn.rollback()
+                if several:
+                    issue = rng.choice(several)
+                    fps = _fp(conn, project_id, issue)
+                    conn.rollback()
+                    q.unmerge_issue(conn, project_id, issue, rng.sample(fps, len(fps) - 1))
+        if step % 5 == 4:
+            _check(conn, project_id)
+    _check(conn, project_id)
+
+
+def test_merges_while_writers_ingest_lose_nothing(
+    conn: Conn, app_url: str, project_id: Any
+) -> None:
+    groups = ["w0", "w1", "w2", "w3"]
+    ids = {g: _ingest(conn, project_id, g, 1) for g in groups}
+    stop = threading.Event()
+    written: list[int] = []
+    errors: list[BaseException] = []
+
+    def write(k: int) -> None:
+        rng = random.Random(k)
+        count = 0
+        try:
+            with psycopg.connect(app_url) as own:
+                while not stop.is_set():
+                    batch = [_event(rng.choice(groups), i) for i in range(rng.randint(1, 5))]
+                    ingest_events(own, project_id, batch)
+                    own.commit()
+                    count += len(batch)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        written.append(count)
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for round_ in range(6):
+            target, *sources = groups if round_ % 2 == 0 else groups[::-1]
+            live_target = q.get_issue(conn, ids[target]).id
+            live_sources = [
+                i for i in {q.get_issue(conn, ids[s]).id for s in sources} if i != live_target
+            ]
+            if live_sources:
+                q.merge_issues(conn, project_id, live_target, live_sources)
+            conn.commit()
+            fps = _fp(conn, project_id, live_target)
+            conn.rollback()
+            by_fp = {fp(g): g for g in groups}
+            for f in [f for f in fps if by_fp[f] != target][:2]:
+                ids[by_fp[f]] = q.unmerge_issue(conn, project_id, live_target, [f]).id
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert sum(written) > 0
+    total = conn.execute(
+        "SELECT sum(event_count) FROM issues WHERE project_id = %s AND merged_into IS NULL",
+        [project_id],
+    ).fetchone()
+    assert total is not None and total[0] == sum(written) + len(groups)
+    conn.rollback()
+    _check(conn, project_id)
+
+
+def test_the_async_helpers(app_url: str, project_id: Any) -> None:
+    from mesher.aio.ingest import ingest_events as aingest
+
+    async def body() -> None:
+        async with await psycopg.AsyncConnection.connect(app_url) as aconn:
+            a = (await aingest(aconn, project_id, [_event("a")]))[0].issue_id
+            b = (await aingest(aconn, project_id, [_event("b")]))[0].issue_id
+            await aconn.commit()
+            merged = await aq.merge_issues(aconn, project_id, a, [b])
+            await aconn.commit()
+            assert merged.event_count == 2
+            fps = await aq.list_issue_fingerprints(aconn, project_id, b)
+            assert sorted(f.fingerprint for f in fps) == sorted([fp("a"), fp("b")])
+            await aconn.rollback()
+            new = await aq.unmerge_issue(aconn, project_id, a, [fp("b")])
+            assert new.event_count == 1 and new.fingerprint == fp("b")
+
+    asyncio.run(body())
