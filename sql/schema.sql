@@ -728,6 +728,56 @@ END
 $_$;
 COMMENT ON FUNCTION public.delete_expired_project_events(p_project_id uuid, p_before timestamp with time zone, max_rows integer) IS 'One chunk (at most max_rows rows, one partition, oldest first) of a project''s events and event_tags rows older than p_before: its own retention. run_deletions''s.';
 
+CREATE FUNCTION public.delete_issue_rows(p_project_id uuid, p_issue_id uuid, max_rows integer) RETURNS TABLE(table_name text, deleted_rows bigint)
+    LANGUAGE plpgsql
+    SET search_path TO '$user', 'public'
+    AS $_$
+DECLARE
+    chunk_table text;
+    deleted bigint;
+BEGIN
+    IF NOT EXISTS (
+        SELECT FROM issues
+        WHERE project_id = p_project_id AND id = p_issue_id AND deleted_at IS NOT NULL
+    ) THEN
+        RETURN;
+    END IF;
+    FOR chunk_table IN
+        SELECT c.relname::text
+        FROM pg_inherits AS i
+        INNER JOIN pg_class AS c ON i.inhrelid = c.oid
+        WHERE i.inhparent = 'events'::regclass
+        ORDER BY c.relname
+    LOOP
+        EXECUTE format(
+            'DELETE FROM %1$I WHERE project_id = $1 AND issue_id = $2 AND ctid = ANY(ARRAY('
+            'SELECT ctid FROM %1$I WHERE project_id = $1 AND issue_id = $2 LIMIT $3))',
+            chunk_table
+        ) USING p_project_id, p_issue_id, max_rows;
+        GET DIAGNOSTICS deleted = ROW_COUNT;
+        IF deleted > 0 THEN
+            RETURN QUERY SELECT chunk_table, deleted;
+            RETURN;
+        END IF;
+    END LOOP;
+    FOREACH chunk_table IN ARRAY ARRAY['issue_tag_values', 'issue_hourly_counts'] LOOP
+        EXECUTE format(
+            'DELETE FROM %1$I WHERE project_id = $1 AND issue_id = $2 AND ctid = ANY(ARRAY('
+            'SELECT ctid FROM %1$I WHERE project_id = $1 AND issue_id = $2 LIMIT $3))',
+            chunk_table
+        ) USING p_project_id, p_issue_id, max_rows;
+        GET DIAGNOSTICS deleted = ROW_COUNT;
+        IF deleted > 0 THEN
+            RETURN QUERY SELECT chunk_table, deleted;
+            RETURN;
+        END IF;
+    END LOOP;
+    DELETE FROM issues WHERE project_id = p_project_id AND id = p_issue_id;
+    RETURN QUERY SELECT 'issues'::text, 1::bigint;
+END
+$_$;
+COMMENT ON FUNCTION public.delete_issue_rows(p_project_id uuid, p_issue_id uuid, max_rows integer) IS 'One chunk (at most max_rows rows, one table, partitions oldest first) of a deleted issue''s rows; the issue''s row when nothing else is left. run_deletions''s.';
+
 CREATE FUNCTION public.delete_issue_tags_and_hours() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO '$user', 'public'
@@ -790,11 +840,16 @@ BEGIN
         'api_keys'
     ] LOOP
         CONTINUE WHEN to_regclass(chunk_table) IS NULL;
+        -- A deleted issue or rule makes its foreign keys look for rows that
+        -- reference it (events: one probe per partition): fewer per chunk.
         EXECUTE format(
             'DELETE FROM %1$I WHERE project_id = $1 AND ctid = ANY(ARRAY('
             'SELECT ctid FROM %1$I WHERE project_id = $1 LIMIT $2))',
             chunk_table
-        ) USING p_project_id, max_rows;
+        ) USING p_project_id, CASE
+            WHEN chunk_table IN ('issues', 'alert_rules') THEN least(max_rows, 500)
+            ELSE max_rows
+        END;
         GET DIAGNOSTICS deleted = ROW_COUNT;
         IF deleted > 0 THEN
             RETURN QUERY SELECT chunk_table, deleted;

@@ -87,6 +87,8 @@ class DeletionReport:
     expired: dict[str, int] = field(
         default_factory=dict
     )  # partition -> rows past a project's retention
+    issues: int = 0  # deleted issues now gone (delete_issue, or expired)
+    expired_issues: int = 0  # issues marked deleted: their last event expired
     busy: bool = False  # a chunk's locks stayed busy: the next run retries it
 
     @property
@@ -107,6 +109,10 @@ class DeletionReport:
             said.append(f"{self.organizations} organizations gone")
         if self.expired_rows:
             said.append(f"deleted {self.expired_rows} rows past their project's retention")
+        if self.expired_issues:
+            said.append(f"{self.expired_issues} issues expired")
+        if self.issues:
+            said.append(f"{self.issues} deleted issues gone")
         if self.projects_left:
             said.append(f"{self.projects_left} projects left for the next run")
         if self.busy:
@@ -336,7 +342,10 @@ async def run_deletions(conn: Conn, time_budget_s: float = 60.0) -> DeletionRepo
     the rest, then the project's row, then an organization whose projects
     are all gone. Then, for each project with a retention of its own
     (``queries.set_project_retention``), its events and event_tags rows
-    older than that, in chunks the same way. Each chunk commits on its own
+    older than that, in chunks the same way, and its issues whose last event
+    is older: they are deleted as ``queries.delete_issue`` does. Last, the
+    rows of deleted issues: their events, tag store and rollup rows, then the
+    issue's row. Each chunk commits on its own
     (``conn`` must not be inside a transaction) and waits at most
     ``LOCK_TIMEOUT_MS`` for a lock, so a run killed at any moment loses
     nothing and the next one goes on from what is left. ``maintain`` runs it
@@ -380,16 +389,51 @@ async def _run_deletions(conn: Conn, budget: float) -> DeletionReport:
         kept = [(row["id"], row["retention_days"]) async for row in rows]
     for project_id, days in kept:
         expire = partial(_q.deletions.expire_project_events, project_id=project_id, keep_days=days)
-        if not await _chunks(conn, expire, deadline, report, report.expired):
+        if not await _chunks(conn, expire, deadline, report.expired):
             report.busy = True
+        report.expired_issues += await _expire_issues(conn, project_id, days, deadline, report)
+    async with conn.transaction():
+        rows = _q.deletions.list_deleted_issues(conn, page_size=1000)
+        issues = [(row["project_id"], row["id"]) async for row in rows]
+    for project_id, issue_id in issues:
+        purge = partial(_q.deletions.delete_issue_rows, project_id=project_id, issue_id=issue_id)
+        purged: dict[str, int] = {}
+        if not await _chunks(conn, purge, deadline, purged):
+            report.busy = True
+        report.issues += purged.get("issues", 0)  # its row goes last
+        for table, rows in purged.items():
+            report.deleted[table] = report.deleted.get(table, 0) + rows
     return report
+
+
+async def _expire_issues(
+    conn: Conn, project_id: UUID, days: int, deadline: float, report: DeletionReport
+) -> int:
+    """Mark deleted, in chunks, the project's issues whose last event is
+    older than its retention."""
+    expired = 0
+    while time.monotonic() < deadline:
+        try:
+            async with conn.transaction():
+                await _q.maintenance.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
+                n = await _q.deletions.expire_project_issues(
+                    conn, project_id=project_id, keep_days=days, chunk_size=CHUNK_ROWS
+                )
+        except (LockNotAvailable, DeadlockDetected):
+            report.busy = True
+            break
+        except psycopg.Error as exc:
+            raise DatabaseError(_describe(exc), exc.sqlstate) from exc
+        expired += n
+        if n < CHUNK_ROWS:
+            break
+    return expired
 
 
 async def _chunks(
     conn: Conn,
     delete: Callable[..., Awaitable[Any]],
     deadline: float,
-    report: DeletionReport,
     counts: dict[str, int],
 ) -> bool:
     """Run ``delete`` one chunk per transaction until it finds nothing or the

@@ -35,7 +35,7 @@ from .api_keys import (
     list_api_keys,
     revoke_api_key,
 )
-from .deletions import delete_organization, delete_project
+from .deletions import delete_issue, delete_organization, delete_project
 from .events import (
     event_volume,
     filter_events_by_tags,
@@ -77,6 +77,7 @@ __all__ = [
     "create_session",
     "create_user",
     "delete_alert_rule",
+    "delete_issue",
     "delete_organization",
     "delete_project",
     "delete_session",

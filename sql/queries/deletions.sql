@@ -83,3 +83,123 @@ SELECT
 FROM delete_expired_project_events(
     :project_id, now() - make_interval(days => :keep_days), :chunk_size
 );
+
+-- name: mark_issue_deleted(project_id, issue_id)$
+-- delete_issue: hides a live issue at once. Marks it (and the issues merged
+-- into it) deleted, moves it out of its project's counts per status, and
+-- deletes its fingerprints' rows (issue_fingerprints), so that their next
+-- events open a new issue. Returns its id; NULL when the project has no
+-- such live issue. Primary keys; one shard on Citus.
+WITH gone AS (
+    UPDATE issues
+    SET deleted_at = now()
+    WHERE
+        project_id = :project_id
+        AND id = :issue_id
+        AND deleted_at IS NULL
+        AND merged_into IS NULL
+    RETURNING
+        id,
+        status
+),
+
+sources AS (
+    UPDATE issues AS s
+    SET deleted_at = now()
+    FROM gone
+    WHERE
+        s.project_id = :project_id
+        AND s.merged_into = gone.id
+        AND s.deleted_at IS NULL
+),
+
+counted AS (
+    UPDATE project_issue_counts AS c
+    SET issue_count = c.issue_count - 1
+    FROM gone
+    WHERE c.project_id = :project_id AND c.status = gone.status
+),
+
+fingerprints AS (
+    DELETE FROM issue_fingerprints AS f
+    USING gone
+    WHERE f.project_id = :project_id AND f.issue_id = gone.id
+)
+
+SELECT id FROM gone;
+
+-- name: expire_project_issues(project_id, keep_days, chunk_size)$
+-- A project's own retention: marks deleted at most chunk_size of its issues
+-- whose last event is older than keep_days, as mark_issue_deleted does
+-- (counts, fingerprints); returns how many. Their rows then go with the
+-- deleted issues'. idx_issues_project_last_seen; one shard on Citus.
+WITH expired AS (
+    SELECT id
+    FROM issues
+    WHERE
+        project_id = :project_id
+        AND deleted_at IS NULL
+        AND last_seen < now() - make_interval(days => :keep_days)
+    ORDER BY last_seen
+    LIMIT :chunk_size
+    FOR UPDATE
+),
+
+gone AS (
+    UPDATE issues AS i
+    SET deleted_at = now()
+    FROM expired AS e
+    WHERE i.project_id = :project_id AND i.id = e.id
+    RETURNING
+        i.id,
+        i.status,
+        i.merged_into
+),
+
+counted AS (
+    UPDATE project_issue_counts AS c
+    SET issue_count = c.issue_count - d.issues
+    FROM (
+        SELECT
+            status,
+            count(*) AS issues
+        FROM gone
+        WHERE merged_into IS NULL
+        GROUP BY status
+    ) AS d
+    WHERE c.project_id = :project_id AND c.status = d.status
+),
+
+fingerprints AS (
+    DELETE FROM issue_fingerprints AS f
+    USING gone
+    WHERE f.project_id = :project_id AND f.issue_id = gone.id
+)
+
+SELECT count(*) AS expired_issues FROM gone;
+
+-- name: list_deleted_issues(page_size)
+-- Deleted issues whose rows are still being removed (not those of a deleted
+-- project: its own deletion removes them), oldest deletion first
+-- (idx_issues_deleted).
+SELECT
+    i.project_id,
+    i.id
+FROM issues AS i
+WHERE
+    i.deleted_at IS NOT NULL
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = i.project_id AND p.deleted_at IS NOT NULL
+    )
+ORDER BY i.deleted_at, i.id
+LIMIT :page_size;
+
+-- name: delete_issue_rows(project_id, issue_id, chunk_size)^
+-- One chunk of a deleted issue's rows: the table it came from and how many;
+-- ('issues', 1) when the issue's row itself went; none for an issue that is
+-- not marked deleted (sql/functions/delete_issue_rows.sql).
+SELECT
+    table_name,
+    deleted_rows
+FROM delete_issue_rows(:project_id, :issue_id, :chunk_size);

@@ -1,4 +1,4 @@
-"""Deleting projects and organizations (sql/queries/deletions.sql).
+"""Deleting issues, projects and organizations (sql/queries/deletions.sql).
 
 A delete returns at once: it marks the row deleted, and from then on the
 row is gone from the reads (``get_project``, ``list_projects_by_org``, the
@@ -16,7 +16,7 @@ from ..._results import found
 from ...errors import translate_errors
 from ._common import Conn, q
 
-__all__ = ["delete_organization", "delete_project"]
+__all__ = ["delete_issue", "delete_organization", "delete_project"]
 
 
 async def _hide(conn: Conn, project_id: UUID) -> None:
@@ -45,3 +45,16 @@ async def delete_organization(conn: Conn, org_id: UUID | str) -> list[UUID]:
     for pid in projects:
         await _hide(conn, pid)
     return projects
+
+
+@translate_errors
+async def delete_issue(conn: Conn, project_id: UUID | str, issue_id: UUID | str) -> None:
+    """Delete one of a project's issues (and the issues merged into it): gone
+    from every read and count at once, and its fingerprints' next events open
+    a new issue; its events, tag store and rollup rows are removed by
+    maintenance. ``NotFound`` if the project has no such issue (another
+    project's, a merged one, or one deleted already)."""
+    pid = uuid_arg(project_id, "project_id")
+    iid = uuid_arg(issue_id, "issue_id")
+    gone = await q.deletions.mark_issue_deleted(conn, project_id=pid, issue_id=iid)
+    found(gone, f"issue {issue_id}")
