@@ -372,6 +372,8 @@ class Project(_Row):
     #: The project's own retention of events, in days (``set_project_retention``);
     #: None: the global one. Only a shorter one has an effect.
     retention_days: int | None = None
+    #: Set by ``delete_project``; the helpers never return a deleted project.
+    deleted_at: AwareDatetime | None = None
 
 
 class ApiKey(_Row):

@@ -139,10 +139,17 @@ def test_delete_project_hides_it_at_once_and_refuses_its_keys(
     ).fetchone()  # type: ignore[misc]
     dsn_id = q.get_project(conn, doomed).dsn_id
     assert q.get_project_by_api_key(conn, key).id == doomed
+    issue = q.list_issues(conn, doomed).items[0].id
+    assert sum(q.level_breakdown(conn, doomed).values()) > 0
     q.delete_project(conn, doomed)
     conn.commit()
     with pytest.raises(NotFound):
         q.get_project(conn, doomed)
+    assert q.list_issues(conn, doomed).items == []
+    assert q.list_events_for_issue(conn, issue).items == []
+    assert sum(q.level_breakdown(conn, doomed).values()) == 0
+    assert sum(n for _, n in q.event_volume(conn, doomed)) == 0
+    assert sum(n for _, n in q.event_volume(conn, kept)) > 0
     with pytest.raises(NotFound):
         q.get_project_by_api_key(conn, key)
     with pytest.raises(NotFound):

@@ -53,7 +53,8 @@ def test_delete_issue_hides_it_and_its_fingerprint_starts_a_new_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     conn.commit()
-    doomed = ingest_events(conn, project_id, _events(30, "boom"))[0].issue_id
+    boom = ingest_events(conn, project_id, _events(30, "boom"))[0]
+    doomed = boom.issue_id
     kept = ingest_events(conn, project_id, _events(5, "fine"))[0].issue_id
     conn.commit()
     before = _issue_rows(conn, project_id, doomed)
@@ -71,6 +72,11 @@ def test_delete_issue_hides_it_and_its_fingerprint_starts_a_new_one(
     with pytest.raises(NotFound):
         q.get_issue(conn, doomed, project_id=project_id)
     assert [i.id for i in q.list_issues(conn, project_id).items] == [kept]
+    assert q.list_events_for_issue(conn, doomed).items == []
+    assert q.list_events_for_issue(conn, doomed, project_id=project_id).items == []
+    with pytest.raises(NotFound):
+        q.get_event(conn, project_id, boom.event_id)
+    assert len(q.list_events_for_issue(conn, kept).items) == 5
     assert q.count_issues_by_status(conn, project_id)[IssueStatus.UNRESOLVED] == 1
     with pytest.raises(NotFound):  # deleted already
         q.delete_issue(conn, project_id, doomed)

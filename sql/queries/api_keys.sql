@@ -17,7 +17,8 @@ SELECT
     p.platform,
     p.created_at,
     p.dsn_id,
-    p.retention_days
+    p.retention_days,
+    p.deleted_at
 FROM api_keys AS k
 INNER JOIN projects AS p ON k.project_id = p.id
 WHERE
@@ -36,7 +37,8 @@ SELECT
     p.platform,
     p.created_at,
     p.dsn_id,
-    p.retention_days
+    p.retention_days,
+    p.deleted_at
 FROM projects AS p
 INNER JOIN api_keys AS k ON p.id = k.project_id
 WHERE

@@ -3,16 +3,25 @@
 -- in the same order (tests/test_rows.py), which _results.event_from_row needs.
 
 -- name: get_event(project_id, id, not_before, not_after)^
--- One event of a project. The id is a UUIDv7, so its timestamp bounds
+-- One event of a project, none if its issue was deleted (delete_issue,
+-- delete_project). The id is a UUIDv7, so its timestamp bounds
 -- received_at: the caller passes a window around it and partition pruning
--- limits the lookup to the partitions of that window (primary key index).
+-- limits the lookup to the partitions of that window (primary key index);
+-- then the issue's primary key.
 SELECT *  -- noqa: AM04
 FROM events
 WHERE
     id = :id
     AND project_id = :project_id
     AND received_at >= :not_before
-    AND received_at < :not_after;
+    AND received_at < :not_after
+    AND NOT EXISTS (
+        SELECT FROM issues AS i
+        WHERE
+            i.project_id = events.project_id
+            AND i.id = events.issue_id
+            AND i.deleted_at IS NOT NULL
+    );
 
 -- name: list_events_for_issue(issue_id, page_size)
 -- The first page of an issue's events, newest first, those of the issues
@@ -32,7 +41,9 @@ CROSS JOIN
         ORDER BY one.received_at DESC, one.id DESC
         LIMIT :page_size
     ) AS e
-WHERE merged.id = :issue_id OR merged.merged_into = :issue_id
+WHERE
+    (merged.id = :issue_id OR merged.merged_into = :issue_id)
+    AND merged.deleted_at IS NULL
 ORDER BY e.received_at DESC, e.id DESC
 LIMIT :page_size;
 
@@ -53,6 +64,7 @@ CROSS JOIN
 WHERE
     merged.project_id = :project_id
     AND (merged.id = :issue_id OR merged.merged_into = :issue_id)
+    AND merged.deleted_at IS NULL
 ORDER BY e.received_at DESC, e.id DESC
 LIMIT :page_size;
 
@@ -74,7 +86,9 @@ CROSS JOIN
         ORDER BY one.received_at DESC, one.id DESC
         LIMIT :page_size
     ) AS e
-WHERE merged.id = :issue_id OR merged.merged_into = :issue_id
+WHERE
+    (merged.id = :issue_id OR merged.merged_into = :issue_id)
+    AND merged.deleted_at IS NULL
 ORDER BY e.received_at DESC, e.id DESC
 LIMIT :page_size;
 
@@ -99,6 +113,7 @@ CROSS JOIN
 WHERE
     merged.project_id = :project_id
     AND (merged.id = :issue_id OR merged.merged_into = :issue_id)
+    AND merged.deleted_at IS NULL
 ORDER BY e.received_at DESC, e.id DESC
 LIMIT :page_size;
 
@@ -125,7 +140,7 @@ FROM filter_events_by_tags(:project_id, :tags, :since, :page_size);
 -- dashboard chart: sums of the hourly rollup (project_hourly_counts, written
 -- by the write path), never the events. The rollup counts whole UTC hours, so
 -- since counts from the start of its hour. A project's hours in the window
--- are a range of project_hourly_counts_pkey.
+-- are a range of project_hourly_counts_pkey. Nothing for a deleted project.
 WITH counted AS (
     SELECT
         date_trunc(:bucket, hour_start, 'UTC') AS bucket_start,
@@ -134,6 +149,10 @@ WITH counted AS (
     WHERE
         project_id = :project_id
         AND hour_start >= date_trunc('hour', cast(:since AS TIMESTAMPTZ), 'UTC')
+        AND NOT EXISTS (
+            SELECT FROM projects AS p
+            WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+        )
     GROUP BY bucket_start
 ),
 
@@ -155,7 +174,8 @@ ORDER BY buckets.bucket_start;
 -- name: level_breakdown(project_id, since)
 -- Events per level since a time (counted from the start of its UTC hour):
 -- sums of the hourly rollup, never the events; a range of
--- project_hourly_counts_pkey (at most five rows per hour).
+-- project_hourly_counts_pkey (at most five rows per hour). Nothing for a
+-- deleted project.
 SELECT
     level,
     sum(event_count) AS event_count
@@ -163,4 +183,8 @@ FROM project_hourly_counts
 WHERE
     project_id = :project_id
     AND hour_start >= date_trunc('hour', cast(:since AS TIMESTAMPTZ), 'UTC')
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+    )
 GROUP BY level;

@@ -14,7 +14,8 @@ SELECT
     platform,
     created_at,
     dsn_id,
-    retention_days
+    retention_days,
+    deleted_at
 FROM projects
 WHERE id = :id AND deleted_at IS NULL;
 
@@ -28,7 +29,8 @@ SELECT
     platform,
     created_at,
     dsn_id,
-    retention_days
+    retention_days,
+    deleted_at
 FROM projects
 WHERE org_id = :org_id AND deleted_at IS NULL
 ORDER BY name, id;
