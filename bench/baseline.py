@@ -64,6 +64,27 @@ created AS (
     ORDER BY incoming.fingerprint
     RETURNING id, fingerprint
 ),
+batch_releases AS (
+    SELECT b.fingerprint, b.version, r.first_seen
+    FROM unnest(cast(%(release_fingerprints)s AS TEXT[]), cast(%(release_versions)s AS TEXT[]))
+         AS b (fingerprint, version)
+    LEFT JOIN releases AS r ON r.project_id = %(project_id)s AND b.version = r.release
+),
+reopening AS (
+    SELECT DISTINCT g.issue_id
+    FROM incoming AS g
+    INNER JOIN issues AS i ON i.project_id = %(project_id)s AND g.issue_id = i.id
+    LEFT JOIN releases AS v
+        ON v.project_id = %(project_id)s AND i.resolved_in_release = v.release
+    WHERE i.status = 'resolved'
+      AND ((i.resolved_after IS NULL AND i.resolved_in_release IS NULL)
+           OR EXISTS (
+               SELECT FROM batch_releases AS b
+               WHERE b.fingerprint = g.fingerprint
+                 AND (coalesce(b.first_seen, 'infinity') >= i.resolved_after
+                      OR b.version = i.resolved_in_release
+                      OR coalesce(b.first_seen, 'infinity') > v.first_seen)))
+),
 grouped AS (
     SELECT g.issue_id, sum(g.event_count) AS event_count,
            max(g.last_seen) AS last_seen,
@@ -83,12 +104,16 @@ updated AS (
         level = CASE
             WHEN severity_rank(grouped.level) > severity_rank(i.level) THEN grouped.level
             ELSE i.level END,
-        status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END,
+        status = CASE WHEN reopening.issue_id IS NULL THEN i.status ELSE 'unresolved' END,
         first_release = coalesce(i.first_release, grouped.first_release),
-        last_release = coalesce(grouped.last_release, i.last_release)
+        last_release = coalesce(grouped.last_release, i.last_release),
+        resolved_after = CASE WHEN reopening.issue_id IS NULL THEN i.resolved_after END,
+        resolved_in_release = CASE
+            WHEN reopening.issue_id IS NULL THEN i.resolved_in_release END
     FROM grouped
+    LEFT JOIN reopening ON grouped.issue_id = reopening.issue_id
     WHERE i.project_id = %(project_id)s AND i.id = grouped.issue_id
-    RETURNING i.id
+    RETURNING i.id, reopening.issue_id IS NOT NULL AS regressed
 ),
 routed AS (
     SELECT incoming.fingerprint, incoming.title, incoming.level, incoming.event_count,
@@ -114,7 +139,10 @@ fingerprints AS (
             ELSE f.level END
     RETURNING 1
 )
-SELECT routed.issue_id AS id, routed.fingerprint, routed.new_issue FROM routed"""
+SELECT routed.issue_id AS id, routed.fingerprint, routed.new_issue,
+       coalesce(updated.regressed, FALSE) AS regressed
+FROM routed
+LEFT JOIN updated ON routed.issue_id = updated.id"""
 
 UPSERT_TAGS_AND_COUNTS = """WITH tags AS (
     SELECT t.issue_id, t.tag_key, t.tag_value, t.times_seen, t.first_seen, t.last_seen,
@@ -144,6 +172,16 @@ pairs AS (
     FROM unnest(cast(%(pair_keys)s AS TEXT[]), cast(%(pair_values)s AS TEXT[]),
                 cast(%(pair_starts)s AS INTEGER[]), cast(%(pair_ends)s AS INTEGER[]))
          AS p (tag_key, tag_value, first_entry, last_entry)
+),
+issue_release_rows AS (
+    SELECT r.issue_id, r.release, r.environment, r.event_count, r.first_seen, r.last_seen
+    FROM unnest(
+        cast(%(issue_release_ids)s AS UUID[]), cast(%(issue_release_versions)s AS TEXT[]),
+        cast(%(issue_release_environments)s AS TEXT[]),
+        cast(%(issue_release_counts)s AS INTEGER[]),
+        cast(%(issue_release_first_seen)s AS TIMESTAMPTZ[]),
+        cast(%(issue_release_last_seen)s AS TIMESTAMPTZ[])
+    ) AS r (issue_id, release, environment, event_count, first_seen, last_seen)
 ),
 new_issue_tags AS (
     INSERT INTO issue_tag_values (
@@ -191,6 +229,20 @@ issue_hours AS (
         event_count = c.event_count + excluded.event_count
     RETURNING 1
 ),
+issue_releases_upserted AS (
+    INSERT INTO issue_releases AS v (
+        project_id, issue_id, release, environment, first_seen, last_seen, event_count
+    )
+    SELECT %(project_id)s AS project_id, r.issue_id, r.release, r.environment,
+           r.first_seen, r.last_seen, r.event_count
+    FROM issue_release_rows AS r
+    ORDER BY r.issue_id, r.release, r.environment
+    ON CONFLICT (project_id, issue_id, release, environment) DO UPDATE SET
+        event_count = v.event_count + excluded.event_count,
+        first_seen = least(v.first_seen, excluded.first_seen),
+        last_seen = greatest(v.last_seen, excluded.last_seen)
+    RETURNING 1
+),
 project_tags AS (
     INSERT INTO project_tag_values AS v (
         project_id, tag_key, tag_value, times_seen, first_seen, last_seen
@@ -216,6 +268,19 @@ project_hours AS (
     ORDER BY hours.hour_start, hours.level
     ON CONFLICT (project_id, hour_start, level) DO UPDATE SET
         event_count = c.event_count + excluded.event_count
+    RETURNING 1
+),
+project_releases AS (
+    INSERT INTO releases AS v (project_id, release, first_seen, last_seen, event_count)
+    SELECT %(project_id)s AS project_id, r.release, min(r.first_seen) AS first_seen,
+           max(r.last_seen) AS last_seen, sum(r.event_count) AS event_count
+    FROM issue_release_rows AS r
+    GROUP BY r.release
+    ORDER BY r.release
+    ON CONFLICT (project_id, release) DO UPDATE SET
+        event_count = v.event_count + excluded.event_count,
+        first_seen = least(v.first_seen, excluded.first_seen),
+        last_seen = greatest(v.last_seen, excluded.last_seen)
     RETURNING 1
 ),
 project_statuses AS (
@@ -245,8 +310,10 @@ SELECT (SELECT count(*) FROM new_issue_tags)
        + (SELECT count(*) FROM issue_tags) AS issue_tag_rows,
        (SELECT count(*) FROM new_issue_hours)
        + (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
+       (SELECT count(*) FROM issue_releases_upserted) AS issue_release_rows,
        (SELECT count(*) FROM project_tags) AS project_tag_rows,
        (SELECT count(*) FROM project_hours) AS project_hour_rows,
+       (SELECT count(*) FROM project_releases) AS release_rows,
        (SELECT count(*) FROM project_statuses) AS project_status_rows,
        (SELECT count(*) FROM event_pairs) AS event_tag_rows"""
 
@@ -262,9 +329,18 @@ def tags_and_counts(
     """UPSERT_TAGS_AND_COUNTS' parameters: ``rows`` the batch's events rows
     (with their issue ids), ``tags`` each event's; ``locked`` and
     ``upserted`` the rows of LOCK_ISSUES (id, fingerprint, status) and
-    UPSERT_ISSUES (id, fingerprint, new_issue), which give the batch's new
-    issues and its resolved ones, which it reopens."""
-    new_issues = {issue_id for issue_id, _, new in upserted if new}
+    UPSERT_ISSUES (id, fingerprint, new_issue, regressed), which give the
+    batch's new issues and the resolved ones it reopened."""
+    new_issues = {issue_id for issue_id, _, new, _ in upserted if new}
+    releases: dict[tuple[Any, str, str], list[Any]] = {}
+    for row in rows:
+        if row.release is not None:
+            counted = releases.setdefault(
+                (row.issue_id, row.release, row.environment or ""),
+                [0, row.received_at, row.received_at],
+            )
+            counted[0] += 1
+            counted[2] = row.received_at
     new_seen: dict[tuple[Any, str, str], list[Any]] = {}
     old_seen: dict[tuple[Any, str, str], list[Any]] = {}
     new_hours: dict[tuple[Any, Any, str], int] = {}
@@ -302,8 +378,14 @@ def tags_and_counts(
         "hour_issue_ids": a(k[0] for k in hours), "hour_starts": a(k[1] for k in hours),
         "hour_levels": a(k[2] for k in hours), "hour_counts": a(hours.values()),
         "new_issue_tag_rows": len(new_seen), "new_issue_hour_rows": len(new_hours),
-        "opened_issues": sum(new for _, _, new in upserted),
-        "reopened_issues": len({i for i, _, status in locked if status == "resolved"}),
+        "opened_issues": sum(new for _, _, new, _ in upserted),
+        "reopened_issues": len({i for i, _, _, regressed in upserted if regressed}),
+        "issue_release_ids": a(k[0] for k in releases),
+        "issue_release_versions": a(k[1] for k in releases),
+        "issue_release_environments": a(k[2] for k in releases),
+        "issue_release_counts": a(e[0] for e in releases.values()),
+        "issue_release_first_seen": a(e[1] for e in releases.values()),
+        "issue_release_last_seen": a(e[2] for e in releases.values()),
         "pair_keys": a(k[0] for k in pairs), "pair_values": a(k[1] for k in pairs),
         "pair_starts": a(starts), "pair_ends": a(ends),
         "pair_event_ids": a(r.id for r in pair_rows),
@@ -391,13 +473,14 @@ def ingest_batch(
             UPSERT_ISSUES,
             {"project_id": project_id, "fingerprints": keys,
              "issue_ids": a(routes.get(k) for k in keys),
+             "release_fingerprints": a([]), "release_versions": a([]),
              "titles": a(titles[groups[k][0]] for k in keys), "levels": levels,
              "counts": a(len(groups[k]) for k in keys), "first_seen": a([now] * len(keys)),
              "last_seen": a([now] * len(keys)), "first_releases": a([None] * len(keys)),
              "last_releases": a([None] * len(keys))},
         )  # fmt: skip
         upserted = cur.fetchall()
-        issue_ids = {fp: issue_id for issue_id, fp, _ in upserted}
+        issue_ids = {fp: issue_id for issue_id, fp, _, _ in upserted}
         rows = [row(i, issue_ids) for i in range(len(payloads))]
         if len(payloads) == 1:
             cur.execute(INSERT_EVENT, rows[0])

@@ -132,6 +132,7 @@ def write_batch(
     a = BinaryArray  # as the layer sends its arrays
     keys = a(sorted(groups))
     releases = [[rows[i].release for i in groups[k] if rows[i].release] for k in keys]
+    pairs = sorted({(k, r) for k, rs in zip(keys, releases, strict=True) for r in rs})
     params = {
         "project_id": project_id,
         "fingerprints": keys,
@@ -142,6 +143,8 @@ def write_batch(
         "last_seen": a(rows[groups[k][-1]].received_at for k in keys),
         "first_releases": a(r[0] if r else None for r in releases),
         "last_releases": a(r[-1] if r else None for r in releases),
+        "release_fingerprints": a(k for k, _ in pairs),
+        "release_versions": a(r for _, r in pairs),
     }
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(SQL.lock_fingerprints.sql, {"keys": _lock_keys(project_id, keys)})
@@ -151,7 +154,7 @@ def write_batch(
         params["issue_ids"] = a(routes.get(k) for k in keys)
         cur.execute(SQL.upsert_issues.sql, params)
         upserted = cur.fetchall()
-        issue_ids = {fp: issue_id for issue_id, fp, _ in upserted}
+        issue_ids = {fp: issue_id for issue_id, fp, _, _ in upserted}
         rows = [row._replace(issue_id=issue_ids[row.fingerprint]) for row in rows]
         if len(rows) == 1:
             cur.execute(INSERT_EVENT, rows[0])

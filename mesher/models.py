@@ -46,11 +46,14 @@ __all__ = [
     "Issue",
     "IssueFingerprint",
     "IssuePage",
+    "IssueRelease",
     "IssueStatus",
     "OrgMembership",
     "Organization",
     "Outcome",
     "Project",
+    "Release",
+    "ReleasePage",
     "Role",
     "Session",
     "Severity",
@@ -302,6 +305,12 @@ class Issue(_Row):
     merged_into: UUID | None = None
     #: Set when the issue was deleted: hidden from every read.
     deleted_at: AwareDatetime | None = None
+    #: Resolved "in the next release" (``resolve_issue(in_release="next")``):
+    #: an event of a release first seen after this time reopens it.
+    resolved_after: AwareDatetime | None = None
+    #: Resolved in this release: an event of it, or of a release first seen
+    #: after it, reopens the issue.
+    resolved_in_release: str | None = None
 
 
 class IssueFingerprint(_Row):
@@ -315,6 +324,34 @@ class IssueFingerprint(_Row):
     event_count: int
     first_seen: AwareDatetime
     last_seen: AwareDatetime
+
+
+class Release(_Row):
+    """A release a project has seen (``list_releases``)."""
+
+    release: str
+    first_seen: AwareDatetime  # releases are ordered by this
+    last_seen: AwareDatetime
+    event_count: int
+    #: the project's issues whose first release this is
+    new_issues: int
+
+
+class ReleasePage(_Row):
+    """A page of releases, most recently first seen first."""
+
+    items: list[Release]
+    next_cursor: str | None
+
+
+class IssueRelease(_Row):
+    """An issue's events of one release and environment (``issue_releases``)."""
+
+    release: str
+    environment: str | None  # None: events without an environment
+    first_seen: AwareDatetime
+    last_seen: AwareDatetime
+    event_count: int
 
 
 # --- the tag store -------------------------------------------------------------

@@ -20,6 +20,8 @@ whitespace:
   stay relative (a ``timedelta``) until :meth:`TimeFilter.at` or
   :meth:`SearchQuery.resolve` is given a ``now``;
 - ``times_seen:100`` (equals) or ``times_seen:>100`` (:class:`CountFilter`);
+- ``firstRelease:1.2.3`` (:class:`FirstReleaseFilter`): the release the
+  issue was first seen in (its ``first_release``) is one of these;
 - any other ``key:value`` (:class:`TagFilter`); a key with ``:`` or named
   like a key above is written ``tags[key]:value``;
 - bare words, quoted phrases and ``message:<text>`` (:class:`TextFilter`):
@@ -62,6 +64,7 @@ __all__ = [
     "Assignment",
     "AttributeFilter",
     "CountFilter",
+    "FirstReleaseFilter",
     "LevelFilter",
     "SearchQuery",
     "StatusFilter",
@@ -89,10 +92,10 @@ _TAG_KEY_CHARS = _KEY_CHARS | {":"}
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _KEYS = frozenset(
     {"is", "assigned", "level", "environment", "release", "firstSeen", "lastSeen",
-     "times_seen", "message"}
+     "times_seen", "message", "firstRelease"}
 )  # fmt: skip
 _NEGATABLE = "is, assigned, level, environment, release and tag filters"
-_LISTS = "level, environment, release, assigned and tags"
+_LISTS = "level, environment, release, firstRelease, assigned and tags"
 _DATE_HELP = "a date (2026-11-01 or 2026-11-01T12:00:00, optionally Z or +02:00)"
 _RELATIVE_HELP = "a relative time (-24h, +7d; units m, h, d, w)"
 _UTC = dt.UTC
@@ -196,6 +199,16 @@ class CountFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class FirstReleaseFilter:
+    """``firstRelease:``: the issue was first seen in one of these releases."""
+
+    releases: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"firstRelease:{_values(self.releases)}"
+
+
+@dataclass(frozen=True, slots=True)
 class TagFilter:
     """``key:value``: the tag ``key`` has one of these values."""
 
@@ -233,6 +246,7 @@ Term: TypeAlias = (
     | AttributeFilter
     | TimeFilter
     | CountFilter
+    | FirstReleaseFilter
     | TagFilter
     | TextFilter
 )
@@ -360,6 +374,7 @@ class _Filters:
             "tag_values": [],
         }  # fmt: skip
         self.patterns: list[str] = []
+        self.first_releases: set[str] | None = None  # None: any
 
     def add(self, term: Term) -> None:
         if isinstance(term, StatusFilter):
@@ -381,6 +396,11 @@ class _Filters:
                 self.count_low = max(self.count_low, term.value + (term.op == ">"))
             if term.op in ("=", "<=", "<"):
                 self.count_high = min(self.count_high, term.value - (term.op == "<"))
+        elif isinstance(term, FirstReleaseFilter):
+            releases: set[str] = set(term.releases)
+            self.first_releases = (
+                releases if self.first_releases is None else self.first_releases & releases
+            )
         elif isinstance(term, (TagFilter, AttributeFilter)):
             tags = self.tags
             tags["tag_keys"].append(term.key if isinstance(term, TagFilter) else term.name)
@@ -417,6 +437,7 @@ class _Filters:
             or not assigned
             or assignees == set()
             or self.count_low > self.count_high
+            or self.first_releases == set()
             or any(self.low[f] > self.high[f] for f in self.low.keys() & self.high.keys())
         ):
             return None
@@ -436,6 +457,7 @@ class _Filters:
             "times_seen_max": None if self.count_high == _COUNT_MAX else self.count_high,
             **{name: values or None for name, values in self.tags.items()},
             "title_patterns": self.patterns or None,
+            "first_releases": None if self.first_releases is None else sorted(self.first_releases),
         }
 
 
@@ -548,7 +570,7 @@ class _Parser:
         self.pos = end + 1
         if key not in _KEYS:
             return self._tag(key, negated)
-        if negated and key in ("firstSeen", "lastSeen", "times_seen", "message"):
+        if negated and key in ("firstSeen", "lastSeen", "times_seen", "message", "firstRelease"):
             _fail(start, f"no '!' before {key}: (only {_NEGATABLE} can be negated)")
         return self._keyed(key, negated)
 
@@ -600,6 +622,9 @@ class _Parser:
             )
             values = tuple(self._bounded(v, at) for at, v in self._values(key, many=True))
             return AttributeFilter(name, values, negated)
+        if key == "firstRelease":
+            values = tuple(self._bounded(v, at) for at, v in self._values(key, many=True))
+            return FirstReleaseFilter(values)
         ((at, value),) = self._values(key, many=False)
         if key == "message":
             return TextFilter(value)

@@ -200,6 +200,8 @@ CREATE TABLE public.issues (
     last_release text,
     merged_into uuid,
     deleted_at timestamp with time zone,
+    resolved_after timestamp with time zone,
+    resolved_in_release text,
     CONSTRAINT issues_level_check CHECK ((level = ANY (ARRAY['fatal'::text, 'error'::text, 'warning'::text, 'info'::text, 'debug'::text]))),
     CONSTRAINT issues_status_check CHECK ((status = ANY (ARRAY['unresolved'::text, 'resolved'::text, 'archived'::text])))
 );
@@ -210,6 +212,8 @@ COMMENT ON COLUMN public.issues.event_count IS 'Events received, ever: it keeps 
 COMMENT ON COLUMN public.issues.first_release IS 'The first release the issue was seen in (Sentry path), so that "resolved in the next release" can be built on top; last_release the latest.';
 COMMENT ON COLUMN public.issues.merged_into IS 'Set on an issue merged into another (merge_issues): the target''s id. The row stays, hidden from every list, so that the id still answers and its events keep their issue_id; the target''s reads include them.';
 COMMENT ON COLUMN public.issues.deleted_at IS 'Set when the issue was deleted: hidden at once, its rows removed in chunks.';
+COMMENT ON COLUMN public.issues.resolved_after IS 'Resolved "in the next release": an event of a release first seen after this time reopens the issue; no other event does.';
+COMMENT ON COLUMN public.issues.resolved_in_release IS 'Resolved in this release: an event of it, or of a release first seen after it, reopens the issue; no other event does.';
 
 ALTER TABLE public.issues
     ADD CONSTRAINT issues_pkey PRIMARY KEY (project_id, id);
@@ -218,6 +222,7 @@ CREATE INDEX idx_issues_deleted ON public.issues USING btree (project_id, delete
 CREATE INDEX idx_issues_id ON public.issues USING btree (id);
 CREATE INDEX idx_issues_merged_into ON public.issues USING btree (merged_into) WHERE (merged_into IS NOT NULL);
 CREATE INDEX idx_issues_project_event_count ON public.issues USING btree (project_id, event_count DESC, id DESC);
+CREATE INDEX idx_issues_project_first_release ON public.issues USING btree (project_id, first_release) WHERE (first_release IS NOT NULL);
 CREATE INDEX idx_issues_project_first_seen ON public.issues USING btree (project_id, first_seen DESC, id DESC);
 CREATE INDEX idx_issues_project_last_seen ON public.issues USING btree (project_id, last_seen DESC, id DESC);
 CREATE INDEX idx_issues_project_status ON public.issues USING btree (project_id, status);
@@ -586,6 +591,50 @@ ALTER TABLE public.project_outcomes
 
 ALTER TABLE public.project_outcomes
     ADD CONSTRAINT project_outcomes_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
+
+
+-- releases -------------------------------------------------------------------
+
+CREATE TABLE public.releases (
+    project_id uuid NOT NULL,
+    release text NOT NULL,
+    first_seen timestamp with time zone NOT NULL,
+    last_seen timestamp with time zone NOT NULL,
+    event_count bigint NOT NULL
+)
+WITH (fillfactor='80');
+
+COMMENT ON TABLE public.releases IS 'The releases a project has seen, in the order they were first seen (first_seen), with their events'' count and last time: kept by the write path.';
+
+ALTER TABLE public.releases
+    ADD CONSTRAINT releases_pkey PRIMARY KEY (project_id, release);
+
+CREATE INDEX idx_releases_project_first_seen ON public.releases USING btree (project_id, first_seen DESC, release DESC);
+
+ALTER TABLE public.releases
+    ADD CONSTRAINT releases_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
+
+
+-- issue_releases -------------------------------------------------------------
+
+CREATE TABLE public.issue_releases (
+    project_id uuid NOT NULL,
+    issue_id uuid NOT NULL,
+    release text NOT NULL,
+    environment text NOT NULL,
+    first_seen timestamp with time zone NOT NULL,
+    last_seen timestamp with time zone NOT NULL,
+    event_count bigint NOT NULL
+)
+WITH (fillfactor='80');
+
+COMMENT ON TABLE public.issue_releases IS 'Per issue, release and environment ('''' when the events had none): first and last seen and the events'' count. Kept by the write path; merge and unmerge move the rows with the events.';
+
+ALTER TABLE public.issue_releases
+    ADD CONSTRAINT issue_releases_pkey PRIMARY KEY (project_id, issue_id, release, environment);
+
+ALTER TABLE public.issue_releases
+    ADD CONSTRAINT issue_releases_issue_fkey FOREIGN KEY (project_id, issue_id) REFERENCES public.issues(project_id, id) ON DELETE CASCADE;
 
 
 -- schema_migrations ----------------------------------------------------------
@@ -1132,6 +1181,7 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.events_default TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ingest_batches TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_fingerprints TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_hourly_counts TO mesher_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_releases TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_tag_values TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issues TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.org_memberships TO mesher_app;
@@ -1142,6 +1192,7 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_outcomes TO mesher_app
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_rate_limits TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_tag_values TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.projects TO mesher_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.releases TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.sentry_event_ids TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.sessions TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.users TO mesher_app;

@@ -33,7 +33,7 @@ DISTRIBUTED = {
     "issues", "events", "alert_rules", "alerts", "ingest_batches", "sentry_event_ids",
     "issue_tag_values", "project_tag_values", "project_hourly_counts", "issue_hourly_counts",
     "project_issue_counts", "event_tags", "issue_fingerprints", "project_rate_limits",
-    "project_outcomes",
+    "project_outcomes", "releases", "issue_releases",
 }  # fmt: skip
 
 NOW = dt.datetime.now(dt.UTC)
@@ -73,6 +73,11 @@ SAMPLES: dict[str, Any] = {
     "target_id": SOME_ID, "source_ids": [uuid.UUID(int=1)], "from_issue_ids": [SOME_ID],
     "new_issue_id": SOME_ID, "old_issue_id": SOME_ID, "old_rollup_id": SOME_ID,
     "new_rollup_id": uuid.UUID(int=1), "chunk_size": 10,
+    "release_fingerprints": ["f"], "release_versions": ["1.0"], "issue_release_ids": [SOME_ID],
+    "issue_release_versions": ["1.0"], "issue_release_environments": [""],
+    "issue_release_counts": [1], "issue_release_first_seen": [NOW],
+    "issue_release_last_seen": [NOW], "in_next_release": False, "in_release": None,
+    "after_release": None,
     "categories": ["error"], "outcomes": ["accepted"], "reasons": [""], "quantities": [1],
     "hour_start": NOW, "events_per_minute": 5, "max_rows": 10,
 }  # fmt: skip

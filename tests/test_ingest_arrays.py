@@ -162,6 +162,9 @@ def _one_tag_row(issue_id: uuid.UUID, **changes: Any) -> dict[str, Any]:
         "hour_counts": [], "new_issue_hour_rows": 0, "opened_issues": 0, "reopened_issues": 0,
         "pair_keys": ["env"], "pair_values": ["prod"], "pair_starts": [1], "pair_ends": [1],
         "pair_event_ids": [event_id], "pair_received_ats": [now],
+        "issue_release_ids": [], "issue_release_versions": [],
+        "issue_release_environments": [], "issue_release_counts": [],
+        "issue_release_first_seen": [], "issue_release_last_seen": [],
     }  # fmt: skip
     return params | changes
 

@@ -160,6 +160,7 @@ def _issue_params(project_id: UUID, events: Sequence[_Prepared]) -> dict[str, An
         groups.setdefault(event.row.fingerprint, []).append(event)
     keys = BinaryArray(sorted(groups))
     releases = [[e.row.release for e in groups[k] if e.row.release is not None] for k in keys]
+    pairs = sorted({(k, r) for k, rs in zip(keys, releases, strict=True) for r in rs})
     return {
         "project_id": project_id,
         "fingerprints": keys,
@@ -170,6 +171,10 @@ def _issue_params(project_id: UUID, events: Sequence[_Prepared]) -> dict[str, An
         "last_seen": BinaryArray(groups[k][-1].row.received_at for k in keys),
         "first_releases": BinaryArray(r[0] if r else None for r in releases),
         "last_releases": BinaryArray(r[-1] if r else None for r in releases),
+        # the batch's distinct (fingerprint, release) pairs: which releases
+        # may reopen an issue resolved in a release
+        "release_fingerprints": BinaryArray(k for k, r in pairs),
+        "release_versions": BinaryArray(r for k, r in pairs),
     }
 
 
@@ -191,6 +196,7 @@ def _tags_and_counts_params(
     new_hours: dict[tuple[UUID, dt.datetime, str], int] = {}
     old_hours: dict[tuple[UUID, dt.datetime, str], int] = {}
     pairs: dict[tuple[str, str, dt.date], list[_Prepared]] = {}
+    releases: dict[tuple[UUID, str, str], list[Any]] = {}
     for e in events:
         issue_id, at = issue_ids[e.row.fingerprint], e.row.received_at  # in time order
         new = issue_id in new_issues
@@ -198,6 +204,13 @@ def _tags_and_counts_params(
         hour = (issue_id, at.replace(minute=0, second=0, microsecond=0), e.row.level)
         hours[hour] = hours.get(hour, 0) + 1
         day = at.date()  # received_at is UTC
+        if e.row.release is not None:
+            seen = releases.get((issue_id, e.row.release, e.row.environment or ""))
+            if seen is None:
+                releases[(issue_id, e.row.release, e.row.environment or "")] = [1, at, at]
+            else:
+                seen[0] += 1
+                seen[2] = at
         for key, value in e.tags.items():
             seen = tags.get((issue_id, key, value))
             if seen is None:
@@ -253,6 +266,15 @@ def _tags_and_counts_params(
         "pair_ends": BinaryArray(pair_ends),
         "pair_event_ids": BinaryArray(e.row.id for e in pair_events),
         "pair_received_ats": BinaryArray(e.row.received_at for e in pair_events),
+        # issue_releases and releases: one row per distinct (issue, release,
+        # environment; '' for none) of the batch's events that have a
+        # release, with their count and the first and the last one's time.
+        "issue_release_ids": BinaryArray(k[0] for k in releases),
+        "issue_release_versions": BinaryArray(k[1] for k in releases),
+        "issue_release_environments": BinaryArray(k[2] for k in releases),
+        "issue_release_counts": BinaryArray(s[0] for s in releases.values()),
+        "issue_release_first_seen": BinaryArray(s[1] for s in releases.values()),
+        "issue_release_last_seen": BinaryArray(s[2] for s in releases.values()),
         # project_issue_counts: opened_issues and reopened_issues, from
         # upsert_issues and lock_issues, are added by the caller (_store).
     }
@@ -288,11 +310,11 @@ async def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[
     # batch says which ones regress, and cannot change until it commits.
     locked = _q.ingest.lock_issues(conn, project_id=project_id, fingerprints=params["fingerprints"])
     routes = {row["fingerprint"]: row async for row in locked}
-    resolved = {fp for fp, row in routes.items() if row["status"] == "resolved"}
     params["issue_ids"] = BinaryArray(
         routes[fp]["id"] if fp in routes else None for fp in params["fingerprints"]
     )
     issues = {row["fingerprint"]: row async for row in _q.ingest.upsert_issues(conn, **params)}
+    regressed = {fp for fp, row in issues.items() if row["regressed"]}
     rows = [e.row._replace(issue_id=issues[e.row.fingerprint]["id"]) for e in events]
     async with conn.cursor() as cur:
         if len(rows) == 1:
@@ -311,16 +333,16 @@ async def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[
             {row["id"] for row in issues.values() if row["new_issue"]},
         ),
         opened_issues=sum(row["new_issue"] for row in issues.values()),
-        # every resolved issue of the batch reopens (once, whatever its
+        # the resolved issues the batch reopened (once, whatever their
         # fingerprints)
-        reopened_issues=len({routes[fp]["id"] for fp in resolved}),
+        reopened_issues=len({issues[fp]["id"] for fp in regressed}),
     )
     return [
         IngestedEvent(
             e.row.id,
             issues[e.row.fingerprint]["id"],
             issues[e.row.fingerprint]["new_issue"],
-            e.row.fingerprint in resolved,
+            e.row.fingerprint in regressed,
         )
         for e in events
     ]

@@ -60,6 +60,7 @@ from .organizations import get_org, insert_org, list_orgs
 from .outcomes import project_outcomes, record_outcomes
 from .projects import get_project, insert_project, list_projects_by_org, set_project_retention
 from .rate_limits import list_project_rate_limits, set_project_rate_limit
+from .releases import issue_releases, list_releases
 from .search import search_issues
 from .sessions import create_session, delete_session, validate_session
 from .tags import issue_tag_facets, project_tag_keys, project_tag_values
@@ -97,6 +98,7 @@ __all__ = [
     "get_user_orgs",
     "insert_org",
     "insert_project",
+    "issue_releases",
     "issue_sparklines",
     "issue_tag_facets",
     "level_breakdown",
@@ -109,6 +111,7 @@ __all__ = [
     "list_orgs",
     "list_project_rate_limits",
     "list_projects_by_org",
+    "list_releases",
     "merge_issues",
     "project_outcomes",
     "project_tag_keys",

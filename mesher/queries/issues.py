@@ -8,7 +8,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
-from .._args import count_arg, cursor_arg, optional_enum_arg, optional_uuid_arg, uuid_arg
+from .._args import (
+    count_arg,
+    cursor_arg,
+    optional_enum_arg,
+    optional_uuid_arg,
+    text_arg,
+    uuid_arg,
+)
 from .._results import found, issue_from_row, keyset_page
 from .._retry import retry_deadlocks
 from ..errors import InvalidInput, translate_errors
@@ -77,7 +84,11 @@ def _change(conn: Conn, update: Any, issue_id: UUID | str, **args: Any) -> Issue
 
 @retry_deadlocks  # a deadlock never reaches resolve_issue's caller
 def _set_status(
-    conn: Conn, issue_id: UUID | str, project_id: UUID | str | None, status: IssueStatus
+    conn: Conn,
+    issue_id: UUID | str,
+    project_id: UUID | str | None,
+    status: IssueStatus,
+    in_release: str | None = None,
 ) -> Issue:
     """set_issue_status, which needs the issue's project: without
     ``project_id``, the issue's own (get_issue, across projects)."""
@@ -86,16 +97,39 @@ def _set_status(
         row = found(q.issues.get_issue(conn, id=iid), f"issue {issue_id}")
         project_id = row["project_id"]
     pid = uuid_arg(project_id, "project_id")
-    changed = q.issues.set_issue_status(conn, project_id=pid, id=iid, new_status=status.value)
+    changed = q.issues.set_issue_status(
+        conn,
+        project_id=pid,
+        id=iid,
+        new_status=status.value,
+        in_next_release=in_release == "next",
+        in_release=None if in_release == "next" else in_release,
+    )
     return issue_from_row(found(changed, f"issue {issue_id}"))
 
 
 @translate_errors
 def resolve_issue(
-    conn: Conn, issue_id: UUID | str, *, project_id: UUID | str | None = None
+    conn: Conn,
+    issue_id: UUID | str,
+    *,
+    project_id: UUID | str | None = None,
+    in_release: str | None = None,
 ) -> Issue:
-    """Mark an issue resolved; a new event regresses it to unresolved."""
-    return _set_status(conn, issue_id, project_id, IssueStatus.RESOLVED)
+    """Mark an issue resolved. ``in_release`` says which new events regress
+    it to unresolved (a regression, as the alert rules see it):
+
+    - None: any event;
+    - ``"next"``: an event of a release first seen in the project after now
+      (events of the releases seen so far do not);
+    - a version: an event of that release, or of a release first seen after
+      it (events of the releases first seen before it do not).
+
+    Releases are ordered by the time they were first seen in the project.
+    With ``"next"`` or a version, an event without a release never reopens
+    the issue."""
+    release = None if in_release is None else text_arg(in_release, "in_release", max_length=200)
+    return _set_status(conn, issue_id, project_id, IssueStatus.RESOLVED, release)
 
 
 @translate_errors

@@ -70,7 +70,7 @@ DECLARE
         'issues', 'events', 'alert_rules', 'alerts', 'ingest_batches', 'sentry_event_ids',
         'issue_tag_values', 'project_tag_values', 'project_hourly_counts', 'issue_hourly_counts',
         'project_issue_counts', 'event_tags', 'project_rate_limits', 'project_outcomes',
-        'issue_fingerprints'
+        'issue_fingerprints', 'releases', 'issue_releases'
     ];
     placed TEXT[] := '{}';
     table_name TEXT;

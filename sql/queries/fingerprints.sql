@@ -2,7 +2,7 @@
 --
 -- A merge repoints the sources' rows of issue_fingerprints to the target,
 -- adds the sources' counts and rollup rows (issue_tag_values,
--- issue_hourly_counts) to the target's, and hides the sources
+-- issue_hourly_counts, issue_releases) to the target's, and hides the sources
 -- (issues.merged_into): its cost follows fingerprints and rollup rows, and
 -- it rewrites no event (the reads of a target's events take its sources'
 -- too, sql/queries/events.sql). An unmerge moves fingerprints to a new
@@ -203,6 +203,35 @@ target_hours AS (
     RETURNING 1
 ),
 
+source_releases AS (
+    DELETE FROM issue_releases AS r
+    WHERE r.project_id = :project_id AND r.issue_id = any(cast(:source_ids AS UUID[]))
+    RETURNING r.release, r.environment, r.first_seen, r.last_seen, r.event_count
+),
+
+target_releases AS (
+    INSERT INTO issue_releases AS r (
+        project_id, issue_id, release, environment, first_seen, last_seen, event_count
+    )
+    SELECT
+        :project_id AS project_id,
+        :target_id AS issue_id,
+        source_releases.release,
+        source_releases.environment,
+        min(source_releases.first_seen) AS first_seen,
+        max(source_releases.last_seen) AS last_seen,
+        sum(source_releases.event_count) AS event_count
+    FROM source_releases
+    GROUP BY source_releases.release, source_releases.environment
+    ORDER BY source_releases.release, source_releases.environment
+    ON CONFLICT (project_id, issue_id, release, environment) DO UPDATE
+        SET
+            event_count = r.event_count + excluded.event_count,
+            first_seen = least(r.first_seen, excluded.first_seen),
+            last_seen = greatest(r.last_seen, excluded.last_seen)
+    RETURNING 1
+),
+
 counted AS (
     INSERT INTO project_issue_counts AS c (project_id, status, issue_count)
     SELECT
@@ -352,7 +381,7 @@ moved AS (
         e.project_id = :project_id
         AND e.id = chosen.id
         AND e.received_at = chosen.received_at
-    RETURNING e.received_at, e.tags
+    RETURNING e.received_at, e.tags, e.release, e.environment
 ),
 
 tag_deltas AS (
@@ -373,6 +402,18 @@ hour_deltas AS (
         count(*) AS event_count
     FROM moved
     GROUP BY date_trunc('hour', moved.received_at, 'UTC')
+),
+
+release_deltas AS (
+    SELECT
+        moved.release,
+        coalesce(moved.environment, '') AS environment,
+        count(*) AS event_count,
+        min(moved.received_at) AS first_seen,
+        max(moved.received_at) AS last_seen
+    FROM moved
+    WHERE moved.release IS NOT NULL
+    GROUP BY moved.release, coalesce(moved.environment, '')
 ),
 
 both_issues AS (
@@ -427,6 +468,35 @@ hours AS (
     ON CONFLICT (project_id, issue_id, hour_start) DO UPDATE
         SET event_count = c.event_count + excluded.event_count
     RETURNING 1
+),
+
+releases AS (
+    INSERT INTO issue_releases AS r (
+        project_id, issue_id, release, environment, first_seen, last_seen, event_count
+    )
+    SELECT
+        :project_id AS project_id,
+        both_issues.issue_id,
+        release_deltas.release,
+        release_deltas.environment,
+        release_deltas.first_seen,
+        release_deltas.last_seen,
+        both_issues.sign * release_deltas.event_count AS event_count
+    FROM both_issues
+    CROSS JOIN release_deltas
+    ORDER BY both_issues.issue_id, release_deltas.release, release_deltas.environment
+    ON CONFLICT (project_id, issue_id, release, environment) DO UPDATE
+        SET
+            event_count = r.event_count + excluded.event_count,
+            first_seen = CASE
+                WHEN excluded.event_count > 0 THEN least(r.first_seen, excluded.first_seen)
+                ELSE r.first_seen
+            END,
+            last_seen = CASE
+                WHEN excluded.event_count > 0 THEN greatest(r.last_seen, excluded.last_seen)
+                ELSE r.last_seen
+            END
+    RETURNING 1
 )
 
 SELECT count(*) AS moved
@@ -435,8 +505,8 @@ FROM moved;
 -- name: finish_unmerge(project_id, old_issue_id, new_issue_id)^
 -- An unmerge's last step: the old issue's rollup rows that its chunks
 -- brought to 0 go, and the new issue's first and last release are those of
--- its release tag values (first and last seen), which the chunks moved with
--- its events. Returns how many rollup rows went. A range of each rollup's
+-- its issue_releases rows (first and last seen), which the chunks moved
+-- with its events. Returns how many rollup rows went. A range of each rollup's
 -- primary key.
 WITH emptied_tags AS (
     DELETE FROM issue_tag_values
@@ -450,16 +520,18 @@ emptied_hours AS (
     RETURNING 1
 ),
 
+emptied_releases AS (
+    DELETE FROM issue_releases
+    WHERE project_id = :project_id AND issue_id = :old_issue_id AND event_count <= 0
+    RETURNING 1
+),
+
 releases AS (
     SELECT
-        (array_agg(tag_value ORDER BY first_seen, tag_value))[1] AS first_release,
-        (array_agg(tag_value ORDER BY last_seen DESC, tag_value ASC))[1] AS last_release
-    FROM issue_tag_values
-    WHERE
-        project_id = :project_id
-        AND issue_id = :new_issue_id
-        AND tag_key = 'release'
-        AND times_seen > 0
+        (array_agg(release ORDER BY first_seen, release))[1] AS first_release,
+        (array_agg(release ORDER BY last_seen DESC, release ASC))[1] AS last_release
+    FROM issue_releases
+    WHERE project_id = :project_id AND issue_id = :new_issue_id AND event_count > 0
     HAVING count(*) > 0
 ),
 
@@ -475,4 +547,5 @@ released AS (
 
 SELECT
     (SELECT count(*) FROM emptied_tags)
-    + (SELECT count(*) FROM emptied_hours) AS removed;
+    + (SELECT count(*) FROM emptied_hours)
+    + (SELECT count(*) FROM emptied_releases) AS removed;

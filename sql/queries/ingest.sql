@@ -28,17 +28,24 @@ WHERE f.project_id = :project_id AND f.fingerprint = any(cast(:fingerprints AS T
 ORDER BY i.id, f.fingerprint
 FOR UPDATE OF i;
 
--- name: upsert_issues(project_id, fingerprints, issue_ids, titles, levels, counts, first_seen, last_seen, first_releases, last_releases)
+-- name: upsert_issues(project_id, fingerprints, issue_ids, titles, levels, counts, first_seen, last_seen, first_releases, last_releases, release_fingerprints, release_versions)
 -- The write path's one issue statement per batch: one entry per distinct
 -- fingerprint (parallel arrays, sorted by fingerprint), with its issue from
 -- lock_issues (NULL: none yet). A fingerprint without an issue starts one at
 -- the batch's count. An existing issue adds the counts of its fingerprints,
 -- moves last_seen, keeps the most severe level (severity_rank orders them)
 -- and its first release, takes the batch's latest release, and regresses
--- from resolved to unresolved (archived stays archived). Every fingerprint's
--- row of issue_fingerprints gets its own counts the same way (inserted for a
--- new one). Returns each fingerprint's issue id and whether this statement
--- created it. Served by issues_pkey and issue_fingerprints_pkey.
+-- from resolved to unresolved (archived stays archived): always if it was
+-- resolved plainly; if it was resolved in a release (migration 0024), only
+-- when one of its fingerprints' events here is of a release first seen
+-- from the resolution on (resolved_after) or of the release it was resolved
+-- in or one first seen after that one (resolved_in_release). The batch's
+-- releases per fingerprint are release_fingerprints and release_versions
+-- (distinct pairs); a release not in releases yet is first seen now. Every
+-- fingerprint's row of issue_fingerprints gets its own counts the same way
+-- (inserted for a new one). Returns each fingerprint's issue id, whether
+-- this statement created it and whether it regressed it. Served by the
+-- primary keys of issues, issue_fingerprints and releases.
 WITH incoming AS (
     SELECT
         t.fingerprint,
@@ -87,6 +94,42 @@ created AS (
     RETURNING id, fingerprint
 ),
 
+batch_releases AS (
+    SELECT
+        b.fingerprint,
+        b.version,
+        r.first_seen
+    FROM
+        unnest(
+            cast(:release_fingerprints AS TEXT[]), cast(:release_versions AS TEXT[])
+        ) AS b (fingerprint, version)
+    LEFT JOIN releases AS r ON r.project_id = :project_id AND b.version = r.release
+),
+
+reopening AS (
+    SELECT DISTINCT g.issue_id
+    FROM incoming AS g
+    INNER JOIN issues AS i ON i.project_id = :project_id AND g.issue_id = i.id
+    LEFT JOIN releases AS v
+        ON v.project_id = :project_id AND i.resolved_in_release = v.release
+    WHERE
+        i.status = 'resolved'
+        AND (
+            (i.resolved_after IS NULL AND i.resolved_in_release IS NULL)
+            OR EXISTS (
+                SELECT
+                FROM batch_releases AS b
+                WHERE
+                    b.fingerprint = g.fingerprint
+                    AND (
+                        coalesce(b.first_seen, 'infinity') >= i.resolved_after
+                        OR b.version = i.resolved_in_release
+                        OR coalesce(b.first_seen, 'infinity') > v.first_seen
+                    )
+            )
+        )
+),
+
 grouped AS (
     SELECT
         g.issue_id,
@@ -109,12 +152,17 @@ updated AS (
             WHEN severity_rank(grouped.level) > severity_rank(i.level) THEN grouped.level
             ELSE i.level
         END,
-        status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END,
+        status = CASE WHEN reopening.issue_id IS NULL THEN i.status ELSE 'unresolved' END,
         first_release = coalesce(i.first_release, grouped.first_release),
-        last_release = coalesce(grouped.last_release, i.last_release)
+        last_release = coalesce(grouped.last_release, i.last_release),
+        resolved_after = CASE WHEN reopening.issue_id IS NULL THEN i.resolved_after END,
+        resolved_in_release = CASE
+            WHEN reopening.issue_id IS NULL THEN i.resolved_in_release
+        END
     FROM grouped
+    LEFT JOIN reopening ON grouped.issue_id = reopening.issue_id
     WHERE i.project_id = :project_id AND i.id = grouped.issue_id
-    RETURNING i.id
+    RETURNING i.id, reopening.issue_id IS NOT NULL AS regressed
 ),
 
 routed AS (
@@ -160,8 +208,10 @@ fingerprints AS (
 SELECT
     routed.issue_id AS id,
     routed.fingerprint,
-    routed.new_issue
-FROM routed;
+    routed.new_issue,
+    coalesce(updated.regressed, FALSE) AS regressed
+FROM routed
+LEFT JOIN updated ON routed.issue_id = updated.id;
 
 -- name: claim_ingest_batch(project_id, idempotency_key, request_digest)^
 -- Claims an idempotency key for this call (ingest_batches pkey). No row back
@@ -227,10 +277,13 @@ ORDER BY t.client_event_id
 ON CONFLICT (project_id, client_event_id) DO NOTHING
 RETURNING s.client_event_id;
 
--- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts, new_issue_tag_rows, new_issue_hour_rows, opened_issues, reopened_issues, pair_keys, pair_values, pair_starts, pair_ends, pair_event_ids, pair_received_ats)^
+-- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts, new_issue_tag_rows, new_issue_hour_rows, opened_issues, reopened_issues, pair_keys, pair_values, pair_starts, pair_ends, pair_event_ids, pair_received_ats, issue_release_ids, issue_release_versions, issue_release_environments, issue_release_counts, issue_release_first_seen, issue_release_last_seen)^
 -- The write path's last statement: the tag store and the hourly rollups
--- (migration 0012), the project's counts per issue status (migration 0014)
--- and the batch's rows of event_tags (migrations 0015 and 0019), for a
+-- (migration 0012), the project's counts per issue status (migration 0014),
+-- the batch's rows of event_tags (migrations 0015 and 0019), and its
+-- releases, per issue and environment and per project (migration 0024:
+-- one row per distinct (issue, release, environment), environment '' for
+-- none, with its count, first and last time), for a
 -- batch, after its COPY, in one statement. Python coalesces the batch into
 -- one row per (issue, tag key, value), with its count, first and last time,
 -- one per (issue, UTC hour, level) with its count, and one per (tag key,
@@ -310,6 +363,24 @@ pairs AS (
         ) AS p (tag_key, tag_value, first_entry, last_entry)
 ),
 
+issue_release_rows AS (
+    SELECT
+        r.issue_id,
+        r.release,
+        r.environment,
+        r.event_count,
+        r.first_seen,
+        r.last_seen
+    FROM unnest(
+        cast(:issue_release_ids AS UUID[]),
+        cast(:issue_release_versions AS TEXT[]),
+        cast(:issue_release_environments AS TEXT[]),
+        cast(:issue_release_counts AS INTEGER[]),
+        cast(:issue_release_first_seen AS TIMESTAMPTZ[]),
+        cast(:issue_release_last_seen AS TIMESTAMPTZ[])
+    ) AS r (issue_id, release, environment, event_count, first_seen, last_seen)
+),
+
 new_issue_tags AS (
     INSERT INTO issue_tag_values (
         project_id, issue_id, tag_key, tag_value, times_seen, first_seen, last_seen
@@ -379,6 +450,28 @@ issue_hours AS (
     RETURNING 1
 ),
 
+issue_releases_upserted AS (
+    INSERT INTO issue_releases AS v (
+        project_id, issue_id, release, environment, first_seen, last_seen, event_count
+    )
+    SELECT
+        :project_id AS project_id,
+        r.issue_id,
+        r.release,
+        r.environment,
+        r.first_seen,
+        r.last_seen,
+        r.event_count
+    FROM issue_release_rows AS r
+    ORDER BY r.issue_id, r.release, r.environment
+    ON CONFLICT (project_id, issue_id, release, environment) DO UPDATE
+        SET
+            event_count = v.event_count + excluded.event_count,
+            first_seen = least(v.first_seen, excluded.first_seen),
+            last_seen = greatest(v.last_seen, excluded.last_seen)
+    RETURNING 1
+),
+
 project_tags AS (
     INSERT INTO project_tag_values AS v (
         project_id, tag_key, tag_value, times_seen, first_seen, last_seen
@@ -413,6 +506,25 @@ project_hours AS (
     ORDER BY hours.hour_start, hours.level
     ON CONFLICT (project_id, hour_start, level) DO UPDATE
         SET event_count = c.event_count + excluded.event_count
+    RETURNING 1
+),
+
+project_releases AS (
+    INSERT INTO releases AS v (project_id, release, first_seen, last_seen, event_count)
+    SELECT
+        :project_id AS project_id,
+        r.release,
+        min(r.first_seen) AS first_seen,
+        max(r.last_seen) AS last_seen,
+        sum(r.event_count) AS event_count
+    FROM issue_release_rows AS r
+    GROUP BY r.release
+    ORDER BY r.release
+    ON CONFLICT (project_id, release) DO UPDATE
+        SET
+            event_count = v.event_count + excluded.event_count,
+            first_seen = least(v.first_seen, excluded.first_seen),
+            last_seen = greatest(v.last_seen, excluded.last_seen)
     RETURNING 1
 ),
 
@@ -455,7 +567,9 @@ SELECT
     + (SELECT count(*) FROM issue_tags) AS issue_tag_rows,
     (SELECT count(*) FROM new_issue_hours)
     + (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
+    (SELECT count(*) FROM issue_releases_upserted) AS issue_release_rows,
     (SELECT count(*) FROM project_tags) AS project_tag_rows,
     (SELECT count(*) FROM project_hours) AS project_hour_rows,
+    (SELECT count(*) FROM project_releases) AS release_rows,
     (SELECT count(*) FROM project_statuses) AS project_status_rows,
     (SELECT count(*) FROM event_pairs) AS event_tag_rows;

@@ -63,14 +63,19 @@ WHERE
 ORDER BY last_seen DESC, id DESC
 LIMIT :page_size;
 
--- name: set_issue_status(project_id, id, new_status)^
+-- name: set_issue_status(project_id, id, new_status, in_next_release, in_release)^
 -- Sets an issue's status (resolve, archive, unresolve) and moves it between
 -- its project's counts per status (project_issue_counts, migration 0014);
 -- returns the updated row, none if the issue does not exist, is deleted or
 -- belongs to another project (a merged id: its target's). The old status is read under the issue's row lock
 -- (FOR UPDATE waits for a concurrent change and reads its result), and the
 -- UPDATE joins it so that it runs after; the counts stay exact. Setting the
--- status an issue has already changes no count. Primary keys of issues and
+-- status an issue has already changes no count. in_next_release and
+-- in_release (migration 0024) say how a resolved issue reopens: a release
+-- first seen from now on (resolved_after, to the millisecond, the precision
+-- of received_at), or that release or one first seen after it
+-- (resolved_in_release); both false/NULL: on any event. Any other status
+-- clears them. Primary keys of issues and
 -- project_issue_counts; one shard on Citus. The lookups by id alone
 -- (resolve_issue without project_id) find the project with get_issue first.
 WITH old AS (
@@ -91,7 +96,13 @@ WITH old AS (
 
 changed AS (
     UPDATE issues AS i
-    SET status = :new_status
+    SET
+        status = :new_status,
+        resolved_after = CASE
+            WHEN cast(:in_next_release AS BOOLEAN)
+                THEN date_trunc('milliseconds', statement_timestamp())
+        END,
+        resolved_in_release = :in_release
     FROM old
     WHERE i.project_id = :project_id AND i.id = old.id
     RETURNING i.*

@@ -24,6 +24,7 @@
 --   title_patterns          LIKE patterns (backslash escapes, the default
 --                           escape character): the title matches all of
 --                           them, in any case
+--   first_releases          the issue's first_release is one of these
 --
 -- The plan walks the sort order's index of issues from the cursor (the keyset
 -- bound is an index condition: a row comparison on (key, id), which the
@@ -50,7 +51,7 @@ SELECT
 FROM unnest(cast(:emails AS TEXT[])) AS given (email)
 INNER JOIN users AS u ON lower(given.email) = lower(u.email);
 
--- name: search_issues(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, title_patterns, after_last_seen, after_id, page_size)
+-- name: search_issues(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, title_patterns, first_releases, after_last_seen, after_id, page_size)
 -- A page of the issues that match, most recently seen first (sort "date"):
 -- idx_issues_project_last_seen (project_id, last_seen DESC, id DESC), from
 -- the cursor; last_seen bounds are index conditions too.
@@ -104,6 +105,10 @@ WHERE
         cast(:title_patterns AS TEXT[]) IS NULL
         OR title ILIKE all(cast(:title_patterns AS TEXT[]))
     )
+    AND (
+        cast(:first_releases AS TEXT[]) IS NULL
+        OR first_release = any(cast(:first_releases AS TEXT[]))
+    )
     AND (last_seen, id) < (
         coalesce(cast(:after_last_seen AS TIMESTAMPTZ), 'infinity'),
         coalesce(cast(:after_id AS UUID), 'ffffffff-ffff-ffff-ffff-ffffffffffff')
@@ -111,7 +116,7 @@ WHERE
 ORDER BY last_seen DESC, id DESC
 LIMIT :page_size;
 
--- name: search_issues_new(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, title_patterns, after_first_seen, after_id, page_size)
+-- name: search_issues_new(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, title_patterns, first_releases, after_first_seen, after_id, page_size)
 -- search_issues, newest issues first (sort "new"): idx_issues_project_first_seen
 -- (project_id, first_seen DESC, id DESC), from the cursor; first_seen bounds
 -- are index conditions too.
@@ -165,6 +170,10 @@ WHERE
         cast(:title_patterns AS TEXT[]) IS NULL
         OR title ILIKE all(cast(:title_patterns AS TEXT[]))
     )
+    AND (
+        cast(:first_releases AS TEXT[]) IS NULL
+        OR first_release = any(cast(:first_releases AS TEXT[]))
+    )
     AND (first_seen, id) < (
         coalesce(cast(:after_first_seen AS TIMESTAMPTZ), 'infinity'),
         coalesce(cast(:after_id AS UUID), 'ffffffff-ffff-ffff-ffff-ffffffffffff')
@@ -172,7 +181,7 @@ WHERE
 ORDER BY first_seen DESC, id DESC
 LIMIT :page_size;
 
--- name: search_issues_freq(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, title_patterns, after_event_count, after_id, page_size)
+-- name: search_issues_freq(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, title_patterns, first_releases, after_event_count, after_id, page_size)
 -- search_issues, most events first (sort "freq"): idx_issues_project_event_count
 -- (project_id, event_count DESC, id DESC), from the cursor; times_seen bounds
 -- are index conditions too.
@@ -225,6 +234,10 @@ WHERE
     AND (
         cast(:title_patterns AS TEXT[]) IS NULL
         OR title ILIKE all(cast(:title_patterns AS TEXT[]))
+    )
+    AND (
+        cast(:first_releases AS TEXT[]) IS NULL
+        OR first_release = any(cast(:first_releases AS TEXT[]))
     )
     AND (event_count, id) < (
         coalesce(cast(:after_event_count AS BIGINT), 2147483647),
