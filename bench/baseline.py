@@ -498,9 +498,10 @@ def ingest_batch(
 
 # --- API keys (sql/queries/api_keys.sql) ------------------------------------------
 
-API_KEY_LOOKUP = """SELECT p.id, p.org_id, p.name, p.platform, p.created_at, p.dsn_id
+API_KEY_LOOKUP = """SELECT p.id, p.org_id, p.name, p.platform, p.created_at, p.dsn_id,
+       p.retention_days, p.deleted_at
 FROM api_keys AS k INNER JOIN projects AS p ON k.project_id = p.id
-WHERE k.key_value = %(key_value)s AND k.revoked_at IS NULL"""
+WHERE k.key_value = %(key_value)s AND k.revoked_at IS NULL AND p.deleted_at IS NULL"""
 
 
 def get_project_by_api_key(conn: psycopg.Connection[Any], key: str) -> tuple[Any, ...] | None:
@@ -528,28 +529,53 @@ WHERE project_id = %(project_id)s""",
     "top_issues": """SELECT * FROM issues WHERE project_id = %(project_id)s
   AND merged_into IS NULL AND deleted_at IS NULL
 ORDER BY event_count DESC, id DESC LIMIT %(page_size)s""",
-    "get_event": """SELECT * FROM events
-WHERE id = %(id)s AND project_id = %(project_id)s
-  AND received_at >= %(not_before)s AND received_at < %(not_after)s""",
-    "list_events_for_issue": """SELECT e.* FROM issues AS merged
-CROSS JOIN LATERAL (
-    SELECT one.* FROM events AS one
-    WHERE one.project_id = merged.project_id AND one.issue_id = merged.id
-    ORDER BY one.received_at DESC, one.id DESC LIMIT %(page_size)s
-) AS e
-WHERE merged.id = %(issue_id)s OR merged.merged_into = %(issue_id)s
-ORDER BY e.received_at DESC, e.id DESC LIMIT %(page_size)s""",
+    "get_event": """SELECT *
+FROM events
+WHERE
+    id = %(id)s
+    AND project_id = %(project_id)s
+    AND received_at >= %(not_before)s
+    AND received_at < %(not_after)s
+    AND NOT EXISTS (
+        SELECT FROM issues AS i
+        WHERE
+            i.project_id = events.project_id
+            AND i.id = events.issue_id
+            AND i.deleted_at IS NOT NULL
+    )""",
+    "list_events_for_issue": """SELECT e.*
+FROM issues AS merged
+CROSS JOIN
+    LATERAL (
+        SELECT one.*
+        FROM events AS one
+        WHERE one.project_id = merged.project_id AND one.issue_id = merged.id
+        ORDER BY one.received_at DESC, one.id DESC
+        LIMIT %(page_size)s
+    ) AS e
+WHERE
+    (merged.id = %(issue_id)s OR merged.merged_into = %(issue_id)s)
+    AND merged.deleted_at IS NULL
+ORDER BY e.received_at DESC, e.id DESC
+LIMIT %(page_size)s""",
     "filter_events_by_tags": """SELECT * FROM filter_events_by_tags(
     %(project_id)s, %(tags)s, %(since)s, %(page_size)s
 )""",
     "event_volume": """WITH counted AS (
-    SELECT date_trunc(%(bucket)s, hour_start, 'UTC') AS bucket_start,
-           sum(event_count) AS event_count
+    SELECT
+        date_trunc(%(bucket)s, hour_start, 'UTC') AS bucket_start,
+        sum(event_count) AS event_count
     FROM project_hourly_counts
-    WHERE project_id = %(project_id)s
-      AND hour_start >= date_trunc('hour', cast(%(since)s AS TIMESTAMPTZ), 'UTC')
+    WHERE
+        project_id = %(project_id)s
+        AND hour_start >= date_trunc('hour', cast(%(since)s AS TIMESTAMPTZ), 'UTC')
+        AND NOT EXISTS (
+            SELECT FROM projects AS p
+            WHERE p.id = %(project_id)s AND p.deleted_at IS NOT NULL
+        )
     GROUP BY bucket_start
 ),
+
 buckets AS (
     SELECT generate_series(
         date_trunc(%(bucket)s, cast(%(since)s AS TIMESTAMPTZ), 'UTC'),
@@ -557,12 +583,24 @@ buckets AS (
         cast('1 ' || %(bucket)s AS INTERVAL)
     ) AS bucket_start
 )
-SELECT buckets.bucket_start, coalesce(counted.event_count, 0) AS event_count
-FROM buckets LEFT JOIN counted ON buckets.bucket_start = counted.bucket_start
+
+SELECT
+    buckets.bucket_start,
+    coalesce(counted.event_count, 0) AS event_count
+FROM buckets
+LEFT JOIN counted ON buckets.bucket_start = counted.bucket_start
 ORDER BY buckets.bucket_start""",
-    "level_breakdown": """SELECT level, sum(event_count) AS event_count FROM project_hourly_counts
-WHERE project_id = %(project_id)s
-  AND hour_start >= date_trunc('hour', cast(%(since)s AS TIMESTAMPTZ), 'UTC')
+    "level_breakdown": """SELECT
+    level,
+    sum(event_count) AS event_count
+FROM project_hourly_counts
+WHERE
+    project_id = %(project_id)s
+    AND hour_start >= date_trunc('hour', cast(%(since)s AS TIMESTAMPTZ), 'UTC')
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = %(project_id)s AND p.deleted_at IS NOT NULL
+    )
 GROUP BY level""",
 }
 
