@@ -361,13 +361,13 @@ def _run_deletions(conn: Conn, budget: float) -> DeletionReport:
     report = DeletionReport()
     deadline = time.monotonic() + budget
     with conn.transaction():
-        pending = [row["id"] for row in _q.deletions.list_deleted_projects(conn)]
+        pending = [row["id"] for row in _q.maintenance.list_deleted_projects(conn)]
     for project_id in pending:
         while time.monotonic() < deadline:
             try:
                 with conn.transaction():
                     _q.maintenance.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
-                    chunk = _q.deletions.delete_project_rows(
+                    chunk = _q.maintenance.delete_project_rows(
                         conn, project_id=project_id, chunk_size=CHUNK_ROWS
                     )
             except (LockNotAvailable, DeadlockDetected):
@@ -384,19 +384,21 @@ def _run_deletions(conn: Conn, budget: float) -> DeletionReport:
                 break
     report.projects_left = len(pending) - len(report.projects)
     with conn.transaction():
-        report.organizations = _q.deletions.delete_emptied_orgs(conn)
-        rows = _q.deletions.list_projects_with_retention(conn)
+        report.organizations = _q.maintenance.delete_emptied_orgs(conn)
+        rows = _q.maintenance.list_projects_with_retention(conn)
         kept = [(row["id"], row["retention_days"]) for row in rows]
     for project_id, days in kept:
-        expire = partial(_q.deletions.expire_project_events, project_id=project_id, keep_days=days)
+        expire = partial(
+            _q.maintenance.expire_project_events, project_id=project_id, keep_days=days
+        )
         if not _chunks(conn, expire, deadline, report.expired):
             report.busy = True
         report.expired_issues += _expire_issues(conn, project_id, days, deadline, report)
     with conn.transaction():
-        rows = _q.deletions.list_deleted_issues(conn, page_size=1000)
+        rows = _q.maintenance.list_deleted_issues(conn, page_size=1000)
         issues = [(row["project_id"], row["id"]) for row in rows]
     for project_id, issue_id in issues:
-        purge = partial(_q.deletions.delete_issue_rows, project_id=project_id, issue_id=issue_id)
+        purge = partial(_q.maintenance.delete_issue_rows, project_id=project_id, issue_id=issue_id)
         purged: dict[str, int] = {}
         if not _chunks(conn, purge, deadline, purged):
             report.busy = True
@@ -416,7 +418,7 @@ def _expire_issues(
         try:
             with conn.transaction():
                 _q.maintenance.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
-                n = _q.deletions.expire_project_issues(
+                n = _q.maintenance.expire_project_issues(
                     conn, project_id=project_id, keep_days=days, chunk_size=CHUNK_ROWS
                 )
         except (LockNotAvailable, DeadlockDetected):

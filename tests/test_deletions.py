@@ -187,7 +187,7 @@ def test_run_deletions_removes_every_row_in_chunks(
     conn.commit()
     monkeypatch.setattr(maintenance, "CHUNK_ROWS", 7)
     chunks: list[tuple[str, int]] = []
-    real = maintenance._q.deletions.delete_project_rows
+    real = maintenance._q.maintenance.delete_project_rows
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         row = real(*args, **kwargs)
@@ -195,7 +195,7 @@ def test_run_deletions_removes_every_row_in_chunks(
             chunks.append((row["table_name"], row["deleted_rows"]))
         return row
 
-    monkeypatch.setattr(maintenance._q.deletions, "delete_project_rows", spy)
+    monkeypatch.setattr(maintenance._q.maintenance, "delete_project_rows", spy)
     with psycopg.connect(db_url, autocommit=True) as owner:
         report = run_deletions(owner, time_budget_s=300)
         assert _rows(owner, doomed) == {}  # no orphan row in any table

@@ -361,13 +361,13 @@ async def _run_deletions(conn: Conn, budget: float) -> DeletionReport:
     report = DeletionReport()
     deadline = time.monotonic() + budget
     async with conn.transaction():
-        pending = [row["id"] async for row in _q.deletions.list_deleted_projects(conn)]
+        pending = [row["id"] async for row in _q.maintenance.list_deleted_projects(conn)]
     for project_id in pending:
         while time.monotonic() < deadline:
             try:
                 async with conn.transaction():
                     await _q.maintenance.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
-                    chunk = await _q.deletions.delete_project_rows(
+                    chunk = await _q.maintenance.delete_project_rows(
                         conn, project_id=project_id, chunk_size=CHUNK_ROWS
                     )
             except (LockNotAvailable, DeadlockDetected):
@@ -384,19 +384,21 @@ async def _run_deletions(conn: Conn, budget: float) -> DeletionReport:
                 break
     report.projects_left = len(pending) - len(report.projects)
     async with conn.transaction():
-        report.organizations = await _q.deletions.delete_emptied_orgs(conn)
-        rows = _q.deletions.list_projects_with_retention(conn)
+        report.organizations = await _q.maintenance.delete_emptied_orgs(conn)
+        rows = _q.maintenance.list_projects_with_retention(conn)
         kept = [(row["id"], row["retention_days"]) async for row in rows]
     for project_id, days in kept:
-        expire = partial(_q.deletions.expire_project_events, project_id=project_id, keep_days=days)
+        expire = partial(
+            _q.maintenance.expire_project_events, project_id=project_id, keep_days=days
+        )
         if not await _chunks(conn, expire, deadline, report.expired):
             report.busy = True
         report.expired_issues += await _expire_issues(conn, project_id, days, deadline, report)
     async with conn.transaction():
-        rows = _q.deletions.list_deleted_issues(conn, page_size=1000)
+        rows = _q.maintenance.list_deleted_issues(conn, page_size=1000)
         issues = [(row["project_id"], row["id"]) async for row in rows]
     for project_id, issue_id in issues:
-        purge = partial(_q.deletions.delete_issue_rows, project_id=project_id, issue_id=issue_id)
+        purge = partial(_q.maintenance.delete_issue_rows, project_id=project_id, issue_id=issue_id)
         purged: dict[str, int] = {}
         if not await _chunks(conn, purge, deadline, purged):
             report.busy = True
@@ -416,7 +418,7 @@ async def _expire_issues(
         try:
             async with conn.transaction():
                 await _q.maintenance.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
-                n = await _q.deletions.expire_project_issues(
+                n = await _q.maintenance.expire_project_issues(
                     conn, project_id=project_id, keep_days=days, chunk_size=CHUNK_ROWS
                 )
         except (LockNotAvailable, DeadlockDetected):

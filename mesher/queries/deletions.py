@@ -31,7 +31,7 @@ def delete_project(conn: Conn, project_id: UUID | str) -> None:
     by maintenance. One statement over its issues (not its events).
     ``NotFound`` if there is no such project (or it was deleted already)."""
     pid = uuid_arg(project_id, "project_id")
-    found(q.deletions.mark_project_deleted(conn, project_id=pid), f"project {project_id}")
+    found(q.deletions.delete_project(conn, project_id=pid), f"project {project_id}")
     _hide(conn, pid)
 
 
@@ -41,7 +41,7 @@ def delete_organization(conn: Conn, org_id: UUID | str) -> list[UUID]:
     returns the ids of the projects deleted with it. ``NotFound`` if there is
     no such organization (or it was deleted already)."""
     oid = uuid_arg(org_id, "org_id")
-    found(q.deletions.mark_org_deleted(conn, org_id=oid), f"organization {org_id}")
+    found(q.deletions.delete_organization(conn, org_id=oid), f"organization {org_id}")
     projects = [row["id"] for row in q.deletions.mark_org_projects_deleted(conn, org_id=oid)]
     for pid in projects:
         _hide(conn, pid)
@@ -57,5 +57,5 @@ def delete_issue(conn: Conn, project_id: UUID | str, issue_id: UUID | str) -> No
     project's, a merged one, or one deleted already)."""
     pid = uuid_arg(project_id, "project_id")
     iid = uuid_arg(issue_id, "issue_id")
-    gone = q.deletions.mark_issue_deleted(conn, project_id=pid, issue_id=iid)
+    gone = q.deletions.delete_issue(conn, project_id=pid, issue_id=iid)
     found(gone, f"issue {issue_id}")
