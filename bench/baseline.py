@@ -26,6 +26,7 @@ import psycopg
 from mesher._rows import COPY_EVENTS, INSERT_EVENT, EventRow, JsonText
 from mesher._sql import BinaryArray
 from mesher._uuid7 import uuid7_with_time
+from mesher.aio.ingest import user_key
 
 # --- the write path (sql/queries/ingest.sql) ---------------------------------------
 
@@ -183,6 +184,11 @@ issue_release_rows AS (
         cast(%(issue_release_last_seen)s AS TIMESTAMPTZ[])
     ) AS r (issue_id, release, environment, event_count, first_seen, last_seen)
 ),
+user_rows AS (
+    SELECT u.issue_id, u.user_key, u.times_seen
+    FROM unnest(cast(%(user_issue_ids)s AS UUID[]), cast(%(user_keys)s AS TEXT[]),
+                cast(%(user_counts)s AS INTEGER[])) AS u (issue_id, user_key, times_seen)
+),
 new_issue_tags AS (
     INSERT INTO issue_tag_values (
         project_id, issue_id, tag_key, tag_value, times_seen, first_seen, last_seen
@@ -241,6 +247,27 @@ issue_releases_upserted AS (
         event_count = v.event_count + excluded.event_count,
         first_seen = least(v.first_seen, excluded.first_seen),
         last_seen = greatest(v.last_seen, excluded.last_seen)
+    RETURNING 1
+),
+issue_users_upserted AS (
+    INSERT INTO issue_users AS v (project_id, issue_id, user_key, times_seen)
+    SELECT %(project_id)s AS project_id, u.issue_id, u.user_key, u.times_seen
+    FROM user_rows AS u
+    ORDER BY u.issue_id, u.user_key
+    ON CONFLICT (project_id, issue_id, user_key) DO UPDATE SET
+        times_seen = v.times_seen + excluded.times_seen
+    RETURNING v.issue_id, (v.xmax = 0) AS inserted
+),
+new_users AS (
+    SELECT issue_users_upserted.issue_id, count(*) AS user_count
+    FROM issue_users_upserted
+    WHERE issue_users_upserted.inserted
+    GROUP BY issue_users_upserted.issue_id
+),
+issue_user_counts AS (
+    UPDATE issues AS i SET user_count = i.user_count + new_users.user_count
+    FROM new_users
+    WHERE i.project_id = %(project_id)s AND i.id = new_users.issue_id
     RETURNING 1
 ),
 project_tags AS (
@@ -311,6 +338,8 @@ SELECT (SELECT count(*) FROM new_issue_tags)
        (SELECT count(*) FROM new_issue_hours)
        + (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
        (SELECT count(*) FROM issue_releases_upserted) AS issue_release_rows,
+       (SELECT count(*) FROM issue_users_upserted) AS issue_user_rows,
+       (SELECT count(*) FROM issue_user_counts) AS issue_user_counts,
        (SELECT count(*) FROM project_tags) AS project_tag_rows,
        (SELECT count(*) FROM project_hours) AS project_hour_rows,
        (SELECT count(*) FROM project_releases) AS release_rows,
@@ -332,6 +361,12 @@ def tags_and_counts(
     UPSERT_ISSUES (id, fingerprint, new_issue, regressed), which give the
     batch's new issues and the resolved ones it reopened."""
     new_issues = {issue_id for issue_id, _, new, _ in upserted if new}
+    users: dict[tuple[Any, str], int] = {}
+    for row in rows:
+        user = json.loads(row.user_context) if row.user_context not in ("{}", "null") else None
+        key = user_key(user) if isinstance(user, dict) else None
+        if key is not None:
+            users[(row.issue_id, key)] = users.get((row.issue_id, key), 0) + 1
     releases: dict[tuple[Any, str, str], list[Any]] = {}
     for row in rows:
         if row.release is not None:
@@ -386,6 +421,8 @@ def tags_and_counts(
         "issue_release_counts": a(e[0] for e in releases.values()),
         "issue_release_first_seen": a(e[1] for e in releases.values()),
         "issue_release_last_seen": a(e[2] for e in releases.values()),
+        "user_issue_ids": a(k[0] for k in users), "user_keys": a(k[1] for k in users),
+        "user_counts": a(users.values()),
         "pair_keys": a(k[0] for k in pairs), "pair_values": a(k[1] for k in pairs),
         "pair_starts": a(starts), "pair_ends": a(ends),
         "pair_event_ids": a(r.id for r in pair_rows),

@@ -197,8 +197,13 @@ def cursor_arg(value: Any) -> tuple[dt.datetime, UUID] | tuple[None, None]:
 
 
 #: The sort orders of search_issues, each with the column of its keyset.
-SEARCH_SORTS = {"date": "last_seen", "new": "first_seen", "freq": "event_count"}
-SearchSort = Literal["date", "new", "freq"]
+SEARCH_SORTS = {
+    "date": "last_seen",
+    "new": "first_seen",
+    "freq": "event_count",
+    "user": "user_count",
+}
+SearchSort = Literal["date", "new", "freq", "user"]
 
 
 def search_sort_arg(value: Any) -> str:
@@ -224,7 +229,7 @@ def search_cursor_arg(value: Any, sort: str) -> tuple[dt.datetime | int, UUID] |
             raise ValueError
         if made_for != sort:
             raise InvalidInput(f"cursor is for sort {made_for!r}, not {sort!r}")
-        if made_for == "freq":
+        if made_for in ("freq", "user"):
             if not _COUNT_TEXT.fullmatch(key) or not -(2**31) <= int(key) < 2**31:
                 raise ValueError
             return int(key), UUID(row_id)

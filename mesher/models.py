@@ -311,6 +311,9 @@ class Issue(_Row):
     #: Resolved in this release: an event of it, or of a release first seen
     #: after it, reopens the issue.
     resolved_in_release: str | None = None
+    #: Distinct users among its events (the user id, else the email, else
+    #: the IP address, else the username), exact.
+    user_count: int = 0
 
 
 class IssueFingerprint(_Row):

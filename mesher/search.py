@@ -19,7 +19,8 @@ whitespace:
   than*: ``lastSeen:+24h`` is ``last_seen <= now - 24h``. Relative bounds
   stay relative (a ``timedelta``) until :meth:`TimeFilter.at` or
   :meth:`SearchQuery.resolve` is given a ``now``;
-- ``times_seen:100`` (equals) or ``times_seen:>100`` (:class:`CountFilter`);
+- ``times_seen:100`` (equals) or ``times_seen:>100`` (:class:`CountFilter`),
+  and ``users:>10`` likewise on the users affected (``user_count``);
 - ``firstRelease:1.2.3`` (:class:`FirstReleaseFilter`): the release the
   issue was first seen in (its ``first_release``) is one of these;
 - any other ``key:value`` (:class:`TagFilter`); a key with ``:`` or named
@@ -92,7 +93,7 @@ _TAG_KEY_CHARS = _KEY_CHARS | {":"}
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _KEYS = frozenset(
     {"is", "assigned", "level", "environment", "release", "firstSeen", "lastSeen",
-     "times_seen", "message", "firstRelease"}
+     "times_seen", "message", "firstRelease", "users"}
 )  # fmt: skip
 _NEGATABLE = "is, assigned, level, environment, release and tag filters"
 _LISTS = "level, environment, release, firstRelease, assigned and tags"
@@ -189,13 +190,16 @@ class TimeFilter:
 
 @dataclass(frozen=True, slots=True)
 class CountFilter:
-    """``times_seen:``: the issue's event count ``<op> value``."""
+    """``times_seen:`` (the issue's event count) or ``users:`` (its users
+    affected): ``<field> <op> value``."""
 
     op: Literal["=", ">", ">=", "<", "<="]
     value: int
+    field: Literal["event_count", "user_count"] = "event_count"
 
     def __str__(self) -> str:
-        return f"times_seen:{'' if self.op == '=' else self.op}{self.value}"
+        key = "times_seen" if self.field == "event_count" else "users"
+        return f"{key}:{'' if self.op == '=' else self.op}{self.value}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,7 +372,7 @@ class _Filters:
         self.not_assignees: set[UUID] = set()
         self.low: dict[str, dt.datetime] = {}  # inclusive bounds per time column
         self.high: dict[str, dt.datetime] = {}
-        self.count_low, self.count_high = _COUNT_MIN, _COUNT_MAX
+        self.counts = {f: (_COUNT_MIN, _COUNT_MAX) for f in ("event_count", "user_count")}
         self.tags: dict[str, list[Any]] = {
             "tag_keys": [], "tag_negated": [], "tag_value_first": [], "tag_value_last": [],
             "tag_values": [],
@@ -392,10 +396,12 @@ class _Filters:
         elif isinstance(term, TimeFilter):
             self._time(term)
         elif isinstance(term, CountFilter):
+            low, high = self.counts[term.field]
             if term.op in ("=", ">=", ">"):
-                self.count_low = max(self.count_low, term.value + (term.op == ">"))
+                low = max(low, term.value + (term.op == ">"))
             if term.op in ("=", "<=", "<"):
-                self.count_high = min(self.count_high, term.value - (term.op == "<"))
+                high = min(high, term.value - (term.op == "<"))
+            self.counts[term.field] = (low, high)
         elif isinstance(term, FirstReleaseFilter):
             releases: set[str] = set(term.releases)
             self.first_releases = (
@@ -436,7 +442,7 @@ class _Filters:
             or not self.levels
             or not assigned
             or assignees == set()
-            or self.count_low > self.count_high
+            or any(low > high for low, high in self.counts.values())
             or self.first_releases == set()
             or any(self.low[f] > self.high[f] for f in self.low.keys() & self.high.keys())
         ):
@@ -453,12 +459,19 @@ class _Filters:
             "first_seen_max": self.high.get("first_seen"),
             "last_seen_min": self.low.get("last_seen"),
             "last_seen_max": self.high.get("last_seen"),
-            "times_seen_min": None if self.count_low == _COUNT_MIN else self.count_low,
-            "times_seen_max": None if self.count_high == _COUNT_MAX else self.count_high,
+            "times_seen_min": _bound(self.counts["event_count"][0], _COUNT_MIN),
+            "times_seen_max": _bound(self.counts["event_count"][1], _COUNT_MAX),
+            "users_min": _bound(self.counts["user_count"][0], _COUNT_MIN),
+            "users_max": _bound(self.counts["user_count"][1], _COUNT_MAX),
             **{name: values or None for name, values in self.tags.items()},
             "title_patterns": self.patterns or None,
             "first_releases": None if self.first_releases is None else sorted(self.first_releases),
         }
+
+
+def _bound(value: int, unbounded: int) -> int | None:
+    """A count bound, or None when it bounds nothing."""
+    return None if value == unbounded else value
 
 
 def _subset(chosen: set[IssueStatus] | set[Severity], of: int) -> list[str] | None:
@@ -570,7 +583,14 @@ class _Parser:
         self.pos = end + 1
         if key not in _KEYS:
             return self._tag(key, negated)
-        if negated and key in ("firstSeen", "lastSeen", "times_seen", "message", "firstRelease"):
+        if negated and key in (
+            "firstSeen",
+            "lastSeen",
+            "times_seen",
+            "message",
+            "firstRelease",
+            "users",
+        ):
             _fail(start, f"no '!' before {key}: (only {_NEGATABLE} can be negated)")
         return self._keyed(key, negated)
 
@@ -628,8 +648,8 @@ class _Parser:
         ((at, value),) = self._values(key, many=False)
         if key == "message":
             return TextFilter(value)
-        if key == "times_seen":
-            return self._count(value, at)
+        if key in ("times_seen", "users"):
+            return self._count(value, at, key)
         return self._time("first_seen" if key == "firstSeen" else "last_seen", key, value, at)
 
     # --- values ------------------------------------------------------------------
@@ -729,12 +749,15 @@ class _Parser:
         allowed = ", ".join(level.value for level in Severity)
         _fail(at, f"one of {allowed} after 'level:', got {_preview(value)}")
 
-    def _count(self, value: str, at: int) -> CountFilter:
+    def _count(self, value: str, at: int, key: str) -> CountFilter:
         op = next((o for o in _OPERATORS if value.startswith(o)), None)
         digits = value[len(op or "") :]
         if not _COUNT.fullmatch(digits) or int(digits) >= 2**63:
-            _fail(at, "a whole number after 'times_seen:', optionally after >, <, >= or <=")
-        return CountFilter(op or "=", int(digits))
+            _fail(at, f"a whole number after '{key}:', optionally after >, <, >= or <=")
+        field: Literal["event_count", "user_count"] = (
+            "event_count" if key == "times_seen" else "user_count"
+        )
+        return CountFilter(op or "=", int(digits), field)
 
     def _time(
         self, field: Literal["first_seen", "last_seen"], key: str, value: str, at: int

@@ -202,6 +202,7 @@ CREATE TABLE public.issues (
     deleted_at timestamp with time zone,
     resolved_after timestamp with time zone,
     resolved_in_release text,
+    user_count integer DEFAULT 0 NOT NULL,
     CONSTRAINT issues_level_check CHECK ((level = ANY (ARRAY['fatal'::text, 'error'::text, 'warning'::text, 'info'::text, 'debug'::text]))),
     CONSTRAINT issues_status_check CHECK ((status = ANY (ARRAY['unresolved'::text, 'resolved'::text, 'archived'::text])))
 );
@@ -214,6 +215,7 @@ COMMENT ON COLUMN public.issues.merged_into IS 'Set on an issue merged into anot
 COMMENT ON COLUMN public.issues.deleted_at IS 'Set when the issue was deleted: hidden at once, its rows removed in chunks.';
 COMMENT ON COLUMN public.issues.resolved_after IS 'Resolved "in the next release": an event of a release first seen after this time reopens the issue; no other event does.';
 COMMENT ON COLUMN public.issues.resolved_in_release IS 'Resolved in this release: an event of it, or of a release first seen after it, reopens the issue; no other event does.';
+COMMENT ON COLUMN public.issues.user_count IS 'Distinct users among the issue''s events (issue_users rows): the user id, else the email, else the IP address, else the username.';
 
 ALTER TABLE public.issues
     ADD CONSTRAINT issues_pkey PRIMARY KEY (project_id, id);
@@ -226,6 +228,7 @@ CREATE INDEX idx_issues_project_first_release ON public.issues USING btree (proj
 CREATE INDEX idx_issues_project_first_seen ON public.issues USING btree (project_id, first_seen DESC, id DESC);
 CREATE INDEX idx_issues_project_last_seen ON public.issues USING btree (project_id, last_seen DESC, id DESC);
 CREATE INDEX idx_issues_project_status ON public.issues USING btree (project_id, status);
+CREATE INDEX idx_issues_project_user_count ON public.issues USING btree (project_id, user_count DESC, id DESC);
 
 ALTER TABLE public.issues
     ADD CONSTRAINT issues_assigned_to_fkey FOREIGN KEY (assigned_to) REFERENCES public.users(id);
@@ -635,6 +638,25 @@ ALTER TABLE public.issue_releases
 
 ALTER TABLE public.issue_releases
     ADD CONSTRAINT issue_releases_issue_fkey FOREIGN KEY (project_id, issue_id) REFERENCES public.issues(project_id, id) ON DELETE CASCADE;
+
+
+-- issue_users ----------------------------------------------------------------
+
+CREATE TABLE public.issue_users (
+    project_id uuid NOT NULL,
+    issue_id uuid NOT NULL,
+    user_key text NOT NULL,
+    times_seen integer NOT NULL
+)
+WITH (fillfactor='80');
+
+COMMENT ON TABLE public.issue_users IS 'Per issue, each user of its events ("id:", "email:", "ip_address:" or "username:" and the value) and how many events carried it: issues.user_count is its number of rows. Merge and unmerge move the rows.';
+
+ALTER TABLE public.issue_users
+    ADD CONSTRAINT issue_users_pkey PRIMARY KEY (project_id, issue_id, user_key);
+
+ALTER TABLE public.issue_users
+    ADD CONSTRAINT issue_users_issue_fkey FOREIGN KEY (project_id, issue_id) REFERENCES public.issues(project_id, id) ON DELETE CASCADE;
 
 
 -- schema_migrations ----------------------------------------------------------
@@ -1183,6 +1205,7 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_fingerprints TO mesher_a
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_hourly_counts TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_releases TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_tag_values TO mesher_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_users TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issues TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.org_memberships TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.organizations TO mesher_app;

@@ -33,7 +33,7 @@ DISTRIBUTED = {
     "issues", "events", "alert_rules", "alerts", "ingest_batches", "sentry_event_ids",
     "issue_tag_values", "project_tag_values", "project_hourly_counts", "issue_hourly_counts",
     "project_issue_counts", "event_tags", "issue_fingerprints", "project_rate_limits",
-    "project_outcomes", "releases", "issue_releases",
+    "project_outcomes", "releases", "issue_releases", "issue_users",
 }  # fmt: skip
 
 NOW = dt.datetime.now(dt.UTC)
@@ -77,7 +77,8 @@ SAMPLES: dict[str, Any] = {
     "issue_release_versions": ["1.0"], "issue_release_environments": [""],
     "issue_release_counts": [1], "issue_release_first_seen": [NOW],
     "issue_release_last_seen": [NOW], "in_next_release": False, "in_release": None,
-    "after_release": None,
+    "after_release": None, "user_issue_ids": [SOME_ID], "user_keys": ["id:1"], "user_counts": [1],
+    "users_min": 1, "users_max": 10, "after_user_count": 5,
     "categories": ["error"], "outcomes": ["accepted"], "reasons": [""], "quantities": [1],
     "hour_start": NOW, "events_per_minute": 5, "max_rows": 10,
 }  # fmt: skip

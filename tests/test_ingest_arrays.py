@@ -165,6 +165,7 @@ def _one_tag_row(issue_id: uuid.UUID, **changes: Any) -> dict[str, Any]:
         "issue_release_ids": [], "issue_release_versions": [],
         "issue_release_environments": [], "issue_release_counts": [],
         "issue_release_first_seen": [], "issue_release_last_seen": [],
+        "user_issue_ids": [], "user_keys": [], "user_counts": [],
     }  # fmt: skip
     return params | changes
 

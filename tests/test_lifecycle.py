@@ -22,7 +22,7 @@ from mesher import queries as q
 from mesher.aio import queries as aq
 from mesher.errors import Conflict, InvalidInput, NotFound
 from mesher.fingerprint import fingerprint
-from mesher.ingest import ingest_event, ingest_events
+from mesher.ingest import ingest_event, ingest_events, user_key
 from mesher.models import EventPayload, IssueStatus, Severity
 from mesher.queries import fingerprints as fingerprints_module
 
@@ -44,6 +44,8 @@ def _event(group: str, i: int = 0, level: str = "error") -> dict[str, Any]:
         "level": level,
         "fingerprint": group,
         "tags": {"browser": ["firefox", "chrome", "safari"][i % 3], "group": group},
+        # users: by id, by email, and none
+        "user_context": [{"id": f"u{i % 4}"}, {"email": f"{group}@x.org"}, {}][i % 3],
     }
 
 
@@ -76,7 +78,7 @@ def _check(conn: Conn, project_id: Any) -> None:
             )
         ]
         events = cur.execute(
-            "SELECT id, level, fingerprint, received_at, tags FROM events"
+            "SELECT id, level, fingerprint, received_at, tags, user_context FROM events"
             " WHERE project_id = %s AND issue_id = any(%s)",
             [project_id, lineage],
         ).fetchall()
@@ -87,6 +89,8 @@ def _check(conn: Conn, project_id: Any) -> None:
         assert issue.first_seen == min(e[3] for e in events)
         assert issue.last_seen == max(e[3] for e in events)
         assert issue.level == max((Severity(e[1]) for e in events), key=LEVELS.index)
+        users = {user_key(e[5]) for e in events} - {None}
+        assert issue.user_count == len(users)
         # the event list: every event of the lineage, newest first, by pages
         listed = q.list_events_for_issue(conn, issue_id, project_id=project_id, limit=7)
         ids = [e.id for e in listed.items]

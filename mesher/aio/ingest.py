@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -76,6 +77,23 @@ class _Prepared:
     #: What the tag store counts: the event's tags, as stored (the Sentry
     #: path's include its environment and release).
     tags: Mapping[str, str]
+    #: The user it counts as (``user_key``), or None.
+    user: str | None = None
+
+
+def user_key(user: Mapping[str, Any]) -> str | None:
+    """The user an event counts as (migration 0025): ``<field>:<value>`` of
+    the first of its user's id, email, IP address and username that is there
+    and not empty (a value that is not a string as JSON, as PostgreSQL's
+    ``->>`` writes it); None when there is none."""
+    for field in ("id", "email", "ip_address", "username"):
+        value = user.get(field)
+        if value is None:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value)
+        if text:
+            return f"{field}:{text}"
+    return None
 
 
 def _native(project_id: UUID, payload: EventPayload) -> _Prepared:
@@ -98,7 +116,9 @@ def _native(project_id: UUID, payload: EventPayload) -> _Prepared:
         sdk_version=payload.sdk_version,
         received_at=received_at,
     )
-    return _Prepared(row, title(payload), payload.level, payload.tags)
+    return _Prepared(
+        row, title(payload), payload.level, payload.tags, user_key(payload.user_context)
+    )
 
 
 def _sentry(project_id: UUID, e: SentryEvent) -> _Prepared:
@@ -132,7 +152,10 @@ def _sentry(project_id: UUID, e: SentryEvent) -> _Prepared:
         exceptions=_json(e.exceptions_json),
         data=JsonText(e.data_json),
     )
-    return _Prepared(row, e.title, e.level, e.tags)
+    user = json.loads(e.user_json) if e.user_json not in ("{}", "null") else None
+    return _Prepared(
+        row, e.title, e.level, e.tags, user_key(user) if isinstance(user, dict) else None
+    )
 
 
 def _json(text: str | None) -> JsonText | None:
@@ -197,6 +220,7 @@ def _tags_and_counts_params(
     old_hours: dict[tuple[UUID, dt.datetime, str], int] = {}
     pairs: dict[tuple[str, str, dt.date], list[_Prepared]] = {}
     releases: dict[tuple[UUID, str, str], list[Any]] = {}
+    users: dict[tuple[UUID, str], int] = {}
     for e in events:
         issue_id, at = issue_ids[e.row.fingerprint], e.row.received_at  # in time order
         new = issue_id in new_issues
@@ -204,6 +228,8 @@ def _tags_and_counts_params(
         hour = (issue_id, at.replace(minute=0, second=0, microsecond=0), e.row.level)
         hours[hour] = hours.get(hour, 0) + 1
         day = at.date()  # received_at is UTC
+        if e.user is not None:
+            users[(issue_id, e.user)] = users.get((issue_id, e.user), 0) + 1
         if e.row.release is not None:
             seen = releases.get((issue_id, e.row.release, e.row.environment or ""))
             if seen is None:
@@ -275,6 +301,11 @@ def _tags_and_counts_params(
         "issue_release_counts": BinaryArray(s[0] for s in releases.values()),
         "issue_release_first_seen": BinaryArray(s[1] for s in releases.values()),
         "issue_release_last_seen": BinaryArray(s[2] for s in releases.values()),
+        # issue_users: one row per distinct (issue, user) of the batch, with
+        # how many of its events carried the user.
+        "user_issue_ids": BinaryArray(k[0] for k in users),
+        "user_keys": BinaryArray(k[1] for k in users),
+        "user_counts": BinaryArray(users.values()),
         # project_issue_counts: opened_issues and reopened_issues, from
         # upsert_issues and lock_issues, are added by the caller (_store).
     }

@@ -199,6 +199,9 @@ def unmerge_issue(
             q.fingerprints.finish_unmerge(
                 conn, project_id=pid, old_issue_id=old_live, new_issue_id=new_live
             )
+            q.fingerprints.recount_issue_users(
+                conn, project_id=pid, issue_ids=sorted({old_live, new_live})
+            )
         row = q.issues.get_issue_in_project(conn, project_id=pid, id=new_id)
     return issue_from_row(found(row, f"issue {new_id}"))
 

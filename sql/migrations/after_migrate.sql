@@ -70,7 +70,8 @@ DECLARE
         'issues', 'events', 'alert_rules', 'alerts', 'ingest_batches', 'sentry_event_ids',
         'issue_tag_values', 'project_tag_values', 'project_hourly_counts', 'issue_hourly_counts',
         'project_issue_counts', 'event_tags', 'project_rate_limits', 'project_outcomes',
-        'issue_fingerprints', 'releases', 'issue_releases'
+        'issue_fingerprints', 'releases', 'issue_releases',
+        'issue_users'
     ];
     placed TEXT[] := '{}';
     table_name TEXT;

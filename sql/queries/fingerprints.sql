@@ -116,7 +116,14 @@ totals AS (
         max(last_seen) AS last_seen,
         (array_agg(level ORDER BY severity_rank(level) DESC))[1] AS level,
         (array_remove(array_agg(first_release ORDER BY first_seen), NULL))[1] AS first_release,
-        (array_remove(array_agg(last_release ORDER BY last_seen DESC), NULL))[1] AS last_release
+        (array_remove(array_agg(last_release ORDER BY last_seen DESC), NULL))[1] AS last_release,
+        (
+            SELECT count(DISTINCT u.user_key)
+            FROM issue_users AS u
+            WHERE
+                u.project_id = :project_id
+                AND (u.issue_id = :target_id OR u.issue_id = any(cast(:source_ids AS UUID[])))  -- noqa: RF02
+        ) AS user_count
     FROM every_issue
 ),
 
@@ -128,7 +135,8 @@ merged AS (
         last_seen = totals.last_seen,
         level = totals.level,
         first_release = totals.first_release,
-        last_release = totals.last_release
+        last_release = totals.last_release,
+        user_count = totals.user_count
     FROM totals
     WHERE i.project_id = :project_id AND i.id = :target_id
     RETURNING i.*
@@ -229,6 +237,27 @@ target_releases AS (
             event_count = r.event_count + excluded.event_count,
             first_seen = least(r.first_seen, excluded.first_seen),
             last_seen = greatest(r.last_seen, excluded.last_seen)
+    RETURNING 1
+),
+
+source_users AS (
+    DELETE FROM issue_users AS u
+    WHERE u.project_id = :project_id AND u.issue_id = any(cast(:source_ids AS UUID[]))
+    RETURNING u.user_key, u.times_seen
+),
+
+target_users AS (
+    INSERT INTO issue_users AS u (project_id, issue_id, user_key, times_seen)
+    SELECT
+        :project_id AS project_id,
+        :target_id AS issue_id,
+        source_users.user_key,
+        sum(source_users.times_seen) AS times_seen
+    FROM source_users
+    GROUP BY source_users.user_key
+    ORDER BY source_users.user_key
+    ON CONFLICT (project_id, issue_id, user_key) DO UPDATE
+        SET times_seen = u.times_seen + excluded.times_seen
     RETURNING 1
 ),
 
@@ -381,7 +410,7 @@ moved AS (
         e.project_id = :project_id
         AND e.id = chosen.id
         AND e.received_at = chosen.received_at
-    RETURNING e.received_at, e.tags, e.release, e.environment
+    RETURNING e.received_at, e.tags, e.release, e.environment, e.user_context
 ),
 
 tag_deltas AS (
@@ -414,6 +443,31 @@ release_deltas AS (
     FROM moved
     WHERE moved.release IS NOT NULL
     GROUP BY moved.release, coalesce(moved.environment, '')
+),
+
+moved_user_keys AS (
+    SELECT
+        CASE
+            WHEN jsonb_typeof(moved.user_context) <> 'object' THEN NULL
+            WHEN coalesce(moved.user_context ->> 'id', '') <> ''
+                THEN 'id:' || (moved.user_context ->> 'id')
+            WHEN coalesce(moved.user_context ->> 'email', '') <> ''
+                THEN 'email:' || (moved.user_context ->> 'email')
+            WHEN coalesce(moved.user_context ->> 'ip_address', '') <> ''
+                THEN 'ip_address:' || (moved.user_context ->> 'ip_address')
+            WHEN coalesce(moved.user_context ->> 'username', '') <> ''
+                THEN 'username:' || (moved.user_context ->> 'username')
+        END AS user_key
+    FROM moved
+),
+
+user_deltas AS (
+    SELECT
+        user_key,
+        count(*) AS times_seen
+    FROM moved_user_keys
+    WHERE user_key IS NOT NULL
+    GROUP BY user_key
 ),
 
 both_issues AS (
@@ -497,6 +551,21 @@ releases AS (
                 ELSE r.last_seen
             END
     RETURNING 1
+),
+
+moved_users AS (
+    INSERT INTO issue_users AS u (project_id, issue_id, user_key, times_seen)
+    SELECT
+        :project_id AS project_id,
+        both_issues.issue_id,
+        user_deltas.user_key,
+        both_issues.sign * user_deltas.times_seen AS times_seen
+    FROM both_issues
+    CROSS JOIN user_deltas
+    ORDER BY both_issues.issue_id, user_deltas.user_key
+    ON CONFLICT (project_id, issue_id, user_key) DO UPDATE
+        SET times_seen = u.times_seen + excluded.times_seen
+    RETURNING 1
 )
 
 SELECT count(*) AS moved
@@ -517,6 +586,12 @@ WITH emptied_tags AS (
 emptied_hours AS (
     DELETE FROM issue_hourly_counts
     WHERE project_id = :project_id AND issue_id = :old_issue_id AND event_count <= 0
+    RETURNING 1
+),
+
+emptied_users AS (
+    DELETE FROM issue_users
+    WHERE project_id = :project_id AND issue_id = :old_issue_id AND times_seen <= 0
     RETURNING 1
 ),
 
@@ -548,4 +623,18 @@ released AS (
 SELECT
     (SELECT count(*) FROM emptied_tags)
     + (SELECT count(*) FROM emptied_hours)
-    + (SELECT count(*) FROM emptied_releases) AS removed;
+    + (SELECT count(*) FROM emptied_releases)
+    + (SELECT count(*) FROM emptied_users) AS removed;
+
+-- name: recount_issue_users(project_id, issue_ids)!
+-- Sets these issues' user_count to their rows of issue_users (an unmerge's
+-- last step, after finish_unmerge: the chunks moved users between them).
+-- A range of issue_users_pkey per issue.
+UPDATE issues AS i
+SET
+    user_count = (
+        SELECT count(*)
+        FROM issue_users AS u
+        WHERE u.project_id = :project_id AND u.issue_id = i.id AND u.times_seen > 0
+    )
+WHERE i.project_id = :project_id AND i.id = any(cast(:issue_ids AS UUID[]));

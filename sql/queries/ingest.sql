@@ -277,13 +277,15 @@ ORDER BY t.client_event_id
 ON CONFLICT (project_id, client_event_id) DO NOTHING
 RETURNING s.client_event_id;
 
--- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts, new_issue_tag_rows, new_issue_hour_rows, opened_issues, reopened_issues, pair_keys, pair_values, pair_starts, pair_ends, pair_event_ids, pair_received_ats, issue_release_ids, issue_release_versions, issue_release_environments, issue_release_counts, issue_release_first_seen, issue_release_last_seen)^
+-- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts, new_issue_tag_rows, new_issue_hour_rows, opened_issues, reopened_issues, pair_keys, pair_values, pair_starts, pair_ends, pair_event_ids, pair_received_ats, issue_release_ids, issue_release_versions, issue_release_environments, issue_release_counts, issue_release_first_seen, issue_release_last_seen, user_issue_ids, user_keys, user_counts)^
 -- The write path's last statement: the tag store and the hourly rollups
 -- (migration 0012), the project's counts per issue status (migration 0014),
 -- the batch's rows of event_tags (migrations 0015 and 0019), and its
 -- releases, per issue and environment and per project (migration 0024:
 -- one row per distinct (issue, release, environment), environment '' for
--- none, with its count, first and last time), for a
+-- none, with its count, first and last time), and its users per issue
+-- (migration 0025: one row per distinct (issue, user) with its count; an
+-- issue's user_count adds the rows inserted), for a
 -- batch, after its COPY, in one statement. Python coalesces the batch into
 -- one row per (issue, tag key, value), with its count, first and last time,
 -- one per (issue, UTC hour, level) with its count, and one per (tag key,
@@ -381,6 +383,18 @@ issue_release_rows AS (
     ) AS r (issue_id, release, environment, event_count, first_seen, last_seen)
 ),
 
+user_rows AS (
+    SELECT
+        u.issue_id,
+        u.user_key,
+        u.times_seen
+    FROM unnest(
+        cast(:user_issue_ids AS UUID[]),
+        cast(:user_keys AS TEXT[]),
+        cast(:user_counts AS INTEGER[])
+    ) AS u (issue_id, user_key, times_seen)
+),
+
 new_issue_tags AS (
     INSERT INTO issue_tag_values (
         project_id, issue_id, tag_key, tag_value, times_seen, first_seen, last_seen
@@ -469,6 +483,37 @@ issue_releases_upserted AS (
             event_count = v.event_count + excluded.event_count,
             first_seen = least(v.first_seen, excluded.first_seen),
             last_seen = greatest(v.last_seen, excluded.last_seen)
+    RETURNING 1
+),
+
+issue_users_upserted AS (
+    INSERT INTO issue_users AS v (project_id, issue_id, user_key, times_seen)
+    SELECT
+        :project_id AS project_id,
+        u.issue_id,
+        u.user_key,
+        u.times_seen
+    FROM user_rows AS u
+    ORDER BY u.issue_id, u.user_key
+    ON CONFLICT (project_id, issue_id, user_key) DO UPDATE
+        SET times_seen = v.times_seen + excluded.times_seen
+    RETURNING v.issue_id, (v.xmax = 0) AS inserted
+),
+
+new_users AS (
+    SELECT
+        issue_users_upserted.issue_id,
+        count(*) AS user_count
+    FROM issue_users_upserted
+    WHERE issue_users_upserted.inserted
+    GROUP BY issue_users_upserted.issue_id
+),
+
+issue_user_counts AS (
+    UPDATE issues AS i
+    SET user_count = i.user_count + new_users.user_count
+    FROM new_users
+    WHERE i.project_id = :project_id AND i.id = new_users.issue_id
     RETURNING 1
 ),
 
@@ -568,6 +613,8 @@ SELECT
     (SELECT count(*) FROM new_issue_hours)
     + (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
     (SELECT count(*) FROM issue_releases_upserted) AS issue_release_rows,
+    (SELECT count(*) FROM issue_users_upserted) AS issue_user_rows,
+    (SELECT count(*) FROM issue_user_counts) AS issue_user_counts,
     (SELECT count(*) FROM project_tags) AS project_tag_rows,
     (SELECT count(*) FROM project_hours) AS project_hour_rows,
     (SELECT count(*) FROM project_releases) AS release_rows,

@@ -1,6 +1,6 @@
 -- Issue search (mesher.search parses the query; mesher.queries.search_issues
 -- compiles its terms into the parameters below). One static statement per
--- sort order, the three identical but for their ORDER BY and keyset bound
+-- sort order, the four identical but for their ORDER BY and keyset bound
 -- (tests/test_search.py checks that): every value is a bound parameter, and
 -- NULL means "no filter" wherever a parameter is a filter. A page is whole
 -- issues rows (SELECT *), as in issues.sql.
@@ -25,6 +25,7 @@
 --                           escape character): the title matches all of
 --                           them, in any case
 --   first_releases          the issue's first_release is one of these
+--   users_min, users_max    inclusive bounds on user_count
 --
 -- The plan walks the sort order's index of issues from the cursor (the keyset
 -- bound is an index condition: a row comparison on (key, id), which the
@@ -51,7 +52,7 @@ SELECT
 FROM unnest(cast(:emails AS TEXT[])) AS given (email)
 INNER JOIN users AS u ON lower(given.email) = lower(u.email);
 
--- name: search_issues(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, title_patterns, first_releases, after_last_seen, after_id, page_size)
+-- name: search_issues(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, title_patterns, first_releases, users_min, users_max, after_last_seen, after_id, page_size)
 -- A page of the issues that match, most recently seen first (sort "date"):
 -- idx_issues_project_last_seen (project_id, last_seen DESC, id DESC), from
 -- the cursor; last_seen bounds are index conditions too.
@@ -109,6 +110,8 @@ WHERE
         cast(:first_releases AS TEXT[]) IS NULL
         OR first_release = any(cast(:first_releases AS TEXT[]))
     )
+    AND user_count >= coalesce(cast(:users_min AS BIGINT), -2147483648)
+    AND user_count <= coalesce(cast(:users_max AS BIGINT), 2147483647)
     AND (last_seen, id) < (
         coalesce(cast(:after_last_seen AS TIMESTAMPTZ), 'infinity'),
         coalesce(cast(:after_id AS UUID), 'ffffffff-ffff-ffff-ffff-ffffffffffff')
@@ -116,7 +119,7 @@ WHERE
 ORDER BY last_seen DESC, id DESC
 LIMIT :page_size;
 
--- name: search_issues_new(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, title_patterns, first_releases, after_first_seen, after_id, page_size)
+-- name: search_issues_new(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, title_patterns, first_releases, users_min, users_max, after_first_seen, after_id, page_size)
 -- search_issues, newest issues first (sort "new"): idx_issues_project_first_seen
 -- (project_id, first_seen DESC, id DESC), from the cursor; first_seen bounds
 -- are index conditions too.
@@ -174,6 +177,8 @@ WHERE
         cast(:first_releases AS TEXT[]) IS NULL
         OR first_release = any(cast(:first_releases AS TEXT[]))
     )
+    AND user_count >= coalesce(cast(:users_min AS BIGINT), -2147483648)
+    AND user_count <= coalesce(cast(:users_max AS BIGINT), 2147483647)
     AND (first_seen, id) < (
         coalesce(cast(:after_first_seen AS TIMESTAMPTZ), 'infinity'),
         coalesce(cast(:after_id AS UUID), 'ffffffff-ffff-ffff-ffff-ffffffffffff')
@@ -181,7 +186,7 @@ WHERE
 ORDER BY first_seen DESC, id DESC
 LIMIT :page_size;
 
--- name: search_issues_freq(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, title_patterns, first_releases, after_event_count, after_id, page_size)
+-- name: search_issues_freq(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, title_patterns, first_releases, users_min, users_max, after_event_count, after_id, page_size)
 -- search_issues, most events first (sort "freq"): idx_issues_project_event_count
 -- (project_id, event_count DESC, id DESC), from the cursor; times_seen bounds
 -- are index conditions too.
@@ -239,9 +244,78 @@ WHERE
         cast(:first_releases AS TEXT[]) IS NULL
         OR first_release = any(cast(:first_releases AS TEXT[]))
     )
+    AND user_count >= coalesce(cast(:users_min AS BIGINT), -2147483648)
+    AND user_count <= coalesce(cast(:users_max AS BIGINT), 2147483647)
     AND (event_count, id) < (
         coalesce(cast(:after_event_count AS BIGINT), 2147483647),
         coalesce(cast(:after_id AS UUID), 'ffffffff-ffff-ffff-ffff-ffffffffffff')
     )
 ORDER BY event_count DESC, id DESC
+LIMIT :page_size;
+
+-- name: search_issues_user(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, title_patterns, first_releases, users_min, users_max, after_user_count, after_id, page_size)
+-- search_issues, most users first (sort "user"): idx_issues_project_user_count
+-- (project_id, user_count DESC, id DESC), from the cursor; users bounds are
+-- index conditions too.
+SELECT *  -- noqa: AM04
+FROM issues AS i
+WHERE
+    project_id = :project_id
+    AND merged_into IS NULL
+    AND deleted_at IS NULL
+    AND (cast(:statuses AS TEXT[]) IS NULL OR status = any(cast(:statuses AS TEXT[])))
+    AND (cast(:levels AS TEXT[]) IS NULL OR level = any(cast(:levels AS TEXT[])))
+    AND (cast(:assigned AS BOOLEAN) IS NULL OR (assigned_to IS NOT NULL) = :assigned)
+    AND (
+        cast(:assignees AS UUID[]) IS NULL
+        OR assigned_to = any(cast(:assignees AS UUID[]))
+    )
+    AND (
+        cast(:not_assignees AS UUID[]) IS NULL
+        OR assigned_to IS NULL
+        OR NOT assigned_to = any(cast(:not_assignees AS UUID[]))
+    )
+    AND first_seen >= coalesce(cast(:first_seen_min AS TIMESTAMPTZ), '-infinity')
+    AND first_seen <= coalesce(cast(:first_seen_max AS TIMESTAMPTZ), 'infinity')
+    AND last_seen >= coalesce(cast(:last_seen_min AS TIMESTAMPTZ), '-infinity')
+    AND last_seen <= coalesce(cast(:last_seen_max AS TIMESTAMPTZ), 'infinity')
+    AND event_count >= coalesce(cast(:times_seen_min AS BIGINT), -2147483648)
+    AND event_count <= coalesce(cast(:times_seen_max AS BIGINT), 2147483647)
+    AND NOT EXISTS (
+        SELECT
+        FROM
+            unnest(
+                cast(:tag_keys AS TEXT[]),
+                cast(:tag_negated AS BOOLEAN[]),
+                cast(:tag_value_first AS INTEGER[]),
+                cast(:tag_value_last AS INTEGER[])
+            ) AS f (tag_key, negated, first_value, last_value)
+        WHERE f.negated = EXISTS (
+            SELECT
+            FROM issue_tag_values AS tv
+            WHERE
+                tv.project_id = :project_id
+                AND tv.issue_id = i.id
+                AND tv.tag_key = f.tag_key
+                AND tv.tag_value = any(
+                    -- the spaces around ':' keep aiosql from reading a parameter
+                    (cast(:tag_values AS TEXT[]))[f.first_value : f.last_value]  -- noqa: LT01
+                )
+        )
+    )
+    AND (
+        cast(:title_patterns AS TEXT[]) IS NULL
+        OR title ILIKE all(cast(:title_patterns AS TEXT[]))
+    )
+    AND (
+        cast(:first_releases AS TEXT[]) IS NULL
+        OR first_release = any(cast(:first_releases AS TEXT[]))
+    )
+    AND user_count >= coalesce(cast(:users_min AS BIGINT), -2147483648)
+    AND user_count <= coalesce(cast(:users_max AS BIGINT), 2147483647)
+    AND (user_count, id) < (
+        coalesce(cast(:after_user_count AS BIGINT), 2147483647),
+        coalesce(cast(:after_id AS UUID), 'ffffffff-ffff-ffff-ffff-ffffffffffff')
+    )
+ORDER BY user_count DESC, id DESC
 LIMIT :page_size;

@@ -202,6 +202,9 @@ async def unmerge_issue(
             await q.fingerprints.finish_unmerge(
                 conn, project_id=pid, old_issue_id=old_live, new_issue_id=new_live
             )
+            await q.fingerprints.recount_issue_users(
+                conn, project_id=pid, issue_ids=sorted({old_live, new_live})
+            )
         row = await q.issues.get_issue_in_project(conn, project_id=pid, id=new_id)
     return issue_from_row(found(row, f"issue {new_id}"))
 

@@ -39,7 +39,8 @@ async def search_issues(
     """A page of the project's issues that match ``query`` (a string in
     Sentry's syntax, see :mod:`mesher.search`, or a parsed ``SearchQuery``),
     in ``sort`` order: ``"date"`` (last seen, newest first), ``"new"`` (first
-    seen, newest first) or ``"freq"`` (most events first), ties by id. Pass
+    seen, newest first), ``"freq"`` (most events first) or ``"user"`` (most
+    users affected first), ties by id. Pass
     the page's ``next_cursor`` back, with the same sort, for the next page; it
     is None on the last one.
 
@@ -65,6 +66,7 @@ async def search_issues(
         "date": q.search.search_issues,
         "new": q.search.search_issues_new,
         "freq": q.search.search_issues_freq,
+        "user": q.search.search_issues_user,
     }[order]
     key = SEARCH_SORTS[order]
     rows = statement(
