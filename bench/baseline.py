@@ -36,6 +36,7 @@ LOCK_ISSUES = """SELECT i.id, f.fingerprint, i.status
 FROM issue_fingerprints AS f
 INNER JOIN issues AS i ON f.project_id = i.project_id AND f.issue_id = i.id
 WHERE f.project_id = %(project_id)s AND f.fingerprint = any(cast(%(fingerprints)s AS TEXT[]))
+AND i.deleted_at IS NULL
 ORDER BY i.id, f.fingerprint FOR UPDATE OF i"""
 
 UPSERT_ISSUES = """WITH incoming AS (

@@ -5,6 +5,7 @@ rows in chunks, a killed run resumes, and no row of it is left anywhere."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -19,7 +20,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from mesher import _uuid7, maintenance
+from mesher import _uuid7, maintenance, sentry
 from mesher import queries as q
 from mesher.errors import InvalidInput, NotFound
 from mesher.ingest import ingest_events
@@ -51,6 +52,9 @@ SEEDED = {
     "api_keys",
     "project_rate_limits",
     "project_outcomes",
+    "releases",
+    "issue_releases",
+    "issue_users",
 }
 
 
@@ -69,11 +73,21 @@ def _seed(conn: Conn, project_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch, n:
         ingest_events(
             conn,
             project_id,
-            [{"message": f"m{i % 5}", "tags": {"env": "prod", "n": str(i % 3)}} for i in range(n)],
+            [
+                {
+                    "message": f"m{i % 5}",
+                    "tags": {"env": "prod", "n": str(i % 3)},
+                    "user_context": {"id": str(i)},
+                }
+                for i in range(n)
+            ],
             idempotency_key=f"k{day}",
         )
     monkeypatch.undo()
     ingest_events(conn, project_id, [{"message": "now"}])  # for the rule's window
+    for release in ("1.0", "1.1"):  # releases come from Sentry events
+        body = {"message": "released", "release": release, "user": {"id": "u"}}
+        sentry.ingest_store(conn, project_id, json.dumps(body).encode())
     rule = q.create_alert_rule(conn, project_id, "Spike", threshold(1), {})
     assert rule and q.fire_threshold_rules(conn, project_id)
     q.create_api_key(conn, project_id, "sdk")

@@ -5,6 +5,8 @@ maintenance removes their rows in chunks."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 import types
 import uuid
 from typing import Any
@@ -122,3 +124,44 @@ def test_an_issue_whose_last_event_expired_is_deleted(
     assert q.count_issues_by_status(conn, project_id)[IssueStatus.UNRESOLVED] == 1
     again = ingest_events(conn, project_id, _events(1, "old"))[0]
     assert again.new_issue and again.issue_id != stale
+
+
+def test_a_batch_waiting_on_a_deleted_issue_opens_a_new_one(
+    app_url: str, conn: Conn, project_id: uuid.UUID
+) -> None:
+    """A batch that waits for the issue's row while delete_issue commits does
+    not write into the deleted issue: its fingerprint opens a new one."""
+    doomed = ingest_events(conn, project_id, _events(3, "race"))[0].issue_id
+    conn.commit()
+    with psycopg.connect(app_url) as deleting, psycopg.connect(app_url) as writing:
+        q.delete_issue(deleting, project_id, doomed)  # uncommitted: holds the issue's row
+        writer_pid = writing.info.backend_pid
+        done: list[uuid.UUID] = []
+        failed: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                with writing.transaction():
+                    done.append(ingest_events(writing, project_id, _events(2, "race"))[0].issue_id)
+            except BaseException as exc:  # reported below
+                failed.append(exc)
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        for _ in range(600):  # until the writer waits for the issue's row lock
+            row = conn.execute(
+                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (writer_pid,)
+            ).fetchone()
+            conn.commit()
+            if row and row[0] == "Lock":
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the writer never waited for the deleted issue's row")
+        deleting.commit()
+        thread.join(timeout=60)
+    assert not failed, failed
+    assert len(done) == 1 and done[0] != doomed
+    assert q.get_issue(conn, done[0], project_id=project_id).event_count == 2
+    with pytest.raises(NotFound):
+        q.get_issue(conn, doomed, project_id=project_id)

@@ -93,17 +93,18 @@ def _set_status(
     """set_issue_status, which needs the issue's project: without
     ``project_id``, the issue's own (get_issue, across projects)."""
     iid = uuid_arg(issue_id, "issue_id")
-    if project_id is None:
+    pid = optional_uuid_arg(project_id, "project_id")
+    release = None if in_release is None else text_arg(in_release, "in_release", max_length=200)
+    if pid is None:
         row = found(q.issues.get_issue(conn, id=iid), f"issue {issue_id}")
-        project_id = row["project_id"]
-    pid = uuid_arg(project_id, "project_id")
+        pid = row["project_id"]
     changed = q.issues.set_issue_status(
         conn,
         project_id=pid,
         id=iid,
         new_status=status.value,
-        in_next_release=in_release == "next",
-        in_release=None if in_release == "next" else in_release,
+        in_next_release=release == "next",
+        in_release=None if release == "next" else release,
     )
     return issue_from_row(found(changed, f"issue {issue_id}"))
 
@@ -128,8 +129,7 @@ def resolve_issue(
     Releases are ordered by the time they were first seen in the project.
     With ``"next"`` or a version, an event without a release never reopens
     the issue."""
-    release = None if in_release is None else text_arg(in_release, "in_release", max_length=200)
-    return _set_status(conn, issue_id, project_id, IssueStatus.RESOLVED, release)
+    return _set_status(conn, issue_id, project_id, IssueStatus.RESOLVED, in_release)
 
 
 @translate_errors

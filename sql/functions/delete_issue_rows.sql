@@ -3,7 +3,8 @@
 -- from the first of its tables that still has some, and returns that
 -- table's name and the rows deleted: its events one daily partition at a
 -- time, oldest first (then the default partition; idx_events_issue_received),
--- then its tag store and hourly rollup rows; when nothing is left, the
+-- then its tag store, hourly rollup, release and user rows (so that no
+-- cascade adds rows to the chunk); when nothing is left, the
 -- issue's row, returned as ('issues', 1). No row for an issue that is not
 -- marked deleted (or is gone). Its rows of event_tags (which name events,
 -- not issues) go with their day's partition; the reads join events, which
@@ -44,7 +45,10 @@ BEGIN
             RETURN;
         END IF;
     END LOOP;
-    FOREACH chunk_table IN ARRAY ARRAY['issue_tag_values', 'issue_hourly_counts'] LOOP
+    FOREACH chunk_table IN ARRAY ARRAY[
+        'issue_tag_values', 'issue_hourly_counts', 'issue_releases', 'issue_users'
+    ] LOOP
+        CONTINUE WHEN to_regclass(chunk_table) IS NULL;
         EXECUTE format(
             'DELETE FROM %1$I WHERE project_id = $1 AND issue_id = $2 AND ctid = ANY(ARRAY('
             'SELECT ctid FROM %1$I WHERE project_id = $1 AND issue_id = $2 LIMIT $3))',

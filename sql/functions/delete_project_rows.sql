@@ -49,10 +49,10 @@ BEGIN
         END IF;
     END LOOP;
     FOREACH chunk_table IN ARRAY ARRAY[
-        'issue_tag_values', 'issue_hourly_counts', 'issue_fingerprints', 'alerts', 'issues',
-        'alert_rules', 'project_tag_values', 'project_hourly_counts', 'project_issue_counts',
-        'ingest_batches', 'sentry_event_ids', 'project_outcomes', 'project_rate_limits',
-        'api_keys'
+        'issue_tag_values', 'issue_hourly_counts', 'issue_releases', 'issue_users',
+        'issue_fingerprints', 'alerts', 'issues', 'alert_rules', 'project_tag_values',
+        'project_hourly_counts', 'project_issue_counts', 'releases', 'ingest_batches',
+        'sentry_event_ids', 'project_outcomes', 'project_rate_limits', 'api_keys'
     ] LOOP
         CONTINUE WHEN to_regclass(chunk_table) IS NULL;
         -- A deleted issue or rule makes its foreign keys look for rows that

@@ -49,15 +49,19 @@ LIMIT :page_size;
 
 -- name: list_events_for_issue_in_project(project_id, issue_id, page_size)
 -- list_events_for_issue, project-scoped (single-shard on Citus): no rows for
--- an issue of another project. Served as list_events_for_issue; project_id
--- is checked on the rows it finds.
+-- an issue of another project. Served as list_events_for_issue (issues_pkey,
+-- then idx_events_issue_received per issue); project_id is checked on the
+-- rows it finds.
 SELECT e.*  -- noqa: AM04
 FROM issues AS merged
 CROSS JOIN
     LATERAL (
         SELECT one.*  -- noqa: AM04
         FROM events AS one
-        WHERE one.project_id = :project_id AND one.issue_id = merged.id
+        WHERE
+            one.project_id = :project_id
+            AND one.project_id = merged.project_id
+            AND one.issue_id = merged.id
         ORDER BY one.received_at DESC, one.id DESC
         LIMIT :page_size
     ) AS e
@@ -104,6 +108,7 @@ CROSS JOIN
         FROM events AS one
         WHERE
             one.project_id = :project_id
+            AND one.project_id = merged.project_id
             AND one.issue_id = merged.id
             AND one.received_at <= :after_received_at
             AND (one.received_at, one.id) < (:after_received_at, cast(:after_id AS UUID))

@@ -17,14 +17,19 @@ SELECT lock_fingerprints(cast(:keys AS BIGINT[])) AS locks_taken;
 -- caller which issues regress (a concurrent resolve_issue cannot slip in
 -- between). A fingerprint without a row starts a new issue. The fingerprint
 -- locks, taken before, keep merge and unmerge from repointing these rows
--- until the batch commits.
+-- until the batch commits. An issue deleted while the batch waited for its
+-- row lock is re-checked after that delete commits and left out, so its
+-- fingerprint starts a new issue (delete_issue takes no fingerprint lock).
 SELECT
     i.id,
     f.fingerprint,
     i.status
 FROM issue_fingerprints AS f
 INNER JOIN issues AS i ON f.project_id = i.project_id AND f.issue_id = i.id
-WHERE f.project_id = :project_id AND f.fingerprint = any(cast(:fingerprints AS TEXT[]))
+WHERE
+    f.project_id = :project_id
+    AND f.fingerprint = any(cast(:fingerprints AS TEXT[]))
+    AND i.deleted_at IS NULL
 ORDER BY i.id, f.fingerprint
 FOR UPDATE OF i;
 

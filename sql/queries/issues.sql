@@ -15,7 +15,10 @@ SELECT i.*  -- noqa: AM04
 FROM issues AS given
 INNER JOIN issues AS i
     ON given.project_id = i.project_id AND coalesce(given.merged_into, given.id) = i.id
-WHERE given.id = :id AND i.merged_into IS NULL AND i.deleted_at IS NULL;  -- noqa: RF02
+WHERE
+    given.id = :id  -- noqa: RF02
+    AND i.merged_into IS NULL
+    AND i.deleted_at IS NULL;
 
 -- name: get_issue_in_project(project_id, id)^
 -- One issue by id, only if it belongs to the project: the project-scoped
@@ -28,7 +31,6 @@ INNER JOIN issues AS i
 WHERE
     given.project_id = :project_id
     AND given.id = :id  -- noqa: RF02
-    AND i.project_id = :project_id
     AND i.merged_into IS NULL
     AND i.deleted_at IS NULL;
 

@@ -16,7 +16,10 @@ WITH issue AS (
     FROM issues AS given
     INNER JOIN issues AS i
         ON given.project_id = i.project_id AND coalesce(given.merged_into, given.id) = i.id
-    WHERE given.id = :issue_id AND i.merged_into IS NULL AND i.deleted_at IS NULL
+    WHERE
+        given.id = :issue_id
+        AND i.merged_into IS NULL
+        AND i.deleted_at IS NULL
 ),
 
 ranked AS (
@@ -33,6 +36,7 @@ ranked AS (
         ) AS value_rank
     FROM issue_tag_values AS t
     INNER JOIN issue ON t.project_id = issue.project_id AND t.issue_id = issue.id
+    WHERE t.issue_id = issue.id
 )
 
 SELECT
@@ -64,7 +68,6 @@ WITH issue AS (
     WHERE
         given.project_id = :project_id
         AND given.id = :issue_id
-        AND i.project_id = :project_id
         AND i.merged_into IS NULL
         AND i.deleted_at IS NULL
 ),
@@ -83,7 +86,7 @@ ranked AS (
         ) AS value_rank
     FROM issue_tag_values AS t
     INNER JOIN issue ON t.project_id = issue.project_id AND t.issue_id = issue.id
-    WHERE t.project_id = :project_id
+    WHERE t.project_id = :project_id AND t.issue_id = issue.id
 )
 
 SELECT
