@@ -9,6 +9,7 @@ import threading
 import time
 import types
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -22,6 +23,7 @@ from mesher.maintenance import run_deletions
 from mesher.models import IssueStatus
 from mesher.partitions import create_partition
 
+from .conftest import Server
 from .helpers import MISSING
 
 pytestmark = pytest.mark.citus
@@ -126,16 +128,40 @@ def test_an_issue_whose_last_event_expired_is_deleted(
     assert again.new_issue and again.issue_id != stale
 
 
+def _waits_for_a_lock(owner: Conn, server: Server, writing: Conn) -> Callable[[], bool]:
+    """Whether ``writing``'s statement waits for a lock, as ``owner`` (the
+    superuser) sees it: on Citus the wait is on a worker, which the
+    coordinator's citus_lock_waits shows by the global pid."""
+    if server.version == "citus":
+        row = writing.execute("SELECT citus_backend_gpid()").fetchone()
+        query, key = "SELECT count(*) > 0 FROM citus_lock_waits WHERE waiting_gpid = %s", row
+    else:
+        query = "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s"
+        key = (writing.info.backend_pid,)
+    writing.commit()
+
+    def waits() -> bool:
+        row = owner.execute(query, key).fetchone()
+        owner.commit()
+        return bool(row and row[0])
+
+    return waits
+
+
 def test_a_batch_waiting_on_a_deleted_issue_opens_a_new_one(
-    app_url: str, conn: Conn, project_id: uuid.UUID
+    db_url: str, app_url: str, conn: Conn, project_id: uuid.UUID, server: Server
 ) -> None:
     """A batch that waits for the issue's row while delete_issue commits does
     not write into the deleted issue: its fingerprint opens a new one."""
     doomed = ingest_events(conn, project_id, _events(3, "race"))[0].issue_id
     conn.commit()
-    with psycopg.connect(app_url) as deleting, psycopg.connect(app_url) as writing:
+    with (
+        psycopg.connect(db_url) as owner,
+        psycopg.connect(app_url) as deleting,
+        psycopg.connect(app_url) as writing,
+    ):
+        waits = _waits_for_a_lock(owner, server, writing)
         q.delete_issue(deleting, project_id, doomed)  # uncommitted: holds the issue's row
-        writer_pid = writing.info.backend_pid
         done: list[uuid.UUID] = []
         failed: list[BaseException] = []
 
@@ -148,18 +174,15 @@ def test_a_batch_waiting_on_a_deleted_issue_opens_a_new_one(
 
         thread = threading.Thread(target=write)
         thread.start()
-        for _ in range(600):  # until the writer waits for the issue's row lock
-            row = conn.execute(
-                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (writer_pid,)
-            ).fetchone()
-            conn.commit()
-            if row and row[0] == "Lock":
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("the writer never waited for the deleted issue's row")
-        deleting.commit()
-        thread.join(timeout=60)
+        try:
+            for _ in range(600):  # until the writer waits for the issue's row lock
+                if waited := waits():
+                    break
+                time.sleep(0.05)
+        finally:  # the writer must never be left waiting on an open transaction
+            deleting.commit()
+            thread.join(timeout=60)
+    assert waited, "the writer never waited for the deleted issue's row"
     assert not failed, failed
     assert len(done) == 1 and done[0] != doomed
     assert q.get_issue(conn, done[0], project_id=project_id).event_count == 2
