@@ -363,25 +363,14 @@ def _run_deletions(conn: Conn, budget: float) -> DeletionReport:
     with conn.transaction():
         pending = [row["id"] for row in _q.maintenance.list_deleted_projects(conn)]
     for project_id in pending:
-        while time.monotonic() < deadline:
-            try:
-                with conn.transaction():
-                    _q.maintenance.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
-                    chunk = _q.maintenance.delete_project_rows(
-                        conn, project_id=project_id, chunk_size=CHUNK_ROWS
-                    )
-            except (LockNotAvailable, DeadlockDetected):
-                report.busy = True
-                break  # the next project, the next run for this one
-            except psycopg.Error as exc:
-                raise DatabaseError(_describe(exc), exc.sqlstate) from exc
-            if chunk is None:  # not deleted (any more)
-                break
-            table = chunk["table_name"]
-            report.deleted[table] = report.deleted.get(table, 0) + chunk["deleted_rows"]
-            if table == "projects":
-                report.projects.append(project_id)
-                break
+        delete = partial(_q.maintenance.delete_project_rows, project_id=project_id)
+        deleted: dict[str, int] = {}
+        if not _chunks(conn, delete, deadline, deleted):
+            report.busy = True  # the next project; the next run for this one
+        if deleted.get("projects"):  # its row goes last
+            report.projects.append(project_id)
+        for table, rows in deleted.items():
+            report.deleted[table] = report.deleted.get(table, 0) + rows
     report.projects_left = len(pending) - len(report.projects)
     with conn.transaction():
         report.organizations = _q.maintenance.delete_emptied_orgs(conn)
@@ -408,24 +397,43 @@ def _run_deletions(conn: Conn, budget: float) -> DeletionReport:
     return report
 
 
+class _LocksBusy(Exception):
+    """A deletion chunk's locks stayed busy; the next run goes on."""
+
+
+def _in_chunk(conn: Conn, work: Callable[[], T]) -> T:
+    """One deletion chunk in its own transaction under LOCK_TIMEOUT_MS:
+    ``_LocksBusy`` if a lock stayed busy or it lost a deadlock; any other
+    database error is a ``DatabaseError`` with its SQLSTATE."""
+    try:
+        with conn.transaction():
+            _q.maintenance.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
+            return work()
+    except (LockNotAvailable, DeadlockDetected) as exc:
+        raise _LocksBusy from exc
+    except psycopg.Error as exc:
+        raise DatabaseError(_describe(exc), exc.sqlstate) from exc
+
+
 def _expire_issues(
     conn: Conn, project_id: UUID, days: int, deadline: float, report: DeletionReport
 ) -> int:
     """Mark deleted, in chunks, the project's issues whose last event is
     older than its retention."""
     expired = 0
+    expire = partial(
+        _q.maintenance.expire_project_issues,
+        conn,
+        project_id=project_id,
+        keep_days=days,
+        chunk_size=CHUNK_ROWS,
+    )
     while time.monotonic() < deadline:
         try:
-            with conn.transaction():
-                _q.maintenance.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
-                n = _q.maintenance.expire_project_issues(
-                    conn, project_id=project_id, keep_days=days, chunk_size=CHUNK_ROWS
-                )
-        except (LockNotAvailable, DeadlockDetected):
+            n: int = _in_chunk(conn, expire)
+        except _LocksBusy:
             report.busy = True
             break
-        except psycopg.Error as exc:
-            raise DatabaseError(_describe(exc), exc.sqlstate) from exc
         expired += n
         if n < CHUNK_ROWS:
             break
@@ -442,13 +450,9 @@ def _chunks(
     budget is spent, adding its rows to ``counts``; False if a lock stayed busy."""
     while time.monotonic() < deadline:
         try:
-            with conn.transaction():
-                _q.maintenance.set_lock_timeout(conn, milliseconds=LOCK_TIMEOUT_MS)
-                chunk = delete(conn, chunk_size=CHUNK_ROWS)
-        except (LockNotAvailable, DeadlockDetected):
+            chunk = _in_chunk(conn, partial(delete, conn, chunk_size=CHUNK_ROWS))
+        except _LocksBusy:
             return False
-        except psycopg.Error as exc:
-            raise DatabaseError(_describe(exc), exc.sqlstate) from exc
         if chunk is None:
             return True
         counts[chunk["table_name"]] = counts.get(chunk["table_name"], 0) + chunk["deleted_rows"]
