@@ -122,10 +122,17 @@ def read_envelope(
     return events, skipped, reports
 
 
-def read_store(body: bytes, content_encoding: str | None = None) -> SentryEvent:
-    """A legacy store body read, without a database. ``EventRefused`` (an
-    ``InvalidInput``) with its ``code`` if it is not an event to store."""
-    return normalize_event(decode_body(_body(body), _encoding(content_encoding)))
+def read_store(body: bytes, content_encoding: str | None = None) -> SentryEvent | SkippedItem:
+    """A legacy store body read, without a database: its event, or a
+    ``SkippedItem`` saying why it is not stored (a transaction, an event
+    still too large once trimmed). ``InvalidInput`` (an ``EventRefused`` with
+    ``code`` ``SkipReason.INVALID``) if the body is not an event at all."""
+    try:
+        return normalize_event(decode_body(_body(body), _encoding(content_encoding)))
+    except EventRefused as exc:
+        if exc.code is SkipReason.INVALID:
+            raise
+        return SkippedItem("event", str(exc), exc.code)
 
 
 @translate_errors
@@ -138,12 +145,9 @@ async def ingest_store(
     why. ``InvalidInput`` (an ``EventRefused`` with ``code``
     ``SkipReason.INVALID``) if the body is not an event at all."""
     pid = uuid_arg(project_id, "project_id")
-    try:
-        event = read_store(body, content_encoding)
-    except EventRefused as exc:
-        if exc.code is SkipReason.INVALID:
-            raise
-        return SkippedItem("event", str(exc), exc.code)
+    event = read_store(body, content_encoding)
+    if isinstance(event, SkippedItem):
+        return event
     (stored,) = await _write(conn, pid, [event])
     return stored
 

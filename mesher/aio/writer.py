@@ -57,16 +57,16 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 from uuid import UUID
 
 import psycopg
 from psycopg import AsyncConnection
 
 from .._args import uuid_arg
-from .._sentry_event import EventRefused, SentryEvent
+from .._sentry_event import SentryEvent
 from ..errors import DatabaseError, InvalidInput, MesherError, translate
-from ..models import EnvelopeResult, IngestedEvent, SkippedItem, SkipReason
+from ..models import EnvelopeResult, IngestedEvent, SkippedItem
 from ..outcomes import OutcomeCounter
 from .ingest import write_sentry_events
 from .sentry import read_envelope, read_store
@@ -77,6 +77,8 @@ Conn = AsyncConnection[Any]
 #: Bodies bigger than this are read in a thread, so that one big envelope (or
 #: a decompression bomb) does not hold up every other request of the loop.
 _THREAD_BYTES = 256 * 1024
+
+T = TypeVar("T")
 
 
 class RateLimited(MesherError):
@@ -104,6 +106,14 @@ class _Batch:
     timer: asyncio.TimerHandle | None = None
     #: max_wait has passed: written as soon as no other batch of its project is.
     due: bool = False
+
+
+async def _read(read: Callable[[bytes, str | None], T], body: bytes, encoding: str | None) -> T:
+    """``read(body, encoding)``; in a thread for a body over 256 KiB (gunzip,
+    JSON), so that it does not hold up the event loop's other callers."""
+    if isinstance(body, (bytes, bytearray)) and len(body) > _THREAD_BYTES:
+        return await asyncio.to_thread(read, body, encoding)
+    return read(body, encoding)
 
 
 def _isolatable(exc: Exception) -> bool:
@@ -176,11 +186,7 @@ class EnvelopeWriter:
         pid = uuid_arg(project_id, "project_id")
         self._check_open()
         try:
-            if isinstance(body, (bytes, bytearray)) and len(body) > _THREAD_BYTES:
-                read = asyncio.to_thread(read_envelope, body, content_encoding)
-                events, skipped, reports = await read
-            else:
-                events, skipped, reports = read_envelope(body, content_encoding)
+            events, skipped, reports = await _read(read_envelope, body, content_encoding)
         except InvalidInput:
             self._count(pid, "invalid", "payload")
             raise
@@ -208,21 +214,14 @@ class EnvelopeWriter:
         pid = uuid_arg(project_id, "project_id")
         self._check_open()
         try:
-            if isinstance(body, (bytes, bytearray)) and len(body) > _THREAD_BYTES:
-                event = await asyncio.to_thread(read_store, body, content_encoding)
-            else:
-                event = read_store(body, content_encoding)
-        except EventRefused as exc:
-            if exc.code is SkipReason.INVALID:
-                self._count(pid, "invalid", "payload")
-                raise
-            item = SkippedItem("event", str(exc), exc.code)
-            if self._outcomes is not None:
-                self._outcomes.add_skipped(pid, [item])
-            return item
+            event = await _read(read_store, body, content_encoding)
         except InvalidInput:
             self._count(pid, "invalid", "payload")
             raise
+        if isinstance(event, SkippedItem):
+            if self._outcomes is not None:
+                self._outcomes.add_skipped(pid, [event])
+            return event
         if admit is not None and not admit(1):
             self._count(pid, "rate_limited", "project_quota")
             raise RateLimited("the project's rate limit is reached")
