@@ -195,7 +195,8 @@ class _State:
                     del unwritten[project_id]
         except Exception as exc:
             log.warning("could not refresh the rate limits or write outcomes: %s", translate(exc))
-        self.outcomes.restore(unwritten)
+        finally:  # cancelled at shutdown too: the final refresh writes them
+            self.outcomes.restore(unwritten)
 
     async def project(self, dsn_id: int, key: str) -> UUID | None:
         """The project of a DSN whose key is live, or None; cached."""
@@ -381,6 +382,8 @@ def create_app(
             yield
         finally:
             refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher  # its counts back in the counter
             await writer.close()  # commits what is pending
             await state.refresh()  # and writes the last outcomes
             await pool.close()

@@ -218,3 +218,37 @@ def _item(item_type: str, payload: bytes) -> bytes:
     return (
         json.dumps({"type": item_type, "length": len(payload)}).encode() + b"\n" + payload + b"\n"
     )
+
+
+def test_a_refresh_cancelled_at_shutdown_keeps_its_counts(
+    db_url: str, app_url: str, project_id: uuid.UUID
+) -> None:
+    """The server's refresher is cancelled at shutdown, maybe in the middle of
+    writing the counts it took: they go back to the counter, for the final
+    refresh to write."""
+    from mesher.server import _State
+
+    counter = OutcomeCounter()
+    counter.add(project_id, "error", "accepted", quantity=3)
+
+    async def main() -> None:
+        pool = AsyncConnectionPool(
+            app_url, min_size=1, max_size=1, kwargs={"autocommit": True}, open=False
+        )
+        await pool.open()
+        try:
+            state = _State(pool, EnvelopeWriter(pool), counter, 10.0, 1 << 20, 30.0)
+            locker = await psycopg.AsyncConnection.connect(db_url)
+            async with locker, locker.transaction():  # the refresh's first read waits
+                await locker.execute("LOCK TABLE project_rate_limits IN ACCESS EXCLUSIVE MODE")
+                refresh = asyncio.create_task(state.refresh())
+                while counter.quantity(project_id, "accepted"):  # until it took them
+                    await asyncio.sleep(0.01)
+                refresh.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await refresh
+        finally:
+            await pool.close()
+
+    asyncio.run(main())
+    assert counter.quantity(project_id, "accepted") == 3
