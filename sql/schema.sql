@@ -986,6 +986,12 @@ DECLARE
     v_found_at TIMESTAMPTZ[];
     v_found_ids UUID[];
 BEGIN
+    -- A deleted project's events are gone from the reads at once (its rows
+    -- go later, by maintenance).
+    IF EXISTS (SELECT FROM projects WHERE id = p_project_id AND deleted_at IS NOT NULL) THEN
+        RETURN;
+    END IF;
+
     -- Of the pairs asked for, the one on the fewest of the project's events
     -- by the tag store's counts (project_tag_values: times_seen, one probe
     -- of its primary key per pair); a pair it does not know counts as none.

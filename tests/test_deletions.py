@@ -187,6 +187,31 @@ def test_delete_project_hides_it_at_once_and_refuses_its_keys(
         q.delete_project(conn, "not a uuid")
 
 
+def test_a_deleted_projects_tags_answer_nothing(conn: Conn, project_id: uuid.UUID) -> None:
+    """The tag store's reads and the tag filter hide a deleted project at
+    once, as every other read does (its rows go later)."""
+    other = q.insert_project(conn, q.get_project(conn, project_id).org_id, "Kept", "python")
+    for pid in (project_id, other):
+        ingest_events(conn, pid, [{"message": "m", "tags": {"env": "prod"}}])
+    conn.commit()
+    issue = q.list_issues(conn, project_id).items[0].id
+
+    def answers(pid: uuid.UUID) -> tuple[list[str], list[str], int]:
+        values = [v.value for v in q.project_tag_values(conn, pid, "env")]
+        found = q.filter_events_by_tags(conn, pid, {"env": "prod"})
+        return q.project_tag_keys(conn, pid), values, len(found)
+
+    assert answers(project_id) == answers(other) == (["env"], ["prod"], 1)
+    assert q.issue_tag_facets(conn, issue, project_id=project_id)[0].key == "env"
+    q.delete_project(conn, project_id)
+    conn.commit()
+    assert answers(project_id) == ([], [], 0)
+    assert answers(other) == (["env"], ["prod"], 1)
+    for scoped in (None, project_id):
+        with pytest.raises(NotFound):
+            q.issue_tag_facets(conn, issue, project_id=scoped)
+
+
 def test_run_deletions_removes_every_row_in_chunks(
     db_url: str,
     conn: Conn,

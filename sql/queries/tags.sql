@@ -20,6 +20,10 @@ WITH issue AS (
         given.id = :issue_id
         AND i.merged_into IS NULL
         AND i.deleted_at IS NULL
+        AND NOT EXISTS (
+            SELECT FROM projects AS p
+            WHERE p.id = i.project_id AND p.deleted_at IS NOT NULL
+        )
 ),
 
 ranked AS (
@@ -70,6 +74,10 @@ WITH issue AS (
         AND given.id = :issue_id
         AND i.merged_into IS NULL
         AND i.deleted_at IS NULL
+        AND NOT EXISTS (
+            SELECT FROM projects AS p
+            WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+        )
 ),
 
 ranked AS (
@@ -105,12 +113,18 @@ ORDER BY ranked.tag_key, ranked.value_rank;
 -- name: project_tag_keys(project_id)
 -- The tag keys seen in a project, in byte order, for autocompletion. Skips
 -- from one key to the next in project_tag_values_pkey (one index probe per
--- key, however many values each has).
+-- key, however many values each has). None for a deleted project (its rows
+-- go later, by maintenance).
 WITH RECURSIVE tag_keys AS (
     (
         SELECT tag_key
         FROM project_tag_values
-        WHERE project_id = :project_id
+        WHERE
+            project_id = :project_id
+            AND NOT EXISTS (
+                SELECT FROM projects AS p
+                WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+            )
         ORDER BY tag_key
         LIMIT 1
     )
@@ -138,6 +152,7 @@ ORDER BY tag_key;
 -- the matches are a range of project_tag_values_pkey (tag_value is COLLATE
 -- "C": code point order) and no character of the prefix is a wildcard. The
 -- range is read whole and sorted by count: the cost follows the matches.
+-- None for a deleted project.
 SELECT
     tag_value,
     times_seen,
@@ -149,5 +164,9 @@ WHERE
     AND tag_key = :tag_key
     AND tag_value >= :prefix
     AND tag_value < :prefix_end
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+    )
 ORDER BY times_seen DESC, tag_value ASC
 LIMIT :page_size;
