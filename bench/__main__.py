@@ -7,6 +7,8 @@ Starts a throw-away PostgreSQL 18 (the embedded binaries), generates the
 data, runs every scenario with the Mesher call and the baseline alternating,
 prints a table and writes it to BENCHMARKS.md, which links to the reasoning
 written by hand in bench/NOTES.md (not copied: the notes change between runs).
+With ``--only``, the scenarios run replace their rows in an existing report
+and the others are kept; its list of runs says which run measured which.
 Every figure is a median with its [min-max]: over the rounds of one run, or,
 with ``--repeat N``, over the N runs' medians. Every read checks that both
 sides return the same non-empty rows, and the run fails if they do not.
@@ -17,6 +19,7 @@ mean nothing.
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import platform
 import shutil
@@ -30,6 +33,7 @@ import psycopg
 
 from mesher import embedded
 
+from . import report
 from .citus_scenario import citus
 from .figures import Result, combine, table
 from .http_scenario import http_ingest
@@ -141,24 +145,28 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(runs)} runs, each of {sizes.rounds} rounds per side, the sides alternating."
             f" Each figure is the median of the {len(runs)} runs' medians, [min–max] over them."
         )
-    header = [
-        "# Benchmarks",
-        "",
+    machine = (
         f"Machine: {os.cpu_count()} CPUs, {platform.machine()},"
-        f" Python {platform.python_version()}; PostgreSQL {version}.",
-        f"Mode: {'smoke (sizes too small to mean anything)' if args.smoke else 'full'}; {spread}",
-        "Mesher / baseline is a speed ratio (above 1: Mesher is faster), per round or run, and"
-        " its median likewise. Goals are tested against the medians shown.",
+        f" Python {platform.python_version()}; PostgreSQL {version}."
+    )
+    mode = f"Mode: {'smoke (sizes too small to mean anything)' if args.smoke else 'full'}; {spread}"
+    wall = (
         f"Wall time: {', '.join(_minutes(w) for w in walls)} per run; read data sets"
-        f" ({loads or 'none'}) loaded {'per run' if args.fresh_data else 'once'}.",
-        "",
-        "Regenerate with `./dev bench` (full), `./dev bench --repeat 3`, or `./dev bench --smoke`.",
-        "",
-    ]
-    tags = tag_table(context)
-    report = "\n".join(header + table(results) + ["", *tags, "", *notes_link(Path(args.output))])
+        f" ({loads or 'none'}) loaded {'per run' if args.fresh_data else 'once'}."
+    )
+    output = Path(args.output)
+    measured = chosen or set(ALL_SCENARIOS)
+    text = report.write(
+        order=list(ALL_SCENARIOS),
+        rows=table(results)[len(report.TABLE_HEAD) :],
+        run_line=f"{datetime.date.today().isoformat()}. {machine} {mode} {wall}",
+        measured={n for n in measured if n in ALL_SCENARIOS},
+        tags=tag_table(context),
+        notes=notes_link(output),
+        old=output.read_text() if chosen and output.exists() else None,
+    )
     print("\n".join(table(results)))
-    Path(args.output).write_text(report)
+    output.write_text(text)
     print(f"wrote {args.output}")
     if args.explain:
         Path(args.explain).write_text("\n".join(context.plans))

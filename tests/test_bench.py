@@ -72,6 +72,20 @@ def test_bench_repeat(tmp_path: Path) -> None:
     assert "| 1. batch ingest" not in text
 
 
+def test_bench_only_keeps_the_other_rows(tmp_path: Path) -> None:
+    """``--only`` into an existing report replaces those scenarios' rows, keeps
+    the others, and says which run measured which."""
+    first = _bench(tmp_path, "--only", "4,6")
+    assert re.search(r"^- Scenarios 4, 6: \d{4}-\d\d-\d\d\. Machine: ", first, re.MULTILINE)
+    old_row_4 = next(line for line in first.splitlines() if line.startswith("| 4. API-key lookup"))
+    text = _bench(tmp_path, "--only", "6")
+    assert old_row_4 in text  # kept as it was
+    assert re.search(r"^- Scenarios 4: .*\n- Scenarios 6: ", text, re.MULTILINE)
+    assert text.count("| 6. fresh migrate") == 1
+    # Scenario 4's rows stay ahead of 6's, as in a full run.
+    assert text.index("| 4. API-key lookup") < text.index("| 6. fresh migrate")
+
+
 def _normal(sql: str) -> str:
     sql = re.sub(r"--[^\n]*", "", sql)  # a comment kept in the statement (a noqa)
     sql = re.sub(r"\s+", " ", sql.strip().rstrip(";"))
