@@ -27,7 +27,8 @@ when the envelope held none to store), 401 no usable key, 403 a key that is
 unknown, revoked or another project's, 400 a body that is not an envelope
 (or event), 413 a body over ``MAX_COMPRESSED_BYTES`` (refused from its
 Content-Length before it is read, or as soon as a chunked body passes the
-cap), 408 a body not received within ``body_timeout``, 429 over the
+cap; the connection is then closed, so the body is never read), 408 a body
+not received within ``body_timeout`` (closed too), 429 over the
 project's rate limit (with ``Retry-After`` and ``X-Sentry-Rate-Limits``, so
 the SDK backs off), 503 the database failed. An error's reason is in the
 JSON ``detail`` and the ``X-Sentry-Error`` header.
@@ -50,6 +51,13 @@ connections, finishes the requests in flight, commits what is pending, and
 exits 0. Keys never reach the logs: uvicorn's access log (which prints the
 query string) is off, and no message repeats a key or a password.
 asyncio and uvloop set TCP_NODELAY on every connection they accept.
+
+Slow clients hold nothing for long: a request's line and headers must all
+arrive within ``--header-timeout`` seconds (10) of the connection or of the
+previous answer, else the connection is closed (uvicorn alone would keep a
+connection that sends nothing, or a byte at a time, forever); a head over
+``MAX_HEAD_BYTES`` is refused (400); the body then has ``--body-timeout``
+seconds (30), else 408. Idle keep-alive connections close after 5 s.
 """
 
 from __future__ import annotations
@@ -91,7 +99,7 @@ from .aio import queries as aq
 from .aio.sentry import parse_auth
 from .aio.writer import EnvelopeWriter, RateLimited
 
-__all__ = ["create_app", "main"]
+__all__ = ["MAX_HEAD_BYTES", "create_app", "main", "server_config"]
 
 log = logging.getLogger("mesher.server")
 
@@ -118,18 +126,25 @@ _PREFLIGHT = {
 
 
 class _Refused(Exception):
-    """A request answered with an error status."""
+    """A request answered with an error status; ``unread``: before its whole
+    body was read (the connection is closed after the answer)."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, unread: bool = False) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.unread = unread
 
 
-def _error(status: int, detail: str) -> Response:
+def _error(status: int, detail: str, close: bool = False) -> Response:
+    """The error's answer; ``close`` ends the connection after it (the body
+    was not read, or not all of it: what is left of it is no request)."""
     # Header values are latin-1: keep the reason ASCII there.
     header = detail.encode("ascii", "backslashreplace").decode("ascii")[:200]
-    return JSONResponse({"detail": detail}, status, headers={**_CORS, "X-Sentry-Error": header})
+    headers = {**_CORS, "X-Sentry-Error": header}
+    if close:
+        headers["Connection"] = "close"
+    return JSONResponse({"detail": detail}, status, headers=headers)
 
 
 @dataclass
@@ -223,9 +238,9 @@ async def _read_body(request: Request, state: _State) -> bytes:
     length = request.headers.get("content-length")
     if length is not None:
         if not length.isdigit():
-            raise _Refused(400, "malformed Content-Length")
+            raise _Refused(400, "malformed Content-Length", unread=True)
         if int(length) > state.max_body_bytes:
-            raise _Refused(413, f"body is over {state.max_body_bytes} bytes")
+            raise _Refused(413, f"body is over {state.max_body_bytes} bytes", unread=True)
     chunks: list[bytes] = []
     total = 0
     try:
@@ -233,10 +248,11 @@ async def _read_body(request: Request, state: _State) -> bytes:
             async for chunk in request.stream():
                 total += len(chunk)
                 if total > state.max_body_bytes:
-                    raise _Refused(413, f"body is over {state.max_body_bytes} bytes")
+                    raise _Refused(413, f"body is over {state.max_body_bytes} bytes", unread=True)
                 chunks.append(chunk)
     except TimeoutError:
-        raise _Refused(408, f"body not received within {state.body_timeout:g} s") from None
+        detail = f"body not received within {state.body_timeout:g} s"
+        raise _Refused(408, detail, unread=True) from None
     return b"".join(chunks)
 
 
@@ -299,7 +315,7 @@ async def _ingest(request: Request, store: bool) -> Response:
         finally:
             state.settle(project_id, admitted, stored)
     except _Refused as exc:
-        return _error(exc.status, exc.detail)
+        return _error(exc.status, exc.detail, close=exc.unread)
     except InvalidInput as exc:
         return _error(400, str(exc))
     except NotFound:
@@ -398,6 +414,117 @@ def create_app(
     return Starlette(routes=routes, lifespan=lifespan)
 
 
+# --- the connections --------------------------------------------------------------------
+
+#: Most bytes of a request's line and headers (uvicorn's h11 parser has its own cap).
+MAX_HEAD_BYTES = 64 * 1024
+
+
+def _protocol(header_timeout: float, max_head_bytes: int) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol (httptools', else h11's), with a deadline for
+    each request's head: a connection is closed when a request's line and
+    headers are not all received within ``header_timeout`` seconds of the
+    connection's start or of the previous answer (uvicorn's own keep-alive
+    timeout starts only after an answer and stops at the first byte, so a
+    client sending nothing, or a byte at a time, would hold its connection
+    forever). The body has the application's ``body_timeout``. With
+    httptools, a head over ``max_head_bytes`` is refused (400, closed)."""
+    base: type[Any]
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        base = HttpToolsProtocol
+    except ImportError:  # pragma: no cover - the extra installs httptools
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        base = H11Protocol
+
+    class Protocol(base):  # type: ignore[misc]
+        _head_timer: asyncio.TimerHandle | None = None
+        _awaited_after: Any = None  # the request whose successor's head is awaited
+        _head_bytes = 0
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._awaited_after = self.cycle
+            self._head_timer = self.loop.call_later(header_timeout, self._head_timeout)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_timeout(self) -> None:
+            self._head_timer = None
+            if not self.transport.is_closing():
+                log.info("closed a connection whose request head took over %g s", header_timeout)
+                self.transport.close()
+
+        def connection_made(self, transport: asyncio.Transport) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self._head_timer is not None and self.cycle is not self._awaited_after:
+                self._disarm()  # the next request's head is complete
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and (
+                self.cycle is None or self.cycle.response_complete
+            ):  # no request (pipelined) is waiting for an answer
+                self._arm()
+
+        # httptools' parser callbacks: the head's size.
+        def on_message_begin(self) -> None:
+            self._head_bytes = 0
+            super().on_message_begin()
+
+        def on_url(self, url: bytes) -> None:
+            self._count(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._count(len(name) + len(value) + 4)
+            super().on_header(name, value)
+
+        def _count(self, size: int) -> None:
+            self._head_bytes += size
+            if self._head_bytes > max_head_bytes:  # the parser answers 400 and closes
+                raise ValueError(f"request head over {max_head_bytes} bytes")
+
+    return Protocol
+
+
+def server_config(
+    app: Starlette,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    header_timeout: float = 10.0,
+    max_head_bytes: int = MAX_HEAD_BYTES,
+    log_level: str = "info",
+) -> uvicorn.Config:
+    """uvicorn's configuration for the application: the access log off (it
+    would print ``sentry_key`` query parameters), no Server header, and
+    request heads bounded in time and size (see :func:`_protocol`)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=_protocol(header_timeout, max_head_bytes),
+        access_log=False,
+        server_header=False,
+        lifespan="on",
+        log_level=log_level,
+    )
+
+
 # --- the command ----------------------------------------------------------------------
 
 
@@ -470,6 +597,18 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--pool-size", type=int, default=4, help="database connections (4)")
     parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a request's line and headers may take, then the connection is closed (10)",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a request's body may take, then 408 (30)",
+    )
+    parser.add_argument(
         "--issues",
         action="store_true",
         help="print the demo project's issues and exit (the quick start's last step)",
@@ -483,6 +622,9 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("--max-wait-ms must be from 0 to 10000")
     if not 1 <= args.pool_size <= 100:
         parser.error("--pool-size must be from 1 to 100")
+    for name in ("header_timeout", "body_timeout"):
+        if not 0 < getattr(args, name) <= 3600:
+            parser.error(f"--{name.replace('_', '-')} must be over 0 and at most 3600")
     return args
 
 
@@ -516,16 +658,9 @@ def main(argv: list[str] | None = None) -> int:
         max_events=args.max_events,
         max_wait=args.max_wait_ms / 1000,
         pool_size=args.pool_size,
+        body_timeout=args.body_timeout,
     )
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        access_log=False,  # it would print sentry_key query parameters
-        server_header=False,
-        lifespan="on",
-        log_level="info",
-    )
+    config = server_config(app, host=args.host, port=args.port, header_timeout=args.header_timeout)
     server = uvicorn.Server(config)
     # uvicorn shuts down on SIGTERM and SIGINT, then raises the signal again
     # for the handler it found: let that one return, so a clean stop exits 0.

@@ -4,8 +4,10 @@ process, on a free loopback port, over the test's database."""
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +16,19 @@ from typing import Any
 import uvicorn
 
 from mesher.embedded import free_port
-from mesher.server import create_app
+from mesher.server import create_app, server_config
+
+
+def envelope(message: str, event_id: str | None = None) -> bytes:
+    """An envelope of one event with this message."""
+    eid = event_id or uuid.uuid4().hex
+    payload = json.dumps({"event_id": eid, "message": message, "level": "error"}).encode()
+    item = json.dumps({"type": "event", "length": len(payload)}).encode()
+    return b"\n".join([json.dumps({"event_id": eid}).encode(), item, payload]) + b"\n"
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={key}, sentry_client=test/1"}
 
 
 @dataclass(frozen=True)
@@ -48,13 +62,15 @@ class Running:
 
 
 @contextmanager
-def running_server(database_url: str, **options: Any) -> Iterator[Running]:
-    """The server, started and listening; stopped (as by SIGTERM) on exit."""
+def running_server(
+    database_url: str, header_timeout: float = 10.0, **options: Any
+) -> Iterator[Running]:
+    """The server, started and listening (configured as ``python -m
+    mesher.server`` configures it); stopped (as by SIGTERM) on exit.
+    ``options`` go to ``create_app``."""
     port = free_port()
     app = create_app(database_url, **{"max_wait": 0.002, **options})
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, access_log=False, lifespan="on", log_level="warning"
-    )
+    config = server_config(app, port=port, header_timeout=header_timeout, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)  # no signal handlers in a thread
     thread.start()

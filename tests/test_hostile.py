@@ -1,16 +1,26 @@
 """Property-based: every public helper and the write path, driven with
 hostile values. Each call ends in a result or a mesher.errors exception that
-says what was wrong; a failed call leaves the database as it was."""
+says what was wrong; a failed call leaves the database as it was.
+
+Then the ingest server over HTTP: every status it answers, and requests that
+are slow, truncated, lie about their length, are bombs, or hold too many
+items."""
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import inspect
+import json
 import os
+import socket
+import time
 import uuid
+import zlib
 from collections.abc import Callable
 from typing import Any
 
+import brotli  # type: ignore[import-untyped]
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +29,8 @@ from hypothesis import strategies as st
 from mesher import ingest
 from mesher import queries as q
 from mesher.errors import MesherError
+
+from .server_helpers import Running, auth, envelope, running_server
 
 Conn = psycopg.Connection[Any]
 
@@ -200,3 +212,333 @@ def test_hostile_arguments(
         assert _counts(conn) == before
 
     check()
+
+
+# --- the ingest server (mesher.server) over HTTP -----------------------------------------
+#
+# Hand-made requests on raw sockets: every status of the server's table, and
+# bodies and heads that are slow, truncated, lying about their length, bombs,
+# or too many items. Clocks are moved by short timeouts, never by waiting.
+
+
+@pytest.fixture
+def server_key(conn: Conn, project_id: uuid.UUID) -> str:
+    key = q.create_api_key(conn, project_id, "sdk")
+    conn.commit()
+    return key
+
+
+@pytest.fixture
+def dsn_id(conn: Conn, project_id: uuid.UUID) -> int:
+    return q.get_project(conn, project_id).dsn_id
+
+
+def _stored(conn: Conn) -> list[str]:
+    rows = conn.execute("SELECT message FROM events ORDER BY message").fetchall()
+    conn.commit()
+    return [r[0] for r in rows]
+
+
+def _head(dsn_id: int, key: str, *headers: str, path: str = "envelope") -> bytes:
+    lines = [
+        f"POST /api/{dsn_id}/{path}/ HTTP/1.1",
+        "Host: x",
+        f"X-Sentry-Auth: Sentry sentry_key={key}",
+    ]
+    return ("\r\n".join([*lines, *headers]) + "\r\n\r\n").encode()
+
+
+def _connect(running: Running) -> socket.socket:
+    return socket.create_connection((running.host, running.port), timeout=10)
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (a reset
+    counts as a close); fails if it keeps it open for 10 s."""
+    received = b""
+    while True:
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError:
+            return received
+        if not data:
+            return received
+        received += data
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the server closed the connection within ``seconds``, without answering."""
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def _status(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_server_every_status(
+    app_url: str, conn: Conn, project_id: uuid.UUID, server_key: str, dsn_id: int
+) -> None:
+    """The issue's table, one case each (and a few ways to get each error)."""
+    org_id = q.get_project(conn, project_id).org_id
+    limited = q.insert_project(conn, org_id, "Limited", "python")
+    limited_key = q.create_api_key(conn, limited)
+    q.set_project_rate_limit(conn, limited, 0)
+    conn.commit()
+    limited_dsn = q.get_project(conn, limited).dsn_id
+    path = f"/api/{dsn_id}/envelope/"
+    with running_server(app_url, max_body_bytes=10_000, refresh_every=600) as running:
+        eid = uuid.uuid4().hex
+        status, _, body = running.request("POST", path, envelope("ok", eid), auth(server_key))
+        assert (status, json.loads(body)) == (200, {"id": eid})
+        refused = [
+            (401, path, {}),  # no key
+            (401, path, {"X-Sentry-Auth": "Sentry sentry_key"}),  # malformed
+            (401, path, {"X-Sentry-Auth": "Basic dXNlcjpwYXNz"}),
+            (403, path, auth("mshr_" + "0" * 48)),  # unknown
+            (403, f"/api/{limited_dsn}/envelope/", auth(server_key)),  # another project's
+            (403, f"/api/{dsn_id + 10_000}/envelope/", auth(server_key)),  # no such project
+            (403, f"/api/{2**70}/envelope/", auth(server_key)),  # past a bigint
+            (400, path, auth(server_key)),  # the body below is no envelope
+        ]
+        for expected, where, headers in refused:
+            status, answer_headers, answer = running.request("POST", where, b"{not json", headers)
+            assert status == expected, (where, headers)
+            assert json.loads(answer)["detail"] == answer_headers["x-sentry-error"]
+            assert server_key not in answer.decode()
+        # 429, with both headers the SDKs back off by.
+        status, headers, answer = running.request(
+            "POST", f"/api/{limited_dsn}/envelope/", envelope("limited"), auth(limited_key)
+        )
+        assert status == 429, answer
+        retry_after = int(headers["retry-after"])
+        assert 1 <= retry_after <= 60
+        assert headers["x-sentry-rate-limits"] == (
+            f"{retry_after}:error;default:project:project_quota"
+        )
+        # 413 from the Content-Length alone: not one byte of the body was
+        # sent, so the answer did not wait for it; and the server closes the
+        # connection after it, so it never reads the body either.
+        for length in (10_001, 10**15):
+            with _connect(running) as sock:
+                sock.sendall(_head(dsn_id, server_key, f"Content-Length: {length}"))
+                answer = _answer(sock)
+            assert _status(answer) == 413 and b"connection: close" in answer.lower()
+        # A chunked body: 413 as soon as it passes the cap, and closed.
+        with _connect(running) as sock:
+            sock.sendall(_head(dsn_id, server_key, "Transfer-Encoding: chunked"))
+            for _ in range(3):
+                sock.sendall(b"1000\r\n" + b"x" * 4096 + b"\r\n")
+            answer = _answer(sock)
+        assert _status(answer) == 413
+        # The same size under the cap is read: the cap is what refused it.
+        padded = envelope("x" * 9_000)
+        assert len(padded) <= 10_000
+        assert running.request("POST", path, padded, auth(server_key))[0] == 200
+    assert [m[:3] for m in _stored(conn)] == ["ok", "xxx"]
+
+
+def test_server_slow_bodies(app_url: str, conn: Conn, server_key: str, dsn_id: int) -> None:
+    body = envelope("slow but in time")
+    with running_server(app_url, body_timeout=1.0) as running:
+        # In pieces, within the body's time: stored.
+        with _connect(running) as sock:
+            sock.sendall(_head(dsn_id, server_key, f"Content-Length: {len(body)}"))
+            for i in range(0, len(body), 40):
+                sock.sendall(body[i : i + 40])
+                time.sleep(0.02)
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200 ")
+        # A byte at a time, for longer than the body may take: 408, closed,
+        # though bytes kept coming.
+        late = envelope("too slow")
+        with _connect(running) as sock:
+            sock.sendall(_head(dsn_id, server_key, f"Content-Length: {len(late)}"))
+            started = time.monotonic()
+            sock.settimeout(0.1)
+            answer = b""
+            for byte in late:
+                try:
+                    sock.sendall(bytes([byte]))
+                    answer = sock.recv(4096)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+                break
+            answer += _answer(sock)
+            elapsed = time.monotonic() - started
+        assert _status(answer) == 408 and b"connection: close" in answer.lower()
+        assert 1.0 <= elapsed < 5
+        # The same, chunked.
+        with _connect(running) as sock:
+            sock.sendall(_head(dsn_id, server_key, "Transfer-Encoding: chunked"))
+            sock.sendall(b"10\r\n" + late[:16] + b"\r\n")  # and no more
+            answer = _answer(sock)
+        assert _status(answer) == 408
+        assert running.request("GET", "/healthz")[0] == 200
+    assert _stored(conn) == ["slow but in time"]
+
+
+def test_server_truncated_bodies(app_url: str, conn: Conn, server_key: str, dsn_id: int) -> None:
+    whole = envelope("whole")
+    payload_cut = whole[: whole.rindex(b'"level"')]  # the item says it is longer
+    cases = [
+        (gzip.compress(whole)[:-10], {"Content-Encoding": "gzip"}),
+        (zlib.compress(whole)[:-6], {"Content-Encoding": "deflate"}),
+        (brotli.compress(whole)[:-3], {"Content-Encoding": "br"}),
+        (payload_cut, {}),
+        (whole[:-40], {}),
+        (b"", {}),
+    ]
+    with running_server(app_url, body_timeout=1.0) as running:
+        path = f"/api/{dsn_id}/envelope/"
+        for body, headers in cases:
+            status, _, answer = running.request("POST", path, body, {**auth(server_key), **headers})
+            assert status == 400, (body[-20:], headers)
+            assert json.loads(answer)["detail"]
+        # A client that hangs up half-way, chunked or not: nothing stored.
+        for head in (
+            _head(dsn_id, server_key, f"Content-Length: {len(whole)}"),
+            _head(dsn_id, server_key, "Transfer-Encoding: chunked"),
+        ):
+            with _connect(running) as sock:
+                piece = whole[:50]
+                chunked = b"chunked" in head
+                sock.sendall(head + (b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece))
+                sock.shutdown(socket.SHUT_WR)
+                _answer(sock)
+        assert running.request("POST", path, whole, auth(server_key))[0] == 200
+    assert _stored(conn) == ["whole"]
+
+
+def test_server_decompression_bombs(app_url: str, conn: Conn, server_key: str, dsn_id: int) -> None:
+    """120 MiB of zeros, past the 100 MiB cap once decompressed: refused
+    (400) in each encoding, and the server serves on."""
+    zeros = b"\x00" * (1 << 20)
+    gzipper = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    deflater = zlib.compressobj(9)
+    packer = brotli.Compressor(quality=1)
+    bombs = {
+        "gzip": b"".join(gzipper.compress(zeros) for _ in range(120)) + gzipper.flush(),
+        "deflate": b"".join(deflater.compress(zeros) for _ in range(120)) + deflater.flush(),
+        "br": b"".join(packer.process(zeros) for _ in range(120)) + packer.finish(),
+    }
+    with running_server(app_url) as running:
+        for encoding, bomb in bombs.items():
+            assert len(bomb) < 1_000_000, encoding
+            headers = {**auth(server_key), "Content-Encoding": encoding}
+            status, _, answer = running.request("POST", f"/api/{dsn_id}/envelope/", bomb, headers)
+            assert status == 400 and b"decompressed" in answer, encoding
+        assert running.request("GET", "/healthz")[0] == 200
+    assert _stored(conn) == []
+
+
+def test_server_wrong_content_length(
+    app_url: str, conn: Conn, server_key: str, dsn_id: int
+) -> None:
+    body = envelope("cut short")
+    with running_server(app_url, body_timeout=0.5) as running:
+        # Longer than the body: the rest never comes; 408, closed.
+        with _connect(running) as sock:
+            sock.sendall(_head(dsn_id, server_key, f"Content-Length: {len(body) + 100}") + body)
+            answer = _answer(sock)
+        assert _status(answer) == 408
+        # Shorter than the body: the envelope read is cut short (400), and
+        # what follows it is no request (400 from the parser, closed).
+        with _connect(running) as sock:
+            sock.sendall(_head(dsn_id, server_key, f"Content-Length: {len(body) - 20}") + body)
+            answer = _answer(sock)
+        assert _status(answer) == 400
+        assert answer.count(b"HTTP/1.1 ") <= 2 and b"HTTP/1.1 200" not in answer
+        # Not a number, negative, two that disagree, or with chunked (smuggling).
+        for headers in (
+            ["Content-Length: ten"],
+            ["Content-Length: -1"],
+            [f"Content-Length: {len(body)}", f"Content-Length: {len(body) + 1}"],
+            [f"Content-Length: {len(body)}", "Transfer-Encoding: chunked"],
+        ):
+            with _connect(running) as sock:
+                sock.sendall(_head(dsn_id, server_key, *headers) + body)
+                answer = _answer(sock)
+            assert _status(answer) == 400, headers
+        assert running.request("GET", "/healthz")[0] == 200
+    assert _stored(conn) == []
+
+
+def _items(count: int, item: bytes) -> bytes:
+    return b"{}\n" + item * count
+
+
+def test_server_10000_items(app_url: str, conn: Conn, server_key: str, dsn_id: int) -> None:
+    """More than 1,000 items is no envelope the server takes (400), whatever
+    they are; 1,000 events (the cap) are stored, in one answer."""
+
+    def event(i: int) -> bytes:
+        payload = json.dumps({"message": f"item {i:05}"}).encode()
+        return b'{"type":"event","length":%d}\n%s\n' % (len(payload), payload)
+
+    path = f"/api/{dsn_id}/envelope/"
+    with running_server(app_url) as running:
+        for body in (
+            _items(10_000, b'{"type":"session"}\n{}\n'),
+            b"{}\n" + b"".join(event(i) for i in range(10_000)),
+            b"{}\n" + b"".join(event(i) for i in range(1_001)),
+        ):
+            status, _, answer = running.request("POST", path, gzip.compress(body), {
+                **auth(server_key), "Content-Encoding": "gzip"})  # fmt: skip
+            assert status == 400, answer
+        assert _stored(conn) == []
+        body = b"{}\n" + b"".join(event(i) for i in range(1_000))
+        status, _, answer = running.request("POST", path, body, auth(server_key))
+        assert status == 200, answer
+    assert _stored(conn) == [f"item {i:05}" for i in range(1_000)]
+
+
+def test_server_slow_heads_are_cut(app_url: str, conn: Conn, server_key: str, dsn_id: int) -> None:
+    """A request's line and headers must come within header_timeout (here
+    0.5 s) of the connection or of the previous answer, or the connection is
+    closed: nothing sent, a byte at a time (which uvicorn's keep-alive
+    timeout alone allows forever), or after a first request; a head over
+    the size cap is refused. An honest head in pieces, and a body slower
+    than the head's deadline (it has its own), still work."""
+    body = envelope("honest")
+    with running_server(app_url, header_timeout=0.5, body_timeout=5.0) as running:
+        with _connect(running) as sock:  # nothing at all
+            assert _closed_within(sock, 5)
+        with _connect(running) as sock:  # a byte at a time
+            started = time.monotonic()
+            closed = False
+            for byte in _head(dsn_id, server_key) * 10:
+                try:
+                    sock.sendall(bytes([byte]))
+                except OSError:
+                    closed = True
+                    break
+                if _closed_within(sock, 0.05):
+                    closed = True
+                    break
+            assert closed and time.monotonic() - started < 5
+        with _connect(running) as sock:  # a first request, then a slow one
+            first = envelope("first")
+            sock.sendall(_head(dsn_id, server_key, f"Content-Length: {len(first)}") + first)
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200 ")
+            sock.sendall(b"POST /api/")
+            assert _closed_within(sock, 5)
+        with _connect(running) as sock:  # a huge head
+            sock.sendall(_head(dsn_id, server_key, "X-Big: " + "a" * 70_000))
+            assert _status(_answer(sock)) == 400
+        with _connect(running) as sock:  # an honest head in pieces
+            head = _head(dsn_id, server_key, f"Content-Length: {len(body)}")
+            for i in range(0, len(head), len(head) // 3):
+                sock.sendall(head[i : i + len(head) // 3])
+                time.sleep(0.05)
+            sock.sendall(body[:10])
+            time.sleep(0.8)  # past the head's deadline: the body has its own
+            sock.sendall(body[10:])
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200 ")
+    assert _stored(conn) == ["first", "honest"]
