@@ -422,6 +422,8 @@ COMMENT ON COLUMN public.issue_tag_values.tag_key IS 'An event''s tag, or its en
 ALTER TABLE public.issue_tag_values
     ADD CONSTRAINT issue_tag_values_pkey PRIMARY KEY (project_id, issue_id, tag_key, tag_value);
 
+CREATE INDEX idx_issue_tag_values_tag ON public.issue_tag_values USING btree (project_id, tag_key, tag_value, issue_id);
+
 
 -- project_tag_values ---------------------------------------------------------
 
@@ -657,6 +659,47 @@ ALTER TABLE public.issue_users
 
 ALTER TABLE public.issue_users
     ADD CONSTRAINT issue_users_issue_fkey FOREIGN KEY (project_id, issue_id) REFERENCES public.issues(project_id, id) ON DELETE CASCADE;
+
+
+-- issue_unmerges -------------------------------------------------------------
+
+CREATE TABLE public.issue_unmerges (
+    project_id uuid NOT NULL,
+    new_issue_id uuid NOT NULL,
+    old_issue_id uuid NOT NULL,
+    from_issue_ids uuid[] NOT NULL,
+    fingerprints text[] NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+COMMENT ON TABLE public.issue_unmerges IS 'Unmerges whose past events are still being moved, one row each until the last chunk: the fingerprints moved to new_issue_id, and the issue ids their events carried (old_issue_id and the issues merged into it then).';
+
+ALTER TABLE public.issue_unmerges
+    ADD CONSTRAINT issue_unmerges_pkey PRIMARY KEY (project_id, new_issue_id);
+
+ALTER TABLE public.issue_unmerges
+    ADD CONSTRAINT issue_unmerges_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
+
+
+-- project_tag_keys -----------------------------------------------------------
+
+CREATE TABLE public.project_tag_keys (
+    project_id uuid NOT NULL,
+    tag_key text NOT NULL COLLATE pg_catalog."C",
+    value_bound integer DEFAULT 1000 NOT NULL,
+    tracked_values integer DEFAULT 0 NOT NULL,
+    untracked_events bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT project_tag_keys_value_bound_check CHECK ((value_bound >= 0))
+)
+WITH (fillfactor='80');
+
+COMMENT ON TABLE public.project_tag_keys IS 'Per project and tag key: how many values have rows of their own in the tag store (tracked_values, at most value_bound, then no new value gets one), and how many events carried a value without (untracked_events).';
+
+ALTER TABLE public.project_tag_keys
+    ADD CONSTRAINT project_tag_keys_pkey PRIMARY KEY (project_id, tag_key);
+
+ALTER TABLE public.project_tag_keys
+    ADD CONSTRAINT project_tag_keys_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects(id) ON DELETE CASCADE;
 
 
 -- schema_migrations ----------------------------------------------------------
@@ -979,6 +1022,8 @@ DECLARE
     -- The pair walked, from p_tags.
     v_tag_key TEXT;
     v_tag_value TEXT;
+    -- Whether that pair has no row in project_tag_values.
+    v_untracked BOOLEAN;
     -- The events the walk found (at most p_page_size), and the oldest one's
     -- time.
     v_found INTEGER;
@@ -999,8 +1044,9 @@ BEGIN
     -- (an empty p_tags): no row, and no events below.
     SELECT
         t.key,
-        t.value
-    INTO v_tag_key, v_tag_value
+        t.value,
+        v.times_seen IS NULL
+    INTO v_tag_key, v_tag_value, v_untracked
     FROM jsonb_each_text(p_tags) AS t
     LEFT JOIN project_tag_values AS v
         ON
@@ -1009,6 +1055,27 @@ BEGIN
             AND t.value = v.tag_value
     ORDER BY coalesce(v.times_seen, 0), t.key
     LIMIT 1;
+
+    -- A pair without a row: a value its key had no room for (past the key's
+    -- value_bound, migration 0028), or one never seen. Such a value has no
+    -- rows in event_tags either: its events come from the events' GIN
+    -- index (idx_events_tags, each partition from p_since on), all of them,
+    -- sorted. The sort key is an expression, so that the plan cannot walk a
+    -- time index instead and test every event of the window: the cost
+    -- follows the value's events, which a value without a row has few of,
+    -- unless it became frequent after its key was full.
+    IF v_untracked THEN
+        RETURN QUERY
+        SELECT e.*
+        FROM events AS e
+        WHERE
+            e.project_id = p_project_id
+            AND e.tags @> p_tags
+            AND e.received_at >= p_since
+        ORDER BY e.received_at + INTERVAL '0 s' DESC, e.id DESC
+        LIMIT p_page_size;
+        RETURN;
+    END IF;
 
     -- 1. The walk: the pair's rows of event_tags newest first (the
     -- partitions' primary keys merged; p_since prunes the older partitions),
@@ -1214,6 +1281,7 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_fingerprints TO mesher_a
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_hourly_counts TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_releases TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_tag_values TO mesher_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_unmerges TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issue_users TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.issues TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.org_memberships TO mesher_app;
@@ -1222,6 +1290,7 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_hourly_counts TO meshe
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_issue_counts TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_outcomes TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_rate_limits TO mesher_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_tag_keys TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.project_tag_values TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.projects TO mesher_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.releases TO mesher_app;

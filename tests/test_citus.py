@@ -33,7 +33,7 @@ DISTRIBUTED = {
     "issues", "events", "alert_rules", "alerts", "ingest_batches", "sentry_event_ids",
     "issue_tag_values", "project_tag_values", "project_hourly_counts", "issue_hourly_counts",
     "project_issue_counts", "event_tags", "issue_fingerprints", "project_rate_limits",
-    "project_outcomes", "releases", "issue_releases", "issue_users",
+    "project_outcomes", "releases", "issue_releases", "issue_users", "issue_unmerges",
 }  # fmt: skip
 
 NOW = dt.datetime.now(dt.UTC)

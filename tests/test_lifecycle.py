@@ -1,29 +1,38 @@
 """Merge and unmerge (migration 0021, sql/queries/fingerprints.sql): after
 every merge and unmerge, every helper agrees with a brute-force recount from
 the stored events (counts, levels, times, fingerprints, tag facets, hourly
-sparklines, event lists, status counts); a randomized run interleaves
-ingest, merges and unmerges; merges run while writers ingest into the same
-fingerprints."""
+sparklines, releases, users, event lists, status counts); a randomized run
+interleaves ingest, merges and unmerges; merges and unmerges run while
+writers ingest into the same fingerprints; an unmerge whose process is
+killed between chunks (migration 0027) leaves every read agreeing with the
+events each issue holds, and is finished by resume_unmerges or by the
+project's next unmerge."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import random
+import signal
+import subprocess
+import sys
 import threading
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
 from mesher import queries as q
+from mesher import sentry
 from mesher.aio import queries as aq
 from mesher.errors import Conflict, InvalidInput, NotFound
 from mesher.fingerprint import fingerprint
 from mesher.ingest import ingest_event, ingest_events, user_key
-from mesher.models import EventPayload, IssueStatus, Severity
+from mesher.models import EventPayload, IngestedEvent, IssueStatus, Severity
 from mesher.queries import fingerprints as fingerprints_module
 
 from .helpers import Conn
@@ -59,9 +68,22 @@ def _fp(conn: Conn, project_id: Any, issue_id: uuid.UUID) -> list[str]:
     return [f.fingerprint for f in q.list_issue_fingerprints(conn, project_id, issue_id)]
 
 
-def _check(conn: Conn, project_id: Any) -> None:
-    """Every helper against a recount from the events."""
+def _check(conn: Conn, project_id: Any, strays: frozenset[str] = frozenset()) -> None:
+    """Every helper against a recount from the events. While an unmerge is
+    in progress (issue_unmerges), its two issues' first and last seen, level
+    and fingerprints are already those of their fingerprints, when their
+    events are not all moved yet: those are left to the check after it.
+    ``strays``: fingerprints whose events may stay without their row (an
+    unmerge whose new issue was deleted before its events were moved)."""
     cur = conn.cursor()
+    moving = {
+        i
+        for row in cur.execute(
+            "SELECT new_issue_id, old_issue_id FROM issue_unmerges WHERE project_id = %s",
+            [project_id],
+        )
+        for i in row
+    }
     visible = cur.execute(
         "SELECT id, status FROM issues WHERE project_id = %s"
         " AND merged_into IS NULL AND deleted_at IS NULL",
@@ -78,7 +100,8 @@ def _check(conn: Conn, project_id: Any) -> None:
             )
         ]
         events = cur.execute(
-            "SELECT id, level, fingerprint, received_at, tags, user_context FROM events"
+            "SELECT id, level, fingerprint, received_at, tags, user_context, release,"
+            " coalesce(environment, '') FROM events"
             " WHERE project_id = %s AND issue_id = any(%s)",
             [project_id, lineage],
         ).fetchall()
@@ -86,9 +109,10 @@ def _check(conn: Conn, project_id: Any) -> None:
         issue = q.get_issue(conn, issue_id, project_id=project_id)
         assert issue.status == status
         assert issue.event_count == len(events) > 0
-        assert issue.first_seen == min(e[3] for e in events)
-        assert issue.last_seen == max(e[3] for e in events)
-        assert issue.level == max((Severity(e[1]) for e in events), key=LEVELS.index)
+        if issue_id not in moving and not set(lineage) & moving:
+            assert issue.first_seen == min(e[3] for e in events)
+            assert issue.last_seen == max(e[3] for e in events)
+            assert issue.level == max((Severity(e[1]) for e in events), key=LEVELS.index)
         users = {user_key(e[5]) for e in events} - {None}
         assert issue.user_count == len(users)
         # the event list: every event of the lineage, newest first, by pages
@@ -103,11 +127,21 @@ def _check(conn: Conn, project_id: Any) -> None:
         # fingerprints: each one's events are all in this issue's lineage
         fps = q.list_issue_fingerprints(conn, project_id, issue_id)
         by_fp = Counter(e[2] for e in events)
-        assert {f.fingerprint: f.event_count for f in fps} == dict(by_fp)
-        for f in fps:
+        for f in fps if issue_id not in moving and not set(lineage) & moving else []:
             mine = [e for e in events if e[2] == f.fingerprint]
+            assert f.event_count == len(mine)
             assert f.first_seen == min(e[3] for e in mine)
             assert f.last_seen == max(e[3] for e in mine)
+        known = {f.fingerprint for f in fps} | _moving_fingerprints(cur, issue_id) | strays
+        assert set(by_fp) <= known
+        # releases: per release and environment, as issue_releases keeps them
+        releases = Counter((e[6], e[7]) for e in events if e[6] is not None)
+        stored_releases = cur.execute(
+            "SELECT release, environment, event_count FROM issue_releases"
+            " WHERE project_id = %s AND issue_id = %s",
+            [project_id, issue_id],
+        ).fetchall()
+        assert {(r, env): n for r, env, n in stored_releases} == dict(releases)
         # facets: exact counts; first and last seen hold every event's time
         pairs: dict[tuple[str, str], list[dt.datetime]] = {}
         for e in events:
@@ -132,7 +166,9 @@ def _check(conn: Conn, project_id: Any) -> None:
     assert (
         total
         == cur.execute(
-            "SELECT count(*) FROM events WHERE project_id = %s", [project_id]
+            "SELECT count(*) FROM events AS e JOIN issues AS i ON i.id = e.issue_id"
+            " WHERE e.project_id = %s AND i.deleted_at IS NULL",
+            [project_id],
         ).fetchone()[0]
     )  # type: ignore[index]
     assert not cur.execute(
@@ -140,6 +176,12 @@ def _check(conn: Conn, project_id: Any) -> None:
         " ON i.project_id = v.project_id AND i.id = v.issue_id"
         " WHERE i.project_id = %s AND (i.merged_into IS NOT NULL OR v.times_seen <= 0)",
         [project_id],
+    ).fetchall()
+    assert not cur.execute(
+        "SELECT 1 FROM issue_users WHERE project_id = %s AND times_seen <= 0"
+        " UNION ALL SELECT 1 FROM issue_hourly_counts WHERE project_id = %s AND event_count <= 0"
+        " UNION ALL SELECT 1 FROM issue_releases WHERE project_id = %s AND event_count <= 0",
+        [project_id] * 3,
     ).fetchall()
     assert q.count_issues_by_status(conn, project_id) == {
         s: sum(1 for _, st in visible if st == s.value) for s in IssueStatus
@@ -149,6 +191,16 @@ def _check(conn: Conn, project_id: Any) -> None:
     searched = q.search_issues(conn, project_id, "", limit=500).items
     assert {i.id for i in searched} == listed_ids
     conn.rollback()
+
+
+def _moving_fingerprints(cur: Any, issue_id: uuid.UUID) -> set[str]:
+    """The fingerprints an unmerge in progress moves away from this issue
+    (their events not all moved yet)."""
+    rows = cur.execute(
+        "SELECT unnest(fingerprints) FROM issue_unmerges WHERE %s = any(from_issue_ids)",
+        [issue_id],
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def test_merge_adds_up_and_every_read_agrees(conn: Conn, project_id: Any) -> None:
@@ -340,3 +392,179 @@ def test_the_async_helpers(app_url: str, project_id: Any) -> None:
             assert new.event_count == 1 and new.fingerprint == fp("b")
 
     asyncio.run(body())
+
+
+# --- an unmerge cut short (migration 0027) -----------------------------------------
+
+#: Runs unmerge_issue in chunks of 4 and SIGKILLs its own process inside the
+#: third chunk's transaction: two chunks committed, the third never.
+KILLED_UNMERGE = """
+import os, signal, sys
+import psycopg
+from mesher import queries as q
+from mesher.queries import fingerprints as module
+
+module.UNMERGE_CHUNK = 4
+real = module.q.fingerprints.move_unmerged_events
+calls = []
+
+def dying(*args, **kwargs):
+    calls.append(None)
+    if len(calls) == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*args, **kwargs)
+
+module.q.fingerprints.move_unmerged_events = dying
+with psycopg.connect(sys.argv[1]) as conn:
+    q.unmerge_issue(conn, sys.argv[2], sys.argv[3], [sys.argv[4]])
+"""
+
+
+def _send(conn: Conn, project_id: Any, group: str, i: int) -> IngestedEvent:
+    """A Sentry event with tags, a user, a release and an environment."""
+    event = {
+        "event_id": uuid.uuid4().hex,
+        "message": f"boom {i}",
+        "level": ["warning", "error", "fatal"][i % 3] if group == "b" else "info",
+        "fingerprint": [group],
+        "tags": {"browser": ["firefox", "chrome", "safari"][i % 3]},
+        "user": [{"id": i % 4}, {"email": f"{group}@x.org"}, {"ip_address": "10.0.0.1"}][i % 3],
+        "release": ["1.0", "2.0"][i % 2],
+        "environment": "prod" if i % 4 else "staging",
+    }
+    result = sentry.ingest_store(conn, project_id, json.dumps(event).encode())
+    conn.commit()
+    assert isinstance(result, IngestedEvent)
+    return result
+
+
+def _pending(conn: Conn, project_id: Any) -> list[uuid.UUID]:
+    rows = conn.execute(
+        "SELECT new_issue_id FROM issue_unmerges WHERE project_id = %s", [project_id]
+    ).fetchall()
+    conn.rollback()
+    return [r[0] for r in rows]
+
+
+def _held(conn: Conn, issue_id: uuid.UUID) -> int:
+    row = conn.execute("SELECT count(*) FROM events WHERE issue_id = %s", [issue_id]).fetchone()
+    conn.rollback()
+    assert row is not None
+    return int(row[0])
+
+
+def _two_issues(conn: Conn, project_id: Any) -> tuple[uuid.UUID, str]:
+    """Issue a (5 events) with b (22 events) merged into it, and b's
+    fingerprint: b's events carry two ids (b's, and a's after the merge)."""
+    a = [_send(conn, project_id, "a", i) for i in range(5)][0].issue_id
+    b = [_send(conn, project_id, "b", i) for i in range(20)][0].issue_id
+    q.merge_issues(conn, project_id, a, [b])
+    conn.commit()
+    for i in (20, 21):
+        assert _send(conn, project_id, "b", i).issue_id == a
+    (fb,) = [
+        f.fingerprint for f in q.list_issue_fingerprints(conn, project_id, b) if f.event_count == 22
+    ]
+    conn.rollback()
+    _check(conn, project_id)
+    return a, fb
+
+
+def test_an_unmerge_killed_between_chunks_stays_consistent_and_resumes(
+    conn: Conn, app_url: str, project_id: Any
+) -> None:
+    a, fb = _two_issues(conn, project_id)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_UNMERGE, app_url, str(project_id), str(a), fb],
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=120,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    # cut short: the fingerprint is the new issue's, two chunks of its events too
+    (new,) = _pending(conn, project_id)
+    assert _held(conn, new) == 8
+    assert _fp(conn, project_id, new) == [fb]
+    conn.rollback()
+    assert q.get_issue(conn, new).event_count == 8
+    assert q.get_issue(conn, a).event_count == 5 + 14
+    conn.rollback()
+    _check(conn, project_id)  # counts, event lists, facets, sparklines, releases, users
+    # meanwhile, a new event of the fingerprint lands in the new issue
+    assert _send(conn, project_id, "b", 22).issue_id == new
+    _check(conn, project_id)
+    with pytest.raises(InvalidInput, match="outside a transaction"):
+        q.get_issue(conn, new)
+        q.resume_unmerges(conn, project_id)
+    conn.rollback()
+    assert q.resume_unmerges(conn, project_id) == 1
+    assert q.resume_unmerges(conn, project_id) == 0
+    assert _pending(conn, project_id) == [] and _held(conn, new) == 23
+    assert q.get_issue(conn, new).event_count == 23
+    assert q.get_issue(conn, a).event_count == 5
+    conn.rollback()
+    _check(conn, project_id)
+
+
+def test_the_next_unmerge_finishes_one_whose_connection_was_lost(
+    conn: Conn, app_url: str, project_id: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, fb = _two_issues(conn, project_id)
+    c = _ingest(conn, project_id, "c", 3)
+    q.merge_issues(conn, project_id, a, [c])
+    conn.commit()
+    monkeypatch.setattr(fingerprints_module, "UNMERGE_CHUNK", 4)
+    real = fingerprints_module.q.fingerprints.move_unmerged_events
+    calls: list[None] = []
+    with psycopg.connect(app_url) as lost:
+
+        def closing(*args: Any, **kwargs: Any) -> Any:
+            calls.append(None)
+            if len(calls) == 4:  # inside the fourth chunk's transaction
+                lost.close()
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", closing)
+        with pytest.raises(Exception, match="closed"):
+            q.unmerge_issue(lost, project_id, a, [fb])
+    monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", real)
+    (new,) = _pending(conn, project_id)
+    assert _held(conn, new) == 12
+    _check(conn, project_id)
+    # an unmerge on the new issue's old one finishes the first before it starts
+    newer = q.unmerge_issue(conn, project_id, a, [fp("c")])
+    assert _pending(conn, project_id) == []
+    assert _held(conn, new) == 22 and _held(conn, newer.id) == 3
+    assert q.get_issue(conn, a).event_count == 5
+    conn.rollback()
+    _check(conn, project_id)
+
+
+def test_an_unmerge_whose_issue_was_deleted_is_forgotten(
+    conn: Conn, project_id: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, fb = _two_issues(conn, project_id)
+    monkeypatch.setattr(fingerprints_module, "UNMERGE_CHUNK", 4)
+    real = fingerprints_module.q.fingerprints.move_unmerged_events
+    calls: list[None] = []
+
+    def failing(conn_: Any, **kwargs: Any) -> Any:
+        calls.append(None)
+        if len(calls) == 2:
+            raise RuntimeError("cut short")
+        return real(conn_, **kwargs)
+
+    monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", failing)
+    with pytest.raises(RuntimeError, match="cut short"):
+        q.unmerge_issue(conn, project_id, a, [fb])
+    monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", real)
+    (new,) = _pending(conn, project_id)
+    q.delete_issue(conn, project_id, new)
+    conn.commit()
+    assert q.resume_unmerges(conn, project_id) == 1
+    assert _pending(conn, project_id) == []
+    # the events moved go with the deleted issue; the others stay, and count, in a
+    assert _held(conn, new) == 4
+    assert q.get_issue(conn, a).event_count == 5 + 18
+    conn.rollback()
+    _check(conn, project_id, strays=frozenset([fb]))

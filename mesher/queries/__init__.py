@@ -43,7 +43,7 @@ from .events import (
     level_breakdown,
     list_events_for_issue,
 )
-from .fingerprints import list_issue_fingerprints, merge_issues, unmerge_issue
+from .fingerprints import list_issue_fingerprints, merge_issues, resume_unmerges, unmerge_issue
 from .issues import (
     archive_issue,
     assign_issue,
@@ -119,6 +119,7 @@ __all__ = [
     "record_outcomes",
     "resolve_alert",
     "resolve_issue",
+    "resume_unmerges",
     "revoke_api_key",
     "search_issues",
     "set_alert_rule_enabled",

@@ -6,13 +6,17 @@
 -- (issues.merged_into): its cost follows fingerprints and rollup rows, and
 -- it rewrites no event (the reads of a target's events take its sources'
 -- too, sql/queries/events.sql). An unmerge moves fingerprints to a new
--- issue at once (issue_fingerprints, the issue counts) and then their past
--- events, and those events' share of the rollups, in chunks of one short
--- transaction each (move_unmerged_events).
+-- issue at once (issue_fingerprints; a row of issue_unmerges says it is in
+-- progress) and then their past events, with those events' share of the
+-- counts and rollups, in chunks of one short transaction each
+-- (move_unmerged_events): at every commit both issues' reads agree with the
+-- events they hold, and an unmerge cut short is finished by the next one of
+-- the project, or by resume_unmerges (migration 0027).
 --
 -- Locks, in the write path's order: the fingerprints' advisory locks
 -- (lock_fingerprints), then the issue rows in id order, then the rollup
--- rows sorted by key, then the project's status counts.
+-- rows sorted by key, then the project's status counts. An unmerge's chunk
+-- locks its issue_unmerges row first (nothing else locks those rows).
 
 -- name: fingerprints_of_issues(project_id, issue_ids)
 -- The fingerprints of these issues, sorted (idx_issue_fingerprints_issue):
@@ -59,28 +63,6 @@ FROM issues
 WHERE project_id = :project_id AND id = any(cast(:issue_ids AS UUID[]))
 ORDER BY id
 FOR UPDATE;
-
--- name: share_issues(project_id, issue_ids)
--- The issues an unmerge's chunk moves rollup rows between, locked in id
--- order FOR SHARE: a batch of their events (lock_issues, FOR UPDATE) or a
--- merge waits for the chunk, which is short, and the chunk for them.
-SELECT
-    id,
-    merged_into,
-    deleted_at
-FROM issues
-WHERE project_id = :project_id AND id = any(cast(:issue_ids AS UUID[]))
-ORDER BY id
-FOR SHARE;
-
--- name: merged_issue_ids(project_id, issue_id)
--- An issue and the issues merged into it: whose ids its events carry
--- (idx_issues_merged_into).
-SELECT cast(:issue_id AS UUID) AS id
-UNION ALL
-SELECT id
-FROM issues
-WHERE project_id = :project_id AND merged_into = :issue_id;
 
 -- name: merge_issues(project_id, target_id, source_ids)^
 -- Merges the sources into the target, all live issues of the project that
@@ -283,14 +265,17 @@ FROM merged;
 -- An unmerge's first step, with the fingerprints' advisory locks and the
 -- issue's row lock held: a new issue for the fingerprints (unresolved; its
 -- first fingerprint, title and first_seen those of the earliest one, its
--- counts their sum, its level the most severe), their rows of
--- issue_fingerprints repointed to it (so new events land there), the old
--- issue's counts less theirs (first_seen, last_seen and level from the
--- fingerprints it keeps), and the new issue counted unresolved. Returns the
--- new issue; none (and nothing done) unless every fingerprint given is the
--- issue's and the issue keeps at least one. The events and the rollups
--- follow in chunks (move_unmerged_events). Served by the primary keys and
--- idx_issue_fingerprints_issue.
+-- last_seen the latest, its level the most severe, no events yet), their
+-- rows of issue_fingerprints repointed to it (so new events land there),
+-- the new issue counted unresolved, and the unmerge recorded in
+-- issue_unmerges with the ids its events carry (the issue and those merged
+-- into it). Returns the new issue; none (and nothing done) unless every
+-- fingerprint given is the issue's and the issue keeps at least one. The
+-- events, their counts and rollups follow in chunks (move_unmerged_events);
+-- the old issue's first_seen, last_seen and level, which still hold those
+-- events', once they are all moved (settle_unmerge).
+-- Served by the primary keys, idx_issue_fingerprints_issue and
+-- idx_issues_merged_into.
 WITH moving AS (
     SELECT
         fingerprint,
@@ -307,10 +292,7 @@ WITH moving AS (
 ),
 
 staying AS (
-    SELECT
-        level,
-        first_seen,
-        last_seen
+    SELECT fingerprint
     FROM issue_fingerprints
     WHERE
         project_id = :project_id
@@ -325,7 +307,7 @@ created AS (
         (array_agg(fingerprint ORDER BY first_seen, fingerprint))[1] AS fingerprint,
         (array_agg(title ORDER BY first_seen, fingerprint))[1] AS title,
         (array_agg(level ORDER BY severity_rank(level) DESC))[1] AS level,
-        sum(event_count) AS event_count,
+        0 AS event_count,
         min(first_seen) AS first_seen,
         max(last_seen) AS last_seen
     FROM moving
@@ -343,27 +325,6 @@ repointed AS (
     RETURNING 1
 ),
 
-kept AS (
-    SELECT
-        min(first_seen) AS first_seen,
-        max(last_seen) AS last_seen,
-        (array_agg(level ORDER BY severity_rank(level) DESC))[1] AS level
-    FROM staying
-),
-
-old AS (
-    UPDATE issues AS i
-    SET
-        event_count = i.event_count - created.event_count,
-        first_seen = kept.first_seen,
-        last_seen = kept.last_seen,
-        level = kept.level
-    FROM created
-    CROSS JOIN kept
-    WHERE i.project_id = :project_id AND i.id = :issue_id
-    RETURNING 1
-),
-
 counted AS (
     INSERT INTO project_issue_counts AS c (project_id, status, issue_count)
     SELECT
@@ -374,21 +335,91 @@ counted AS (
     ON CONFLICT (project_id, status) DO UPDATE
         SET issue_count = c.issue_count + excluded.issue_count
     RETURNING 1
+),
+
+pending AS (
+    INSERT INTO issue_unmerges (
+        project_id, new_issue_id, old_issue_id, from_issue_ids, fingerprints
+    )
+    SELECT
+        :project_id AS project_id,
+        created.id AS new_issue_id,
+        :issue_id AS old_issue_id,
+        array(
+            SELECT i.id
+            FROM issues AS i
+            WHERE
+                i.project_id = :project_id
+                AND (i.id = :issue_id OR i.merged_into = :issue_id)
+            ORDER BY i.id
+        ) AS from_issue_ids,
+        cast(:fingerprints AS TEXT[]) AS fingerprints
+    FROM created
+    RETURNING 1
 )
 
 SELECT *  -- noqa: AM04
 FROM created;
 
+-- name: resume_unmerges(project_id)
+-- The project's unmerges still in progress (issue_unmerges), oldest first:
+-- the next unmerge_issue of the project, and resume_unmerges, finish them.
+-- A range of issue_unmerges_pkey.
+SELECT new_issue_id
+FROM issue_unmerges
+WHERE project_id = :project_id
+ORDER BY started_at, new_issue_id;
+
+-- name: lock_unmerge(project_id, new_issue_id)^
+-- An unmerge in progress, locked for one chunk (a second process finishing
+-- the same one waits for the chunk); none once it is finished.
+SELECT
+    old_issue_id,
+    from_issue_ids,
+    fingerprints
+FROM issue_unmerges
+WHERE project_id = :project_id AND new_issue_id = :new_issue_id
+FOR UPDATE;
+
+-- name: settle_unmerge(project_id, issue_id)!
+-- An unmerge's last chunk: the old issue (or its target, if it was merged
+-- since) holds only its own fingerprints' events now, so its first_seen,
+-- last_seen and level become theirs. idx_issue_fingerprints_issue.
+UPDATE issues AS i
+SET
+    first_seen = kept.first_seen,
+    last_seen = kept.last_seen,
+    level = kept.level
+FROM (
+    SELECT
+        min(f.first_seen) AS first_seen,
+        max(f.last_seen) AS last_seen,
+        (array_agg(f.level ORDER BY severity_rank(f.level) DESC))[1] AS level
+    FROM issue_fingerprints AS f
+    WHERE f.project_id = :project_id AND f.issue_id = :issue_id
+    HAVING count(*) > 0
+) AS kept
+WHERE i.project_id = :project_id AND i.id = :issue_id;
+
+-- name: forget_unmerge(project_id, new_issue_id)!
+-- An unmerge is finished (its last chunk moved fewer events than a chunk
+-- holds), or one of its issues was deleted: its row goes.
+DELETE FROM issue_unmerges
+WHERE project_id = :project_id AND new_issue_id = :new_issue_id;
+
 -- name: move_unmerged_events(project_id, from_issue_ids, fingerprints, new_issue_id, old_rollup_id, new_rollup_id, chunk_size)^
--- One chunk of an unmerge, in a transaction of its own: up to chunk_size
--- events of the fingerprints that still carry an id of the old issue's
--- (from_issue_ids: it and the issues merged into it) get the new issue's
--- id, and their share of the rollups moves from the old issue's rows
--- (old_rollup_id) to the new one's (new_rollup_id; the two are the issues'
--- targets if either was merged since): the counts subtracted and added, as
--- the write path adds them, sorted by key. A count that reaches 0 stays
--- until finish_unmerge. Returns how many events moved: fewer than
--- chunk_size means the last chunk. The events by idx_events_fingerprint;
+-- One chunk of an unmerge, in a transaction of its own with its
+-- issue_unmerges row and both issues locked: up to chunk_size events of the
+-- fingerprints that still carry an id of the old issue's (from_issue_ids:
+-- it and the issues merged into it) get the new issue's id, and their share
+-- of the issues' event_count and of the rollups moves from the old issue
+-- (old_rollup_id) to the new one (new_rollup_id; the two are the issues'
+-- targets if either was merged since; nothing moves between an issue and
+-- itself): the counts subtracted and added, as the write path adds them,
+-- sorted by key. A rollup count that reaches 0 goes in tidy_unmerge, in the
+-- same transaction. Returns how many events moved: fewer than chunk_size
+-- means the last chunk. The events by idx_events_fingerprint (an event
+-- moved meanwhile is not moved twice: the UPDATE checks its issue_id again);
 -- the rollups by their primary keys.
 WITH chosen AS (
     SELECT
@@ -410,19 +441,28 @@ moved AS (
         e.project_id = :project_id
         AND e.id = chosen.id
         AND e.received_at = chosen.received_at
+        AND e.issue_id = any(cast(:from_issue_ids AS UUID[]))
     RETURNING e.received_at, e.tags, e.release, e.environment, e.user_context
 ),
 
 tag_deltas AS (
+    -- A value without a project row (past its key's value_bound, migration
+    -- 0028) counts in the issues' row of untracked values, as the write
+    -- path counted it.
     SELECT
         t.tag_key,
-        t.tag_value,
+        CASE WHEN v.tag_value IS NULL THEN repeat('~', 201) ELSE t.tag_value END AS tag_value,
         count(*) AS times_seen,
         min(moved.received_at) AS first_seen,
         max(moved.received_at) AS last_seen
     FROM moved
     CROSS JOIN LATERAL jsonb_each_text(moved.tags) AS t (tag_key, tag_value)
-    GROUP BY t.tag_key, t.tag_value
+    LEFT JOIN project_tag_values AS v
+        ON
+            v.project_id = :project_id
+            AND t.tag_key = v.tag_key
+            AND t.tag_value = v.tag_value
+    GROUP BY t.tag_key, CASE WHEN v.tag_value IS NULL THEN repeat('~', 201) ELSE t.tag_value END
 ),
 
 hour_deltas AS (
@@ -566,17 +606,25 @@ moved_users AS (
     ON CONFLICT (project_id, issue_id, user_key) DO UPDATE
         SET times_seen = u.times_seen + excluded.times_seen
     RETURNING 1
+),
+
+counted AS (
+    UPDATE issues AS i
+    SET event_count = i.event_count + both_issues.sign * (SELECT count(*) FROM moved)
+    FROM both_issues
+    WHERE i.project_id = :project_id AND i.id = both_issues.issue_id
+    RETURNING 1
 )
 
 SELECT count(*) AS moved
 FROM moved;
 
--- name: finish_unmerge(project_id, old_issue_id, new_issue_id)^
--- An unmerge's last step: the old issue's rollup rows that its chunks
--- brought to 0 go, and the new issue's first and last release are those of
--- its issue_releases rows (first and last seen), which the chunks moved
--- with its events. Returns how many rollup rows went. A range of each rollup's
--- primary key.
+-- name: tidy_unmerge(project_id, old_issue_id, new_issue_id)^
+-- After each chunk of an unmerge, in its transaction: the old issue's
+-- rollup rows that it brought to 0 go, and the new issue's first and last
+-- release are those of its issue_releases rows (first and last seen),
+-- which the chunks move with its events. Returns how many rollup rows went.
+-- A range of each rollup's primary key.
 WITH emptied_tags AS (
     DELETE FROM issue_tag_values
     WHERE project_id = :project_id AND issue_id = :old_issue_id AND times_seen <= 0
@@ -627,8 +675,9 @@ SELECT
     + (SELECT count(*) FROM emptied_users) AS removed;
 
 -- name: recount_issue_users(project_id, issue_ids)!
--- Sets these issues' user_count to their rows of issue_users (an unmerge's
--- last step, after finish_unmerge: the chunks moved users between them).
+-- Sets these issues' user_count to their rows of issue_users (after each
+-- chunk of an unmerge and its tidy_unmerge: the chunk moved users between
+-- them).
 -- A range of issue_users_pkey per issue.
 UPDATE issues AS i
 SET

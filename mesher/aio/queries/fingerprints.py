@@ -18,13 +18,14 @@ from psycopg import pq
 
 from ..._args import uuid_arg
 from ..._results import found, issue_from_row, trusted
+from ..._retry import retry_deadlocks
 from ...errors import Conflict, InvalidInput, NotFound, translate_errors
 from ...ingest import _lock_keys  # a pure function: the sync module serves both
 from ...limits import MAX_PAGE
 from ...models import Issue, IssueFingerprint, Severity
 from ._common import Conn, q
 
-__all__ = ["list_issue_fingerprints", "merge_issues", "unmerge_issue"]
+__all__ = ["list_issue_fingerprints", "merge_issues", "resume_unmerges", "unmerge_issue"]
 
 #: Events an unmerge moves per transaction: each one holds its locks for a
 #: few tens of milliseconds, far under a second.
@@ -142,22 +143,27 @@ async def unmerge_issue(
 ) -> Issue:
     """Move some of an issue's fingerprints (not all), their past events and
     their new ones, to a new issue, and return it. Both issues' counts,
-    tag values and hourly counts are consistent when it returns.
+    tag values, hourly counts, releases and users are consistent when it
+    returns.
 
     It commits as it goes, so call it outside a transaction (``InvalidInput``
-    otherwise): first the fingerprints and the counts, in one short
+    otherwise): first it finishes the project's unmerges that were cut short
+    (``resume_unmerges``), then it moves the fingerprints in one short
     transaction (from then on, new events of those fingerprints land in the
-    new issue), then the past events in chunks of ``UNMERGE_CHUNK``, one
-    short transaction each: no lock is held for long, whatever the event
-    count. Until it returns, a read may see some of those events and their
-    tag values on either issue. ``NotFound`` for no issue of the project,
-    ``Conflict`` for a merged one, ``InvalidInput`` for a fingerprint that is
-    not the issue's or for all of them."""
+    new issue), then their past events in chunks of ``UNMERGE_CHUNK``, one
+    short transaction each, with their share of the counts and rollups: no
+    lock is held for long, whatever the event count, and at every commit
+    each issue's count, events, facets, sparklines, releases and users agree
+    with the events it holds. If it is cut short, the rest is moved by the
+    next call for the project or by ``resume_unmerges``. ``NotFound`` for no
+    issue of the project, ``Conflict`` for a merged one, ``InvalidInput``
+    for a fingerprint that is not the issue's or for all of them."""
     pid = uuid_arg(project_id, "project_id")
     iid = uuid_arg(issue_id, "issue_id")
     fps = _fingerprints(fingerprints)
     if conn.info.transaction_status != pq.TransactionStatus.IDLE:
         raise InvalidInput("unmerge_issue commits as it goes: call it outside a transaction")
+    await _resume(conn, pid)
     async with conn.transaction():
         await q.ingest.lock_fingerprints(conn, keys=_lock_keys(pid, fps))
         locked = {
@@ -175,49 +181,92 @@ async def unmerge_issue(
                 f"fingerprints must be some of issue {iid}'s (see list_issue_fingerprints),"
                 " not all of them"
             )
-        new_id = created["id"]
-        carried = q.fingerprints.merged_issue_ids(conn, project_id=pid, issue_id=iid)
-        from_ids = [row["id"] async for row in carried]
-    old_live, new_live = iid, new_id
-    while True:
-        async with conn.transaction():
-            live = await _share(conn, pid, [iid, new_id])
-            if live is None:  # either was deleted: its rows go with it
-                break
-            old_live, new_live = live[iid], live[new_id]
-            moved = await q.fingerprints.move_unmerged_events(
-                conn,
-                project_id=pid,
-                from_issue_ids=from_ids,
-                fingerprints=fps,
-                new_issue_id=new_id,
-                old_rollup_id=old_live,
-                new_rollup_id=new_live,
-                chunk_size=UNMERGE_CHUNK,
-            )
-        if moved is None or moved["moved"] < UNMERGE_CHUNK:
-            break
+    new_id = created["id"]
+    await _move(conn, pid, new_id)
     async with conn.transaction():
-        if await _share(conn, pid, [old_live, new_live]) is not None:
-            await q.fingerprints.finish_unmerge(
-                conn, project_id=pid, old_issue_id=old_live, new_issue_id=new_live
-            )
-            await q.fingerprints.recount_issue_users(
-                conn, project_id=pid, issue_ids=sorted({old_live, new_live})
-            )
         row = await q.issues.get_issue_in_project(conn, project_id=pid, id=new_id)
     return issue_from_row(found(row, f"issue {new_id}"))
 
 
-async def _share(conn: Conn, project_id: UUID, ids: list[UUID]) -> dict[UUID, UUID] | None:
-    """Share-lock the issues, and those they were merged into since (in id
-    order, each round): each id's live issue, or None if any was deleted."""
+@translate_errors
+async def resume_unmerges(conn: Conn, project_id: UUID | str) -> int:
+    """Finish the project's unmerges that were cut short (their process
+    died, their connection was lost, between two chunks), as
+    ``unmerge_issue`` would have, and return how many there were. Commits as
+    it goes: call it outside a transaction (``InvalidInput`` otherwise).
+    ``unmerge_issue`` calls it first; a maintenance job may too."""
+    pid = uuid_arg(project_id, "project_id")
+    if conn.info.transaction_status != pq.TransactionStatus.IDLE:
+        raise InvalidInput("resume_unmerges commits as it goes: call it outside a transaction")
+    return await _resume(conn, pid)
+
+
+async def _resume(conn: Conn, project_id: UUID) -> int:
+    async with conn.transaction():
+        rows = q.fingerprints.resume_unmerges(conn, project_id=project_id)
+        pending = [row["new_issue_id"] async for row in rows]
+    for new_id in pending:
+        await _move(conn, project_id, new_id)
+    return len(pending)
+
+
+async def _move(conn: Conn, project_id: UUID, new_id: UUID) -> None:
+    """Move an unmerge's past events, one chunk per transaction, until none
+    is left or either issue was deleted."""
+    while not await _chunk(conn, project_id, new_id):
+        pass
+
+
+@retry_deadlocks
+async def _chunk(conn: Conn, project_id: UUID, new_id: UUID) -> bool:
+    """One chunk of an unmerge; True when the unmerge is over (forgotten)."""
+    async with conn.transaction():
+        pending = await q.fingerprints.lock_unmerge(
+            conn, project_id=project_id, new_issue_id=new_id
+        )
+        if pending is None:  # finished by another call meanwhile
+            return True
+        old_id = pending["old_issue_id"]
+        live = await _lock_live(conn, project_id, [old_id, new_id])
+        if live is None:  # either was deleted: its rows go with it
+            # The events not moved yet stay where they are, and count there.
+            await q.fingerprints.forget_unmerge(conn, project_id=project_id, new_issue_id=new_id)
+            return True
+        old_live, new_live = live[old_id], live[new_id]
+        moved = await q.fingerprints.move_unmerged_events(
+            conn,
+            project_id=project_id,
+            from_issue_ids=pending["from_issue_ids"],
+            fingerprints=pending["fingerprints"],
+            new_issue_id=new_id,
+            old_rollup_id=old_live,
+            new_rollup_id=new_live,
+            chunk_size=UNMERGE_CHUNK,
+        )
+        if old_live != new_live:
+            await q.fingerprints.tidy_unmerge(
+                conn, project_id=project_id, old_issue_id=old_live, new_issue_id=new_live
+            )
+            await q.fingerprints.recount_issue_users(
+                conn, project_id=project_id, issue_ids=sorted({old_live, new_live})
+            )
+        if moved is not None and moved["moved"] >= UNMERGE_CHUNK:
+            return False
+        if old_live != new_live:
+            await q.fingerprints.settle_unmerge(conn, project_id=project_id, issue_id=old_live)
+        await q.fingerprints.forget_unmerge(conn, project_id=project_id, new_issue_id=new_id)
+        return True
+
+
+async def _lock_live(conn: Conn, project_id: UUID, ids: list[UUID]) -> dict[UUID, UUID] | None:
+    """Lock the issues, and those they were merged into since (in id order,
+    each round): each id's live issue, or None if any was deleted."""
     live = {i: i for i in ids}
     for _ in range(3):  # merged_into points at a live issue: one hop, then a check
         wanted = sorted(set(live.values()))
         rows = {
             row["id"]: row
-            async for row in q.fingerprints.share_issues(
+            async for row in q.fingerprints.lock_issues_for_change(
                 conn, project_id=project_id, issue_ids=wanted
             )
         }
