@@ -39,7 +39,7 @@ WHERE f.project_id = %(project_id)s AND f.fingerprint = any(cast(%(fingerprints)
 AND i.deleted_at IS NULL
 ORDER BY i.id, f.fingerprint FOR UPDATE OF i"""
 
-UPSERT_ISSUES = """WITH incoming AS (
+UPSERT_ISSUES = """WITH given AS (
     SELECT t.fingerprint, t.issue_id, t.title, t.level, t.event_count, t.first_seen,
            t.last_seen, t.first_release, t.last_release
     FROM unnest(
@@ -51,6 +51,12 @@ UPSERT_ISSUES = """WITH incoming AS (
     ) AS t (
         fingerprint, issue_id, title, level, event_count, first_seen, last_seen,
         first_release, last_release
+    )
+),
+incoming AS (
+    SELECT given.* FROM given
+    WHERE EXISTS (
+        SELECT FROM projects AS p WHERE p.id = %(project_id)s AND p.deleted_at IS NULL
     )
 ),
 created AS (

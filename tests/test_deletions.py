@@ -23,7 +23,7 @@ from psycopg import sql
 from mesher import _uuid7, maintenance, sentry
 from mesher import queries as q
 from mesher.errors import InvalidInput, NotFound
-from mesher.ingest import ingest_events
+from mesher.ingest import ingest_event, ingest_events
 from mesher.maintenance import maintain, run_deletions
 from mesher.partitions import create_partition
 
@@ -210,6 +210,28 @@ def test_a_deleted_projects_tags_answer_nothing(conn: Conn, project_id: uuid.UUI
     for scoped in (None, project_id):
         with pytest.raises(NotFound):
             q.issue_tag_facets(conn, issue, project_id=scoped)
+
+
+def test_a_deleted_projects_events_are_refused(conn: Conn, project_id: uuid.UUID) -> None:
+    """The write path called directly with a deleted project's id (its keys
+    are refused already) raises NotFound, as for a missing project, and
+    writes nothing: not even an event of one of its issues' fingerprints."""
+    ingest_events(conn, project_id, [{"message": "before", "tags": {"env": "prod"}}])
+    conn.commit()
+    q.delete_project(conn, project_id)
+    conn.commit()
+    before = _rows(conn, project_id)
+    sentry_body = json.dumps({"message": "late"}).encode()
+    for call in (
+        lambda: ingest_events(conn, project_id, [{"message": "before"}, {"message": "new"}]),
+        lambda: ingest_events(conn, project_id, [{"message": "before"}], idempotency_key="k"),
+        lambda: ingest_event(conn, project_id, {"message": "before"}),
+        lambda: sentry.ingest_store(conn, project_id, sentry_body),
+    ):
+        with pytest.raises(NotFound, match="project not found"):
+            call()
+        conn.rollback()
+        assert _rows(conn, project_id) == before
 
 
 def test_run_deletions_removes_every_row_in_chunks(

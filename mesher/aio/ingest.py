@@ -52,7 +52,7 @@ from .._retry import retry_deadlocks
 from .._rows import COPY_EVENTS, INSERT_EVENT, EventRow, JsonText
 from .._sql import BinaryArray, async_queries
 from .._uuid7 import uuid7_with_time
-from ..errors import Conflict, DatabaseError, InvalidInput, translate_errors
+from ..errors import Conflict, DatabaseError, InvalidInput, NotFound, translate_errors
 from ..fingerprint import fingerprint, title
 from ..limits import IDEMPOTENCY_DAYS, MAX_BATCH
 from ..models import EventPayload, IngestedEvent, Severity, most_severe
@@ -345,6 +345,8 @@ async def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[
         routes[fp]["id"] if fp in routes else None for fp in params["fingerprints"]
     )
     issues = {row["fingerprint"]: row async for row in _q.ingest.upsert_issues(conn, **params)}
+    if not issues:  # the project is deleted (or missing): refused, nothing written
+        raise NotFound("project not found")
     regressed = {fp for fp, row in issues.items() if row["regressed"]}
     rows = [e.row._replace(issue_id=issues[e.row.fingerprint]["id"]) for e in events]
     async with conn.cursor() as cur:

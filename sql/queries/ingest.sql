@@ -49,9 +49,10 @@ FOR UPDATE OF i;
 -- (distinct pairs); a release not in releases yet is first seen now. Every
 -- fingerprint's row of issue_fingerprints gets its own counts the same way
 -- (inserted for a new one). Returns each fingerprint's issue id, whether
--- this statement created it and whether it regressed it. Served by the
--- primary keys of issues, issue_fingerprints and releases.
-WITH incoming AS (
+-- this statement created it and whether it regressed it; nothing for a
+-- deleted project. Served by the primary keys of issues, issue_fingerprints,
+-- releases and projects.
+WITH given AS (
     SELECT
         t.fingerprint,
         t.issue_id,
@@ -75,6 +76,17 @@ WITH incoming AS (
     ) AS t (
         fingerprint, issue_id, title, level, event_count, first_seen, last_seen,
         first_release, last_release
+    )
+),
+
+-- A deleted (or missing) project: nothing written, no row back (the caller
+-- refuses the batch).
+incoming AS (
+    SELECT given.*
+    FROM given
+    WHERE EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = :project_id AND p.deleted_at IS NULL
     )
 ),
 
