@@ -34,3 +34,6 @@ MAX_SEARCH_LENGTH = 4000
 MAX_SEARCH_TERMS = 100
 #: The longest relative time in a search (lastSeen:-<n><unit>): about 100 years.
 MAX_SEARCH_RELATIVE_DAYS = 36_500
+#: How long outcomes (what happened to what SDKs sent) are kept, in days
+#: (maintain's outcomes_retention_days): as long as Sentry keeps them.
+OUTCOMES_RETENTION_DAYS = 90

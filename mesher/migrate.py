@@ -7,6 +7,7 @@ Usage::
     python -m mesher.migrate [--database-url URL] --status        # list the files' states
     python -m mesher.migrate --maintain [--database-url URL] [--days N]
                              [--retention-days N] [--rollup-retention-days N]
+                             [--outcomes-retention-days N]
 
 The URL comes from ``--database-url``, else ``$DATABASE_URL``, else (not for
 ``--maintain``) the embedded development server (see ``mesher.embedded``),
@@ -93,6 +94,7 @@ from .limits import (
     MAX_DAYS_AHEAD,
     MAX_RETENTION_DAYS,
     MIN_RETENTION_DAYS,
+    OUTCOMES_RETENTION_DAYS,
     ROLLUP_RETENTION_DAYS,
 )
 from .maintenance import MaintenanceReport, maintain
@@ -514,12 +516,19 @@ def run_maintenance(
     retention_days: int = 90,
     rollup_retention_days: int = ROLLUP_RETENTION_DAYS,
     echo: Callable[[str], None] | None = None,
+    outcomes_retention_days: int = OUTCOMES_RETENTION_DAYS,
 ) -> MaintenanceReport:
     """The maintenance (``--maintain``), on its own connection: partitions
     ahead, and everything past its retention dropped or deleted."""
     with _connect(conninfo) as conn:
         try:
-            report = maintain(conn, days, retention_days, rollup_retention_days)
+            report = maintain(
+                conn,
+                days,
+                retention_days,
+                rollup_retention_days,
+                outcomes_retention_days=outcomes_retention_days,
+            )
         except psycopg.Error as exc:
             raise _database_error(exc, conninfo) from exc
     for line in report.lines():
@@ -591,6 +600,12 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         help="with --maintain: delete hourly rollups older than this"
         f" (default {ROLLUP_RETENTION_DAYS})",
     )
+    parser.add_argument(
+        "--outcomes-retention-days",
+        type=int,
+        help="with --maintain: delete outcomes older than this"
+        f" (default {OUTCOMES_RETENTION_DAYS})",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--status", action="store_true", help="list the files' states; change nothing"
@@ -606,6 +621,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     for option, value in (
         ("--retention-days", args.retention_days),
         ("--rollup-retention-days", args.rollup_retention_days),
+        ("--outcomes-retention-days", args.outcomes_retention_days),
     ):
         if value is None:
             continue
@@ -617,6 +633,8 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         args.retention_days = 90
     if args.rollup_retention_days is None:
         args.rollup_retention_days = ROLLUP_RETENTION_DAYS
+    if args.outcomes_retention_days is None:
+        args.outcomes_retention_days = OUTCOMES_RETENTION_DAYS
     return args
 
 
@@ -650,6 +668,7 @@ def main(argv: list[str] | None = None) -> int:
                 days=args.days,
                 retention_days=args.retention_days,
                 rollup_retention_days=args.rollup_retention_days,
+                outcomes_retention_days=args.outcomes_retention_days,
                 echo=print,
             )
         else:

@@ -252,3 +252,83 @@ def test_a_refresh_cancelled_at_shutdown_keeps_its_counts(
 
     asyncio.run(main())
     assert counter.quantity(project_id, "accepted") == 3
+
+
+# --- retention ----------------------------------------------------------------------------
+
+
+def _hours(conn: Conn, project_id: uuid.UUID) -> list[tuple[dt.datetime, str]]:
+    rows = q.project_outcomes(conn, project_id, HOUR - dt.timedelta(days=1000))
+    conn.commit()
+    return [(o.hour_start, o.category) for o in rows]
+
+
+def test_expired_outcomes_are_deleted_in_chunks(conn: Conn, project_id: uuid.UUID) -> None:
+    """With the clock at HOUR: the hours that ended more than 90 days ago go,
+    project by project, in chunks (here of 2 rows); the others stay."""
+    other = q.insert_project(conn, q.get_project(conn, project_id).org_id, "Web", "javascript")
+    cutoff = HOUR - dt.timedelta(days=90)  # an hour that ends here has expired
+    expired = [cutoff - dt.timedelta(hours=h) for h in (1, 2, 30 * 24)]
+    kept = [cutoff, HOUR - dt.timedelta(days=1), HOUR]
+    categories = ("error", "session")
+    for hour in expired + kept:
+        q.record_outcomes(conn, project_id, {(hour, c, "accepted", ""): 1 for c in categories})
+    q.record_outcomes(conn, other, {(expired[0], "error", "filtered", "item_type"): 4})
+    q.record_outcomes(conn, other, {(kept[0], "error", "filtered", "item_type"): 4})
+    conn.commit()
+    assert q.expire_outcomes(conn, 90, now=HOUR, chunk_rows=2) == 7
+    assert _hours(conn, project_id) == [(h, c) for h in kept for c in categories]
+    assert _hours(conn, other) == [(kept[0], "error")]
+    assert q.expire_outcomes(conn, 90, now=HOUR) == 0  # nothing left to do
+    # A day later, the hour at the cutoff has expired too.
+    assert q.expire_outcomes(conn, 90, now=HOUR + dt.timedelta(days=1)) == 3
+    assert _hours(conn, project_id) == [(h, c) for h in kept[1:] for c in categories]
+
+
+def test_expire_outcomes_refuses_bad_arguments(conn: Conn) -> None:
+    for days in (0, -1, 10**6, 1.5, True):
+        with pytest.raises(InvalidInput, match="keep_days"):
+            q.expire_outcomes(conn, days)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="now"):
+        q.expire_outcomes(conn, 90, now=dt.datetime(2026, 1, 1))  # naive
+    with pytest.raises(InvalidInput, match="chunk_rows"):
+        q.expire_outcomes(conn, 90, chunk_rows=0)
+    conn.execute("SELECT 1")  # a transaction is open: each chunk must commit on its own
+    with pytest.raises(InvalidInput, match="outside a transaction"):
+        q.expire_outcomes(conn, 90)
+
+
+def test_maintain_deletes_expired_outcomes(db_url: str, conn: Conn, project_id: uuid.UUID) -> None:
+    from mesher.maintenance import maintain
+
+    now = dt.datetime.now(dt.UTC)
+    old, recent = now - dt.timedelta(days=40), now - dt.timedelta(days=20)
+    q.record_outcomes(conn, project_id, {(old, "error", "accepted", ""): 1})
+    q.record_outcomes(conn, project_id, {(recent, "error", "accepted", ""): 1})
+    conn.commit()
+    with psycopg.connect(db_url, autocommit=True) as own:
+        report = maintain(own)  # 90 days by default: both kept
+        assert report.deleted_outcomes == 0
+        report = maintain(own, outcomes_retention_days=30)
+    assert report.deleted_outcomes == 1
+    assert "delete expired outcomes: deleted 1 rows" in report.lines()
+    assert len(_hours(conn, project_id)) == 1
+    with pytest.raises(InvalidInput, match="outcomes_retention_days"):
+        maintain(conn, outcomes_retention_days=0)
+
+
+def test_migrate_takes_the_outcomes_retention_with_maintain_only(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mesher.migrate import _parse_args
+
+    args = _parse_args(["--maintain", "--outcomes-retention-days", "30"])
+    assert args.outcomes_retention_days == 30
+    assert _parse_args(["--maintain"]).outcomes_retention_days == 90
+    for argv in (
+        ["--outcomes-retention-days", "30"],
+        ["--maintain", "--outcomes-retention-days", "0"],
+    ):
+        with pytest.raises(SystemExit):
+            _parse_args(argv)
+    assert "--outcomes-retention-days" in capsys.readouterr().err

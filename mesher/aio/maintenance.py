@@ -32,9 +32,11 @@ from ..limits import (
     MAX_DAYS_AHEAD,
     MAX_RETENTION_DAYS,
     MIN_RETENTION_DAYS,
+    OUTCOMES_RETENTION_DAYS,
     ROLLUP_RETENTION_DAYS,
 )
 from .partitions import _create_ahead, partition_name
+from .queries.outcomes import expire_outcomes
 
 _q = async_queries()
 T = TypeVar("T")
@@ -66,6 +68,7 @@ DELETE_ROLLUPS = "delete expired hourly rollups"
 FORGET_KEYS = "forget expired idempotency keys"
 FORGET_EVENT_IDS = "forget expired Sentry event ids"
 DELETE_SESSIONS = "delete expired sessions"
+DELETE_OUTCOMES = "delete expired outcomes"
 FIND_STRANDED = "find rows in events_default"
 MOVE_STRANDED = "move rows out of events_default"  # the report line of the two above
 DELETE_DELETED = "delete deleted and expired rows"
@@ -132,6 +135,7 @@ class MaintenanceReport:
     forgotten_keys: int = 0  # idempotency keys past their window
     forgotten_event_ids: int = 0  # Sentry SDK event ids past the same window
     deleted_sessions: int = 0  # sessions past their expiry
+    deleted_outcomes: int = 0  # outcome rows past their retention
     deletions: DeletionReport = field(default_factory=DeletionReport)  # deleted projects' rows
     skipped: list[str] = field(default_factory=list)  # steps that could not be done now
     #: Why each step of ``skipped`` was skipped, when not for busy locks.
@@ -167,6 +171,9 @@ class MaintenanceReport:
             ),
             self._line(
                 DELETE_SESSIONS, self.deleted_sessions and f"deleted {self.deleted_sessions}"
+            ),
+            self._line(
+                DELETE_OUTCOMES, self.deleted_outcomes and f"deleted {self.deleted_outcomes} rows"
             ),
             self.deletions.line(),
         ]
@@ -235,6 +242,7 @@ async def maintain(
     retention_days: int = 90,
     rollup_retention_days: int = ROLLUP_RETENTION_DAYS,
     deletion_budget_s: float = 60.0,
+    outcomes_retention_days: int = OUTCOMES_RETENTION_DAYS,
 ) -> MaintenanceReport:
     """Keep the partitions healthy and forget what expired; idempotent, one
     run at a time (an advisory lock).
@@ -249,7 +257,9 @@ async def maintain(
        (default 400: they outlive the partitions they counted);
     5. forget idempotency keys and Sentry event ids older than
        ``IDEMPOTENCY_DAYS``;
-    6. delete expired login sessions;
+    6. delete expired login sessions, and the outcomes of hours that ended
+       more than ``outcomes_retention_days`` ago (default 90, as Sentry
+       keeps them; ``queries.expire_outcomes``, in chunks);
     7. remove the rows of deleted projects and organizations, and the
        events past a project's own retention, as ``run_deletions`` does, for
        at most ``deletion_budget_s`` seconds.
@@ -272,6 +282,12 @@ async def maintain(
         maximum=MAX_RETENTION_DAYS,
     )
     budget = _budget_arg(deletion_budget_s, "deletion_budget_s")
+    outcomes_retention = count_arg(
+        outcomes_retention_days,
+        "outcomes_retention_days",
+        minimum=MIN_RETENTION_DAYS,
+        maximum=MAX_RETENTION_DAYS,
+    )
     if conn.info.transaction_status != TransactionStatus.IDLE:
         raise InvalidInput("maintain commits each step: call it outside a transaction")
     report = MaintenanceReport()
@@ -304,6 +320,7 @@ async def maintain(
         report.deleted_sessions = (
             await run(DELETE_SESSIONS, lambda: _q.maintenance.delete_expired_sessions(conn)) or 0
         )
+        report.deleted_outcomes = await expire_outcomes(conn, outcomes_retention)
         report.deletions = await _run_deletions(conn, budget)
     finally:
         if not conn.broken:

@@ -56,7 +56,7 @@ from .issues import (
 )
 from .memberships import add_member, get_members, get_user_orgs
 from .organizations import get_org, insert_org, list_orgs
-from .outcomes import project_outcomes, record_outcomes
+from .outcomes import expire_outcomes, project_outcomes, record_outcomes
 from .projects import get_project, insert_project, list_projects_by_org, set_project_retention
 from .rate_limits import list_project_rate_limits, set_project_rate_limit
 from .releases import issue_releases, list_releases
@@ -82,6 +82,7 @@ __all__ = [
     "delete_project",
     "delete_session",
     "event_volume",
+    "expire_outcomes",
     "filter_events_by_tags",
     "fire_issue_rules",
     "fire_threshold_rules",

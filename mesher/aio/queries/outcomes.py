@@ -6,13 +6,16 @@ import datetime as dt
 from collections.abc import Mapping
 from uuid import UUID
 
-from ..._args import aware_datetime_arg, uuid_arg
+from psycopg.pq import TransactionStatus
+
+from ..._args import aware_datetime_arg, count_arg, uuid_arg
 from ..._sql import BinaryArray
 from ...errors import InvalidInput, translate_errors
+from ...limits import MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, OUTCOMES_RETENTION_DAYS
 from ...models import Outcome
 from ._common import Conn, q
 
-__all__ = ["project_outcomes", "record_outcomes"]
+__all__ = ["expire_outcomes", "project_outcomes", "record_outcomes"]
 
 #: An outcome's key: (UTC hour's start, category, outcome, reason).
 OutcomeKey = tuple[dt.datetime, str, str, str]
@@ -54,3 +57,38 @@ async def project_outcomes(conn: Conn, project_id: UUID | str, since: dt.datetim
         conn, project_id=pid, since=aware_datetime_arg(since, "since")
     )
     return [Outcome.model_validate(row) async for row in rows]
+
+
+@translate_errors
+async def expire_outcomes(
+    conn: Conn,
+    keep_days: int = OUTCOMES_RETENTION_DAYS,
+    *,
+    now: dt.datetime | None = None,
+    chunk_rows: int = 5000,
+) -> int:
+    """Delete the outcomes of the hours that ended more than ``keep_days``
+    days before ``now`` (default: the current time), project by project, at
+    most ``chunk_rows`` rows per transaction, each committed on its own
+    (``conn`` must not be inside a transaction); returns how many rows.
+    ``maintain`` runs it with its ``outcomes_retention_days``."""
+    days = count_arg(keep_days, "keep_days", minimum=MIN_RETENTION_DAYS, maximum=MAX_RETENTION_DAYS)
+    chunk = count_arg(chunk_rows, "chunk_rows", minimum=1, maximum=100_000)
+    when = dt.datetime.now(dt.UTC) if now is None else aware_datetime_arg(now, "now")
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        raise InvalidInput("expire_outcomes commits each chunk: call it outside a transaction")
+    not_after = when - dt.timedelta(days=days, hours=1)
+    async with conn.transaction():
+        rows = q.outcomes.list_projects_with_expired_outcomes(conn, not_after=not_after)
+        projects = [row["project_id"] async for row in rows]
+    deleted = 0
+    for project_id in projects:
+        while True:
+            async with conn.transaction():
+                n: int = await q.outcomes.expire_project_outcomes(
+                    conn, project_id=project_id, not_after=not_after, chunk_size=chunk
+                )
+            deleted += n
+            if n < chunk:
+                break
+    return deleted
