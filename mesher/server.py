@@ -99,7 +99,7 @@ from .aio import queries as aq
 from .aio.sentry import parse_auth
 from .aio.writer import EnvelopeWriter, RateLimited
 
-__all__ = ["MAX_HEAD_BYTES", "create_app", "main", "server_config"]
+__all__ = ["MAX_HEAD_BYTES", "Server", "create_app", "main", "server_config"]
 
 log = logging.getLogger("mesher.server")
 
@@ -501,6 +501,20 @@ def _protocol(header_timeout: float, max_head_bytes: int) -> type[asyncio.Protoc
     return Protocol
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, whose shutdown first tells the application's writer
+    to stop waiting for more events (:meth:`EnvelopeWriter.stop_waiting`):
+    the requests in flight are committed and answered at once, not after
+    ``max_wait``; then uvicorn waits for them, and the lifespan closes the
+    writer."""
+
+    async def shutdown(self, sockets: list[Any] | None = None) -> None:
+        state = getattr(getattr(self.config.app, "state", None), "mesher", None)
+        if isinstance(state, _State):
+            state.writer.stop_waiting()
+        await super().shutdown(sockets)
+
+
 def server_config(
     app: Starlette,
     *,
@@ -661,7 +675,7 @@ def main(argv: list[str] | None = None) -> int:
         body_timeout=args.body_timeout,
     )
     config = server_config(app, host=args.host, port=args.port, header_timeout=args.header_timeout)
-    server = uvicorn.Server(config)
+    server = Server(config)
     # uvicorn shuts down on SIGTERM and SIGINT, then raises the signal again
     # for the handler it found: let that one return, so a clean stop exits 0.
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -13,10 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
-
 from mesher.embedded import free_port
-from mesher.server import create_app, server_config
+from mesher.server import Server, create_app, server_config
 
 
 def envelope(message: str, event_id: str | None = None) -> bytes:
@@ -33,7 +31,7 @@ def auth(key: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Running:
-    server: uvicorn.Server
+    server: Server
     host: str
     port: int
 
@@ -71,7 +69,7 @@ def running_server(
     port = free_port()
     app = create_app(database_url, **{"max_wait": 0.002, **options})
     config = server_config(app, port=port, header_timeout=header_timeout, log_level="warning")
-    server = uvicorn.Server(config)
+    server = Server(config)
     thread = threading.Thread(target=server.run, daemon=True)  # no signal handlers in a thread
     thread.start()
     deadline = time.monotonic() + 30

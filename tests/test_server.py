@@ -310,25 +310,44 @@ def _start(app_url: str, port: int, *extra: str) -> subprocess.Popen[str]:
     raise AssertionError(f"the server did not start: {process.communicate()[0]}")
 
 
+def _read_by_server(server_port: int, client_port: int) -> bool:
+    """Whether the server's end of this loopback connection has read all
+    that the client sent (its receive queue, from /proc/net/tcp, is empty)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, queues = fields[1], fields[2], fields[4]
+        if int(local.split(":")[1], 16) == server_port and (
+            int(remote.split(":")[1], 16) == client_port
+        ):
+            return int(queues.split(":")[1], 16) == 0
+    return False
+
+
 def test_sigterm_commits_what_is_pending_and_exits_0(
     app_url: str, conn: Conn, key: str, dsn_id: int
 ) -> None:
     port = free_port()
-    process = _start(app_url, port, "--max-wait-ms", "1500")
-    running = Running(None, "127.0.0.1", port)  # type: ignore[arg-type]
-    answers: list[int] = []
-    sender = threading.Thread(
-        target=lambda: answers.append(
-            running.request("POST", f"/api/{dsn_id}/envelope/", envelope("pending"), auth(key))[0]
+    process = _start(app_url, port, "--max-wait-ms", "10000")
+    body = envelope("pending")
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(
+            f"POST /api/{dsn_id}/envelope/ HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            f"X-Sentry-Auth: Sentry sentry_key={key}\r\n\r\n".encode()
+            + body
         )
-    )
-    sender.start()
-    time.sleep(0.5)  # the request waits in its batch (1.5 s)
-    process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=60)
-    sender.join(30)
+        deadline = time.monotonic() + 30
+        while not _read_by_server(port, sock.getsockname()[1]):  # then it waits in its batch
+            assert time.monotonic() < deadline, "the server never read the request"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        answer = sock.recv(4096)
+        answered = time.monotonic() - signalled
+        output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
-    assert answers == [200]
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+    assert answered < 5  # committed at once, not after the batch's 10 s
     assert messages(conn) == ["pending"]
     assert key not in output
     with pytest.raises(OSError):

@@ -68,6 +68,15 @@ def run(app_url: str, body: Callable[[Counted], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
+async def until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    """Wait until ``condition()`` holds (the loop runs meanwhile): a state to
+    reach, not a guess of how long it takes."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "the condition never held"
+        await asyncio.sleep(0.005)
+
+
 def stored_messages(conn: Conn) -> list[str]:
     rows = conn.execute("SELECT message FROM events ORDER BY message").fetchall()
     conn.commit()
@@ -135,13 +144,13 @@ def test_a_full_batch_does_not_wait(app_url: str, conn: Conn, project_id: uuid.U
         full = [writer.ingest_envelope(project_id, envelope(f"f{i}")) for i in range(4)]
         await asyncio.wait_for(asyncio.gather(*full), 8)  # not the 10 s of max_wait
         late = asyncio.ensure_future(writer.ingest_envelope(project_id, envelope("late")))
-        await asyncio.sleep(0.2)
-        waiting = writer.pending_events
+        await until(lambda: writer.pending_events == 1)
+        waiting = source.taken
         await writer.close()  # writes what is pending
         assert (await late).events
         return waiting, source.taken
 
-    assert run(app_url, body) == (1, 2)
+    assert run(app_url, body) == (1, 2)  # late waited, alone, until close wrote it
     assert stored_messages(conn) == ["f0", "f1", "f2", "f3", "late"]
 
 
@@ -332,11 +341,12 @@ def test_a_caller_that_stops_waiting_still_has_its_event_stored(
     app_url: str, conn: Conn, project_id: uuid.UUID
 ) -> None:
     async def body(source: Counted) -> None:
-        async with EnvelopeWriter(source, max_events=100, max_wait=0.2) as writer:
+        async with EnvelopeWriter(source, max_events=100, max_wait=10) as writer:
             gone = asyncio.ensure_future(writer.ingest_envelope(project_id, envelope("gone")))
             stays = asyncio.ensure_future(writer.ingest_envelope(project_id, envelope("stays")))
-            await asyncio.sleep(0.05)
+            await until(lambda: writer.pending_events == 2)  # both in the batch
             gone.cancel()
+            await writer.flush()
             assert (await stays).events
 
     run(app_url, body)
@@ -452,3 +462,24 @@ def test_the_writer_reads_envelopes_as_ingest_envelope_does(
         )
 
     run(app_url, body)
+
+
+def test_stop_waiting_writes_what_is_pending_and_what_comes(
+    app_url: str, conn: Conn, project_id: uuid.UUID
+) -> None:
+    """As a server does when it shuts down: the pending batch is written at
+    once, and so is each one after it, not after max_wait (10 s)."""
+
+    async def body(source: Counted) -> int:
+        writer = EnvelopeWriter(source, max_events=100, max_wait=10)
+        pending = asyncio.ensure_future(writer.ingest_envelope(project_id, envelope("pending")))
+        await until(lambda: writer.pending_events == 1)
+        writer.stop_waiting()
+        assert (await asyncio.wait_for(pending, 5)).events
+        later = writer.ingest_envelope(project_id, envelope("later"))
+        assert (await asyncio.wait_for(later, 5)).events
+        await writer.close()
+        return source.taken
+
+    assert run(app_url, body) == 2
+    assert stored_messages(conn) == ["later", "pending"]

@@ -46,7 +46,9 @@ only after that transaction committed: an acknowledged event is stored.
 manager giving an ``AsyncConnection`` in autocommit mode (or idle):
 ``psycopg_pool.AsyncConnectionPool`` is one. :meth:`EnvelopeWriter.close`
 (or leaving ``async with``) writes what is pending, waits for it, and
-refuses new calls; :meth:`EnvelopeWriter.flush` writes what is pending now.
+refuses new calls; :meth:`EnvelopeWriter.flush` writes what is pending now;
+:meth:`EnvelopeWriter.stop_waiting` writes it now and stops waiting for
+more from then on (a server that shuts down, with requests still in flight).
 The writer is asyncio's, so it has no synchronous twin.
 """
 
@@ -234,6 +236,15 @@ class EnvelopeWriter:
             self._start(pid)
         while self._writing:
             await asyncio.gather(*self._writing, return_exceptions=True)
+
+    def stop_waiting(self) -> None:
+        """Write the pending batches now, and from now on every batch as soon
+        as no earlier one of its project is being written (``max_wait`` 0):
+        what a server does when it starts to shut down, so that the requests
+        in flight are answered at once instead of after ``max_wait``."""
+        self._max_wait = 0
+        for pid, batch in list(self._pending.items()):
+            self._due(pid, batch)
 
     async def close(self) -> None:
         """Refuse new calls, then :meth:`flush`."""
