@@ -40,8 +40,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -84,17 +86,27 @@ class _Prepared:
 
 def user_key(user: Mapping[str, Any]) -> str | None:
     """The user an event counts as (migration 0025): ``<field>:<value>`` of
-    the first of its user's id, email, IP address and username that is there
-    and not empty (a value that is not a string as JSON, as PostgreSQL's
-    ``->>`` writes it); None when there is none."""
+    the first of its user's id, email, IP address and username that holds a
+    string that is not blank or a number; None when there is none. The mirror
+    of the SQL function event_user_key (sql/functions/event_user_key.sql),
+    which states the rule; tests/test_users_affected.py checks they agree."""
     for field in ("id", "email", "ip_address", "username"):
         value = user.get(field)
-        if value is None:
-            continue
-        text = value if isinstance(value, str) else json.dumps(value)
-        if text:
-            return f"{field}:{text}"
+        if isinstance(value, str):
+            if value.strip(_BLANK):
+                return f"{field}:{value}"
+        elif isinstance(value, int) and not isinstance(value, bool):
+            return f"{field}:{value}"
+        elif isinstance(value, float) and math.isfinite(value):
+            # As PostgreSQL writes the numeric it parses from Python's JSON
+            # (repr): no exponent, and no negative zero.
+            text = format(Decimal(repr(value)), "f")
+            return f"{field}:{text.lstrip('-') if value == 0 else text}"
     return None
+
+
+#: What a blank user field is made of (event_user_key's btrim).
+_BLANK = " \t\n\r\f\v"
 
 
 def _native(project_id: UUID, payload: EventPayload) -> _Prepared:

@@ -53,8 +53,8 @@ def _event(group: str, i: int = 0, level: str = "error") -> dict[str, Any]:
         "level": level,
         "fingerprint": group,
         "tags": {"browser": ["firefox", "chrome", "safari"][i % 3], "group": group},
-        # users: by id, by email, and none
-        "user_context": [{"id": f"u{i % 4}"}, {"email": f"{group}@x.org"}, {}][i % 3],
+        # users: by id (an integer: see event_user_key), by email (a blank id), and none
+        "user_context": [{"id": i % 4}, {"id": " ", "email": f"{group}@x.org"}, {}][i % 3],
     }
 
 
@@ -456,8 +456,8 @@ def _held(conn: Conn, issue_id: uuid.UUID) -> int:
 def _two_issues(conn: Conn, project_id: Any) -> tuple[uuid.UUID, str]:
     """Issue a (5 events) with b (22 events) merged into it, and b's
     fingerprint: b's events carry two ids (b's, and a's after the merge)."""
-    a = [_send(conn, project_id, "a", i) for i in range(5)][0].issue_id
-    b = [_send(conn, project_id, "b", i) for i in range(20)][0].issue_id
+    a = {_send(conn, project_id, "a", i).issue_id for i in range(5)}.pop()
+    b = {_send(conn, project_id, "b", i).issue_id for i in range(20)}.pop()
     q.merge_issues(conn, project_id, a, [b])
     conn.commit()
     for i in (20, 21):

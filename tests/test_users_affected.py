@@ -33,6 +33,36 @@ def test_the_user_key_follows_the_rule() -> None:
     assert user_key({"username": "ann"}) == "username:ann"
     assert user_key({"name": "no key of the rule"}) is None
     assert user_key({}) is None
+    assert user_key({"id": " \t", "email": True, "username": "ann"}) == "username:ann"
+
+
+#: User contexts where a naive rule would tell apart the write path (Python)
+#: and the unmerge chunks (SQL): numbers, blanks, booleans, objects, non-ASCII.
+TRICKY: list[dict[str, Any]] = [
+    {"id": 42}, {"id": -7}, {"id": 10**20}, {"id": 0}, {"id": 1.5}, {"id": 1.0}, {"id": 1e16},
+    {"id": 1.5e-7}, {"id": -0.0}, {"id": 123456789.125}, {"id": 1e300}, {"id": 5e-324},
+    {"id": True, "email": "t@x"}, {"id": False}, {"id": None, "email": "a@b"},
+    {"id": "", "email": "x"}, {"id": " ", "email": "x"}, {"id": "\t\n\r\f\v", "username": "u"},
+    {"id": " a "}, {"id": "\u00a0"}, {"id": "\u2003"}, {"id": [1], "ip_address": "::1"},
+    {"id": {"a": 1}, "email": {"b": 2}, "username": "bob"}, {"email": "é@x"},
+    {"ip_address": "10.0.0.1"}, {"username": "bob", "id": []}, {}, {"name": "n"},
+]  # fmt: skip
+
+
+def test_python_and_sql_agree_on_the_user(conn: Conn) -> None:
+    """mesher.ingest.user_key (the write path) is the mirror of the SQL
+    function event_user_key (an unmerge's chunks): on the JSON the write path
+    stores (Python's), they name the same user."""
+    for user in TRICKY:
+        row = conn.execute(
+            "SELECT event_user_key(cast(%s AS JSONB))", [json.dumps(user, ensure_ascii=False)]
+        ).fetchone()
+        assert row is not None
+        assert row[0] == user_key(user), user
+    for other in ("[]", '"id"', "null", "42"):
+        row = conn.execute("SELECT event_user_key(cast(%s AS JSONB))", [other]).fetchone()
+        assert row == (None,)
+    assert conn.execute("SELECT event_user_key(NULL)").fetchone() == (None,)
 
 
 def _native(conn: Conn, project_id: Any, group: str, users: list[dict[str, Any]]) -> uuid.UUID:

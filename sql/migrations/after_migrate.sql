@@ -126,6 +126,12 @@ BEGIN
     ) THEN
         PERFORM create_distributed_function('severity_rank(TEXT)'::REGPROCEDURE);
     END IF;
+    IF NOT EXISTS (
+        SELECT FROM pg_dist_object
+        WHERE classid = 'pg_proc'::REGCLASS AND objid = 'event_user_key(JSONB)'::REGPROCEDURE
+    ) THEN
+        PERFORM create_distributed_function('event_user_key(JSONB)'::REGPROCEDURE);
+    END IF;
     -- The rows were copied into the shards; their old copies on the
     -- coordinator are invisible from now on and only take disk space.
     FOREACH table_name IN ARRAY placed LOOP

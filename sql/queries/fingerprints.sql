@@ -50,17 +50,28 @@ WHERE
     AND f.project_id = :project_id
     AND i.merged_into IS NULL
     AND i.deleted_at IS NULL
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+    )
 ORDER BY f.event_count DESC, f.fingerprint ASC;
 
 -- name: lock_issues_for_change(project_id, issue_ids)
 -- Locks issues for a merge or an unmerge, in id order (primary key), and
--- returns whether each is merged or deleted. A missing id has no row.
+-- returns whether each is merged or deleted. A missing id, or any of a
+-- deleted project, has no row.
 SELECT
     id,
     merged_into,
     deleted_at
 FROM issues
-WHERE project_id = :project_id AND id = any(cast(:issue_ids AS UUID[]))
+WHERE
+    project_id = :project_id
+    AND id = any(cast(:issue_ids AS UUID[]))
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+    )
 ORDER BY id
 FOR UPDATE;
 
@@ -486,18 +497,7 @@ release_deltas AS (
 ),
 
 moved_user_keys AS (
-    SELECT
-        CASE
-            WHEN jsonb_typeof(moved.user_context) <> 'object' THEN NULL
-            WHEN coalesce(moved.user_context ->> 'id', '') <> ''
-                THEN 'id:' || (moved.user_context ->> 'id')
-            WHEN coalesce(moved.user_context ->> 'email', '') <> ''
-                THEN 'email:' || (moved.user_context ->> 'email')
-            WHEN coalesce(moved.user_context ->> 'ip_address', '') <> ''
-                THEN 'ip_address:' || (moved.user_context ->> 'ip_address')
-            WHEN coalesce(moved.user_context ->> 'username', '') <> ''
-                THEN 'username:' || (moved.user_context ->> 'username')
-        END AS user_key
+    SELECT event_user_key(moved.user_context) AS user_key
     FROM moved
 ),
 
