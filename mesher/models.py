@@ -385,9 +385,14 @@ class TagFacet(_Row):
     #: how many of the issue's events carried this key, whatever the value
     event_count: int
     #: how many distinct values the key has in the issue (top_values holds
-    #: at most the requested number of them)
+    #: at most the requested number of them); when untracked_events > 0, the
+    #: values with rows of their own only: the key has more than this
     distinct_values: int
     top_values: list[FacetValue]  # most seen first, ties by value
+    #: events of the key whose value has no row of its own (first seen after
+    #: the key reached its project's value_bound): counted in event_count,
+    #: never among top_values; 0 when every value is listed by its count
+    untracked_events: int = 0
 
 
 # --- tenancy -----------------------------------------------------------------

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Literal, NoReturn, TypeAlias
@@ -78,6 +78,8 @@ __all__ = [
     "like_pattern",
     "parse",
     "sql_filters",
+    "tag_lookups",
+    "tag_plan",
 ]
 
 Comparison = Literal[">", ">=", "<", "<="]
@@ -375,7 +377,7 @@ class _Filters:
         self.counts = {f: (_COUNT_MIN, _COUNT_MAX) for f in ("event_count", "user_count")}
         self.tags: dict[str, list[Any]] = {
             "tag_keys": [], "tag_negated": [], "tag_value_first": [], "tag_value_last": [],
-            "tag_values": [],
+            "tag_values": [], "tag_issue_first": [], "tag_issue_last": [], "tag_issues": [],
         }  # fmt: skip
         self.patterns: list[str] = []
         self.first_releases: set[str] | None = None  # None: any
@@ -414,6 +416,9 @@ class _Filters:
             tags["tag_value_first"].append(len(tags["tag_values"]) + 1)  # arrays count from 1
             tags["tag_values"].extend(dict.fromkeys(term.values))
             tags["tag_value_last"].append(len(tags["tag_values"]))
+            # no issues known from events yet: an empty slice (see tag_plan)
+            tags["tag_issue_first"].append(1)
+            tags["tag_issue_last"].append(0)
         else:
             self.patterns.append(like_pattern(term.text))
 
@@ -464,9 +469,79 @@ class _Filters:
             "users_min": _bound(self.counts["user_count"][0], _COUNT_MIN),
             "users_max": _bound(self.counts["user_count"][1], _COUNT_MAX),
             **{name: values or None for name, values in self.tags.items()},
+            # the terms' slices of it, even empty, need an array to slice
+            "tag_issues": self.tags["tag_issues"] if self.tags["tag_keys"] else None,
             "title_patterns": self.patterns or None,
             "first_releases": None if self.first_releases is None else sorted(self.first_releases),
         }
+
+
+#: What a tag-first page costs per event of its term, against what the walk
+#: costs per issue walked, about (bench/NOTES.md, scenario 12: 2 to 4 µs a
+#: candidate issue against 6 to 10 per issue walked).
+_TAG_FIRST_RATIO = 2
+
+
+def tag_lookups(filters: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """The distinct (key, value) pairs of the tag terms of ``sql_filters``'
+    parameters, as the two arrays of search_tag_values."""
+    pairs: dict[tuple[str, str], None] = {}
+    values = filters["tag_values"] or []
+    for key, first, last in zip(
+        filters["tag_keys"] or [], filters["tag_value_first"] or [],
+        filters["tag_value_last"] or [], strict=True,
+    ):  # fmt: skip
+        for value in values[first - 1 : last]:
+            pairs[(key, value)] = None
+    return [k for k, _ in pairs], [v for _, v in pairs]
+
+
+def tag_plan(
+    filters: dict[str, Any],
+    found: Mapping[tuple[str, str], tuple[int | None, Sequence[UUID] | None]],
+    issues: int,
+    page_size: int,
+) -> dict[str, Any] | None:
+    """Completes ``sql_filters``' parameters with what search_tag_values
+    found for each (key, value) of the tag terms (``found``: the tag store's
+    event count, None for a value without a row, and then the issues whose
+    events carry it), and chooses the plan. A value without a row (past its
+    key's value bound, migration 0028) is matched by those issues: each
+    term's are its slice of ``tag_issues``. Returns the seed parameters of
+    the ``*_by_tag`` statements when starting from a term's issues is the
+    cheaper plan, else None (walk the sort's index).
+
+    The choice: of the terms that must hold (not negated), the one whose
+    values the fewest events carry (an upper bound on its issues, E). The
+    walk reads about ``page_size * issues / matches`` issues, and the matches
+    are at most E; starting from the term costs about E candidates, each a
+    few times cheaper than an issue walked. So start from the term when
+    E * E <= _TAG_FIRST_RATIO * page_size * issues, the walk's cost when E
+    issues match."""
+    keys, values = filters["tag_keys"] or [], filters["tag_values"] or []
+    firsts, lasts = filters["tag_value_first"] or [], filters["tag_value_last"] or []
+    tag_issues: list[UUID] = []
+    best: tuple[int, dict[str, Any]] | None = None
+    for n, (key, first, last) in enumerate(zip(keys, firsts, lasts, strict=True)):
+        events, seed_values, seed_issues = 0, list[str](), list[UUID]()
+        for value in values[first - 1 : last]:
+            times_seen, untracked = found.get((key, value), (None, None))
+            if times_seen is not None:
+                events += times_seen
+                seed_values.append(value)
+            elif untracked:
+                events += len(untracked)
+                seed_issues.extend(untracked)
+        filters["tag_issue_first"][n] = len(tag_issues) + 1
+        tag_issues.extend(seed_issues)
+        filters["tag_issue_last"][n] = len(tag_issues)
+        if not filters["tag_negated"][n] and (best is None or events < best[0]):
+            seed = {"seed_key": key, "seed_values": seed_values, "seed_issues": seed_issues}
+            best = (events, seed)
+    filters["tag_issues"] = tag_issues if keys else None
+    if best is None or best[0] * best[0] > _TAG_FIRST_RATIO * page_size * issues:
+        return None
+    return best[1]
 
 
 def _bound(value: int, unbounded: int) -> int | None:

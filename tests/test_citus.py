@@ -34,6 +34,7 @@ DISTRIBUTED = {
     "issue_tag_values", "project_tag_values", "project_hourly_counts", "issue_hourly_counts",
     "project_issue_counts", "event_tags", "issue_fingerprints", "project_rate_limits",
     "project_outcomes", "releases", "issue_releases", "issue_users", "issue_unmerges",
+    "project_tag_keys",
 }  # fmt: skip
 
 NOW = dt.datetime.now(dt.UTC)
@@ -64,6 +65,8 @@ SAMPLES: dict[str, Any] = {
     "not_assignees": None, "first_seen_min": NOW, "first_seen_max": NOW,
     "last_seen_min": NOW, "last_seen_max": NOW, "times_seen_min": 1, "times_seen_max": 10,
     "tag_negated": [False], "tag_value_first": [1], "tag_value_last": [1],
+    "tag_issue_first": [1], "tag_issue_last": [0], "tag_issues": [], "seed_key": "k",
+    "seed_values": ["v"], "seed_issues": [SOME_ID],
     "title_patterns": ["%t%"], "after_first_seen": NOW, "after_event_count": 5,
     "new_status": "resolved", "opened_issues": 1, "reopened_issues": 0, "tag_value": "v",
     "new_issue_tag_rows": 0, "new_issue_hour_rows": 0,
@@ -72,7 +75,7 @@ SAMPLES: dict[str, Any] = {
     "retention_days": 5,
     "target_id": SOME_ID, "source_ids": [uuid.UUID(int=1)], "from_issue_ids": [SOME_ID],
     "new_issue_id": SOME_ID, "old_issue_id": SOME_ID, "old_rollup_id": SOME_ID,
-    "new_rollup_id": uuid.UUID(int=1), "chunk_size": 10,
+    "new_rollup_id": uuid.UUID(int=1), "chunk_size": 10, "received_ats": [NOW],
     "release_fingerprints": ["f"], "release_versions": ["1.0"], "issue_release_ids": [SOME_ID],
     "issue_release_versions": ["1.0"], "issue_release_environments": [""],
     "issue_release_counts": [1], "issue_release_first_seen": [NOW],

@@ -507,6 +507,12 @@ def big(owner_conn: Conn, project_id: uuid.UUID) -> uuid.UUID:
         SELECT project_id, id, k, v || mod(length(fingerprint), 3), 1, first_seen, last_seen
         FROM issues, (VALUES ('environment', 'env'), ('browser', 'b')) AS t (k, v)"""
     )
+    conn.execute(  # a value without its project row is one past its key's bound
+        """INSERT INTO project_tag_values (project_id, tag_key, tag_value, times_seen,
+                                           first_seen, last_seen)
+        SELECT project_id, tag_key, tag_value, sum(times_seen), min(first_seen), max(last_seen)
+        FROM issue_tag_values GROUP BY project_id, tag_key, tag_value"""
+    )
     conn.execute("ANALYZE issues, issue_tag_values")  # named: Citus analyzes the shards then
     conn.commit()
     return projects[0]

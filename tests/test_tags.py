@@ -862,3 +862,251 @@ def test_async_twins(app_url: str, project_id: uuid.UUID) -> None:
             assert sum((await aq.level_breakdown(conn, project_id)).values()) == 3
 
     asyncio.run(body())
+
+
+# --- high-cardinality keys: a bound on the values with rows (migration 0028) -----------
+
+UNTRACKED = "~" * 201  # issue_tag_values' row of a key's untracked values, per issue
+
+
+def set_bound(conn: Conn, project_id: uuid.UUID, key: str, bound: int) -> None:
+    conn.execute(
+        "INSERT INTO project_tag_keys (project_id, tag_key, value_bound) VALUES (%s, %s, %s)"
+        " ON CONFLICT (project_id, tag_key) DO UPDATE SET value_bound = excluded.value_bound",
+        (project_id, key, bound),
+    )
+    conn.commit()
+
+
+def assert_bounded_exact(conn: Conn, project_id: uuid.UUID) -> tuple[Counts, set[tuple[str, str]]]:
+    """The tag store against a brute-force recount of the events, with the
+    bound: a value is tracked when it has its project row; every tracked
+    value's rows are exact at all three levels, an untracked value has none,
+    and its events are counted per issue and key (the UNTRACKED row) and per
+    key (project_tag_keys.untracked_events); no key has more tracked values
+    than its bound, and a key with untracked values has exactly that many.
+    Returns the brute force and the tracked pairs."""
+    expected = brute_force(conn, project_id)
+    got = stored(conn, project_id)
+    tracked = set(got.project_tags)
+    keys = {
+        k: (bound, n, untracked)
+        for k, bound, n, untracked in conn.execute(
+            "SELECT tag_key, value_bound, tracked_values, untracked_events"
+            " FROM project_tag_keys WHERE project_id = %s",
+            (project_id,),
+        )
+    }
+    all_values: dict[str, set[str]] = {}
+    for k, v in expected.project_tags:
+        all_values.setdefault(k, set()).add(v)
+    untracked_events: Counter[str] = Counter()
+    want_issue: dict[tuple[uuid.UUID, str, str], Seen] = {}
+    for (issue, k, v), seen in expected.issue_tags.items():
+        if (k, v) in tracked:
+            want_issue[(issue, k, v)] = seen
+            continue
+        untracked_events[k] += seen[0]
+        had = want_issue.get((issue, k, UNTRACKED))
+        want_issue[(issue, k, UNTRACKED)] = (
+            seen if had is None else (seen[0] + had[0], min(seen[1], had[1]), max(seen[2], had[2]))
+        )
+    assert got.issue_tags == want_issue
+    assert got.project_tags == {p: s for p, s in expected.project_tags.items() if p in tracked}
+    for k, values in all_values.items():
+        bound, n, untracked = keys[k]
+        mine = {v for kk, v in tracked if kk == k}
+        assert n == len(mine) <= bound
+        assert untracked == untracked_events[k]
+        if mine != values:  # a key with untracked values is full
+            assert len(mine) == bound
+    # event_tags: the tracked pairs' events exactly, nothing for the others
+    want_entries = {
+        (event_id, k, v, at)
+        for event_id, tags, at in conn.execute(
+            "SELECT id, tags, received_at FROM events WHERE project_id = %s", (project_id,)
+        )
+        for k, v in tags.items()
+        if (k, v) in tracked
+    }
+    entries = [
+        (i, k, v, t)
+        for k, v, times, ids in conn.execute(
+            "SELECT tag_key, tag_value, received_ats, event_ids FROM event_tags"
+            " WHERE project_id = %s",
+            (project_id,),
+        )
+        for t, i in zip(times, ids, strict=True)
+    ]
+    assert len(entries) == len(set(entries))
+    assert set(entries) == want_entries
+    return expected, tracked
+
+
+def bounded_facets(
+    conn: Conn, counts: Counts, tracked: set[tuple[str, str]], issue_id: uuid.UUID, top: int
+) -> list[TagFacet]:
+    """issue_tag_facets by brute force, under the bound."""
+    (event_count,) = conn.execute(
+        "SELECT event_count FROM issues WHERE id = %s", (issue_id,)
+    ).fetchone()  # type: ignore[misc]
+    by_key: dict[str, list[tuple[str, Seen]]] = {}
+    for (issue, key, value), seen in counts.issue_tags.items():
+        if issue == issue_id:
+            by_key.setdefault(key, []).append((value, seen))
+    facets = []
+    for key in sorted(by_key):
+        mine = [(v, s) for v, s in by_key[key] if (key, v) in tracked]
+        values = sorted(mine, key=lambda vs: (-vs[1][0], vs[0]))
+        facets.append(
+            TagFacet(
+                key=key,
+                event_count=sum(seen[0] for _, seen in by_key[key]),
+                distinct_values=len(values),
+                top_values=[
+                    FacetValue(value=v, count=n, first_seen=f, last_seen=la,
+                               share=n / event_count)
+                    for v, (n, f, la) in values[:top]
+                ],
+                untracked_events=sum(s[0] for v, s in by_key[key] if (key, v) not in tracked),
+            )
+        )  # fmt: skip
+    return facets
+
+
+def high_cardinality_payloads(rng: random.Random, count: int, start: int) -> list[dict[str, Any]]:
+    """Events with a request id that never repeats, a url of a few values
+    that repeat, and a common tag, over a few issues."""
+    return [
+        {
+            "message": f"hc {i}",
+            "fingerprint": f"hc-{rng.randrange(4)}",
+            "tags": {
+                "request_id": f"req-{start + i:06d}",
+                "url": f"/item/{rng.randrange(12)}",
+                "browser": rng.choice(["chrome", "firefox"]),
+            },
+        }
+        for i in range(count)
+    ]
+
+
+def test_a_key_past_its_bound_keeps_its_values_counted_exactly(
+    conn: Conn, project_id: uuid.UUID
+) -> None:
+    """request_id never repeats; with a bound of 5 values, its first five
+    have rows and the rest are counted per issue and key; url (bound 8, 12
+    values) keeps exact rows for the eight values it saw first, whatever
+    the later batches bring. Every read says what it leaves out."""
+    set_bound(conn, project_id, "request_id", 5)
+    set_bound(conn, project_id, "url", 8)
+    rng = random.Random(26)
+    sent = 0
+    for size in (3, 1, 40, 200, 1, 60):
+        ingest_events(conn, project_id, high_cardinality_payloads(rng, size, sent))
+        sent += size
+    for payload in high_cardinality_payloads(rng, 3, sent):
+        ingest_event(conn, project_id, payload)
+    conn.commit()
+    counts, tracked = assert_bounded_exact(conn, project_id)
+    requests = sorted(v for k, v in tracked if k == "request_id")
+    assert requests == [f"req-{i:06d}" for i in range(5)]  # the first five seen
+    assert len([v for k, v in tracked if k == "url"]) == 8
+    assert {v for k, v in tracked if k == "browser"} == {"chrome", "firefox"}
+    # Bytes: the request ids past the bound made no rows at any level.
+    (rows,) = conn.execute(  # type: ignore[misc]
+        "SELECT (SELECT count(*) FROM issue_tag_values WHERE tag_key = 'request_id')"
+        " + (SELECT count(*) FROM event_tags WHERE tag_key = 'request_id')"
+    ).fetchone()
+    issues = [r[0] for r in conn.execute("SELECT id FROM issues ORDER BY id")]
+    assert rows <= 5 * len(issues) + len(issues) + 5 * 6  # bounded, not 308
+    # Facets: exact counts, the untracked events said, never listed.
+    for issue_id in issues:
+        for top in (1, 3, MAX_FACET_VALUES):
+            want = bounded_facets(conn, counts, tracked, issue_id, top)
+            assert q.issue_tag_facets(conn, issue_id, top) == want
+            assert q.issue_tag_facets(conn, issue_id, top, project_id=project_id) == want
+    facets = {f.key: f for f in q.issue_tag_facets(conn, issues[0])}
+    assert facets["request_id"].untracked_events > 0
+    assert facets["browser"].untracked_events == 0
+    # Autocomplete lists the tracked values only.
+    assert [v.value for v in q.project_tag_values(conn, project_id, "request_id", "req-")] == (
+        requests
+    )
+    # The filter finds an untracked value's events, exactly, newest first.
+    since = dt.datetime.now(UTC) - dt.timedelta(hours=1)
+    for value in ("req-000100", "req-000004", "req-999999"):
+        want_ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM events WHERE tags @> %s ORDER BY received_at DESC, id DESC",
+                (json.dumps({"request_id": value}),),
+            )
+        ]
+        got = q.filter_events_by_tags(conn, project_id, {"request_id": value}, since=since)
+        assert [e.id for e in got] == want_ids
+        assert bool(want_ids) == (value != "req-999999")
+    # ... with other pairs too.
+    rows_ = conn.execute(
+        "SELECT id, tags FROM events WHERE tags ->> 'request_id' = 'req-000150'"
+    ).fetchall()
+    ((event_id, tags),) = rows_
+    got = q.filter_events_by_tags(
+        conn, project_id, {"request_id": "req-000150", "url": tags["url"]}, since=since
+    )
+    assert [e.id for e in got] == [event_id]
+    other_url = next(f"/item/{i}" for i in range(12) if f"/item/{i}" != tags["url"])
+    assert (
+        q.filter_events_by_tags(
+            conn, project_id, {"request_id": "req-000150", "url": other_url}, since=since
+        )
+        == []
+    )
+    # Search: an untracked value's issues, exactly, negated too, every sort.
+    (issue_of,) = conn.execute(  # type: ignore[misc]
+        "SELECT issue_id FROM events WHERE id = %s", (event_id,)
+    ).fetchone()
+    for sort in ("date", "new", "freq", "user"):
+        page = q.search_issues(conn, project_id, "request_id:req-000150", sort)
+        assert [i.id for i in page.items] == [issue_of]
+        page = q.search_issues(conn, project_id, "!request_id:req-000150", sort, limit=100)
+        assert sorted(i.id for i in page.items) == sorted(set(issues) - {issue_of})
+        page = q.search_issues(
+            conn, project_id, "request_id:[req-000150, req-000001] browser:chrome", sort
+        )
+        want = {
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT issue_id FROM events WHERE tags ->> 'request_id'"
+                " IN ('req-000150', 'req-000001') AND tags ->> 'browser' = 'chrome'"
+                " UNION SELECT i.id FROM issues i WHERE EXISTS (SELECT FROM events e"
+                " WHERE e.issue_id = i.id AND e.tags ->> 'request_id' IN"
+                " ('req-000150', 'req-000001')) AND EXISTS (SELECT FROM events e WHERE"
+                " e.issue_id = i.id AND e.tags ->> 'browser' = 'chrome')"
+            )
+        }
+        assert {i.id for i in page.items} == want
+
+
+def test_concurrent_writers_never_half_track_a_value(app_url: str, project_id: uuid.UUID) -> None:
+    """Eight writers bring new values of one key at once, past its bound:
+    a value has its project row exactly when every one of its events has
+    its rows (lock_tag_keys), and the bound holds."""
+    with psycopg.connect(app_url) as c:
+        set_bound(c, project_id, "url", 20)
+
+    def work(n: int) -> None:
+        rng = random.Random(n)
+        with psycopg.connect(app_url, autocommit=True) as c:
+            for _ in range(6):
+                payloads = [
+                    {"message": "c", "fingerprint": f"c-{rng.randrange(5)}",
+                     "tags": {"url": f"/u/{rng.randrange(60)}", "env": "prod"}}
+                    for _ in range(rng.choice([1, 10, 40]))
+                ]  # fmt: skip
+                ingest_events(c, project_id, payloads)
+
+    run_concurrently(8, work)
+    with psycopg.connect(app_url) as c:
+        _, tracked = assert_bounded_exact(c, project_id)
+        assert len([v for k, v in tracked if k == "url"]) == 20

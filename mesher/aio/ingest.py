@@ -369,6 +369,9 @@ async def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[
                 for row in rows:
                     await copy.write_row(row)
     issue_ids = {fp: row["id"] for fp, row in issues.items()}
+    tag_keys = sorted({key for e in events for key in e.tags})
+    if tag_keys:  # before the last statement: see lock_tag_keys
+        await _q.ingest.lock_tag_keys(conn, project_id=project_id, tag_keys=BinaryArray(tag_keys))
     await _q.ingest.upsert_tags_and_counts(
         conn,
         **_tags_and_counts_params(

@@ -20,7 +20,7 @@ from .._results import issue_from_row
 from ..errors import translate_errors
 from ..limits import MAX_PAGE
 from ..models import IssuePage
-from ..search import SearchQuery, assignee_emails, checked, sql_filters
+from ..search import SearchQuery, assignee_emails, checked, sql_filters, tag_lookups, tag_plan
 from ._common import Conn, q
 
 __all__ = ["search_issues"]
@@ -63,17 +63,35 @@ def search_issues(
     filters = sql_filters(parsed, at, users)
     if filters is None:  # terms that no issue can meet together
         return IssuePage(items=[], next_cursor=None)
+    seed = None
+    if filters["tag_keys"]:  # the tag store's counts choose the plan (tag_plan)
+        keys, values = tag_lookups(filters)
+        found, issues = {}, 0
+        for row in q.search.search_tag_values(
+            conn, project_id=pid, tag_keys=keys, tag_values=values
+        ):
+            found[(row["tag_key"], row["tag_value"])] = (row["times_seen"], row["issue_ids"])
+            issues = row["issues"]
+        seed = tag_plan(filters, found, issues, size + 1)
     statement = {
         "date": q.search.search_issues,
         "new": q.search.search_issues_new,
         "freq": q.search.search_issues_freq,
         "user": q.search.search_issues_user,
     }[order]
+    if seed is not None:  # start from the rare term's issues
+        statement = {
+            "date": q.search.search_issues_by_tag,
+            "new": q.search.search_issues_new_by_tag,
+            "freq": q.search.search_issues_freq_by_tag,
+            "user": q.search.search_issues_user_by_tag,
+        }[order]
     key = SEARCH_SORTS[order]
     rows = statement(
         conn,
         project_id=pid,
         **filters,
+        **(seed or {}),
         **{f"after_{key}": after_key},
         after_id=after_id,
         page_size=size + 1,  # one more tells whether a next page exists

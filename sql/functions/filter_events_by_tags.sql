@@ -42,6 +42,8 @@ DECLARE
     -- The pair walked, from p_tags.
     v_tag_key TEXT;
     v_tag_value TEXT;
+    -- Whether that pair has no row in project_tag_values.
+    v_untracked BOOLEAN;
     -- The events the walk found (at most p_page_size), and the oldest one's
     -- time.
     v_found INTEGER;
@@ -62,8 +64,9 @@ BEGIN
     -- (an empty p_tags): no row, and no events below.
     SELECT
         t.key,
-        t.value
-    INTO v_tag_key, v_tag_value
+        t.value,
+        v.times_seen IS NULL
+    INTO v_tag_key, v_tag_value, v_untracked
     FROM jsonb_each_text(p_tags) AS t
     LEFT JOIN project_tag_values AS v
         ON
@@ -72,6 +75,27 @@ BEGIN
             AND t.value = v.tag_value
     ORDER BY coalesce(v.times_seen, 0), t.key
     LIMIT 1;
+
+    -- A pair without a row: a value its key had no room for (past the key's
+    -- value_bound, migration 0028), or one never seen. Such a value has no
+    -- rows in event_tags either: its events come from the events' GIN
+    -- index (idx_events_tags, each partition from p_since on), all of them,
+    -- sorted. The sort key is an expression, so that the plan cannot walk a
+    -- time index instead and test every event of the window: the cost
+    -- follows the value's events, which a value without a row has few of,
+    -- unless it became frequent after its key was full.
+    IF v_untracked THEN
+        RETURN QUERY
+        SELECT e.*
+        FROM events AS e
+        WHERE
+            e.project_id = p_project_id
+            AND e.tags @> p_tags
+            AND e.received_at >= p_since
+        ORDER BY e.received_at + INTERVAL '0 s' DESC, e.id DESC
+        LIMIT p_page_size;
+        RETURN;
+    END IF;
 
     -- 1. The walk: the pair's rows of event_tags newest first (the
     -- partitions' primary keys merged; p_since prunes the older partitions),

@@ -71,7 +71,7 @@ DECLARE
         'issue_tag_values', 'project_tag_values', 'project_hourly_counts', 'issue_hourly_counts',
         'project_issue_counts', 'event_tags', 'project_rate_limits', 'project_outcomes',
         'issue_fingerprints', 'releases', 'issue_releases',
-        'issue_users', 'issue_unmerges'
+        'issue_users', 'issue_unmerges', 'project_tag_keys'
     ];
     placed TEXT[] := '{}';
     table_name TEXT;

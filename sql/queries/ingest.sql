@@ -294,6 +294,24 @@ ORDER BY t.client_event_id
 ON CONFLICT (project_id, client_event_id) DO NOTHING
 RETURNING s.client_event_id;
 
+-- name: lock_tag_keys(project_id, tag_keys)!
+-- Before the write path's last statement: the batch's tag keys' rows of
+-- project_tag_keys (migration 0028), created if new, locked in key order
+-- until the commit (an update that changes nothing). Concurrent batches of
+-- the project that share a key queue here, so upsert_tags_and_counts, a
+-- statement later, sees every value a batch before it gave a row (a fresh
+-- snapshot): a value has its project row exactly when all its events have
+-- their rows. Batches of a project queued on its hour's rows in that
+-- statement already: the wait moves, it is not new. project_tag_keys_pkey.
+INSERT INTO project_tag_keys AS k (project_id, tag_key)
+SELECT
+    :project_id AS project_id,
+    t.tag_key
+FROM unnest(cast(:tag_keys AS TEXT[])) AS t (tag_key)
+ORDER BY t.tag_key
+ON CONFLICT (project_id, tag_key) DO UPDATE
+    SET tracked_values = k.tracked_values;
+
 -- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts, new_issue_tag_rows, new_issue_hour_rows, opened_issues, reopened_issues, pair_keys, pair_values, pair_starts, pair_ends, pair_event_ids, pair_received_ats, issue_release_ids, issue_release_versions, issue_release_environments, issue_release_counts, issue_release_first_seen, issue_release_last_seen, user_issue_ids, user_keys, user_counts)^
 -- The write path's last statement: the tag store and the hourly rollups
 -- (migration 0012), the project's counts per issue status (migration 0014),
@@ -327,7 +345,11 @@ RETURNING s.client_event_id;
 -- never deadlock. The issue rows are the batch's own: it holds its issues'
 -- row locks (lock_issues) until it commits. Returns how many rows each
 -- table got. Served by the five primary keys; event_tags rows are only
--- inserted (each is its batch's own), in no particular order.
+-- inserted (each is its batch's own), in no particular order. A value
+-- without a project row gets one only while its key has room (migration
+-- 0028: tracking, below); the others get no row of their own at any level,
+-- and their events count in their issue's row of untracked values of the
+-- key and in project_tag_keys. lock_tag_keys must run first.
 WITH tags AS (
     SELECT
         t.issue_id,
@@ -345,6 +367,66 @@ WITH tags AS (
         cast(:tag_first_seen AS TIMESTAMPTZ[]),
         cast(:tag_last_seen AS TIMESTAMPTZ[])
     ) WITH ORDINALITY AS t (issue_id, tag_key, tag_value, times_seen, first_seen, last_seen, n)
+),
+
+-- The batch's distinct values, and which have or get rows of their own
+-- (migration 0028): those with a project row (known), and new ones, in
+-- value order, while their key has fewer tracked values than its
+-- value_bound (lock_tag_keys made and locked every key's row; a key without
+-- one is unbounded).
+batch_values AS (
+    SELECT
+        tags.tag_key,
+        tags.tag_value,
+        k.tracked_values,
+        k.value_bound,
+        sum(tags.times_seen) AS times_seen,
+        min(tags.first_seen) AS first_seen,
+        max(tags.last_seen) AS last_seen,
+        v.tag_value IS NOT NULL AS known
+    FROM tags
+    LEFT JOIN project_tag_keys AS k ON k.project_id = :project_id AND tags.tag_key = k.tag_key
+    LEFT JOIN project_tag_values AS v
+        ON
+            v.project_id = :project_id
+            AND tags.tag_key = v.tag_key
+            AND tags.tag_value = v.tag_value
+    GROUP BY tags.tag_key, tags.tag_value, v.tag_value, k.tracked_values, k.value_bound
+),
+
+tracking AS (
+    SELECT
+        b.tag_key,
+        b.tag_value,
+        b.times_seen,
+        b.first_seen,
+        b.last_seen,
+        b.known,
+        b.known OR coalesce(b.tracked_values, 0) + row_number() OVER (
+            PARTITION BY b.tag_key, b.known ORDER BY b.tag_value
+        ) <= coalesce(b.value_bound, 2147483647) AS tracked
+    FROM batch_values AS b
+),
+
+-- The per-issue rows: a tracked value's own, and per issue and key one row
+-- for all its untracked values (tag_value repeat('~', 201), longer than any
+-- value).
+issue_rows AS (
+    SELECT
+        tags.issue_id,
+        tags.tag_key,
+        tags.new_issue,
+        CASE WHEN w.tracked THEN tags.tag_value ELSE repeat('~', 201) END AS tag_value,
+        sum(tags.times_seen) AS times_seen,
+        min(tags.first_seen) AS first_seen,
+        max(tags.last_seen) AS last_seen
+    FROM tags
+    INNER JOIN tracking AS w ON tags.tag_key = w.tag_key AND tags.tag_value = w.tag_value
+    GROUP BY
+        tags.issue_id,
+        tags.tag_key,
+        CASE WHEN w.tracked THEN tags.tag_value ELSE repeat('~', 201) END,
+        tags.new_issue
 ),
 
 hours AS (
@@ -418,14 +500,14 @@ new_issue_tags AS (
     )
     SELECT
         :project_id AS project_id,
-        tags.issue_id,
-        tags.tag_key,
-        tags.tag_value,
-        tags.times_seen,
-        tags.first_seen,
-        tags.last_seen
-    FROM tags
-    WHERE tags.new_issue
+        r.issue_id,
+        r.tag_key,
+        r.tag_value,
+        r.times_seen,
+        r.first_seen,
+        r.last_seen
+    FROM issue_rows AS r
+    WHERE r.new_issue
     RETURNING 1
 ),
 
@@ -435,15 +517,15 @@ issue_tags AS (
     )
     SELECT
         :project_id AS project_id,
-        tags.issue_id,
-        tags.tag_key,
-        tags.tag_value,
-        tags.times_seen,
-        tags.first_seen,
-        tags.last_seen
-    FROM tags
-    WHERE NOT tags.new_issue
-    ORDER BY tags.issue_id, tags.tag_key, tags.tag_value
+        r.issue_id,
+        r.tag_key,
+        r.tag_value,
+        r.times_seen,
+        r.first_seen,
+        r.last_seen
+    FROM issue_rows AS r
+    WHERE NOT r.new_issue
+    ORDER BY r.issue_id, r.tag_key, r.tag_value
     ON CONFLICT (project_id, issue_id, tag_key, tag_value) DO UPDATE
         SET
             times_seen = v.times_seen + excluded.times_seen,
@@ -540,19 +622,39 @@ project_tags AS (
     )
     SELECT
         :project_id AS project_id,
-        tags.tag_key,
-        tags.tag_value,
-        sum(tags.times_seen) AS times_seen,
-        min(tags.first_seen) AS first_seen,
-        max(tags.last_seen) AS last_seen
-    FROM tags
-    GROUP BY tags.tag_key, tags.tag_value
-    ORDER BY tags.tag_key, tags.tag_value
+        w.tag_key,
+        w.tag_value,
+        w.times_seen,
+        w.first_seen,
+        w.last_seen
+    FROM tracking AS w
+    WHERE w.tracked
+    ORDER BY w.tag_key, w.tag_value
     ON CONFLICT (project_id, tag_key, tag_value) DO UPDATE
         SET
             times_seen = v.times_seen + excluded.times_seen,
             first_seen = least(v.first_seen, excluded.first_seen),
             last_seen = greatest(v.last_seen, excluded.last_seen)
+    RETURNING 1
+),
+
+tag_keys_counted AS (
+    UPDATE project_tag_keys AS k
+    SET
+        tracked_values = k.tracked_values + d.new_values,
+        untracked_events = k.untracked_events + d.untracked_events
+    FROM (
+        SELECT
+            w.tag_key,
+            count(*) FILTER (WHERE w.tracked AND NOT w.known) AS new_values,
+            coalesce(sum(w.times_seen) FILTER (WHERE NOT w.tracked), 0) AS untracked_events
+        FROM tracking AS w
+        GROUP BY w.tag_key
+    ) AS d
+    WHERE
+        k.project_id = :project_id
+        AND k.tag_key = d.tag_key
+        AND (d.new_values > 0 OR d.untracked_events > 0)
     RETURNING 1
 ),
 
@@ -621,6 +723,8 @@ event_pairs AS (
         pairs.received_ats,
         pairs.event_ids
     FROM pairs
+    INNER JOIN tracking AS w ON pairs.tag_key = w.tag_key AND pairs.tag_value = w.tag_value
+    WHERE w.tracked
     RETURNING 1
 )
 
@@ -633,6 +737,7 @@ SELECT
     (SELECT count(*) FROM issue_users_upserted) AS issue_user_rows,
     (SELECT count(*) FROM issue_user_counts) AS issue_user_counts,
     (SELECT count(*) FROM project_tags) AS project_tag_rows,
+    (SELECT count(*) FROM tag_keys_counted) AS tag_key_rows,
     (SELECT count(*) FROM project_hours) AS project_hour_rows,
     (SELECT count(*) FROM project_releases) AS release_rows,
     (SELECT count(*) FROM project_statuses) AS project_status_rows,

@@ -3,7 +3,13 @@
 -- tag key, its top values by count (ties by value) with their counts and
 -- first and last times, how many distinct values it has and how many of the
 -- issue's events carry it, and the issue's event count (for each value's
--- share). One row per value, in key order, then most seen first; a single
+-- share). A key past its project's value_bound (migration 0028) has values
+-- without rows of their own: their events are its untracked_events (the
+-- issue's row whose tag_value is repeat('~', 201)), they are never among
+-- the top values, and distinct_values counts the others only (the values
+-- with rows: at most value_bound per key, which bounds the read). A key
+-- with untracked values only has one row with a NULL tag_value.
+-- One row per value, in key order, then most seen first; a single
 -- row with NULL tag columns for an issue without tags, none for no issue
 -- (or a deleted one; a merged id gives its target's facets, which hold its
 -- own). The issue by idx_issues_id, its tags as a range of issue_tag_values_pkey
@@ -34,9 +40,15 @@ ranked AS (
         t.first_seen,
         t.last_seen,
         cast(sum(t.times_seen) OVER (PARTITION BY t.tag_key) AS BIGINT) AS key_event_count,
-        count(*) OVER (PARTITION BY t.tag_key) AS distinct_values,
+        cast(sum(CASE WHEN t.tag_value = repeat('~', 201) THEN t.times_seen ELSE 0 END) OVER (
+            PARTITION BY t.tag_key
+        ) AS BIGINT) AS untracked_events,
+        sum(CASE WHEN t.tag_value = repeat('~', 201) THEN 0 ELSE 1 END) OVER (
+            PARTITION BY t.tag_key
+        ) AS distinct_values,
         row_number() OVER (
-            PARTITION BY t.tag_key ORDER BY t.times_seen DESC, t.tag_value ASC
+            PARTITION BY t.tag_key
+            ORDER BY t.tag_value = repeat('~', 201), t.times_seen DESC, t.tag_value ASC
         ) AS value_rank
     FROM issue_tag_values AS t
     INNER JOIN issue ON t.project_id = issue.project_id AND t.issue_id = issue.id
@@ -46,14 +58,18 @@ ranked AS (
 SELECT
     issue.event_count AS issue_event_count,
     ranked.tag_key,
-    ranked.tag_value,
     ranked.times_seen,
     ranked.first_seen,
     ranked.last_seen,
     ranked.distinct_values,
-    ranked.key_event_count
+    ranked.key_event_count,
+    ranked.untracked_events,
+    nullif(ranked.tag_value, repeat('~', 201)) AS tag_value
 FROM issue
-LEFT JOIN ranked ON ranked.value_rank <= :top
+LEFT JOIN ranked
+    ON
+        ranked.value_rank <= :top
+        AND (ranked.tag_value <> repeat('~', 201) OR ranked.value_rank = 1)
 ORDER BY ranked.tag_key, ranked.value_rank;
 
 -- name: issue_tag_facets_in_project(project_id, issue_id, top)
@@ -76,7 +92,7 @@ WITH issue AS (
         AND i.deleted_at IS NULL
         AND NOT EXISTS (
             SELECT FROM projects AS p
-            WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+            WHERE p.id = i.project_id AND p.deleted_at IS NOT NULL
         )
 ),
 
@@ -88,9 +104,15 @@ ranked AS (
         t.first_seen,
         t.last_seen,
         cast(sum(t.times_seen) OVER (PARTITION BY t.tag_key) AS BIGINT) AS key_event_count,
-        count(*) OVER (PARTITION BY t.tag_key) AS distinct_values,
+        cast(sum(CASE WHEN t.tag_value = repeat('~', 201) THEN t.times_seen ELSE 0 END) OVER (
+            PARTITION BY t.tag_key
+        ) AS BIGINT) AS untracked_events,
+        sum(CASE WHEN t.tag_value = repeat('~', 201) THEN 0 ELSE 1 END) OVER (
+            PARTITION BY t.tag_key
+        ) AS distinct_values,
         row_number() OVER (
-            PARTITION BY t.tag_key ORDER BY t.times_seen DESC, t.tag_value ASC
+            PARTITION BY t.tag_key
+            ORDER BY t.tag_value = repeat('~', 201), t.times_seen DESC, t.tag_value ASC
         ) AS value_rank
     FROM issue_tag_values AS t
     INNER JOIN issue ON t.project_id = issue.project_id AND t.issue_id = issue.id
@@ -100,14 +122,18 @@ ranked AS (
 SELECT
     issue.event_count AS issue_event_count,
     ranked.tag_key,
-    ranked.tag_value,
     ranked.times_seen,
     ranked.first_seen,
     ranked.last_seen,
     ranked.distinct_values,
-    ranked.key_event_count
+    ranked.key_event_count,
+    ranked.untracked_events,
+    nullif(ranked.tag_value, repeat('~', 201)) AS tag_value
 FROM issue
-LEFT JOIN ranked ON ranked.value_rank <= :top
+LEFT JOIN ranked
+    ON
+        ranked.value_rank <= :top
+        AND (ranked.tag_value <> repeat('~', 201) OR ranked.value_rank = 1)
 ORDER BY ranked.tag_key, ranked.value_rank;
 
 -- name: project_tag_keys(project_id)

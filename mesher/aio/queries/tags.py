@@ -32,7 +32,11 @@ async def issue_tag_facets(
 ) -> list[TagFacet]:
     """Every tag key of an issue, in key order: its ``top`` values (most seen
     first, ties by value), each with its count and its share of the issue's
-    events, and the key's number of distinct values. ``NotFound`` if there is
+    events, and the key's number of distinct values. A key past its
+    project's value bound (``project_tag_keys.value_bound``) says how many
+    of its events carried values without rows of their own
+    (``untracked_events``; those values are never listed, and
+    ``distinct_values`` then counts the others). ``NotFound`` if there is
     no such issue (or, with ``project_id``, it belongs to another project)."""
     iid = uuid_arg(issue_id, "issue_id")
     query = in_project(q.tags.issue_tag_facets, q.tags.issue_tag_facets_in_project, project_id)
@@ -45,15 +49,16 @@ async def issue_tag_facets(
     for index, row in enumerate(rows):
         if row["tag_key"] is None:  # an issue without tags
             break
-        values.append(
-            FacetValue(
-                value=row["tag_value"],
-                count=row["times_seen"],
-                first_seen=row["first_seen"],
-                last_seen=row["last_seen"],
-                share=row["times_seen"] / max(row["issue_event_count"], 1),
+        if row["tag_value"] is not None:  # None: a key with untracked values only
+            values.append(
+                FacetValue(
+                    value=row["tag_value"],
+                    count=row["times_seen"],
+                    first_seen=row["first_seen"],
+                    last_seen=row["last_seen"],
+                    share=row["times_seen"] / max(row["issue_event_count"], 1),
+                )
             )
-        )
         if index + 1 == len(rows) or rows[index + 1]["tag_key"] != row["tag_key"]:
             facets.append(
                 TagFacet(
@@ -61,6 +66,7 @@ async def issue_tag_facets(
                     event_count=row["key_event_count"],
                     distinct_values=row["distinct_values"],
                     top_values=values,
+                    untracked_events=row["untracked_events"],
                 )
             )
             values = []
