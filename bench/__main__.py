@@ -38,6 +38,7 @@ from .citus_scenario import citus
 from .figures import Result, combine, table
 from .http_scenario import http_ingest
 from .ingest_scenarios import hot_paths, native_batch, sentry_envelopes, tag_store_cost
+from .lifecycle_scenario import lifecycle
 from .scenarios import SCENARIOS, Context, Sizes, search_at_scale, tag_table
 
 #: Every scenario, by the number its rows start with.
@@ -50,6 +51,7 @@ ALL_SCENARIOS = {
     12: search_at_scale,
     13: citus,
     14: http_ingest,
+    16: lifecycle,
 }
 
 

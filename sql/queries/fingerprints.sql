@@ -418,30 +418,44 @@ WHERE i.project_id = :project_id AND i.id = :issue_id;
 DELETE FROM issue_unmerges
 WHERE project_id = :project_id AND new_issue_id = :new_issue_id;
 
--- name: move_unmerged_events(project_id, from_issue_ids, fingerprints, new_issue_id, old_rollup_id, new_rollup_id, chunk_size)^
+-- name: unmerged_event_ids(project_id, from_issue_ids, fingerprints)
+-- The events an unmerge has still to move: those of its fingerprints that
+-- carry an id of the old issue's (from_issue_ids: it and the issues merged
+-- into it then), oldest first. Read once before the chunks (and again by a
+-- resume), outside their transactions: a fixed set, since the fingerprints'
+-- new events land in the new issue. idx_events_fingerprint.
+SELECT
+    id,
+    received_at
+FROM events
+WHERE
+    project_id = :project_id
+    AND fingerprint = any(cast(:fingerprints AS TEXT[]))
+    AND issue_id = any(cast(:from_issue_ids AS UUID[]))
+ORDER BY received_at, id;
+
+-- name: move_unmerged_events(project_id, from_issue_ids, fingerprints, event_ids, received_ats, not_before, not_after, new_issue_id, old_rollup_id, new_rollup_id)^
 -- One chunk of an unmerge, in a transaction of its own with its
--- issue_unmerges row and both issues locked: up to chunk_size events of the
--- fingerprints that still carry an id of the old issue's (from_issue_ids:
--- it and the issues merged into it) get the new issue's id, and their share
--- of the issues' event_count and of the rollups moves from the old issue
+-- issue_unmerges row and both issues locked: these events (of
+-- unmerged_event_ids, received from not_before to not_after) that still
+-- carry an id of the old issue's get the new issue's id, and their share of
+-- the issues' event_count and of the rollups moves from the old issue
 -- (old_rollup_id) to the new one (new_rollup_id; the two are the issues'
 -- targets if either was merged since; nothing moves between an issue and
 -- itself): the counts subtracted and added, as the write path adds them,
 -- sorted by key. A rollup count that reaches 0 goes in tidy_unmerge, in the
--- same transaction. Returns how many events moved: fewer than chunk_size
--- means the last chunk. The events by idx_events_fingerprint (an event
--- moved meanwhile is not moved twice: the UPDATE checks its issue_id again);
--- the rollups by their primary keys.
+-- same transaction. Returns how many events moved. The events by their
+-- primary key, in the partitions of the chunk's time range only (an event
+-- moved meanwhile is not moved twice: the UPDATE checks its issue_id); the
+-- rollups by their primary keys. Its cost follows the chunk, not the
+-- events moved before it.
 WITH chosen AS (
     SELECT
-        id,
-        received_at
-    FROM events
-    WHERE
-        project_id = :project_id
-        AND fingerprint = any(cast(:fingerprints AS TEXT[]))
-        AND issue_id = any(cast(:from_issue_ids AS UUID[]))
-    LIMIT :chunk_size  -- noqa: AM09
+        c.id,
+        c.received_at
+    FROM unnest(
+        cast(:event_ids AS UUID[]), cast(:received_ats AS TIMESTAMPTZ[])
+    ) AS c (id, received_at)
 ),
 
 moved AS (
@@ -452,6 +466,9 @@ moved AS (
         e.project_id = :project_id
         AND e.id = chosen.id
         AND e.received_at = chosen.received_at
+        AND e.received_at >= :not_before
+        AND e.received_at <= :not_after
+        AND e.fingerprint = any(cast(:fingerprints AS TEXT[]))
         AND e.issue_id = any(cast(:from_issue_ids AS UUID[]))
     RETURNING e.received_at, e.tags, e.release, e.environment, e.user_context
 ),

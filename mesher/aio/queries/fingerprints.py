@@ -19,6 +19,7 @@ from psycopg import pq
 from ..._args import uuid_arg
 from ..._results import found, issue_from_row, trusted
 from ..._retry import retry_deadlocks
+from ..._sql import BinaryArray
 from ...errors import Conflict, InvalidInput, NotFound, translate_errors
 from ...ingest import _lock_keys  # a pure function: the sync module serves both
 from ...limits import MAX_PAGE
@@ -28,7 +29,7 @@ from ._common import Conn, q
 __all__ = ["list_issue_fingerprints", "merge_issues", "resume_unmerges", "unmerge_issue"]
 
 #: Events an unmerge moves per transaction: each one holds its locks for a
-#: few tens of milliseconds, far under a second.
+#: few tens of milliseconds, far under a second (bench scenario 16c).
 UNMERGE_CHUNK = 2000
 
 
@@ -211,15 +212,35 @@ async def _resume(conn: Conn, project_id: UUID) -> int:
 
 
 async def _move(conn: Conn, project_id: UUID, new_id: UUID) -> None:
-    """Move an unmerge's past events, one chunk per transaction, until none
-    is left or either issue was deleted."""
-    while not await _chunk(conn, project_id, new_id):
-        pass
+    """Move an unmerge's past events, one chunk per transaction (the last
+    one, possibly empty, finishes it), until none is left or either issue
+    was deleted."""
+    async with conn.transaction():
+        pending = await q.fingerprints.lock_unmerge(
+            conn, project_id=project_id, new_issue_id=new_id
+        )
+        if pending is None:  # finished by another call meanwhile
+            return
+        rows = q.fingerprints.unmerged_event_ids(
+            conn,
+            project_id=project_id,
+            from_issue_ids=pending["from_issue_ids"],
+            fingerprints=pending["fingerprints"],
+        )
+        events = [(row["id"], row["received_at"]) async for row in rows]
+    for start in range(0, len(events) + 1, UNMERGE_CHUNK):
+        chunk = events[start : start + UNMERGE_CHUNK]
+        if await _chunk(conn, project_id, new_id, chunk, start + UNMERGE_CHUNK >= len(events)):
+            return
 
 
 @retry_deadlocks
-async def _chunk(conn: Conn, project_id: UUID, new_id: UUID) -> bool:
-    """One chunk of an unmerge; True when the unmerge is over (forgotten)."""
+async def _chunk(
+    conn: Conn, project_id: UUID, new_id: UUID, events: list[tuple[UUID, Any]], last: bool
+) -> bool:
+    """One chunk of an unmerge: these events (those still to move); True
+    when the unmerge is over (finished with the ``last`` chunk, or
+    forgotten)."""
     async with conn.transaction():
         pending = await q.fingerprints.lock_unmerge(
             conn, project_id=project_id, new_issue_id=new_id
@@ -233,16 +254,20 @@ async def _chunk(conn: Conn, project_id: UUID, new_id: UUID) -> bool:
             await q.fingerprints.forget_unmerge(conn, project_id=project_id, new_issue_id=new_id)
             return True
         old_live, new_live = live[old_id], live[new_id]
-        moved = await q.fingerprints.move_unmerged_events(
-            conn,
-            project_id=project_id,
-            from_issue_ids=pending["from_issue_ids"],
-            fingerprints=pending["fingerprints"],
-            new_issue_id=new_id,
-            old_rollup_id=old_live,
-            new_rollup_id=new_live,
-            chunk_size=UNMERGE_CHUNK,
-        )
+        if events:
+            await q.fingerprints.move_unmerged_events(
+                conn,
+                project_id=project_id,
+                from_issue_ids=pending["from_issue_ids"],
+                fingerprints=pending["fingerprints"],
+                event_ids=BinaryArray(e[0] for e in events),
+                received_ats=BinaryArray(e[1] for e in events),
+                not_before=min(e[1] for e in events),
+                not_after=max(e[1] for e in events),
+                new_issue_id=new_id,
+                old_rollup_id=old_live,
+                new_rollup_id=new_live,
+            )
         if old_live != new_live:
             await q.fingerprints.tidy_unmerge(
                 conn, project_id=project_id, old_issue_id=old_live, new_issue_id=new_live
@@ -250,7 +275,7 @@ async def _chunk(conn: Conn, project_id: UUID, new_id: UUID) -> bool:
             await q.fingerprints.recount_issue_users(
                 conn, project_id=project_id, issue_ids=sorted({old_live, new_live})
             )
-        if moved is not None and moved["moved"] >= UNMERGE_CHUNK:
+        if not last:
             return False
         if old_live != new_live:
             await q.fingerprints.settle_unmerge(conn, project_id=project_id, issue_id=old_live)
