@@ -557,7 +557,10 @@ def get_project_by_api_key(conn: psycopg.Connection[Any], key: str) -> tuple[Any
 ISSUE_FILTERS = """project_id = %(project_id)s
   AND (cast(%(status)s AS TEXT) IS NULL OR status = %(status)s)
   AND (cast(%(level)s AS TEXT) IS NULL OR level = %(level)s)
-  AND merged_into IS NULL AND deleted_at IS NULL"""
+  AND merged_into IS NULL AND deleted_at IS NULL
+  AND NOT EXISTS (
+    SELECT FROM projects AS p WHERE p.id = %(project_id)s AND p.deleted_at IS NOT NULL
+  )"""
 
 READS = {
     "list_issues": f"""SELECT * FROM issues
@@ -572,6 +575,9 @@ ORDER BY last_seen DESC, id DESC LIMIT %(page_size)s""",
 WHERE project_id = %(project_id)s""",
     "top_issues": """SELECT * FROM issues WHERE project_id = %(project_id)s
   AND merged_into IS NULL AND deleted_at IS NULL
+  AND NOT EXISTS (
+    SELECT FROM projects AS p WHERE p.id = %(project_id)s AND p.deleted_at IS NOT NULL
+  )
 ORDER BY event_count DESC, id DESC LIMIT %(page_size)s""",
     "get_event": """SELECT *
 FROM events
@@ -586,7 +592,10 @@ WHERE
             i.project_id = events.project_id
             AND i.id = events.issue_id
             AND i.deleted_at IS NOT NULL
-    )""",
+    )
+  AND NOT EXISTS (
+    SELECT FROM projects AS p WHERE p.id = %(project_id)s AND p.deleted_at IS NOT NULL
+  )""",
     "list_events_for_issue": """SELECT e.*
 FROM issues AS merged
 CROSS JOIN
@@ -600,6 +609,9 @@ CROSS JOIN
 WHERE
     (merged.id = %(issue_id)s OR merged.merged_into = %(issue_id)s)
     AND merged.deleted_at IS NULL
+    AND NOT EXISTS (
+        SELECT FROM projects AS p WHERE p.id = merged.project_id AND p.deleted_at IS NOT NULL
+    )
 ORDER BY e.received_at DESC, e.id DESC
 LIMIT %(page_size)s""",
     "filter_events_by_tags": """SELECT * FROM filter_events_by_tags(

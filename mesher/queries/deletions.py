@@ -3,7 +3,8 @@
 
 A delete returns at once: it marks the row deleted, and from then on the
 row is gone from the reads (``get_project``, ``list_projects_by_org``, the
-issue reads and counts) and its keys are refused. Its rows are removed
+issue and event reads and counts, which check ``projects.deleted_at``) and
+its keys and events are refused. Its rows are removed
 later, in small transactions, by ``mesher.maintenance.run_deletions`` (which
 ``maintain`` runs too). Like every query helper, these never commit.
 """
@@ -21,15 +22,15 @@ __all__ = ["delete_issue", "delete_organization", "delete_project"]
 
 
 def _hide(conn: Conn, project_id: UUID) -> None:
-    q.deletions.mark_project_issues_deleted(conn, project_id=project_id)
     q.deletions.forget_project_issue_counts(conn, project_id=project_id)
 
 
 @translate_errors
 def delete_project(conn: Conn, project_id: UUID | str) -> None:
-    """Delete a project: hidden and its keys refused at once, its rows removed
-    by maintenance. One statement over its issues (not its events).
-    ``NotFound`` if there is no such project (or it was deleted already)."""
+    """Delete a project: hidden with its issues and events, its keys and
+    events refused, at once; its rows removed by maintenance. Two statements
+    of a few rows each, whatever the project's size. ``NotFound`` if there is
+    no such project (or it was deleted already)."""
     pid = uuid_arg(project_id, "project_id")
     found(q.deletions.delete_project(conn, project_id=pid), f"project {project_id}")
     _hide(conn, pid)

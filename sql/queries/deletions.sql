@@ -1,6 +1,7 @@
 -- name: delete_project(project_id)$
--- Marks a live project deleted (delete_project); returns its id, NULL when
--- there is no such live project. Primary key.
+-- Marks a live project deleted (delete_project): from then on every read
+-- leaves out the project, its issues and events, and the write path refuses
+-- it. Returns its id, NULL when there is no such live project. Primary key.
 UPDATE projects
 SET deleted_at = now()
 WHERE id = :project_id AND deleted_at IS NULL
@@ -22,16 +23,11 @@ SET deleted_at = now()
 WHERE org_id = :org_id AND deleted_at IS NULL
 RETURNING id;
 
--- name: mark_project_issues_deleted(project_id)!
--- Hides a deleted project's issues from every issue read at once (they
--- filter on deleted_at); one statement over the project's issues, not its
--- events. Served by issues_pkey's leading project_id.
-UPDATE issues
-SET deleted_at = now()
-WHERE project_id = :project_id AND deleted_at IS NULL;
-
 -- name: forget_project_issue_counts(project_id)!
--- A deleted project's per-status issue counts go at once, with its issues.
+-- A deleted project's per-status issue counts go at once (a row per status):
+-- its issues are hidden by projects.deleted_at, which every issue read
+-- checks, and are not touched here, so that delete_project's work does not
+-- grow with them.
 DELETE FROM project_issue_counts
 WHERE project_id = :project_id;
 
@@ -49,6 +45,10 @@ WITH gone AS (
         AND id = :issue_id
         AND deleted_at IS NULL
         AND merged_into IS NULL
+        AND NOT EXISTS (
+            SELECT FROM projects AS p
+            WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+        )
     RETURNING
         id,
         status

@@ -3,8 +3,8 @@
 -- in the same order (tests/test_rows.py), which _results.event_from_row needs.
 
 -- name: get_event(project_id, id, not_before, not_after)^
--- One event of a project, none if its issue was deleted (delete_issue,
--- delete_project). The id is a UUIDv7, so its timestamp bounds
+-- One event of a project, none if its issue (delete_issue) or its project
+-- (delete_project) was deleted. The id is a UUIDv7, so its timestamp bounds
 -- received_at: the caller passes a window around it and partition pruning
 -- limits the lookup to the partitions of that window (primary key index);
 -- then the issue's primary key.
@@ -21,6 +21,10 @@ WHERE
             i.project_id = events.project_id
             AND i.id = events.issue_id
             AND i.deleted_at IS NOT NULL
+    )
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
     );
 
 -- name: list_events_for_issue(issue_id, page_size)
@@ -44,6 +48,10 @@ CROSS JOIN
 WHERE
     (merged.id = :issue_id OR merged.merged_into = :issue_id)
     AND merged.deleted_at IS NULL
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = merged.project_id AND p.deleted_at IS NOT NULL
+    )
 ORDER BY e.received_at DESC, e.id DESC
 LIMIT :page_size;
 
@@ -69,6 +77,10 @@ WHERE
     merged.project_id = :project_id
     AND (merged.id = :issue_id OR merged.merged_into = :issue_id)
     AND merged.deleted_at IS NULL
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = merged.project_id AND p.deleted_at IS NOT NULL
+    )
 ORDER BY e.received_at DESC, e.id DESC
 LIMIT :page_size;
 
@@ -93,6 +105,10 @@ CROSS JOIN
 WHERE
     (merged.id = :issue_id OR merged.merged_into = :issue_id)
     AND merged.deleted_at IS NULL
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = merged.project_id AND p.deleted_at IS NOT NULL
+    )
 ORDER BY e.received_at DESC, e.id DESC
 LIMIT :page_size;
 
@@ -119,6 +135,10 @@ WHERE
     merged.project_id = :project_id
     AND (merged.id = :issue_id OR merged.merged_into = :issue_id)
     AND merged.deleted_at IS NULL
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = merged.project_id AND p.deleted_at IS NOT NULL
+    )
 ORDER BY e.received_at DESC, e.id DESC
 LIMIT :page_size;
 

@@ -4,7 +4,9 @@
 -- _results.issue_from_row needs.
 --
 -- Hidden issues: a merged source (merged_into set) and a deleted issue
--- (deleted_at set) keep their rows, but no read, list or count shows them.
+-- (deleted_at set) keep their rows, but no read, list or count shows them;
+-- nor the issues of a deleted project (projects.deleted_at: delete_project
+-- marks the project alone, so that it returns at once whatever its size).
 -- get_issue on a merged source answers its target; the status changes and
 -- assignments act on the target too.
 
@@ -18,7 +20,11 @@ INNER JOIN issues AS i
 WHERE
     given.id = :id  -- noqa: RF02
     AND i.merged_into IS NULL
-    AND i.deleted_at IS NULL;
+    AND i.deleted_at IS NULL
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = i.project_id AND p.deleted_at IS NOT NULL
+    );
 
 -- name: get_issue_in_project(project_id, id)^
 -- One issue by id, only if it belongs to the project: the project-scoped
@@ -32,7 +38,11 @@ WHERE
     given.project_id = :project_id
     AND given.id = :id  -- noqa: RF02
     AND i.merged_into IS NULL
-    AND i.deleted_at IS NULL;
+    AND i.deleted_at IS NULL
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = i.project_id AND p.deleted_at IS NOT NULL
+    );
 
 -- name: list_issues(project_id, status, level, page_size)
 -- The first page of a project's issues, most recently seen first, optionally
@@ -45,6 +55,10 @@ WHERE
     AND (cast(:level AS TEXT) IS NULL OR level = :level)
     AND merged_into IS NULL
     AND deleted_at IS NULL
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+    )
 ORDER BY last_seen DESC, id DESC
 LIMIT :page_size;
 
@@ -60,6 +74,10 @@ WHERE
     AND (cast(:level AS TEXT) IS NULL OR level = :level)
     AND merged_into IS NULL
     AND deleted_at IS NULL
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+    )
     AND last_seen <= :after_last_seen
     AND (last_seen, id) < (:after_last_seen, cast(:after_id AS UUID))
 ORDER BY last_seen DESC, id DESC
@@ -93,6 +111,10 @@ WITH old AS (
         AND i.project_id = :project_id
         AND i.merged_into IS NULL
         AND i.deleted_at IS NULL
+        AND NOT EXISTS (
+            SELECT FROM projects AS p
+            WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+        )
     FOR UPDATE OF i
 ),
 
@@ -143,6 +165,10 @@ WHERE
     )
     AND merged_into IS NULL
     AND deleted_at IS NULL
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = issues.project_id AND p.deleted_at IS NOT NULL
+    )
 RETURNING *;
 
 -- name: assign_issue_in_project(project_id, id, user_id)^
@@ -159,6 +185,10 @@ WHERE
     )
     AND merged_into IS NULL
     AND deleted_at IS NULL
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = issues.project_id AND p.deleted_at IS NOT NULL
+    )
 RETURNING *;
 
 -- name: count_issues_by_status(project_id)
@@ -176,7 +206,14 @@ WHERE project_id = :project_id;
 -- A project's issues with the most events (idx_issues_project_event_count).
 SELECT *  -- noqa: AM04
 FROM issues
-WHERE project_id = :project_id AND merged_into IS NULL AND deleted_at IS NULL
+WHERE
+    project_id = :project_id
+    AND merged_into IS NULL
+    AND deleted_at IS NULL
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+    )
 ORDER BY event_count DESC, id DESC
 LIMIT :page_size;
 
@@ -197,6 +234,10 @@ WITH counted AS (
         project_id = :project_id
         AND issue_id = any(cast(:issue_ids AS UUID[]))
         AND hour_start >= date_trunc('hour', cast(:since AS TIMESTAMPTZ), 'UTC')
+        AND NOT EXISTS (
+            SELECT FROM projects AS p
+            WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+        )
     GROUP BY issue_id, bucket_start
 ),
 

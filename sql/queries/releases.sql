@@ -26,6 +26,10 @@ SELECT
 FROM releases AS r
 WHERE
     r.project_id = :project_id
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+    )
     AND (
         cast(:after_first_seen AS TIMESTAMPTZ) IS NULL
         OR (r.first_seen, r.release) < (cast(:after_first_seen AS TIMESTAMPTZ), :after_release)
@@ -55,5 +59,9 @@ WHERE
     AND r.project_id = :project_id
     AND i.merged_into IS NULL
     AND i.deleted_at IS NULL
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+    )
     AND r.event_count > 0
 ORDER BY r.first_seen, r.release, r.environment;
