@@ -43,6 +43,7 @@ SEEDED = {
     "event_tags",
     "issue_tag_values",
     "project_tag_values",
+    "project_tag_keys",
     "issue_hourly_counts",
     "project_hourly_counts",
     "project_issue_counts",

@@ -50,8 +50,9 @@ BEGIN
     END LOOP;
     FOREACH chunk_table IN ARRAY ARRAY[
         'issue_tag_values', 'issue_hourly_counts', 'issue_releases', 'issue_users',
-        'issue_fingerprints', 'alerts', 'issues', 'alert_rules', 'project_tag_values',
-        'project_hourly_counts', 'project_issue_counts', 'releases', 'ingest_batches',
+        'issue_fingerprints', 'issue_unmerges', 'alerts', 'issues', 'alert_rules',
+        'project_tag_values', 'project_tag_keys', 'project_hourly_counts',
+        'project_issue_counts', 'releases', 'ingest_batches',
         'sentry_event_ids', 'project_outcomes', 'project_rate_limits', 'api_keys'
     ] LOOP
         CONTINUE WHEN to_regclass(chunk_table) IS NULL;
