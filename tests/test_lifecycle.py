@@ -108,7 +108,8 @@ def _check(conn: Conn, project_id: Any, strays: frozenset[str] = frozenset()) ->
         total += len(events)
         issue = q.get_issue(conn, issue_id, project_id=project_id)
         assert issue.status == status
-        assert issue.event_count == len(events) > 0
+        assert issue.event_count == len(events)
+        assert events or issue_id in moving  # a new issue whose unmerge moved none yet
         if issue_id not in moving and not set(lineage) & moving:
             assert issue.first_seen == min(e[3] for e in events)
             assert issue.last_seen == max(e[3] for e in events)
@@ -132,7 +133,7 @@ def _check(conn: Conn, project_id: Any, strays: frozenset[str] = frozenset()) ->
             assert f.event_count == len(mine)
             assert f.first_seen == min(e[3] for e in mine)
             assert f.last_seen == max(e[3] for e in mine)
-        known = {f.fingerprint for f in fps} | _moving_fingerprints(cur, issue_id) | strays
+        known = {f.fingerprint for f in fps} | _moving_fingerprints(cur, lineage) | strays
         assert set(by_fp) <= known
         # releases: per release and environment, as issue_releases keeps them
         releases = Counter((e[6], e[7]) for e in events if e[6] is not None)
@@ -193,12 +194,12 @@ def _check(conn: Conn, project_id: Any, strays: frozenset[str] = frozenset()) ->
     conn.rollback()
 
 
-def _moving_fingerprints(cur: Any, issue_id: uuid.UUID) -> set[str]:
-    """The fingerprints an unmerge in progress moves away from this issue
+def _moving_fingerprints(cur: Any, lineage: list[uuid.UUID]) -> set[str]:
+    """The fingerprints an unmerge in progress moves away from these issues
     (their events not all moved yet)."""
     rows = cur.execute(
-        "SELECT unnest(fingerprints) FROM issue_unmerges WHERE %s = any(from_issue_ids)",
-        [issue_id],
+        "SELECT unnest(fingerprints) FROM issue_unmerges WHERE from_issue_ids && %s",
+        [lineage],
     ).fetchall()
     return {r[0] for r in rows}
 
@@ -285,37 +286,74 @@ def test_merge_and_unmerge_refuse_what_they_cannot_do(conn: Conn, project_id: An
     _check(conn, project_id)
 
 
-def test_a_randomized_run_agrees_with_the_recount(conn: Conn, project_id: Any) -> None:
+def test_a_randomized_run_agrees_with_the_recount(
+    conn: Conn, project_id: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Native and Sentry batches (releases, environments, users), merges,
+    unmerges, unmerges cut short between chunks and their resumes, in a
+    random order; every read against the recount after each merge and
+    unmerge, and at the end."""
     rng = random.Random(24)
     groups = [f"g{i}" for i in range(6)]
-    for step in range(30):
+    monkeypatch.setattr(fingerprints_module, "UNMERGE_CHUNK", 3)
+    real = fingerprints_module.q.fingerprints.move_unmerged_events
+    cut: list[int] = []
+
+    def cut_short(*args: Any, **kwargs: Any) -> Any:
+        if cut and len(cut) == cut[0]:
+            raise RuntimeError("cut short")
+        cut.append(0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", cut_short)
+    actions: Counter[str] = Counter()
+    for step in range(40):
         action = rng.random()
-        if action < 0.5:
+        if action < 0.25:
             batch = [
                 _event(rng.choice(groups), i, rng.choice(LEVELS)) for i in range(rng.randint(1, 6))
             ]
             ingest_events(conn, project_id, batch)
             conn.commit()
-        else:
-            live = [i.id for i in q.list_issues(conn, project_id, limit=100).items]
+            actions["native"] += 1
+            continue
+        if action < 0.45:
+            for i in range(rng.randint(1, 4)):
+                _send(conn, project_id, rng.choice(groups), step + i)
+            actions["sentry"] += 1
+            continue
+        live = [i.id for i in q.list_issues(conn, project_id, limit=100).items]
+        conn.rollback()
+        if action < 0.65 and len(live) >= 2:
+            target, *sources = rng.sample(live, rng.randint(2, min(3, len(live))))
+            q.merge_issues(conn, project_id, target, sources)
+            conn.commit()
+            actions["merge"] += 1
+        elif action < 0.92:
+            several = [i for i in live if len(q.list_issue_fingerprints(conn, project_id, i)) > 1]
             conn.rollback()
-            if action < 0.75 and len(live) >= 2:
-                target, *sources = rng.sample(live, rng.randint(2, min(3, len(live))))
-                q.merge_issues(conn, project_id, target, sources)
-                conn.commit()
-            else:
-                several = [
-                    i for i in live if len(q.list_issue_fingerprints(conn, project_id, i)) > 1
-                ]
+            if not several:
+                continue
+            issue = rng.choice(several)
+            fps = _fp(conn, project_id, issue)
+            conn.rollback()
+            cut[:] = [rng.randint(1, 3)] if action >= 0.8 else []
+            actions["resumed"] += len(_pending(conn, project_id))  # unmerge_issue resumes them
+            try:
+                q.unmerge_issue(conn, project_id, issue, rng.sample(fps, len(fps) - 1))
+                actions["unmerge"] += 1
+            except RuntimeError:
                 conn.rollback()
-                if several:
-                    issue = rng.choice(several)
-                    fps = _fp(conn, project_id, issue)
-                    conn.rollback()
-                    q.unmerge_issue(conn, project_id, issue, rng.sample(fps, len(fps) - 1))
-        if step % 5 == 4:
-            _check(conn, project_id)
+                actions["cut short"] += 1
+            cut.clear()
+        else:
+            actions["resumed"] += q.resume_unmerges(conn, project_id)
+        _check(conn, project_id)
+    actions["resumed"] += q.resume_unmerges(conn, project_id)
+    assert _pending(conn, project_id) == []
     _check(conn, project_id)
+    assert min(actions[a] for a in ("native", "sentry", "merge", "unmerge", "cut short")) > 0
+    assert actions["resumed"] > 0, actions
 
 
 def test_merges_while_writers_ingest_lose_nothing(
@@ -568,3 +606,47 @@ def test_an_unmerge_whose_issue_was_deleted_is_forgotten(
     assert q.get_issue(conn, a).event_count == 5 + 18
     conn.rollback()
     _check(conn, project_id, strays=frozenset([fb]))
+
+
+def test_two_resumes_at_once_move_each_event_once(
+    conn: Conn, app_url: str, project_id: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, fb = _two_issues(conn, project_id)
+    monkeypatch.setattr(fingerprints_module, "UNMERGE_CHUNK", 2)
+    real = fingerprints_module.q.fingerprints.move_unmerged_events
+    calls: list[None] = []
+
+    def failing(conn_: Any, **kwargs: Any) -> Any:
+        calls.append(None)
+        if len(calls) == 2:
+            raise RuntimeError("cut short")
+        return real(conn_, **kwargs)
+
+    monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", failing)
+    with pytest.raises(RuntimeError, match="cut short"):
+        q.unmerge_issue(conn, project_id, a, [fb])
+    monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", real)
+    conn.rollback()
+    (new,) = _pending(conn, project_id)
+    barrier = threading.Barrier(2)
+    finished: list[int] = []
+    errors: list[BaseException] = []
+
+    def resume() -> None:
+        try:
+            with psycopg.connect(app_url) as own:
+                barrier.wait()
+                finished.append(q.resume_unmerges(own, project_id))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=resume) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and sorted(finished) in ([1, 1], [0, 1])
+    assert _pending(conn, project_id) == [] and _held(conn, new) == 22
+    assert q.get_issue(conn, new).event_count == 22
+    conn.rollback()
+    _check(conn, project_id)
