@@ -32,10 +32,8 @@ from .helpers import MISSING, threshold
 pytestmark = pytest.mark.citus
 
 Conn = psycopg.Connection[Any]
-TODAY = dt.datetime.now(dt.UTC).date()
 #: A writer waits at most this long for any lock.
 WAIT_LIMIT = "-c lock_timeout=1000"
-DAYS = [TODAY - dt.timedelta(days=n) for n in (2, 1, 0)]
 #: The tables seeding fills for a project: each must have rows before the delete.
 SEEDED = {
     "issues",
@@ -66,10 +64,22 @@ def _set_day(monkeypatch: pytest.MonkeyPatch, day: dt.date) -> None:
     monkeypatch.setattr(_uuid7, "_last_ms", 0)
 
 
-def _seed(conn: Conn, project_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+def _days() -> list[dt.date]:
+    """The day before yesterday, yesterday and today (UTC), when called."""
+    today = dt.datetime.now(dt.UTC).date()
+    return [today - dt.timedelta(days=n) for n in (2, 1, 0)]
+
+
+def _seed(
+    conn: Conn,
+    project_id: uuid.UUID,
+    monkeypatch: pytest.MonkeyPatch,
+    n: int,
+    days: list[dt.date],
+) -> None:
     """``n`` events a day over three days, with tags, and a row in every other
     table that holds a project's rows."""
-    for day in DAYS:
+    for day in days:
         _set_day(monkeypatch, day)
         ingest_events(
             conn,
@@ -133,15 +143,16 @@ def _rows(conn: Conn, project_id: uuid.UUID) -> dict[str, int]:
 def two_projects(
     db_url: str, conn: Conn, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[uuid.UUID, uuid.UUID]:
+    days = _days()
     with psycopg.connect(db_url, autocommit=True) as owner:
-        for day in DAYS:
+        for day in days:
             create_partition(owner, day)
     org = q.insert_org(conn, "Acme", "acme")
     doomed = q.insert_project(conn, org, "Doomed", "python")
     kept = q.insert_project(conn, org, "Kept", "python")
     conn.commit()
-    _seed(conn, doomed, monkeypatch, 40)
-    _seed(conn, kept, monkeypatch, 10)
+    _seed(conn, doomed, monkeypatch, 40, days)
+    _seed(conn, kept, monkeypatch, 10, days)
     return doomed, kept
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import types
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -24,8 +25,27 @@ from .helpers import MISSING
 pytestmark = pytest.mark.citus
 
 Conn = psycopg.Connection[Any]
-TODAY = dt.datetime.now(dt.UTC).date()
-OLD, RECENT = TODAY - dt.timedelta(days=10), TODAY - dt.timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Days:
+    """The days a test's events are on, from the day it runs."""
+
+    today: dt.date
+
+    @property
+    def old(self) -> dt.date:
+        return self.today - dt.timedelta(days=10)
+
+    @property
+    def recent(self) -> dt.date:
+        return self.today - dt.timedelta(days=2)
+
+
+@pytest.fixture
+def days() -> Days:
+    """Today (UTC) when the test starts: the fixture and the test share it."""
+    return Days(dt.datetime.now(dt.UTC).date())
 
 
 def _ingest_on(
@@ -54,15 +74,17 @@ def _count(conn: Conn, table: str, project_id: uuid.UUID, before: dt.date) -> in
 
 
 @pytest.fixture
-def projects(db_url: str, conn: Conn, monkeypatch: pytest.MonkeyPatch) -> tuple[uuid.UUID, ...]:
+def projects(
+    db_url: str, conn: Conn, monkeypatch: pytest.MonkeyPatch, days: Days
+) -> tuple[uuid.UUID, ...]:
     with psycopg.connect(db_url, autocommit=True) as owner:
-        for day in (OLD, RECENT):
+        for day in (days.old, days.recent):
             create_partition(owner, day)
     org = q.insert_org(conn, "Acme", "acme")
     short, default = (q.insert_project(conn, org, name, "python") for name in ("Short", "Default"))
     conn.commit()
     for pid in (short, default):
-        for day in (OLD, RECENT, TODAY):
+        for day in (days.old, days.recent, days.today):
             _ingest_on(conn, monkeypatch, day, pid, 12)
     return short, default
 
@@ -82,12 +104,16 @@ def test_set_project_retention(conn: Conn, projects: tuple[uuid.UUID, ...]) -> N
 
 
 def test_maintenance_deletes_a_projects_older_events_in_chunks(
-    db_url: str, conn: Conn, projects: tuple[uuid.UUID, ...], monkeypatch: pytest.MonkeyPatch
+    db_url: str,
+    conn: Conn,
+    projects: tuple[uuid.UUID, ...],
+    monkeypatch: pytest.MonkeyPatch,
+    days: Days,
 ) -> None:
     short, default = projects
     q.set_project_retention(conn, short, 5)
     conn.commit()
-    cutoff = TODAY - dt.timedelta(days=4)  # between OLD and RECENT, whatever the hour
+    cutoff = days.today - dt.timedelta(days=4)  # between old and recent, whatever the hour
     before = {t: _count(conn, t, short, cutoff) for t in ("events", "event_tags", "hours")}
     assert before["events"] == 12 and before["event_tags"] > 0 and before["hours"] > 0
     kept = _count(conn, "events", default, cutoff)
@@ -98,15 +124,17 @@ def test_maintenance_deletes_a_projects_older_events_in_chunks(
         report = maintain(owner)
     expired = report.deletions.expired
     assert expired == {
-        f"events_{OLD:%Y%m%d}": 12,
-        f"event_tags_{OLD:%Y%m%d}": before["event_tags"],
+        f"events_{days.old:%Y%m%d}": 12,
+        f"event_tags_{days.old:%Y%m%d}": before["event_tags"],
     }
     assert (
         "deleted" in report.lines()[-1] and "past their project's retention" in (report.lines()[-1])
     )
     assert _count(conn, "events", short, cutoff) == 0
     assert _count(conn, "event_tags", short, cutoff) == 0
-    assert _count(conn, "events", short, TODAY + dt.timedelta(days=1)) == 24  # recent ones stay
+    assert (
+        _count(conn, "events", short, days.today + dt.timedelta(days=1)) == 24
+    )  # recent ones stay
     assert _count(conn, "hours", short, cutoff) == before["hours"]  # rollups: their own
     assert _count(conn, "events", default, cutoff) == kept  # the global retention
     with psycopg.connect(db_url, autocommit=True) as owner:
