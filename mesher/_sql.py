@@ -8,10 +8,10 @@ to value) so that the helpers can validate them straight into models.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosql
 import psycopg
@@ -19,9 +19,18 @@ import pydantic_core
 from aiosql.adapters.apyformat import AsyncPyFormatAdapter
 from aiosql.adapters.pyformat import PyFormatAdapter
 from aiosql.queries import Queries
+from psycopg.abc import Loader
 from psycopg.rows import tuple_row
 from psycopg.types.array import ListBinaryDumper
-from psycopg.types.json import JsonbLoader, JsonLoader, JsonLoadsFunction
+from psycopg.types.json import (
+    JsonbBinaryLoader,
+    JsonBinaryLoader,
+    JsonbLoader,
+    JsonLoader,
+    JsonLoadsFunction,
+)
+
+T = TypeVar("T")
 
 
 def sql_dir() -> Path:
@@ -77,10 +86,27 @@ class _JsonbLoader(JsonbLoader):
     _loads: JsonLoadsFunction = _decode_json
 
 
+class _JsonBinaryLoader(JsonBinaryLoader):
+    _loads: JsonLoadsFunction = _decode_json
+
+
+class _JsonbBinaryLoader(JsonbBinaryLoader):
+    _loads: JsonLoadsFunction = _decode_json
+
+
+_ALL_JSON_LOADERS: tuple[tuple[int, type[Loader]], ...] = (
+    (114, _JsonBinaryLoader),
+    (3802, _JsonbBinaryLoader),
+)
+
+
 _JSON_OIDS = (114, 3802)  # json, jsonb
 #: Per query, whether its rows carry json or jsonb columns (see _cursor):
 #: learned from its first result.
 _RETURNS_JSON: dict[str, bool] = {}
+#: Per query, the JSON loaders (oid, loader) of rows_cursor its rows need:
+#: learned from its first result; until then, all.
+_JSON_LOADERS_NEEDED: dict[str, tuple[tuple[int, type[Loader]], ...]] = {}
 
 
 def _cursor(conn: Any, query_name: str) -> Any:
@@ -101,6 +127,45 @@ def _learn(query_name: str, cur: Any) -> None:
     """Notes whether a query's rows carry JSON (see _cursor), once."""
     if query_name not in _RETURNS_JSON and cur.description is not None:
         _RETURNS_JSON[query_name] = any(c.type_code in _JSON_OIDS for c in cur.description)
+
+
+# --- rows made into what the helpers return -------------------------------------------
+
+#: Given a result's column names, the function that makes one row (its values,
+#: in column order) into what a helper returns: a model, a pair...
+RowMaker = Callable[[list[str]], Callable[[Sequence[Any]], T]]
+#: Per query and RowMaker, the row function made from the query's first
+#: result, with that result's number of columns.
+_MAKERS: dict[tuple[str, Any], tuple[int, Callable[[Sequence[Any]], Any]]] = {}
+
+
+def rows_cursor(conn: Any, query: Any) -> Any:
+    """``_cursor`` for an aiosql ``query`` (run its ``sql``), with its rows in
+    binary: uuid, timestamptz and integer columns load in a third less time
+    than from text, and the server skips writing them out as text."""
+    cur = conn.cursor(row_factory=tuple_row, binary=True)
+    for oid, loader in _JSON_LOADERS_NEEDED.get(query.__name__, _ALL_JSON_LOADERS):
+        cur.adapters.register_loader(oid, loader)
+    return cur
+
+
+def row_maker(query: Any, rows: RowMaker[T], cur: Any) -> Callable[[Sequence[Any]], T]:
+    """The function that makes each of ``query``'s rows, on ``cur`` after it
+    ran: made by ``rows`` from the column names once per query (again if the
+    number of columns changed). Mapping it over the fetched tuples costs less
+    than psycopg's row factories, which call it row by row from C."""
+    key = (query.__name__, rows)
+    made = _MAKERS.get(key)
+    width = cur.pgresult.nfields
+    if made is None or made[0] != width:
+        columns = cur.description
+        _JSON_LOADERS_NEEDED[key[0]] = tuple(
+            (oid, loader)
+            for oid, loader in _ALL_JSON_LOADERS
+            if any(column.type_code == oid for column in columns)
+        )
+        made = _MAKERS[key] = (width, rows([column.name for column in columns]))
+    return made[1]
 
 
 class _Adapter(PyFormatAdapter):

@@ -6,19 +6,38 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from psycopg import Connection
 
 from .._args import _preview, aware_datetime_arg, uuid_arg
-from .._sql import sync_queries
+from .._sql import RowMaker, row_maker, rows_cursor, sync_queries
 from ..errors import InvalidInput
 from ..limits import MAX_BUCKETS
 
 #: The named queries of sql/queries/*.sql, as aiosql callables.
 q = sync_queries()
 Conn = Connection[Any]
+T = TypeVar("T")
+
+
+def fetch_all(conn: Conn, query: Any, rows: RowMaker[T], params: dict[str, Any]) -> list[T]:
+    """Runs ``query`` (one of ``q``'s, its SQL as aiosql loaded it) with
+    ``params``: its rows, each made by ``rows`` (see mesher._sql.row_maker).
+    The hot reads take this path rather than the aiosql call, which hands
+    the rows over one dict at a time."""
+    with rows_cursor(conn, query) as cur:
+        cur.execute(query.sql, params)
+        return list(map(row_maker(query, rows, cur), cur.fetchall()))
+
+
+def fetch_one(conn: Conn, query: Any, rows: RowMaker[T], params: dict[str, Any]) -> T | None:
+    """``fetch_all``'s first row, or None."""
+    with rows_cursor(conn, query) as cur:
+        cur.execute(query.sql, params)
+        row = cur.fetchone()
+        return None if row is None else row_maker(query, rows, cur)(row)
 
 
 def in_project(unscoped: Any, scoped: Any, project_id: UUID | str | None) -> Any:

@@ -16,12 +16,12 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from .._args import aware_datetime_arg, count_arg, cursor_arg, tags_arg, uuid_arg
-from .._results import event_from_row, found, keyset_page
+from .._results import event_rows, found, keyset_page, level_pairs, trusted, tuples
 from .._uuid7 import uuid7_time
 from ..errors import InvalidInput, translate_errors
 from ..limits import MAX_PAGE
 from ..models import Event, EventPage, Severity
-from ._common import Conn, bucket_arg, in_project, q, series_start
+from ._common import Conn, bucket_arg, fetch_all, fetch_one, q, series_start
 
 __all__ = [
     "EVENT_TIME_SLACK",
@@ -44,14 +44,13 @@ def get_event(conn: Conn, project_id: UUID | str, event_id: UUID | str) -> Event
     if eid.version != 7:
         raise InvalidInput("event_id must be a UUIDv7 (event ids carry their time)")
     at = uuid7_time(eid)
-    row = q.events.get_event(
-        conn,
-        project_id=uuid_arg(project_id, "project_id"),
-        id=eid,
-        not_before=at - EVENT_TIME_SLACK,
-        not_after=at + EVENT_TIME_SLACK,
-    )
-    return event_from_row(found(row, f"event {event_id}"))
+    params = {
+        "project_id": uuid_arg(project_id, "project_id"),
+        "id": eid,
+        "not_before": at - EVENT_TIME_SLACK,
+        "not_after": at + EVENT_TIME_SLACK,
+    }
+    return found(fetch_one(conn, q.events.get_event, event_rows, params), "event", event_id)
 
 
 @translate_errors
@@ -68,26 +67,20 @@ def list_events_for_issue(
     size = count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE)
     after_received_at, after_id = cursor_arg(cursor)
     iid = uuid_arg(issue_id, "issue_id")
-    if after_id is None:
-        first = in_project(
-            q.events.list_events_for_issue, q.events.list_events_for_issue_in_project, project_id
-        )
-        rows = first(conn, issue_id=iid, page_size=size + 1)
+    params: dict[str, Any] = {"issue_id": iid, "page_size": size + 1}
+    if project_id is None:
+        query = q.events.list_events_for_issue
+        if after_id is not None:
+            query = q.events.list_events_for_issue_after
     else:
-        after = in_project(
-            q.events.list_events_for_issue_after,
-            q.events.list_events_for_issue_after_in_project,
-            project_id,
-        )
-        rows = after(
-            conn,
-            issue_id=iid,
-            after_received_at=after_received_at,
-            after_id=after_id,
-            page_size=size + 1,
-        )
-    items, next_cursor = keyset_page([event_from_row(row) for row in rows], size)
-    return EventPage(items=items, next_cursor=next_cursor)
+        params["project_id"] = uuid_arg(project_id, "project_id")
+        query = q.events.list_events_for_issue_in_project
+        if after_id is not None:
+            query = q.events.list_events_for_issue_after_in_project
+    if after_id is not None:
+        params.update(after_received_at=after_received_at, after_id=after_id)
+    items, next_cursor = keyset_page(fetch_all(conn, query, event_rows, params), size)
+    return trusted(EventPage, {"items": items, "next_cursor": next_cursor})
 
 
 def _since(value: Any, default: dt.timedelta) -> dt.datetime:
@@ -109,14 +102,13 @@ def filter_events_by_tags(
     events of the pair the tag store counts fewest of in ``event_tags``,
     newest first, until ``limit`` match, then sorts those of the rows that
     overlap them in time (see sql/queries/events.sql)."""
-    rows = q.events.filter_events_by_tags(
-        conn,
-        project_id=uuid_arg(project_id, "project_id"),
-        tags=Jsonb(tags_arg(tags)),
-        since=_since(since, dt.timedelta(hours=24)),
-        page_size=count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE),
-    )
-    return [event_from_row(row) for row in rows]
+    params = {
+        "project_id": uuid_arg(project_id, "project_id"),
+        "tags": Jsonb(tags_arg(tags)),
+        "since": _since(since, dt.timedelta(hours=24)),
+        "page_size": count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE),
+    }
+    return fetch_all(conn, q.events.filter_events_by_tags, event_rows, params)
 
 
 @translate_errors
@@ -131,10 +123,8 @@ def event_volume(
     counts whole UTC hours: ``since`` counts from the start of its hour."""
     unit = bucket_arg(bucket)
     start = series_start(unit, since, default_buckets=24)
-    rows = q.events.event_volume(
-        conn, project_id=uuid_arg(project_id, "project_id"), bucket=unit, since=start
-    )
-    return [(row["bucket_start"], row["event_count"]) for row in rows]
+    params = {"project_id": uuid_arg(project_id, "project_id"), "bucket": unit, "since": start}
+    return fetch_all(conn, q.events.event_volume, tuples, params)
 
 
 @translate_errors
@@ -143,12 +133,10 @@ def level_breakdown(
 ) -> dict[Severity, int]:
     """Events per level since ``since`` (default: the last 24 hours; from the
     start of its UTC hour, like ``event_volume``), every level present."""
+    params = {
+        "project_id": uuid_arg(project_id, "project_id"),
+        "since": _since(since, dt.timedelta(hours=24)),
+    }
     counts = dict.fromkeys(Severity, 0)
-    rows = q.events.level_breakdown(
-        conn,
-        project_id=uuid_arg(project_id, "project_id"),
-        since=_since(since, dt.timedelta(hours=24)),
-    )
-    for row in rows:
-        counts[Severity(row["level"])] = row["event_count"]
+    counts.update(fetch_all(conn, q.events.level_breakdown, level_pairs, params))
     return counts

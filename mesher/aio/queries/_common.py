@@ -5,19 +5,38 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from psycopg import AsyncConnection
 
 from ..._args import _preview, aware_datetime_arg, uuid_arg
-from ..._sql import async_queries
+from ..._sql import RowMaker, async_queries, row_maker, rows_cursor
 from ...errors import InvalidInput
 from ...limits import MAX_BUCKETS
 
 #: The named queries of sql/queries/*.sql, as aiosql callables.
 q = async_queries()
 Conn = AsyncConnection[Any]
+T = TypeVar("T")
+
+
+async def fetch_all(conn: Conn, query: Any, rows: RowMaker[T], params: dict[str, Any]) -> list[T]:
+    """Runs ``query`` (one of ``q``'s, its SQL as aiosql loaded it) with
+    ``params``: its rows, each made by ``rows`` (see mesher._sql.row_maker).
+    The hot reads take this path rather than the aiosql call, which hands
+    the rows over one dict at a time."""
+    async with rows_cursor(conn, query) as cur:
+        await cur.execute(query.sql, params)
+        return list(map(row_maker(query, rows, cur), await cur.fetchall()))
+
+
+async def fetch_one(conn: Conn, query: Any, rows: RowMaker[T], params: dict[str, Any]) -> T | None:
+    """``fetch_all``'s first row, or None."""
+    async with rows_cursor(conn, query) as cur:
+        await cur.execute(query.sql, params)
+        row = await cur.fetchone()
+        return None if row is None else row_maker(query, rows, cur)(row)
 
 
 def in_project(unscoped: Any, scoped: Any, project_id: UUID | str | None) -> Any:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from uuid import UUID
 
 from ..._args import api_key_arg, dsn_id_arg, is_api_key, text_arg, uuid_arg
-from ..._results import found, project_from_row
+from ..._results import found, project_rows
 from ...errors import NotFound, translate_errors
 from ...models import ApiKey, Project
-from ._common import Conn, in_project, q
+from ._common import Conn, fetch_one, in_project, q
 
 __all__ = [
     "create_api_key",
@@ -33,8 +33,9 @@ async def create_api_key(conn: Conn, project_id: UUID | str, label: str = "defau
 @translate_errors
 async def get_project_by_api_key(conn: Conn, key: str) -> Project:
     """The project of a live key; ``NotFound`` for an unknown or revoked key."""
-    row = await q.api_keys.get_project_by_api_key(conn, key_value=api_key_arg(key))
-    return project_from_row(found(row, "api key (unknown or revoked)"))
+    params = {"key_value": api_key_arg(key)}
+    row = await fetch_one(conn, q.api_keys.get_project_by_api_key, project_rows, params)
+    return found(row, "api key (unknown or revoked)")
 
 
 @translate_errors
@@ -44,8 +45,8 @@ async def get_project_by_dsn(conn: Conn, dsn_id: int | str, public_key: str) -> 
     what = "project for this DSN (unknown key or project)"
     if not is_api_key(public_key):  # any other SDK key is just not one of ours
         raise NotFound(f"{what} not found")
-    row = await q.api_keys.get_project_by_dsn(conn, dsn_id=dsn_id_arg(dsn_id), key_value=public_key)
-    return project_from_row(found(row, what))
+    params = {"dsn_id": dsn_id_arg(dsn_id), "key_value": public_key}
+    return found(await fetch_one(conn, q.api_keys.get_project_by_dsn, project_rows, params), what)
 
 
 @translate_errors

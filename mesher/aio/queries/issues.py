@@ -15,12 +15,30 @@ from ..._args import (
     text_arg,
     uuid_arg,
 )
-from ..._results import found, issue_from_row, keyset_page
+from ..._results import (
+    found,
+    issue_from_row,
+    issue_rows,
+    keyset_page,
+    status_pairs,
+    trusted,
+    tuples,
+)
 from ..._retry import retry_deadlocks
 from ...errors import InvalidInput, translate_errors
 from ...limits import MAX_PAGE, MAX_SPARKLINE_POINTS
 from ...models import Issue, IssuePage, IssueStatus, Severity
-from ._common import Bucket, Conn, bucket_arg, in_project, q, series_length, series_start
+from ._common import (
+    Bucket,
+    Conn,
+    bucket_arg,
+    fetch_all,
+    fetch_one,
+    in_project,
+    q,
+    series_length,
+    series_start,
+)
 
 __all__ = [
     "archive_issue",
@@ -40,11 +58,12 @@ async def get_issue(
     conn: Conn, issue_id: UUID | str, *, project_id: UUID | str | None = None
 ) -> Issue:
     """One issue; with ``project_id``, only if it belongs to that project."""
-    iid = uuid_arg(issue_id, "issue_id")
-    row = await in_project(q.issues.get_issue, q.issues.get_issue_in_project, project_id)(
-        conn, id=iid
-    )
-    return issue_from_row(found(row, f"issue {issue_id}"))
+    params = {"id": uuid_arg(issue_id, "issue_id")}
+    query = q.issues.get_issue
+    if project_id is not None:
+        params["project_id"] = uuid_arg(project_id, "project_id")
+        query = q.issues.get_issue_in_project
+    return found(await fetch_one(conn, query, issue_rows, params), "issue", issue_id)
 
 
 @translate_errors
@@ -62,20 +81,19 @@ async def list_issues(
     after_last_seen, after_id = cursor_arg(cursor)
     status_value = optional_enum_arg(status, IssueStatus, "status")
     level_value = optional_enum_arg(level, Severity, "level")
-    common = {
+    common: dict[str, Any] = {
         "project_id": uuid_arg(project_id, "project_id"),
         "status": None if status_value is None else status_value.value,
         "level": None if level_value is None else level_value.value,
         "page_size": size + 1,  # one more tells whether a next page exists
     }
     if after_id is None:
-        rows = q.issues.list_issues(conn, **common)
+        rows = await fetch_all(conn, q.issues.list_issues, issue_rows, common)
     else:
-        rows = q.issues.list_issues_after(
-            conn, **common, after_last_seen=after_last_seen, after_id=after_id
-        )
-    items, next_cursor = keyset_page([issue_from_row(row) async for row in rows], size)
-    return IssuePage(items=items, next_cursor=next_cursor)
+        common.update(after_last_seen=after_last_seen, after_id=after_id)
+        rows = await fetch_all(conn, q.issues.list_issues_after, issue_rows, common)
+    items, next_cursor = keyset_page(rows, size)
+    return trusted(IssuePage, {"items": items, "next_cursor": next_cursor})
 
 
 async def _change(conn: Conn, update: Any, issue_id: UUID | str, **args: Any) -> Issue:
@@ -167,23 +185,20 @@ async def assign_issue(
 @translate_errors
 async def count_issues_by_status(conn: Conn, project_id: UUID | str) -> dict[IssueStatus, int]:
     """Issues per status, every status present (0 when none)."""
+    params = {"project_id": uuid_arg(project_id, "project_id")}
     counts = dict.fromkeys(IssueStatus, 0)
-    async for row in q.issues.count_issues_by_status(
-        conn, project_id=uuid_arg(project_id, "project_id")
-    ):
-        counts[IssueStatus(row["status"])] = row["issue_count"]
+    counts.update(await fetch_all(conn, q.issues.count_issues_by_status, status_pairs, params))
     return counts
 
 
 @translate_errors
 async def top_issues(conn: Conn, project_id: UUID | str, limit: int = 10) -> list[Issue]:
     """A project's issues with the most events, most first."""
-    rows = q.issues.top_issues(
-        conn,
-        project_id=uuid_arg(project_id, "project_id"),
-        page_size=count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE),
-    )
-    return [issue_from_row(row) async for row in rows]
+    params = {
+        "project_id": uuid_arg(project_id, "project_id"),
+        "page_size": count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE),
+    }
+    return await fetch_all(conn, q.issues.top_issues, issue_rows, params)
 
 
 def _issue_ids(value: Any) -> list[UUID]:
@@ -230,7 +245,9 @@ async def issue_sparklines(
     series: dict[UUID, list[tuple[dt.datetime, int]]] = {i: [] for i in ids}
     if not ids:
         return series
-    rows = q.issues.issue_sparklines(conn, project_id=pid, issue_ids=ids, bucket=unit, since=start)
-    async for row in rows:
-        series[row["issue_id"]].append((row["bucket_start"], row["event_count"]))
+    params = {"project_id": pid, "issue_ids": ids, "bucket": unit, "since": start}
+    for issue, bucket_start, count in await fetch_all(
+        conn, q.issues.issue_sparklines, tuples, params
+    ):
+        series[issue].append((bucket_start, count))
     return series
