@@ -868,3 +868,18 @@ def test_parse_auth_takes_bytes_as_asgi_gives_them() -> None:
             parse_auth(bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="query_string"):
         parse_auth({}, 5)  # type: ignore[arg-type]
+
+
+def test_the_column_encoder_writes_what_json_writes() -> None:
+    """pydantic-core's serializer, where json's C encoder was: the same text
+    (a float's exponent aside, the same number), and the json encoder for
+    what pydantic-core refuses (a lone surrogate)."""
+    from mesher._sentry_event import _dumps
+
+    tree = {"é": ["\u2028\x01", 2**70, 0.1, 1e16, -0.0, None, True], "": {"a": []}}
+    expected = json.dumps(tree, ensure_ascii=False, separators=(",", ":"))
+    assert _dumps(tree) == expected
+    assert json.loads(_dumps([1.5e-7])) == [1.5e-7]
+    assert _dumps({"s": "\ud800"}) == json.dumps(
+        {"s": "\ud800"}, ensure_ascii=False, separators=(",", ":")
+    )
