@@ -35,6 +35,7 @@ from mesher import embedded
 
 from . import report
 from .citus_scenario import citus
+from .deletion_scenario import deletion
 from .figures import Result, combine, table
 from .http_scenario import http_ingest
 from .ingest_scenarios import hot_paths, native_batch, sentry_envelopes, tag_store_cost
@@ -51,6 +52,7 @@ ALL_SCENARIOS = {
     12: search_at_scale,
     13: citus,
     14: http_ingest,
+    15: deletion,
     16: lifecycle,
 }
 

@@ -44,7 +44,9 @@ def test_bench_smoke(tmp_path: Path) -> None:
                      "10. get_project_by_api_key", "10. get_event",
                      "10. single-event", "11. batch ingest with / without",
                      "11b. batch ingest with / without",
-                     "11c. batch ingest with / without", "12. search_issues"):  # fmt: skip
+                     "11c. batch ingest with / without", "12. search_issues",
+                     "15a. project B's ingest_event p99", "15c. delete_project(A)",
+                     "15e. its longest transaction", "15f. A's rows left"):  # fmt: skip
         assert f"| {scenario}" in text, scenario
     # Every read was checked (same rows on both sides) and returned something.
     reads = re.findall(r"^\| (?:5|7|12)\. .* @ [\d,]+ events → (.*?) \|", text, re.MULTILINE)
