@@ -41,6 +41,7 @@ from .http_scenario import http_ingest
 from .ingest_scenarios import hot_paths, native_batch, sentry_envelopes, tag_store_cost
 from .lifecycle_scenario import lifecycle
 from .scenarios import SCENARIOS, Context, Sizes, search_at_scale, tag_table
+from .tags_scenario import high_cardinality_tags
 
 #: Every scenario, by the number its rows start with.
 ALL_SCENARIOS = {
@@ -54,6 +55,7 @@ ALL_SCENARIOS = {
     14: http_ingest,
     15: deletion,
     16: lifecycle,
+    17: high_cardinality_tags,
 }
 
 

@@ -62,6 +62,10 @@ class Sizes:
     partition_days: int
     batch_size: int = 500
     search_issues: int = 50_000  # issues in scenario 12's data sets, at either size
+    #: scenario 12's rare-tag rows: projects of this many issues (issue 27)
+    rare_search_issues: tuple[int, int] = (50_000, 500_000)
+    #: scenario 17: events of the high-cardinality tag sets (issue 26)
+    tag_events: tuple[int, int] = (200_000, 2_000_000)
 
     @classmethod
     def full(cls) -> Sizes:
@@ -69,7 +73,10 @@ class Sizes:
 
     @classmethod
     def smoke(cls) -> Sizes:
-        return cls(2, 1_000, 100, 10, 200, 200, (1_000, 5_000), 10, 0.02, 10, search_issues=2_000)
+        return cls(
+            2, 1_000, 100, 10, 200, 200, (1_000, 5_000), 10, 0.02, 10, search_issues=2_000,
+            rare_search_issues=(2_000, 5_000), tag_events=(2_000, 6_000),
+        )  # fmt: skip
 
 
 @dataclass
@@ -812,6 +819,93 @@ def _search(
 def search_at_scale(ctx: Context) -> Iterator[Result]:
     """12. Issue search at scale: search_issues, three filters, every sort, first and deep pages"""
     yield from _at_scale(ctx, 12, _search_reads, issues=ctx.sizes.search_issues)
+    yield from rare_tag_search(ctx)
+
+
+#: Scenario 12's rare-tag projects (issue 27): issues only, one event's
+#: worth each (search never reads events), shaped as LOAD_SEARCH_ISSUES; a
+#: common tag on every issue, rare:yes on one in a thousand, veryrare:yes on
+#: twenty whatever the size, spread over the sort orders; the tag store's
+#: rows as the write path keeps them (issue_tag_values, project_tag_values,
+#: project_issue_counts).
+LOAD_RARE_TAGS = """
+INSERT INTO issue_tag_values (project_id, issue_id, tag_key, tag_value, times_seen, first_seen,
+                              last_seen)
+SELECT i.project_id, i.id, t.k, t.v, 1, i.first_seen, i.last_seen
+FROM (SELECT *, row_number() OVER (ORDER BY id) AS n FROM issues) AS i
+CROSS JOIN LATERAL (
+    VALUES ('env', 'production', TRUE), ('rare', 'yes', mod(i.n, 1000) = 7),
+           ('veryrare', 'yes', mod(i.n, %(issues)s / 20) = 3)
+) AS t (k, v, present)
+WHERE t.present"""
+LOAD_RARE_TAG_COUNTS = """
+INSERT INTO project_tag_values (project_id, tag_key, tag_value, times_seen, first_seen, last_seen)
+SELECT project_id, tag_key, tag_value, sum(times_seen), min(first_seen), max(last_seen)
+FROM issue_tag_values GROUP BY project_id, tag_key, tag_value;
+INSERT INTO project_issue_counts (project_id, status, issue_count)
+SELECT project_id, status, count(*) FROM issues GROUP BY project_id, status;
+UPDATE issues SET user_count = mod(event_count * 7, 50)"""
+
+#: The page one would write by hand for a rare tag: its issues first (the
+#: tag store's index on the value), then sorted.
+RARE_BY_HAND = """SELECT i.* FROM issues AS i
+WHERE i.project_id = %(project_id)s AND i.merged_into IS NULL AND i.deleted_at IS NULL
+  AND i.id IN (SELECT tv.issue_id FROM issue_tag_values AS tv
+               WHERE tv.project_id = %(project_id)s AND tv.tag_key = %(key)s
+                 AND tv.tag_value = 'yes')
+ORDER BY i.{key} DESC, i.id DESC LIMIT 51"""
+
+
+def _rare_dataset(ctx: Context, issues: int) -> tuple[str, UUID]:
+    print(f"   (loading {issues:,} issues with rare tags)", flush=True)
+    url = ctx.fresh_db()
+    project = _project(url, "rare")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(LOAD_SEARCH_ISSUES, {"p": project, "issues": issues, "per_issue": 1})
+        conn.execute(LOAD_RARE_TAGS, {"issues": issues})
+        conn.execute(LOAD_RARE_TAG_COUNTS)
+        conn.execute("VACUUM ANALYZE")
+    return url, project
+
+
+def rare_tag_search(ctx: Context) -> Iterator[Result]:
+    """Scenario 12's rare-tag rows: search_issues for a tag on one issue in
+    a thousand and on twenty issues, first page, every sort, at two project
+    sizes, against the page written by hand from the tag (RARE_BY_HAND); the
+    goal: 10 ms for the very rare tag (issue 27)."""
+    s = ctx.sizes
+    now = dt.datetime.now(dt.UTC)
+    for issues in s.rare_search_issues:
+        url, project = _rare_dataset(ctx, issues)
+        with psycopg.connect(url, autocommit=True) as conn:
+            for tag in ("rare", "veryrare"):
+                (matches,) = conn.execute(
+                    "SELECT count(*) FROM issue_tag_values WHERE tag_key = %s", (tag,)
+                ).fetchall()[0]
+                for sort, key in SEARCH_SORTS.items():
+                    read = Read(
+                        f"{tag}:yes, sort {sort}",
+                        partial(_search, conn, project, f"{tag}:yes", sort, None, now),
+                        BaselineCall(
+                            conn, RARE_BY_HAND.replace("{key}", key),
+                            _always({"project_id": project, "key": tag}),
+                        ),
+                        _page, _page_rows(50),
+                    )  # fmt: skip
+                    slowest = _warm_up(read)
+                    described = _check(read, issues, WARMUP - 1)
+                    calls = max(1, min(s.read_calls, int(s.read_budget / max(slowest, 1e-6))))
+                    m, b = alternate(
+                        s.rounds,
+                        partial(_per_call_ms, read.mesher, calls),
+                        partial(_per_call_ms, read.baseline, calls),
+                    )
+                    yield Result(
+                        f"12 rare {read.key} @ {issues:,} issues", MS, m, b,
+                        below(10, MS) if tag == "veryrare" else None,
+                        name=f"12. search_issues `{read.key}` ({matches:,} of {issues:,}"
+                        f" issues), first page → {described}",
+                    )  # fmt: skip
 
 
 def _warm_up(read: Read) -> float:

@@ -56,29 +56,12 @@ INNER JOIN users AS u ON lower(given.email) = lower(u.email);
 -- name: search_tag_values(project_id, tag_keys, tag_values)
 -- Before a search with tag terms (mesher.search.tag_plan): for each (key,
 -- value) of its terms, the events the tag store counts of it
--- (project_tag_values pkey; NULL for a value without a row), the issues
--- whose events carry a value without a row (a value past its key's
--- value_bound, migration 0028, or one never seen: idx_events_tags, every
--- partition; a merged issue's events count for its target), and the
--- project's issues (project_issue_counts), which choose the plan. The cost
--- follows the values' events, of which a value without a row has few
--- unless it became frequent after its key was full.
+-- (project_tag_values pkey; NULL for a value without a row), and the
+-- project's issues (project_issue_counts), which choose the plan.
 SELECT
     g.tag_key,
     g.tag_value,
     v.times_seen,
-    CASE
-        WHEN v.times_seen IS NULL
-            THEN array(
-                SELECT DISTINCT coalesce(i.merged_into, i.id)
-                FROM events AS e
-                INNER JOIN issues AS i ON e.project_id = i.project_id AND e.issue_id = i.id
-                WHERE
-                    e.project_id = :project_id
-                    AND e.tags @> jsonb_build_object(g.tag_key, g.tag_value)
-                    AND i.deleted_at IS NULL
-            )
-    END AS issue_ids,
     (
         SELECT coalesce(sum(c.issue_count), 0)
         FROM project_issue_counts AS c
@@ -88,6 +71,28 @@ FROM
     unnest(cast(:tag_keys AS TEXT[]), cast(:tag_values AS TEXT[])) AS g (tag_key, tag_value)
 LEFT JOIN project_tag_values AS v
     ON v.project_id = :project_id AND g.tag_key = v.tag_key AND g.tag_value = v.tag_value;
+
+-- name: search_untracked_issues(project_id, tag_keys, tag_values)
+-- Then, for the values search_tag_values found no row of (a value past its
+-- key's value_bound, migration 0028, or one never seen), the issues whose
+-- events carry each (idx_events_tags, every partition; a merged issue's
+-- events count for its target). Its cost follows the values' events, of
+-- which a value without a row has few unless it became frequent after its
+-- key was full.
+SELECT
+    g.tag_key,
+    g.tag_value,
+    array(
+        SELECT DISTINCT coalesce(i.merged_into, i.id)
+        FROM events AS e
+        INNER JOIN issues AS i ON e.project_id = i.project_id AND e.issue_id = i.id
+        WHERE
+            e.project_id = :project_id
+            AND e.tags @> jsonb_build_object(g.tag_key, g.tag_value)
+            AND i.deleted_at IS NULL
+    ) AS issue_ids
+FROM
+    unnest(cast(:tag_keys AS TEXT[]), cast(:tag_values AS TEXT[])) AS g (tag_key, tag_value);
 
 -- name: search_issues(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, tag_issue_first, tag_issue_last, tag_issues, title_patterns, first_releases, users_min, users_max, after_last_seen, after_id, page_size)
 -- A page of the issues that match, most recently seen first (sort "date"):

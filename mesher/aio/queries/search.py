@@ -69,8 +69,17 @@ async def search_issues(
         async for row in q.search.search_tag_values(
             conn, project_id=pid, tag_keys=keys, tag_values=values
         ):
-            found[(row["tag_key"], row["tag_value"])] = (row["times_seen"], row["issue_ids"])
+            found[(row["tag_key"], row["tag_value"])] = (row["times_seen"], None)
             issues = row["issues"]
+        rowless = [pair for pair, (times_seen, _) in found.items() if times_seen is None]
+        if rowless:  # values without rows: their issues, from the events
+            async for row in q.search.search_untracked_issues(
+                conn,
+                project_id=pid,
+                tag_keys=[k for k, _ in rowless],
+                tag_values=[v for _, v in rowless],
+            ):
+                found[(row["tag_key"], row["tag_value"])] = (None, row["issue_ids"])
         seed = tag_plan(filters, found, issues, size + 1)
     statement = {
         "date": q.search.search_issues,
