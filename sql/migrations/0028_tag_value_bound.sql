@@ -24,9 +24,11 @@
 -- row a concurrent batch added: a value has a project row exactly when every
 -- one of its events has its rows.
 --
--- value_bound: 1,000 by default; an operator may raise or lower it per key
+-- value_bound: 1,000 by default; an operator may change it per key
 -- (UPDATE project_tag_keys SET value_bound = ... WHERE ...): it applies to
--- values first seen from then on.
+-- values first seen from then on. A key that has refused a value
+-- (untracked_events > 0) admits no new value whatever its bound: a refused
+-- value that came back must not get rows its earlier events lack.
 
 CREATE TABLE project_tag_keys (
     project_id UUID NOT NULL,

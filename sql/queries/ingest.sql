@@ -372,14 +372,16 @@ WITH tags AS (
 -- The batch's distinct values, and which have or get rows of their own
 -- (migration 0028): those with a project row (known), and new ones, in
 -- value order, while their key has fewer tracked values than its
--- value_bound (lock_tag_keys made and locked every key's row; a key without
--- one is unbounded).
+-- value_bound and has refused none yet (lock_tag_keys made and locked every
+-- key's row; a key without one is unbounded). A refused value never gets a
+-- row later, even if value_bound is raised: its earlier events have none.
 batch_values AS (
     SELECT
         tags.tag_key,
         tags.tag_value,
         k.tracked_values,
         k.value_bound,
+        k.untracked_events,
         sum(tags.times_seen) AS times_seen,
         min(tags.first_seen) AS first_seen,
         max(tags.last_seen) AS last_seen,
@@ -391,7 +393,9 @@ batch_values AS (
             v.project_id = :project_id
             AND tags.tag_key = v.tag_key
             AND tags.tag_value = v.tag_value
-    GROUP BY tags.tag_key, tags.tag_value, v.tag_value, k.tracked_values, k.value_bound
+    GROUP BY
+        tags.tag_key, tags.tag_value, v.tag_value, k.tracked_values, k.value_bound,
+        k.untracked_events
 ),
 
 tracking AS (
@@ -402,7 +406,8 @@ tracking AS (
         b.first_seen,
         b.last_seen,
         b.known,
-        b.known OR coalesce(b.tracked_values, 0) + row_number() OVER (
+        b.known OR coalesce(b.untracked_events, 0) = 0
+        AND coalesce(b.tracked_values, 0) + row_number() OVER (
             PARTITION BY b.tag_key, b.known ORDER BY b.tag_value
         ) <= coalesce(b.value_bound, 2147483647) AS tracked
     FROM batch_values AS b
