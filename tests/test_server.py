@@ -364,6 +364,13 @@ def test_the_command_refuses_bad_options() -> None:
         check=False,
     )
     assert result.returncode == 2 and "--max-events" in result.stderr
+    from mesher.server import _parse_args
+
+    assert _parse_args(["--header-timeout", "0.5", "--body-timeout", "2"]).header_timeout == 0.5
+    for option in ("--header-timeout", "--body-timeout"):
+        for value in ("0", "-1", "3601"):
+            with pytest.raises(SystemExit):
+                _parse_args([option, value])
 
 
 def test_the_demo_project(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
