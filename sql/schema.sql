@@ -1201,6 +1201,109 @@ END
 $$;
 COMMENT ON FUNCTION public.filter_events_by_tags(p_project_id uuid, p_tags jsonb, p_since timestamp with time zone, p_page_size integer) IS 'A project''s events carrying every pair of p_tags, newest first: walks event_tags by the rarest pair, so its cost follows the page asked for. A function so that its statements run on generic plans, with no planning per call (not on Citus).';
 
+CREATE FUNCTION public.list_issue_events(p_project_id uuid, p_issue_id uuid, p_after_received_at timestamp with time zone, p_after_id uuid, p_page_size integer) RETURNS SETOF public.events
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '$user', 'public'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+DECLARE
+    -- The issue and those merged into it, their project, their events
+    -- and the times of their first and last.
+    v_ids UUID[];
+    v_project_id UUID;
+    v_events BIGINT;
+    v_oldest TIMESTAMPTZ;
+    v_newest TIMESTAMPTZ;
+    -- The window [v_lower, v_upper) read next, and its length.
+    v_lower TIMESTAMPTZ;
+    v_upper TIMESTAMPTZ;
+    v_step INTERVAL;
+    -- Rows still to return.
+    v_left INTEGER := p_page_size;
+    v_got INTEGER;
+BEGIN
+    IF p_project_id IS NULL THEN
+        SELECT
+            array_agg(i.id),
+            (array_agg(i.project_id))[1],
+            sum(i.event_count),
+            min(i.first_seen),
+            max(i.last_seen)
+        INTO v_ids, v_project_id, v_events, v_oldest, v_newest
+        FROM issues AS i
+        WHERE
+            (i.id = p_issue_id OR i.merged_into = p_issue_id)
+            AND i.deleted_at IS NULL
+            AND NOT EXISTS (
+                SELECT FROM projects AS p
+                WHERE p.id = i.project_id AND p.deleted_at IS NOT NULL
+            );
+    ELSE
+        SELECT
+            array_agg(i.id),
+            (array_agg(i.project_id))[1],
+            sum(i.event_count),
+            min(i.first_seen),
+            max(i.last_seen)
+        INTO v_ids, v_project_id, v_events, v_oldest, v_newest
+        FROM issues AS i
+        WHERE
+            i.project_id = p_project_id
+            AND (i.id = p_issue_id OR i.merged_into = p_issue_id)
+            AND i.deleted_at IS NULL
+            AND NOT EXISTS (
+                SELECT FROM projects AS p
+                WHERE p.id = p_project_id AND p.deleted_at IS NOT NULL
+            );
+    END IF;
+    IF v_ids IS NULL OR p_page_size < 1 THEN
+        RETURN;
+    END IF;
+
+    -- The first window ends after the cursor (timestamps are whole
+    -- microseconds: before the next one), or never.
+    v_upper := coalesce(p_after_received_at + INTERVAL '1 microsecond', 'infinity');
+    v_step := greatest(
+        INTERVAL '1 hour', (v_newest - v_oldest) * p_page_size * 2 / greatest(v_events, 1)
+    );
+    v_lower := greatest(least(v_newest, p_after_received_at) - v_step, v_oldest);
+    LOOP
+        RETURN QUERY
+        SELECT e.*
+        FROM unnest(v_ids) AS m (issue_id)
+        CROSS JOIN
+            LATERAL (
+                SELECT one.*
+                FROM events AS one
+                WHERE
+                    one.project_id = v_project_id
+                    AND one.issue_id = m.issue_id
+                    AND one.received_at >= v_lower
+                    AND one.received_at < v_upper
+                    AND (
+                        p_after_id IS NULL
+                        OR (one.received_at, one.id) < (p_after_received_at, p_after_id)
+                    )
+                ORDER BY one.received_at DESC, one.id DESC
+                LIMIT v_left
+            ) AS e
+        ORDER BY e.received_at DESC, e.id DESC
+        LIMIT v_left;
+        GET DIAGNOSTICS v_got = ROW_COUNT;
+        v_left := v_left - v_got;
+        EXIT WHEN v_left <= 0 OR v_lower = '-infinity';
+        v_upper := v_lower;
+        IF v_lower <= v_oldest THEN
+            v_lower := '-infinity';
+        ELSE
+            v_step := v_step * 2;
+            v_lower := greatest(v_lower - v_step, v_oldest);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION public.list_issue_events(p_project_id uuid, p_issue_id uuid, p_after_received_at timestamp with time zone, p_after_id uuid, p_page_size integer) IS 'A page of an issue''s events (merged issues'' included), newest first: read in time windows from its last event back, the first sized by its rate of events, each next one twice as long, until the page is full, so that its cost follows the page, not the partitions kept.';
+
 CREATE FUNCTION public.lock_fingerprints(keys bigint[]) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public'

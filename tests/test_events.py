@@ -102,6 +102,55 @@ def test_list_events_for_issue_walks_to_the_end(conn: Conn, project_id: uuid.UUI
     assert q.list_events_for_issue(conn, MISSING).items == []
 
 
+def test_list_events_for_issue_reads_windows_back_to_its_first_event(
+    owner_conn: Conn, project_id: uuid.UUID
+) -> None:
+    """list_issue_events reads an issue's events in time windows from its last
+    event back (sql/functions/list_issue_events.sql): events spread over 40
+    days of partitions, and stored times outside the issues' first_seen and
+    last_seen, come back complete and in order, page by page, merged issues'
+    included; project-scoped the same."""
+    conn = owner_conn  # partition DDL is the owner's
+    today = dt.datetime.now(dt.UTC).date()
+    for back in range(1, 41):
+        partitions.create_partition(conn, today - dt.timedelta(days=back))
+    issue_id = ingest_event(conn, project_id, {"fingerprint": "spread"}).issue_id
+    source_id = ingest_event(conn, project_id, {"fingerprint": "merged"}).issue_id
+    old = (
+        "INSERT INTO events (project_id, issue_id, level, message, fingerprint, received_at)"
+        " SELECT %s, %s, 'error', 'old ' || g, 'fp', now() - g * %s * interval '1 hour'"
+        " FROM generate_series(1, %s) AS g"
+    )
+    conn.execute(old, (project_id, issue_id, 60, 15))  # one every 2.5 days, 37.5 days back
+    conn.execute(old, (project_id, source_id, 200, 4))  # the source's, 33 days back at most
+    conn.execute(  # an event newer than last_seen, and first_seen after most of them
+        "INSERT INTO events (project_id, issue_id, level, message, fingerprint, received_at)"
+        " VALUES (%s, %s, 'error', 'ahead', 'fp', now() + interval '3 hours')",
+        (project_id, issue_id),
+    )
+    conn.execute(
+        "UPDATE issues SET first_seen = now() - interval '1 day', last_seen = now() - interval"
+        " '2 days' WHERE id = %s",
+        (issue_id,),
+    )
+    conn.execute("UPDATE issues SET merged_into = %s WHERE id = %s", (issue_id, source_id))
+    stored = conn.execute(
+        "SELECT id FROM events WHERE issue_id IN (%s, %s) ORDER BY received_at DESC, id DESC",
+        (issue_id, source_id),
+    ).fetchall()
+    assert len(stored) == 1 + 1 + 15 + 4 + 1
+    for project in (None, project_id):
+        for size in (1, 4, 50):
+            walked = walk(
+                lambda cursor, size=size, project=project: q.list_events_for_issue(
+                    conn, issue_id, limit=size, cursor=cursor, project_id=project
+                )
+            )
+            assert [e.id for e in walked] == [row[0] for row in stored], (project, size)
+    # a merged source still lists its own events, as before the merge
+    assert len(q.list_events_for_issue(conn, source_id).items) == 1 + 4
+
+
 def test_list_events_for_issue_scoped_to_a_project(
     conn: Conn, project_id: uuid.UUID, other_project_id: uuid.UUID
 ) -> None:

@@ -176,5 +176,9 @@ BEGIN
         ALTER FUNCTION filter_events_by_tags(UUID, JSONB, TIMESTAMPTZ, INTEGER)
         RESET plan_cache_mode;
     END IF;
+    IF to_regprocedure('list_issue_events(UUID, UUID, TIMESTAMPTZ, UUID, INTEGER)') IS NOT NULL THEN
+        ALTER FUNCTION list_issue_events(UUID, UUID, TIMESTAMPTZ, UUID, INTEGER)
+        RESET plan_cache_mode;
+    END IF;
 END
 $citus$;

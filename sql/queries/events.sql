@@ -30,117 +30,39 @@ WHERE
 -- name: list_events_for_issue(issue_id, page_size)
 -- The first page of an issue's events, newest first, those of the issues
 -- merged into it included (a merge rewrites no event: they keep their
--- issue_id). The issue and those merged into it (idx_issues_id,
--- idx_issues_merged_into), then per issue a page from
--- idx_events_issue_received in each partition (merge-appended); the pages
--- are then merged: the cost follows the page and the number of merged
--- issues. Joined on project_id too, as Citus needs to push it down.
-SELECT e.*  -- noqa: AM04
-FROM issues AS merged
-CROSS JOIN
-    LATERAL (
-        SELECT one.*  -- noqa: AM04
-        FROM events AS one
-        WHERE one.project_id = merged.project_id AND one.issue_id = merged.id
-        ORDER BY one.received_at DESC, one.id DESC
-        LIMIT :page_size
-    ) AS e
-WHERE
-    (merged.id = :issue_id OR merged.merged_into = :issue_id)
-    AND merged.deleted_at IS NULL
-    AND NOT EXISTS (
-        SELECT FROM projects AS p
-        WHERE p.id = merged.project_id AND p.deleted_at IS NOT NULL
-    )
-ORDER BY e.received_at DESC, e.id DESC
-LIMIT :page_size;
+-- issue_id); none for a deleted issue or project. The statement is the SQL
+-- function list_issue_events (sql/functions/list_issue_events.sql): the
+-- issue and those merged into it (idx_issues_id, idx_issues_merged_into),
+-- then time windows from the last event back, each a page per issue from
+-- idx_events_issue_received in the partitions of the window only, merged,
+-- until the page is full. The cost follows the page, not the number of
+-- partitions kept.
+SELECT *  -- noqa: AM04
+FROM list_issue_events(NULL, :issue_id, NULL, NULL, :page_size);
 
 -- name: list_events_for_issue_in_project(project_id, issue_id, page_size)
 -- list_events_for_issue, project-scoped (single-shard on Citus): no rows for
--- an issue of another project. Served as list_events_for_issue (issues_pkey,
--- then idx_events_issue_received per issue); project_id is checked on the
--- rows it finds.
-SELECT e.*  -- noqa: AM04
-FROM issues AS merged
-CROSS JOIN
-    LATERAL (
-        SELECT one.*  -- noqa: AM04
-        FROM events AS one
-        WHERE
-            one.project_id = :project_id
-            AND one.project_id = merged.project_id
-            AND one.issue_id = merged.id
-        ORDER BY one.received_at DESC, one.id DESC
-        LIMIT :page_size
-    ) AS e
-WHERE
-    merged.project_id = :project_id
-    AND (merged.id = :issue_id OR merged.merged_into = :issue_id)
-    AND merged.deleted_at IS NULL
-    AND NOT EXISTS (
-        SELECT FROM projects AS p
-        WHERE p.id = merged.project_id AND p.deleted_at IS NOT NULL
-    )
-ORDER BY e.received_at DESC, e.id DESC
-LIMIT :page_size;
+-- an issue of another project. The function finds the issue by issues_pkey
+-- and reads its events as list_events_for_issue does
+-- (idx_events_issue_received), every statement with project_id = the
+-- parameter, which routes it on Citus.
+SELECT *  -- noqa: AM04
+FROM list_issue_events(:project_id, :issue_id, NULL, NULL, :page_size);
 
 -- name: list_events_for_issue_after(issue_id, after_received_at, after_id, page_size)
 -- The next page after a row (keyset on (received_at, id)), merged issues'
--- events included as in list_events_for_issue; the received_at bound prunes
--- partitions and starts each index scan at the cursor.
-SELECT e.*  -- noqa: AM04
-FROM issues AS merged
-CROSS JOIN
-    LATERAL (
-        SELECT one.*  -- noqa: AM04
-        FROM events AS one
-        WHERE
-            one.project_id = merged.project_id
-            AND one.issue_id = merged.id
-            AND one.received_at <= :after_received_at
-            AND (one.received_at, one.id) < (:after_received_at, cast(:after_id AS UUID))
-        ORDER BY one.received_at DESC, one.id DESC
-        LIMIT :page_size
-    ) AS e
-WHERE
-    (merged.id = :issue_id OR merged.merged_into = :issue_id)
-    AND merged.deleted_at IS NULL
-    AND NOT EXISTS (
-        SELECT FROM projects AS p
-        WHERE p.id = merged.project_id AND p.deleted_at IS NOT NULL
-    )
-ORDER BY e.received_at DESC, e.id DESC
-LIMIT :page_size;
+-- events included as in list_events_for_issue; the windows start at the
+-- cursor's day, so that they prune the newer partitions too, and each
+-- idx_events_issue_received scan starts at the cursor.
+SELECT *  -- noqa: AM04
+FROM list_issue_events(NULL, :issue_id, :after_received_at, :after_id, :page_size);
 
 -- name: list_events_for_issue_after_in_project(project_id, issue_id, after_received_at, after_id, page_size)
--- list_events_for_issue_after, project-scoped (single-shard on Citus). The
--- received_at bound prunes partitions and starts each idx_events_issue_received
--- scan at the cursor; project_id is checked on the rows it finds.
-SELECT e.*  -- noqa: AM04
-FROM issues AS merged
-CROSS JOIN
-    LATERAL (
-        SELECT one.*  -- noqa: AM04
-        FROM events AS one
-        WHERE
-            one.project_id = :project_id
-            AND one.project_id = merged.project_id
-            AND one.issue_id = merged.id
-            AND one.received_at <= :after_received_at
-            AND (one.received_at, one.id) < (:after_received_at, cast(:after_id AS UUID))
-        ORDER BY one.received_at DESC, one.id DESC
-        LIMIT :page_size
-    ) AS e
-WHERE
-    merged.project_id = :project_id
-    AND (merged.id = :issue_id OR merged.merged_into = :issue_id)
-    AND merged.deleted_at IS NULL
-    AND NOT EXISTS (
-        SELECT FROM projects AS p
-        WHERE p.id = merged.project_id AND p.deleted_at IS NOT NULL
-    )
-ORDER BY e.received_at DESC, e.id DESC
-LIMIT :page_size;
+-- list_events_for_issue_after, project-scoped (single-shard on Citus), as
+-- list_events_for_issue_in_project (issues_pkey, then
+-- idx_events_issue_received).
+SELECT *  -- noqa: AM04
+FROM list_issue_events(:project_id, :issue_id, :after_received_at, :after_id, :page_size);
 
 -- name: filter_events_by_tags(project_id, tags, since, page_size)
 -- A project's events since a time whose tags contain all the given pairs,
