@@ -95,9 +95,10 @@ SELECT uuidv7(-a.age), %(p)s, f.issue_id, 'error', 'request ' || e.g || ' failed
        'mesher-python', '1.4.2', now() - a.age
 FROM (
     SELECT g, CASE
-        WHEN g <= %(unmerge)s THEN %(unmerge_fp)s
-        WHEN g <= %(unmerge)s + %(c_own)s THEN 'fp-3'
-        WHEN g <= %(unmerge)s + %(c_own)s + %(small)s THEN 'fp-' || (4 + mod(g, %(small_issues)s))
+        WHEN g <= %(unmerge)s::int THEN %(unmerge_fp)s
+        WHEN g <= %(unmerge)s::int + %(c_own)s::int THEN 'fp-3'
+        WHEN g <= %(unmerge)s::int + %(c_own)s::int + %(small)s::int
+            THEN 'fp-' || (4 + mod(g, %(small_issues)s::int))
         WHEN mod(g, 2) = 0 THEN 'fp-1' ELSE 'fp-2' END AS fingerprint
     FROM generate_series(%(lo)s::int, %(hi)s::int) AS g
 ) AS e
@@ -122,6 +123,13 @@ SELECT e.project_id, e.issue_id, t.key, t.value, count(*), min(e.received_at),
        max(e.received_at)
 FROM events AS e CROSS JOIN LATERAL jsonb_each_text(e.tags) AS t
 WHERE e.project_id = %(p)s GROUP BY e.project_id, e.issue_id, t.key, t.value;
+INSERT INTO project_tag_values (project_id, tag_key, tag_value, times_seen, first_seen,
+                                last_seen)
+SELECT project_id, tag_key, tag_value, sum(times_seen), min(first_seen), max(last_seen)
+FROM issue_tag_values WHERE project_id = %(p)s GROUP BY project_id, tag_key, tag_value;
+INSERT INTO project_tag_keys (project_id, tag_key, tracked_values)
+SELECT project_id, tag_key, count(*) FROM project_tag_values WHERE project_id = %(p)s
+GROUP BY project_id, tag_key;
 INSERT INTO issue_hourly_counts (project_id, issue_id, hour_start, event_count)
 SELECT project_id, issue_id, date_trunc('hour', received_at, 'UTC'), count(*)
 FROM events WHERE project_id = %(p)s

@@ -46,7 +46,9 @@ def test_bench_smoke(tmp_path: Path) -> None:
                      "11b. batch ingest with / without",
                      "11c. batch ingest with / without", "12. search_issues",
                      "15a. project B's ingest_event p99", "15c. delete_project(A)",
-                     "15e. its longest transaction", "15f. A's rows left"):  # fmt: skip
+                     "15e. its longest transaction", "15f. A's rows left",
+                     "16a. merge_issues", "16b. unmerge_issue", "16c. the same, its longest",
+                     "16d. the issue list", "16f. ingest_events with users"):  # fmt: skip
         assert f"| {scenario}" in text, scenario
     # Every read was checked (same rows on both sides) and returned something.
     reads = re.findall(r"^\| (?:5|7|12)\. .* @ [\d,]+ events → (.*?) \|", text, re.MULTILINE)
