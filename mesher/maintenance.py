@@ -45,7 +45,9 @@ Conn = Connection[Any]
 __all__ = [
     "ATTEMPTS",
     "BUSY",
+    "CHUNK_PAUSE",
     "CHUNK_ROWS",
+    "CHUNK_TARGET_S",
     "LOCK_TIMEOUT_MS",
     "ROWS_ARRIVING",
     "DeletionReport",
@@ -60,6 +62,15 @@ LOCK_TIMEOUT_MS = 1000
 ATTEMPTS = 5
 #: The most rows one deletion transaction removes (from one table).
 CHUNK_ROWS = 5000
+#: A deletion transaction aims to take about this long: the next chunk is
+#: halved after one that took longer, doubled (up to CHUNK_ROWS) after one
+#: that took under a quarter of it, so that no lock is held for long
+#: whatever a table's rows cost to delete.
+CHUNK_TARGET_S = 0.25
+#: After each chunk, a deletion waits this share of the chunk's time: it
+#: takes at most about two thirds of a server process's time from the
+#: writers, and lets autovacuum and the writers' commits in between.
+CHUNK_PAUSE = 0.5
 
 # Step names, as the report's skipped list and lines() give them.
 CREATE_AHEAD = "create partitions ahead"
@@ -464,13 +475,28 @@ def _chunks(
     counts: dict[str, int],
 ) -> bool:
     """Run ``delete`` one chunk per transaction until it finds nothing or the
-    budget is spent, adding its rows to ``counts``; False if a lock stayed busy."""
+    budget is spent, adding its rows to ``counts``; False if a lock stayed busy.
+    Chunks aim at CHUNK_TARGET_S each, with a CHUNK_PAUSE between them."""
+    size = CHUNK_ROWS
     while time.monotonic() < deadline:
+        started = time.monotonic()
         try:
-            chunk = _in_chunk(conn, partial(delete, conn, chunk_size=CHUNK_ROWS))
+            chunk = _in_chunk(conn, partial(delete, conn, chunk_size=size))
         except _LocksBusy:
             return False
         if chunk is None:
             return True
         counts[chunk["table_name"]] = counts.get(chunk["table_name"], 0) + chunk["deleted_rows"]
+        took = time.monotonic() - started
+        size = _next_chunk(size, took)
+        time.sleep(took * CHUNK_PAUSE)
     return True
+
+
+def _next_chunk(size: int, took: float) -> int:
+    """The next chunk's size, after a chunk of ``size`` rows took ``took`` s."""
+    if took > CHUNK_TARGET_S:
+        return max(1, size // 2)
+    if took < CHUNK_TARGET_S / 4:
+        return min(CHUNK_ROWS, size * 2)
+    return min(CHUNK_ROWS, size)

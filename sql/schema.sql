@@ -959,13 +959,14 @@ BEGIN
     ] LOOP
         CONTINUE WHEN to_regclass(chunk_table) IS NULL;
         -- A deleted issue or rule makes its foreign keys look for rows that
-        -- reference it (events: one probe per partition): fewer per chunk.
+        -- reference it (events: one probe per partition): fewer per chunk
+        -- (500 issues took 0.86 s in benchmark 15, with 9 partitions).
         EXECUTE format(
             'DELETE FROM %1$I WHERE project_id = $1 AND ctid = ANY(ARRAY('
             'SELECT ctid FROM %1$I WHERE project_id = $1 LIMIT $2))',
             chunk_table
         ) USING p_project_id, CASE
-            WHEN chunk_table IN ('issues', 'alert_rules') THEN least(max_rows, 500)
+            WHEN chunk_table IN ('issues', 'alert_rules') THEN least(max_rows, 200)
             ELSE max_rows
         END;
         GET DIAGNOSTICS deleted = ROW_COUNT;

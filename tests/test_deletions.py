@@ -377,6 +377,38 @@ def test_run_deletions_removes_every_row_in_chunks(
     assert "delete deleted and expired rows: deleted" in report.line()
 
 
+def test_chunks_shrink_after_a_slow_one_and_grow_back(
+    db_url: str,
+    conn: Conn,
+    two_projects: tuple[uuid.UUID, uuid.UUID],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each chunk aims at CHUNK_TARGET_S: the next one is halved after a
+    slower chunk, doubled after one under a quarter of it, never above
+    CHUNK_ROWS. Here every chunk is slow (a target of 0) until the fourth,
+    then every one is fast."""
+    doomed, _ = two_projects
+    q.delete_project(conn, doomed)
+    conn.commit()
+    monkeypatch.setattr(maintenance, "CHUNK_ROWS", 8)
+    monkeypatch.setattr(maintenance, "CHUNK_TARGET_S", 0.0)
+    sizes: list[int] = []
+    real = maintenance._q.maintenance.delete_project_rows
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        sizes.append(kwargs["chunk_size"])
+        if len(sizes) == 4:
+            monkeypatch.setattr(maintenance, "CHUNK_TARGET_S", 60.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(maintenance._q.maintenance, "delete_project_rows", spy)
+    with psycopg.connect(db_url, autocommit=True) as owner:
+        report = run_deletions(owner, time_budget_s=300)
+        assert _rows(owner, doomed) == {}
+    assert report.projects == [doomed]
+    assert sizes[:8] == [8, 4, 2, 1, 2, 4, 8, 8] and max(sizes) == 8
+
+
 def test_a_budget_spent_leaves_the_rest_for_the_next_run(
     db_url: str, conn: Conn, two_projects: tuple[uuid.UUID, uuid.UUID]
 ) -> None:
