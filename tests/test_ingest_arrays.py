@@ -51,10 +51,12 @@ def _events() -> list[_Prepared]:
     return events
 
 
-def _params(events: list[_Prepared] | None = None) -> dict[str, Any]:
+def _params(
+    events: list[_Prepared] | None = None, frozen: dict[str, frozenset[str]] | None = None
+) -> dict[str, Any]:
     events = events or _events()
     issue_ids = {e.row.fingerprint: ISSUES[b[1]] for e, b in zip(events, BATCH, strict=True)}
-    return _tags_and_counts_params(PROJECT, events, issue_ids, NEW)
+    return _tags_and_counts_params(PROJECT, events, issue_ids, NEW, frozen or {})
 
 
 def _rows(params: dict[str, Any], prefix: str, names: list[str]) -> list[tuple[Any, ...]]:
@@ -89,6 +91,29 @@ def test_tag_rows_are_distinct_with_their_counts_and_times() -> None:
     rows = _rows(_params(), "tag", TAG_ARRAYS)
     assert len(rows) == len({r[:3] for r in rows})  # distinct
     assert {r[:3]: list(r[3:]) for r in rows} == expected
+
+
+def test_a_frozen_keys_other_values_go_as_its_untracked_row_without_pairs() -> None:
+    """A key that has refused a value (lock_tag_keys: frozen) sends its
+    values without rows as one row per issue, the value "~" * 201, with their
+    count and times, and no event_tags pair; its values with rows, and the
+    other keys, as before."""
+    untracked = "~" * 201
+    expected: dict[tuple[Any, str, str], list[Any]] = {}
+    for seconds, fp, _, tags in BATCH:
+        at = MIDNIGHT + dt.timedelta(seconds=seconds)
+        for key, value in tags.items():
+            value = untracked if key == "region" and value != "eu" else value  # noqa: PLW2901
+            row = expected.setdefault((ISSUES[fp], key, value), [0, at, at])
+            row[0] += 1
+            row[2] = at
+    params = _params(frozen={"region": frozenset({"eu"})})
+    rows = _rows(params, "tag", TAG_ARRAYS)
+    assert {r[:3]: list(r[3:]) for r in rows} == expected
+    assert (ISSUES["a"], "region", untracked) in expected  # the batch has such values
+    pairs = {(k, v) for k, v, *_ in _rows(params, "pair", PAIR_ARRAYS)}
+    assert ("region", "us") not in pairs and ("region", untracked) not in pairs
+    assert ("region", "eu") in pairs and ("env", "prod") in pairs
 
 
 def test_hour_rows_are_distinct_and_count_every_event() -> None:

@@ -218,6 +218,7 @@ def _tags_and_counts_params(
     events: Sequence[_Prepared],
     issue_ids: Mapping[str, UUID],
     new_issues: set[UUID],
+    frozen: Mapping[str, frozenset[str]],
 ) -> dict[str, Any]:
     """The parameters of upsert_tags_and_counts, sent as binary arrays (see
     ``BinaryArray``): three groups of parallel arrays, in which the entries
@@ -249,14 +250,18 @@ def _tags_and_counts_params(
             else:
                 seen[0] += 1
                 seen[2] = at
-        for key, value in e.tags.items():
+        for key, given in e.tags.items():
+            tracked = frozen.get(key)
+            # a value without rows counts with its key's others, no rows of its own
+            value = _UNTRACKED if tracked is not None and given not in tracked else given
             seen = tags.get((issue_id, key, value))
             if seen is None:
                 tags[(issue_id, key, value)] = [1, at, at]
             else:
                 seen[0] += 1
                 seen[2] = at
-            pairs.setdefault((key, value, day), []).append(e)
+            if value is not _UNTRACKED:
+                pairs.setdefault((key, value, day), []).append(e)
     pair_events: list[_Prepared] = []
     pair_starts, pair_ends = [], []
     for pair in pairs.values():
@@ -323,6 +328,39 @@ def _tags_and_counts_params(
     }
 
 
+#: A key's untracked values, as the tag store counts them (migration 0028):
+#: longer than any value.
+_UNTRACKED = "~" * 201
+
+#: The values with rows of the tag keys that have refused a value, per
+#: project and key: such a set never changes again (upsert_tags_and_counts
+#: admits no new value to a key that has refused one), so it is read once per
+#: process. At most value_bound values per key.
+_FROZEN: dict[tuple[UUID, str], frozenset[str]] = {}
+
+
+async def _frozen_tag_values(
+    conn: Conn, project_id: UUID, events: Sequence[_Prepared]
+) -> dict[str, frozenset[str]]:
+    """Locks the batch's tag keys' rows (lock_tag_keys: before the last
+    statement) and returns, for those that have refused a value, their
+    values with rows, from _FROZEN or read once."""
+    keys = sorted({key for e in events for key in e.tags})
+    if not keys:
+        return {}
+    locked = _q.ingest.lock_tag_keys(conn, project_id=project_id, tag_keys=BinaryArray(keys))
+    frozen = [row["tag_key"] async for row in locked if row["frozen"]]
+    missing = [key for key in frozen if (project_id, key) not in _FROZEN]
+    if missing:
+        read = _q.ingest.tracked_tag_values(
+            conn, project_id=project_id, tag_keys=BinaryArray(missing)
+        )
+        found = {row["tag_key"]: frozenset(row["tag_values"]) async for row in read}
+        for key in missing:
+            _FROZEN[(project_id, key)] = found.get(key, frozenset())
+    return {key: _FROZEN[(project_id, key)] for key in frozen}
+
+
 def _lock_keys(project_id: UUID, fingerprints: Sequence[str]) -> list[int]:
     """Advisory lock keys (signed 64-bit) for a batch's fingerprints, sorted:
     every batch takes its locks in the same global order."""
@@ -369,9 +407,6 @@ async def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[
                 for row in rows:
                     await copy.write_row(row)
     issue_ids = {fp: row["id"] for fp, row in issues.items()}
-    tag_keys = sorted({key for e in events for key in e.tags})
-    if tag_keys:  # before the last statement: see lock_tag_keys
-        await _q.ingest.lock_tag_keys(conn, project_id=project_id, tag_keys=BinaryArray(tag_keys))
     await _q.ingest.upsert_tags_and_counts(
         conn,
         **_tags_and_counts_params(
@@ -379,6 +414,7 @@ async def _store(conn: Conn, project_id: UUID, events: list[_Prepared]) -> list[
             events,
             issue_ids,
             {row["id"] for row in issues.values() if row["new_issue"]},
+            await _frozen_tag_values(conn, project_id, events),
         ),
         opened_issues=sum(row["new_issue"] for row in issues.values()),
         # the resolved issues the batch reopened (once, whatever their

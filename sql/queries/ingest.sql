@@ -294,7 +294,7 @@ ORDER BY t.client_event_id
 ON CONFLICT (project_id, client_event_id) DO NOTHING
 RETURNING s.client_event_id;
 
--- name: lock_tag_keys(project_id, tag_keys)!
+-- name: lock_tag_keys(project_id, tag_keys)
 -- Before the write path's last statement: the batch's tag keys' rows of
 -- project_tag_keys (migration 0028), created if new, locked in key order
 -- until the commit (an update that changes nothing). Concurrent batches of
@@ -302,7 +302,9 @@ RETURNING s.client_event_id;
 -- statement later, sees every value a batch before it gave a row (a fresh
 -- snapshot): a value has its project row exactly when all its events have
 -- their rows. Batches of a project queued on its hour's rows in that
--- statement already: the wait moves, it is not new. project_tag_keys_pkey.
+-- statement already: the wait moves, it is not new. Returns each key and
+-- whether it has refused a value: such a key's values with rows never
+-- change again (tracked_tag_values). project_tag_keys_pkey.
 INSERT INTO project_tag_keys AS k (project_id, tag_key)
 SELECT
     :project_id AS project_id,
@@ -310,7 +312,21 @@ SELECT
 FROM unnest(cast(:tag_keys AS TEXT[])) AS t (tag_key)
 ORDER BY t.tag_key
 ON CONFLICT (project_id, tag_key) DO UPDATE
-    SET tracked_values = k.tracked_values;
+    SET tracked_values = k.tracked_values
+RETURNING k.tag_key, k.untracked_events > 0 AS frozen;
+
+-- name: tracked_tag_values(project_id, tag_keys)
+-- The values with rows of keys that have refused a value (lock_tag_keys'
+-- frozen keys: the set never changes again), which the write path keeps
+-- and uses to send the other values of those keys already counted as the
+-- key's untracked values (and without rows of event_tags).
+-- project_tag_values_pkey, at most value_bound rows per key.
+SELECT
+    tag_key,
+    array_agg(tag_value) AS tag_values
+FROM project_tag_values
+WHERE project_id = :project_id AND tag_key = any(cast(:tag_keys AS TEXT[]))
+GROUP BY tag_key;
 
 -- name: upsert_tags_and_counts(project_id, tag_issue_ids, tag_keys, tag_values, tag_counts, tag_first_seen, tag_last_seen, hour_issue_ids, hour_starts, hour_levels, hour_counts, new_issue_tag_rows, new_issue_hour_rows, opened_issues, reopened_issues, pair_keys, pair_values, pair_starts, pair_ends, pair_event_ids, pair_received_ats, issue_release_ids, issue_release_versions, issue_release_environments, issue_release_counts, issue_release_first_seen, issue_release_last_seen, user_issue_ids, user_keys, user_counts)^
 -- The write path's last statement: the tag store and the hourly rollups
@@ -377,25 +393,31 @@ WITH tags AS (
 -- row later, even if value_bound is raised: its earlier events have none.
 batch_values AS (
     SELECT
-        tags.tag_key,
-        tags.tag_value,
+        b.tag_key,
+        b.tag_value,
+        b.times_seen,
+        b.first_seen,
+        b.last_seen,
         k.tracked_values,
         k.value_bound,
         k.untracked_events,
-        sum(tags.times_seen) AS times_seen,
-        min(tags.first_seen) AS first_seen,
-        max(tags.last_seen) AS last_seen,
         v.tag_value IS NOT NULL AS known
-    FROM tags
-    LEFT JOIN project_tag_keys AS k ON k.project_id = :project_id AND tags.tag_key = k.tag_key
+    FROM (
+        SELECT
+            tags.tag_key,
+            tags.tag_value,
+            sum(tags.times_seen) AS times_seen,
+            min(tags.first_seen) AS first_seen,
+            max(tags.last_seen) AS last_seen
+        FROM tags
+        GROUP BY tags.tag_key, tags.tag_value
+    ) AS b
+    LEFT JOIN project_tag_keys AS k ON k.project_id = :project_id AND b.tag_key = k.tag_key
     LEFT JOIN project_tag_values AS v
         ON
             v.project_id = :project_id
-            AND tags.tag_key = v.tag_key
-            AND tags.tag_value = v.tag_value
-    GROUP BY
-        tags.tag_key, tags.tag_value, v.tag_value, k.tracked_values, k.value_bound,
-        k.untracked_events
+            AND b.tag_key = v.tag_key
+            AND b.tag_value = v.tag_value
 ),
 
 tracking AS (
@@ -453,13 +475,8 @@ pairs AS (
     SELECT
         p.tag_key,
         p.tag_value,
-        -- the spaces around ':' keep aiosql from reading a parameter
-        (cast(:pair_received_ats AS TIMESTAMPTZ[]))[
-            p.first_entry : p.last_entry  -- noqa: LT01
-        ] AS received_ats,
-        (cast(:pair_event_ids AS UUID[]))[
-            p.first_entry : p.last_entry  -- noqa: LT01
-        ] AS event_ids
+        p.first_entry,
+        p.last_entry
     FROM
         unnest(
             cast(:pair_keys AS TEXT[]),
@@ -721,15 +738,28 @@ event_pairs AS (
     )
     SELECT
         :project_id AS project_id,
-        pairs.tag_key,
-        pairs.tag_value,
-        pairs.received_ats[1] AS received_at,
-        pairs.event_ids[1] AS event_id,
-        pairs.received_ats,
-        pairs.event_ids
-    FROM pairs
-    INNER JOIN tracking AS w ON pairs.tag_key = w.tag_key AND pairs.tag_value = w.tag_value
-    WHERE w.tracked
+        s.tag_key,
+        s.tag_value,
+        s.received_ats[1] AS received_at,
+        s.event_ids[1] AS event_id,
+        s.received_ats,
+        s.event_ids
+    FROM (
+        -- the tracked pairs' slices only (a value without rows has none)
+        SELECT
+            pairs.tag_key,
+            pairs.tag_value,
+            -- the spaces around ':' keep aiosql from reading a parameter
+            (cast(:pair_received_ats AS TIMESTAMPTZ[]))[
+                pairs.first_entry : pairs.last_entry  -- noqa: LT01
+            ] AS received_ats,
+            (cast(:pair_event_ids AS UUID[]))[
+                pairs.first_entry : pairs.last_entry  -- noqa: LT01
+            ] AS event_ids
+        FROM pairs
+        INNER JOIN tracking AS w ON pairs.tag_key = w.tag_key AND pairs.tag_value = w.tag_value
+        WHERE w.tracked
+    ) AS s
     RETURNING 1
 )
 
