@@ -136,6 +136,7 @@ LEFT JOIN LATERAL (
     FROM issue_tag_values AS t
     WHERE
         t.project_id = :project_id
+        AND t.project_id = issue.project_id
         AND t.issue_id = issue.id
         AND t.tag_key = keys.tag_key
         AND t.tag_value <> repeat('~', 201)
