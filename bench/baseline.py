@@ -153,205 +153,405 @@ FROM routed
 LEFT JOIN updated ON routed.issue_id = updated.id"""
 
 UPSERT_TAGS_AND_COUNTS = """WITH tags AS (
-    SELECT t.issue_id, t.tag_key, t.tag_value, t.times_seen, t.first_seen, t.last_seen,
-           t.n <= %(new_issue_tag_rows)s AS new_issue
+    SELECT
+        t.issue_id,
+        t.tag_key,
+        t.tag_value,
+        t.times_seen,
+        t.first_seen,
+        t.last_seen,
+        t.n <= %(new_issue_tag_rows)s AS new_issue
     FROM unnest(
-        cast(%(tag_issue_ids)s AS UUID[]), cast(%(tag_keys)s AS TEXT[]),
-        cast(%(tag_values)s AS TEXT[]), cast(%(tag_counts)s AS INTEGER[]),
-        cast(%(tag_first_seen)s AS TIMESTAMPTZ[]), cast(%(tag_last_seen)s AS TIMESTAMPTZ[])
+        cast(%(tag_issue_ids)s AS UUID[]),
+        cast(%(tag_keys)s AS TEXT[]),
+        cast(%(tag_values)s AS TEXT[]),
+        cast(%(tag_counts)s AS INTEGER[]),
+        cast(%(tag_first_seen)s AS TIMESTAMPTZ[]),
+        cast(%(tag_last_seen)s AS TIMESTAMPTZ[])
     ) WITH ORDINALITY AS t (issue_id, tag_key, tag_value, times_seen, first_seen, last_seen, n)
 ),
+
+batch_values AS (
+    SELECT
+        b.tag_key,
+        b.tag_value,
+        b.times_seen,
+        b.first_seen,
+        b.last_seen,
+        k.tracked_values,
+        k.value_bound,
+        k.untracked_events,
+        v.tag_value IS NOT NULL AS known
+    FROM (
+        SELECT
+            tags.tag_key,
+            tags.tag_value,
+            sum(tags.times_seen) AS times_seen,
+            min(tags.first_seen) AS first_seen,
+            max(tags.last_seen) AS last_seen
+        FROM tags
+        GROUP BY tags.tag_key, tags.tag_value
+    ) AS b
+    LEFT JOIN project_tag_keys AS k ON k.project_id = %(project_id)s AND b.tag_key = k.tag_key
+    LEFT JOIN project_tag_values AS v
+        ON
+            v.project_id = %(project_id)s
+            AND b.tag_key = v.tag_key
+            AND b.tag_value = v.tag_value
+),
+
+tracking AS (
+    SELECT
+        b.tag_key,
+        b.tag_value,
+        b.times_seen,
+        b.first_seen,
+        b.last_seen,
+        b.known,
+        b.known OR coalesce(b.untracked_events, 0) = 0
+        AND coalesce(b.tracked_values, 0) + row_number() OVER (
+            PARTITION BY b.tag_key, b.known ORDER BY b.tag_value
+        ) <= coalesce(b.value_bound, 2147483647) AS tracked
+    FROM batch_values AS b
+),
+
+issue_rows AS (
+    SELECT
+        tags.issue_id,
+        tags.tag_key,
+        tags.new_issue,
+        CASE WHEN w.tracked THEN tags.tag_value ELSE repeat('~', 201) END AS tag_value,
+        sum(tags.times_seen) AS times_seen,
+        min(tags.first_seen) AS first_seen,
+        max(tags.last_seen) AS last_seen
+    FROM tags
+    INNER JOIN tracking AS w ON tags.tag_key = w.tag_key AND tags.tag_value = w.tag_value
+    GROUP BY
+        tags.issue_id,
+        tags.tag_key,
+        CASE WHEN w.tracked THEN tags.tag_value ELSE repeat('~', 201) END,
+        tags.new_issue
+),
+
 hours AS (
-    SELECT h.issue_id, h.hour_start, h.level, h.event_count,
-           h.n <= %(new_issue_hour_rows)s AS new_issue
+    SELECT
+        h.issue_id,
+        h.hour_start,
+        h.level,
+        h.event_count,
+        h.n <= %(new_issue_hour_rows)s AS new_issue
     FROM unnest(
-        cast(%(hour_issue_ids)s AS UUID[]), cast(%(hour_starts)s AS TIMESTAMPTZ[]),
-        cast(%(hour_levels)s AS TEXT[]), cast(%(hour_counts)s AS INTEGER[])
+        cast(%(hour_issue_ids)s AS UUID[]),
+        cast(%(hour_starts)s AS TIMESTAMPTZ[]),
+        cast(%(hour_levels)s AS TEXT[]),
+        cast(%(hour_counts)s AS INTEGER[])
     ) WITH ORDINALITY AS h (issue_id, hour_start, level, event_count, n)
 ),
+
 pairs AS (
-    SELECT p.tag_key, p.tag_value,
-        (cast(%(pair_received_ats)s AS TIMESTAMPTZ[]))[
-            p.first_entry : p.last_entry
-        ] AS received_ats,
-        (cast(%(pair_event_ids)s AS UUID[]))[
-            p.first_entry : p.last_entry
-        ] AS event_ids
-    FROM unnest(cast(%(pair_keys)s AS TEXT[]), cast(%(pair_values)s AS TEXT[]),
-                cast(%(pair_starts)s AS INTEGER[]), cast(%(pair_ends)s AS INTEGER[]))
-         AS p (tag_key, tag_value, first_entry, last_entry)
+    SELECT
+        p.tag_key,
+        p.tag_value,
+        p.first_entry,
+        p.last_entry
+    FROM
+        unnest(
+            cast(%(pair_keys)s AS TEXT[]),
+            cast(%(pair_values)s AS TEXT[]),
+            cast(%(pair_starts)s AS INTEGER[]),
+            cast(%(pair_ends)s AS INTEGER[])
+        ) AS p (tag_key, tag_value, first_entry, last_entry)
 ),
+
 issue_release_rows AS (
-    SELECT r.issue_id, r.release, r.environment, r.event_count, r.first_seen, r.last_seen
+    SELECT
+        r.issue_id,
+        r.release,
+        r.environment,
+        r.event_count,
+        r.first_seen,
+        r.last_seen
     FROM unnest(
-        cast(%(issue_release_ids)s AS UUID[]), cast(%(issue_release_versions)s AS TEXT[]),
+        cast(%(issue_release_ids)s AS UUID[]),
+        cast(%(issue_release_versions)s AS TEXT[]),
         cast(%(issue_release_environments)s AS TEXT[]),
         cast(%(issue_release_counts)s AS INTEGER[]),
         cast(%(issue_release_first_seen)s AS TIMESTAMPTZ[]),
         cast(%(issue_release_last_seen)s AS TIMESTAMPTZ[])
     ) AS r (issue_id, release, environment, event_count, first_seen, last_seen)
 ),
+
 user_rows AS (
-    SELECT u.issue_id, u.user_key, u.times_seen
-    FROM unnest(cast(%(user_issue_ids)s AS UUID[]), cast(%(user_keys)s AS TEXT[]),
-                cast(%(user_counts)s AS INTEGER[])) AS u (issue_id, user_key, times_seen)
+    SELECT
+        u.issue_id,
+        u.user_key,
+        u.times_seen
+    FROM unnest(
+        cast(%(user_issue_ids)s AS UUID[]),
+        cast(%(user_keys)s AS TEXT[]),
+        cast(%(user_counts)s AS INTEGER[])
+    ) AS u (issue_id, user_key, times_seen)
 ),
+
 new_issue_tags AS (
     INSERT INTO issue_tag_values (
         project_id, issue_id, tag_key, tag_value, times_seen, first_seen, last_seen
     )
-    SELECT %(project_id)s AS project_id, tags.issue_id, tags.tag_key, tags.tag_value,
-           tags.times_seen, tags.first_seen, tags.last_seen
-    FROM tags
-    WHERE tags.new_issue
+    SELECT
+        %(project_id)s AS project_id,
+        r.issue_id,
+        r.tag_key,
+        r.tag_value,
+        r.times_seen,
+        r.first_seen,
+        r.last_seen
+    FROM issue_rows AS r
+    WHERE r.new_issue
     RETURNING 1
 ),
+
 issue_tags AS (
     INSERT INTO issue_tag_values AS v (
         project_id, issue_id, tag_key, tag_value, times_seen, first_seen, last_seen
     )
-    SELECT %(project_id)s AS project_id, tags.issue_id, tags.tag_key, tags.tag_value,
-           tags.times_seen, tags.first_seen, tags.last_seen
-    FROM tags
-    WHERE NOT tags.new_issue
-    ORDER BY tags.issue_id, tags.tag_key, tags.tag_value
-    ON CONFLICT (project_id, issue_id, tag_key, tag_value) DO UPDATE SET
-        times_seen = v.times_seen + excluded.times_seen,
-        first_seen = least(v.first_seen, excluded.first_seen),
-        last_seen = greatest(v.last_seen, excluded.last_seen)
+    SELECT
+        %(project_id)s AS project_id,
+        r.issue_id,
+        r.tag_key,
+        r.tag_value,
+        r.times_seen,
+        r.first_seen,
+        r.last_seen
+    FROM issue_rows AS r
+    WHERE NOT r.new_issue
+    ORDER BY r.issue_id, r.tag_key, r.tag_value
+    ON CONFLICT (project_id, issue_id, tag_key, tag_value) DO UPDATE
+        SET
+            times_seen = v.times_seen + excluded.times_seen,
+            first_seen = least(v.first_seen, excluded.first_seen),
+            last_seen = greatest(v.last_seen, excluded.last_seen)
     RETURNING 1
 ),
+
 new_issue_hours AS (
     INSERT INTO issue_hourly_counts (project_id, issue_id, hour_start, event_count)
-    SELECT %(project_id)s AS project_id, hours.issue_id, hours.hour_start,
-           sum(hours.event_count) AS event_count
+    SELECT
+        %(project_id)s AS project_id,
+        hours.issue_id,
+        hours.hour_start,
+        sum(hours.event_count) AS event_count
     FROM hours
     WHERE hours.new_issue
     GROUP BY hours.issue_id, hours.hour_start
     RETURNING 1
 ),
+
 issue_hours AS (
     INSERT INTO issue_hourly_counts AS c (project_id, issue_id, hour_start, event_count)
-    SELECT %(project_id)s AS project_id, hours.issue_id, hours.hour_start,
-           sum(hours.event_count) AS event_count
+    SELECT
+        %(project_id)s AS project_id,
+        hours.issue_id,
+        hours.hour_start,
+        sum(hours.event_count) AS event_count
     FROM hours
     WHERE NOT hours.new_issue
     GROUP BY hours.issue_id, hours.hour_start
     ORDER BY hours.issue_id, hours.hour_start
-    ON CONFLICT (project_id, issue_id, hour_start) DO UPDATE SET
-        event_count = c.event_count + excluded.event_count
+    ON CONFLICT (project_id, issue_id, hour_start) DO UPDATE
+        SET event_count = c.event_count + excluded.event_count
     RETURNING 1
 ),
+
 issue_releases_upserted AS (
     INSERT INTO issue_releases AS v (
         project_id, issue_id, release, environment, first_seen, last_seen, event_count
     )
-    SELECT %(project_id)s AS project_id, r.issue_id, r.release, r.environment,
-           r.first_seen, r.last_seen, r.event_count
+    SELECT
+        %(project_id)s AS project_id,
+        r.issue_id,
+        r.release,
+        r.environment,
+        r.first_seen,
+        r.last_seen,
+        r.event_count
     FROM issue_release_rows AS r
     ORDER BY r.issue_id, r.release, r.environment
-    ON CONFLICT (project_id, issue_id, release, environment) DO UPDATE SET
-        event_count = v.event_count + excluded.event_count,
-        first_seen = least(v.first_seen, excluded.first_seen),
-        last_seen = greatest(v.last_seen, excluded.last_seen)
+    ON CONFLICT (project_id, issue_id, release, environment) DO UPDATE
+        SET
+            event_count = v.event_count + excluded.event_count,
+            first_seen = least(v.first_seen, excluded.first_seen),
+            last_seen = greatest(v.last_seen, excluded.last_seen)
     RETURNING 1
 ),
+
 issue_users_upserted AS (
     INSERT INTO issue_users AS v (project_id, issue_id, user_key, times_seen)
-    SELECT %(project_id)s AS project_id, u.issue_id, u.user_key, u.times_seen
+    SELECT
+        %(project_id)s AS project_id,
+        u.issue_id,
+        u.user_key,
+        u.times_seen
     FROM user_rows AS u
     ORDER BY u.issue_id, u.user_key
-    ON CONFLICT (project_id, issue_id, user_key) DO UPDATE SET
-        times_seen = v.times_seen + excluded.times_seen
+    ON CONFLICT (project_id, issue_id, user_key) DO UPDATE
+        SET times_seen = v.times_seen + excluded.times_seen
     RETURNING v.issue_id, (v.xmax = 0) AS inserted
 ),
+
 new_users AS (
-    SELECT issue_users_upserted.issue_id, count(*) AS user_count
+    SELECT
+        issue_users_upserted.issue_id,
+        count(*) AS user_count
     FROM issue_users_upserted
     WHERE issue_users_upserted.inserted
     GROUP BY issue_users_upserted.issue_id
 ),
+
 issue_user_counts AS (
-    UPDATE issues AS i SET user_count = i.user_count + new_users.user_count
+    UPDATE issues AS i
+    SET user_count = i.user_count + new_users.user_count
     FROM new_users
     WHERE i.project_id = %(project_id)s AND i.id = new_users.issue_id
     RETURNING 1
 ),
+
 project_tags AS (
     INSERT INTO project_tag_values AS v (
         project_id, tag_key, tag_value, times_seen, first_seen, last_seen
     )
-    SELECT %(project_id)s AS project_id, tags.tag_key, tags.tag_value,
-           sum(tags.times_seen) AS times_seen, min(tags.first_seen) AS first_seen,
-           max(tags.last_seen) AS last_seen
-    FROM tags
-    GROUP BY tags.tag_key, tags.tag_value
-    ORDER BY tags.tag_key, tags.tag_value
-    ON CONFLICT (project_id, tag_key, tag_value) DO UPDATE SET
-        times_seen = v.times_seen + excluded.times_seen,
-        first_seen = least(v.first_seen, excluded.first_seen),
-        last_seen = greatest(v.last_seen, excluded.last_seen)
+    SELECT
+        %(project_id)s AS project_id,
+        w.tag_key,
+        w.tag_value,
+        w.times_seen,
+        w.first_seen,
+        w.last_seen
+    FROM tracking AS w
+    WHERE w.tracked
+    ORDER BY w.tag_key, w.tag_value
+    ON CONFLICT (project_id, tag_key, tag_value) DO UPDATE
+        SET
+            times_seen = v.times_seen + excluded.times_seen,
+            first_seen = least(v.first_seen, excluded.first_seen),
+            last_seen = greatest(v.last_seen, excluded.last_seen)
     RETURNING 1
 ),
+
+tag_keys_counted AS (
+    UPDATE project_tag_keys AS k
+    SET
+        tracked_values = k.tracked_values + d.new_values,
+        untracked_events = k.untracked_events + d.untracked_events
+    FROM (
+        SELECT
+            w.tag_key,
+            count(*) FILTER (WHERE w.tracked AND NOT w.known) AS new_values,
+            coalesce(sum(w.times_seen) FILTER (WHERE NOT w.tracked), 0) AS untracked_events
+        FROM tracking AS w
+        GROUP BY w.tag_key
+    ) AS d
+    WHERE
+        k.project_id = %(project_id)s
+        AND k.tag_key = d.tag_key
+        AND (d.new_values > 0 OR d.untracked_events > 0)
+    RETURNING 1
+),
+
 project_hours AS (
     INSERT INTO project_hourly_counts AS c (project_id, hour_start, level, event_count)
-    SELECT %(project_id)s AS project_id, hours.hour_start, hours.level,
-           sum(hours.event_count) AS event_count
+    SELECT
+        %(project_id)s AS project_id,
+        hours.hour_start,
+        hours.level,
+        sum(hours.event_count) AS event_count
     FROM hours
     GROUP BY hours.hour_start, hours.level
     ORDER BY hours.hour_start, hours.level
-    ON CONFLICT (project_id, hour_start, level) DO UPDATE SET
-        event_count = c.event_count + excluded.event_count
+    ON CONFLICT (project_id, hour_start, level) DO UPDATE
+        SET event_count = c.event_count + excluded.event_count
     RETURNING 1
 ),
+
 project_releases AS (
     INSERT INTO releases AS v (project_id, release, first_seen, last_seen, event_count)
-    SELECT %(project_id)s AS project_id, r.release, min(r.first_seen) AS first_seen,
-           max(r.last_seen) AS last_seen, sum(r.event_count) AS event_count
+    SELECT
+        %(project_id)s AS project_id,
+        r.release,
+        min(r.first_seen) AS first_seen,
+        max(r.last_seen) AS last_seen,
+        sum(r.event_count) AS event_count
     FROM issue_release_rows AS r
     GROUP BY r.release
     ORDER BY r.release
-    ON CONFLICT (project_id, release) DO UPDATE SET
-        event_count = v.event_count + excluded.event_count,
-        first_seen = least(v.first_seen, excluded.first_seen),
-        last_seen = greatest(v.last_seen, excluded.last_seen)
+    ON CONFLICT (project_id, release) DO UPDATE
+        SET
+            event_count = v.event_count + excluded.event_count,
+            first_seen = least(v.first_seen, excluded.first_seen),
+            last_seen = greatest(v.last_seen, excluded.last_seen)
     RETURNING 1
 ),
+
 project_statuses AS (
     INSERT INTO project_issue_counts AS c (project_id, status, issue_count)
-    SELECT %(project_id)s AS project_id, moved.status, moved.delta
-    FROM (VALUES ('resolved', -cast(%(reopened_issues)s AS INTEGER)),
-                 ('unresolved', cast(%(opened_issues)s AS INTEGER)
-                                + cast(%(reopened_issues)s AS INTEGER))
+    SELECT
+        %(project_id)s AS project_id,
+        moved.status,
+        moved.delta
+    FROM (
+        VALUES
+        ('resolved', -cast(%(reopened_issues)s AS INTEGER)),
+        ('unresolved', cast(%(opened_issues)s AS INTEGER) + cast(%(reopened_issues)s AS INTEGER))
     ) AS moved (status, delta)
     WHERE moved.delta <> 0
     ORDER BY moved.status
-    ON CONFLICT (project_id, status) DO UPDATE SET
-        issue_count = c.issue_count + excluded.issue_count
+    ON CONFLICT (project_id, status) DO UPDATE
+        SET issue_count = c.issue_count + excluded.issue_count
     RETURNING 1
 ),
+
 event_pairs AS (
     INSERT INTO event_tags (
         project_id, tag_key, tag_value, received_at, event_id, received_ats, event_ids
     )
-    SELECT %(project_id)s AS project_id, pairs.tag_key, pairs.tag_value,
-           pairs.received_ats[1] AS received_at, pairs.event_ids[1] AS event_id,
-           pairs.received_ats, pairs.event_ids
-    FROM pairs
+    SELECT
+        %(project_id)s AS project_id,
+        s.tag_key,
+        s.tag_value,
+        s.received_ats[1] AS received_at,
+        s.event_ids[1] AS event_id,
+        s.received_ats,
+        s.event_ids
+    FROM (
+        SELECT
+            pairs.tag_key,
+            pairs.tag_value,
+            (cast(%(pair_received_ats)s AS TIMESTAMPTZ[]))[
+                pairs.first_entry : pairs.last_entry
+            ] AS received_ats,
+            (cast(%(pair_event_ids)s AS UUID[]))[
+                pairs.first_entry : pairs.last_entry
+            ] AS event_ids
+        FROM pairs
+        INNER JOIN tracking AS w ON pairs.tag_key = w.tag_key AND pairs.tag_value = w.tag_value
+        WHERE w.tracked
+    ) AS s
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM new_issue_tags)
-       + (SELECT count(*) FROM issue_tags) AS issue_tag_rows,
-       (SELECT count(*) FROM new_issue_hours)
-       + (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
-       (SELECT count(*) FROM issue_releases_upserted) AS issue_release_rows,
-       (SELECT count(*) FROM issue_users_upserted) AS issue_user_rows,
-       (SELECT count(*) FROM issue_user_counts) AS issue_user_counts,
-       (SELECT count(*) FROM project_tags) AS project_tag_rows,
-       (SELECT count(*) FROM project_hours) AS project_hour_rows,
-       (SELECT count(*) FROM project_releases) AS release_rows,
-       (SELECT count(*) FROM project_statuses) AS project_status_rows,
-       (SELECT count(*) FROM event_pairs) AS event_tag_rows"""
+
+SELECT
+    (SELECT count(*) FROM new_issue_tags)
+    + (SELECT count(*) FROM issue_tags) AS issue_tag_rows,
+    (SELECT count(*) FROM new_issue_hours)
+    + (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
+    (SELECT count(*) FROM issue_releases_upserted) AS issue_release_rows,
+    (SELECT count(*) FROM issue_users_upserted) AS issue_user_rows,
+    (SELECT count(*) FROM issue_user_counts) AS issue_user_counts,
+    (SELECT count(*) FROM project_tags) AS project_tag_rows,
+    (SELECT count(*) FROM tag_keys_counted) AS tag_key_rows,
+    (SELECT count(*) FROM project_hours) AS project_hour_rows,
+    (SELECT count(*) FROM project_releases) AS release_rows,
+    (SELECT count(*) FROM project_statuses) AS project_status_rows,
+    (SELECT count(*) FROM event_pairs) AS event_tag_rows"""
 
 
 def tags_and_counts(
@@ -596,24 +796,8 @@ WHERE
   AND NOT EXISTS (
     SELECT FROM projects AS p WHERE p.id = %(project_id)s AND p.deleted_at IS NOT NULL
   )""",
-    "list_events_for_issue": """SELECT e.*
-FROM issues AS merged
-CROSS JOIN
-    LATERAL (
-        SELECT one.*
-        FROM events AS one
-        WHERE one.project_id = merged.project_id AND one.issue_id = merged.id
-        ORDER BY one.received_at DESC, one.id DESC
-        LIMIT %(page_size)s
-    ) AS e
-WHERE
-    (merged.id = %(issue_id)s OR merged.merged_into = %(issue_id)s)
-    AND merged.deleted_at IS NULL
-    AND NOT EXISTS (
-        SELECT FROM projects AS p WHERE p.id = merged.project_id AND p.deleted_at IS NOT NULL
-    )
-ORDER BY e.received_at DESC, e.id DESC
-LIMIT %(page_size)s""",
+    "list_events_for_issue": """SELECT *
+FROM list_issue_events(NULL, %(issue_id)s, NULL, NULL, %(page_size)s)""",
     "filter_events_by_tags": """SELECT * FROM filter_events_by_tags(
     %(project_id)s, %(tags)s, %(since)s, %(page_size)s
 )""",
