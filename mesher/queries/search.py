@@ -16,12 +16,12 @@ from .._args import (
     search_sort_arg,
     uuid_arg,
 )
-from .._results import issue_from_row
+from .._results import issue_rows, trusted
 from ..errors import translate_errors
 from ..limits import MAX_PAGE
 from ..models import IssuePage
 from ..search import SearchQuery, assignee_emails, checked, sql_filters, tag_lookups, tag_plan
-from ._common import Conn, q
+from ._common import Conn, fetch_all, q
 
 __all__ = ["search_issues"]
 
@@ -96,18 +96,17 @@ def search_issues(
             "user": q.search.search_issues_user_by_tag,
         }[order]
     key = SEARCH_SORTS[order]
-    rows = statement(
-        conn,
-        project_id=pid,
+    params = {
+        "project_id": pid,
         **filters,
         **(seed or {}),
-        **{f"after_{key}": after_key},
-        after_id=after_id,
-        page_size=size + 1,  # one more tells whether a next page exists
-    )
-    items = [issue_from_row(row) for row in rows]
+        f"after_{key}": after_key,
+        "after_id": after_id,
+        "page_size": size + 1,  # one more tells whether a next page exists
+    }
+    items = fetch_all(conn, statement, issue_rows, params)
     if len(items) <= size:
-        return IssuePage(items=items, next_cursor=None)
+        return trusted(IssuePage, {"items": items, "next_cursor": None})
     last = items[size - 1]
     next_cursor = encode_search_cursor(order, getattr(last, key), last.id)
-    return IssuePage(items=items[:size], next_cursor=next_cursor)
+    return trusted(IssuePage, {"items": items[:size], "next_cursor": next_cursor})
