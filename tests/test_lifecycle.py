@@ -167,7 +167,8 @@ def _check(conn: Conn, project_id: Any, strays: frozenset[str] = frozenset()) ->
     assert (
         total
         == cur.execute(
-            "SELECT count(*) FROM events AS e JOIN issues AS i ON i.id = e.issue_id"
+            "SELECT count(*) FROM events AS e JOIN issues AS i"
+            " ON i.project_id = e.project_id AND i.id = e.issue_id"
             " WHERE e.project_id = %s AND i.deleted_at IS NULL",
             [project_id],
         ).fetchone()[0]
