@@ -28,6 +28,7 @@ the events as the write path would have kept them.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -344,10 +345,11 @@ def _unmerge_by_hand(conn: Conn, project: UUID, c: UUID, moved: int) -> UUID:
         _, from_ids, _ = cur.fetchone()  # type: ignore[misc]
         both = sorted([c, new_id])
         cur.execute(SQL.fingerprints.lock_issues_for_change.sql, p | {"issue_ids": both})
-        cur.execute(
-            SQL.fingerprints.unmerged_event_ids.sql,
-            p | {"from_issue_ids": from_ids, "fingerprints": fps},
-        )
+        which = p | {"from_issue_ids": from_ids, "fingerprints": fps}
+        cur.execute(SQL.fingerprints.unmerged_event_span.sql, which)
+        oldest, newest = cur.fetchone()  # type: ignore[misc]
+        span = {"not_before": oldest, "not_after": newest + dt.timedelta(seconds=1)}
+        cur.execute(SQL.fingerprints.unmerged_event_ids.sql, which | span)
         events = cur.fetchall()
         if len(events) != moved:
             raise CheckFailed(f"unmerge by hand: {len(events):,} events to move")

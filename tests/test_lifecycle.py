@@ -297,6 +297,8 @@ def test_a_randomized_run_agrees_with_the_recount(
     rng = random.Random(24)
     groups = [f"g{i}" for i in range(6)]
     monkeypatch.setattr(fingerprints_module, "UNMERGE_CHUNK", 3)
+    # many windows of event ids too (a day in production), some of them empty
+    monkeypatch.setattr(fingerprints_module, "UNMERGE_WINDOW", dt.timedelta(milliseconds=50))
     real = fingerprints_module.q.fingerprints.move_unmerged_events
     cut: list[int] = []
 

@@ -418,12 +418,26 @@ WHERE i.project_id = :project_id AND i.id = :issue_id;
 DELETE FROM issue_unmerges
 WHERE project_id = :project_id AND new_issue_id = :new_issue_id;
 
--- name: unmerged_event_ids(project_id, from_issue_ids, fingerprints)
--- The events an unmerge has still to move: those of its fingerprints that
--- carry an id of the old issue's (from_issue_ids: it and the issues merged
--- into it then), oldest first. Read once before the chunks (and again by a
--- resume), outside their transactions: a fixed set, since the fingerprints'
--- new events land in the new issue. idx_events_fingerprint.
+-- name: unmerged_event_span(project_id, from_issue_ids, fingerprints)^
+-- When the events an unmerge has still to move were received, oldest and
+-- newest (NULL: none left): those of its fingerprints that carry an id of
+-- the old issue's (from_issue_ids: it and the issues merged into it then).
+-- A fixed set once the fingerprints are repointed, since their new events
+-- land in the new issue. idx_events_fingerprint.
+SELECT
+    min(received_at) AS oldest,
+    max(received_at) AS newest
+FROM events
+WHERE
+    project_id = :project_id
+    AND fingerprint = any(cast(:fingerprints AS TEXT[]))
+    AND issue_id = any(cast(:from_issue_ids AS UUID[]));
+
+-- name: unmerged_event_ids(project_id, from_issue_ids, fingerprints, not_before, not_after)
+-- Those events received from not_before (included) to not_after (excluded),
+-- oldest first: an unmerge reads them a window at a time, outside its
+-- chunks' transactions, and moves them in chunks. idx_events_fingerprint of
+-- the window's partitions.
 SELECT
     id,
     received_at
@@ -432,6 +446,8 @@ WHERE
     project_id = :project_id
     AND fingerprint = any(cast(:fingerprints AS TEXT[]))
     AND issue_id = any(cast(:from_issue_ids AS UUID[]))
+    AND received_at >= :not_before
+    AND received_at < :not_after
 ORDER BY received_at, id;
 
 -- name: move_unmerged_events(project_id, from_issue_ids, fingerprints, event_ids, received_ats, not_before, not_after, new_issue_id, old_rollup_id, new_rollup_id)^

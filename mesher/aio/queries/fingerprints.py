@@ -10,6 +10,7 @@ once, then their past events in short transactions of its own.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
@@ -33,6 +34,9 @@ __all__ = ["list_issue_fingerprints", "merge_issues", "resume_unmerges", "unmerg
 #: scenario 16c; the events' UPDATE, its index entries and foreign key check
 #: cost about 50 µs an event).
 UNMERGE_CHUNK = 1000
+#: The span of time whose events' ids an unmerge reads at once (a day: one
+#: events partition), so that the client holds a day's worth at most.
+UNMERGE_WINDOW = dt.timedelta(days=1)
 
 
 def _ids(value: Any, name: str) -> list[UUID]:
@@ -214,26 +218,33 @@ async def _resume(conn: Conn, project_id: UUID) -> int:
 
 
 async def _move(conn: Conn, project_id: UUID, new_id: UUID) -> None:
-    """Move an unmerge's past events, one chunk per transaction (the last
-    one, possibly empty, finishes it), until none is left or either issue
-    was deleted."""
+    """Move an unmerge's past events, a window of ``UNMERGE_WINDOW`` at a
+    time (their ids read outside the chunks' transactions), one chunk per
+    transaction; the last one, empty, finishes it. Stops once either issue
+    was deleted, or another call finished it."""
     async with conn.transaction():
         pending = await q.fingerprints.lock_unmerge(
             conn, project_id=project_id, new_issue_id=new_id
         )
         if pending is None:  # finished by another call meanwhile
             return
-        rows = q.fingerprints.unmerged_event_ids(
-            conn,
-            project_id=project_id,
-            from_issue_ids=pending["from_issue_ids"],
-            fingerprints=pending["fingerprints"],
-        )
-        events = [(row["id"], row["received_at"]) async for row in rows]
-    for start in range(0, len(events) + 1, UNMERGE_CHUNK):
-        chunk = events[start : start + UNMERGE_CHUNK]
-        if await _chunk(conn, project_id, new_id, chunk, start + UNMERGE_CHUNK >= len(events)):
-            return
+        which = {
+            "project_id": project_id,
+            "from_issue_ids": pending["from_issue_ids"],
+            "fingerprints": pending["fingerprints"],
+        }
+        span = await q.fingerprints.unmerged_event_span(conn, **which)
+    start, newest = (span["oldest"], span["newest"]) if span else (None, None)
+    while start is not None and start <= newest:
+        end = start + UNMERGE_WINDOW
+        async with conn.transaction():
+            rows = q.fingerprints.unmerged_event_ids(conn, **which, not_before=start, not_after=end)
+            events = [(row["id"], row["received_at"]) async for row in rows]
+        for at in range(0, len(events), UNMERGE_CHUNK):
+            if await _chunk(conn, project_id, new_id, events[at : at + UNMERGE_CHUNK], False):
+                return
+        start = end
+    await _chunk(conn, project_id, new_id, [], True)
 
 
 @retry_deadlocks
