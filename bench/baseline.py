@@ -152,6 +152,16 @@ SELECT routed.issue_id AS id, routed.fingerprint, routed.new_issue,
 FROM routed
 LEFT JOIN updated ON routed.issue_id = updated.id"""
 
+LOCK_TAG_KEYS = """INSERT INTO project_tag_keys AS k (project_id, tag_key)
+SELECT
+    %(project_id)s AS project_id,
+    t.tag_key
+FROM unnest(cast(%(tag_keys)s AS TEXT[])) AS t (tag_key)
+ORDER BY t.tag_key
+ON CONFLICT (project_id, tag_key) DO UPDATE
+    SET tracked_values = k.tracked_values
+RETURNING k.tag_key, k.untracked_events > 0 AS frozen"""
+
 UPSERT_TAGS_AND_COUNTS = """WITH tags AS (
     SELECT
         t.issue_id,
@@ -734,6 +744,9 @@ def ingest_batch(
                     copy.write_row(r)
         if not today:
             tags = [p.get("tags", {}) for p in payloads]
+            tag_keys = a(sorted({key for event_tags in tags for key in event_tags}))
+            if tag_keys:
+                cur.execute(LOCK_TAG_KEYS, {"project_id": project_id, "tag_keys": tag_keys})
             cur.execute(
                 UPSERT_TAGS_AND_COUNTS,
                 tags_and_counts(project_id, rows, tags, locked=locked, upserted=upserted),
@@ -849,6 +862,7 @@ SAME_AS = {
     "lock_fingerprints": LOCK_FINGERPRINTS,
     "lock_issues": LOCK_ISSUES,
     "upsert_issues": UPSERT_ISSUES,
+    "lock_tag_keys": LOCK_TAG_KEYS,
     "upsert_tags_and_counts": UPSERT_TAGS_AND_COUNTS,
     "get_project_by_api_key": API_KEY_LOOKUP,
     **READS,

@@ -170,6 +170,9 @@ def write_batch(
                 for row in rows:
                     copy.write_row(row)
         if tag_store:
+            tag_keys = BinaryArray(sorted({key for event_tags in tags for key in event_tags}))
+            if tag_keys:
+                cur.execute(SQL.lock_tag_keys.sql, {"project_id": project_id, "tag_keys": tag_keys})
             cur.execute(
                 SQL.upsert_tags_and_counts.sql,
                 baseline.tags_and_counts(project_id, rows, tags, locked=locked, upserted=upserted),
