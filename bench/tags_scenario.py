@@ -132,12 +132,11 @@ def _facets_view(facets: Any) -> Seen:
 def _facet_rows_view(rows: Any) -> Seen:
     keys: dict[str, tuple[Any, ...]] = {}
     values: dict[str, list[tuple[str, int]]] = {}
-    for r in (
-        rows
-    ):  # issue_event_count, key, times_seen, first, last, distinct, events, untracked, value
-        keys.setdefault(r[1], (r[1], r[6], r[5], r[7]))
-        if r[8] is not None:
-            values.setdefault(r[1], []).append((r[8], r[2]))
+    # issue_event_count, key, value, times_seen, first, last, distinct, events, untracked
+    for r in rows:
+        keys.setdefault(r[1], (r[1], r[7], r[6], r[8]))
+        if r[2] is not None:
+            values.setdefault(r[1], []).append((r[2], r[3]))
     out = [(*keys[k], values.get(k, [])) for k in keys]
     return out, len(out), f"{len(out)} keys"
 

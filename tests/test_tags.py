@@ -1083,17 +1083,12 @@ def test_a_key_past_its_bound_keeps_its_values_counted_exactly(
         page = q.search_issues(
             conn, project_id, "request_id:[req-000150, req-000001] browser:chrome", sort
         )
-        want = {
-            r[0]
-            for r in conn.execute(
-                "SELECT DISTINCT issue_id FROM events WHERE tags ->> 'request_id'"
-                " IN ('req-000150', 'req-000001') AND tags ->> 'browser' = 'chrome'"
-                " UNION SELECT i.id FROM issues i WHERE EXISTS (SELECT FROM events e"
-                " WHERE e.issue_id = i.id AND e.tags ->> 'request_id' IN"
-                " ('req-000150', 'req-000001')) AND EXISTS (SELECT FROM events e WHERE"
-                " e.issue_id = i.id AND e.tags ->> 'browser' = 'chrome')"
-            )
-        }
+        carried = conn.execute(
+            "SELECT issue_id, tags FROM events WHERE project_id = %s", (project_id,)
+        ).fetchall()
+        want = {i for i, t in carried if t.get("request_id") in ("req-000150", "req-000001")}
+        want &= {i for i, t in carried if t.get("browser") == "chrome"}
+        assert want  # the query matches something
         assert {i.id for i in page.items} == want
 
 

@@ -13,9 +13,9 @@
 -- row with NULL tag columns for an issue without tags, none for no issue
 -- (or a deleted one; a merged id gives its target's facets, which hold its
 -- own). The issue by idx_issues_id, its tags as a range of issue_tag_values_pkey
--- read twice: whole, in key order, for each key's counts (no sort), and per
--- key for its top values (a bounded sort): the cost follows the issue's
--- values with rows, at most value_bound per key.
+-- read twice: whole, in key order, for each key's counts (no sort), and
+-- ranked by count per key (one sort): the cost follows the issue's values
+-- with rows, at most value_bound per key.
 WITH issue AS (
     SELECT
         i.project_id,
@@ -46,36 +46,37 @@ keys AS (
     INNER JOIN issue ON t.project_id = issue.project_id AND t.issue_id = issue.id
     WHERE t.issue_id = issue.id
     GROUP BY t.tag_key
+),
+
+ranked AS (
+    SELECT
+        t.tag_key,
+        t.tag_value,
+        t.times_seen,
+        t.first_seen,
+        t.last_seen,
+        row_number() OVER (
+            PARTITION BY t.tag_key ORDER BY t.times_seen DESC, t.tag_value ASC
+        ) AS value_rank
+    FROM issue_tag_values AS t
+    INNER JOIN issue ON t.project_id = issue.project_id AND t.issue_id = issue.id
+    WHERE t.issue_id = issue.id AND t.tag_value <> repeat('~', 201)
 )
 
 SELECT
     issue.event_count AS issue_event_count,
     keys.tag_key,
-    top_values.times_seen,
-    top_values.first_seen,
-    top_values.last_seen,
+    ranked.tag_value,
+    ranked.times_seen,
+    ranked.first_seen,
+    ranked.last_seen,
     keys.distinct_values,
     keys.key_event_count,
-    keys.untracked_events,
-    top_values.tag_value
+    keys.untracked_events
 FROM issue
 LEFT JOIN keys ON TRUE
-LEFT JOIN LATERAL (
-    SELECT
-        t.tag_value,
-        t.times_seen,
-        t.first_seen,
-        t.last_seen
-    FROM issue_tag_values AS t
-    WHERE
-        t.project_id = issue.project_id
-        AND t.issue_id = issue.id
-        AND t.tag_key = keys.tag_key
-        AND t.tag_value <> repeat('~', 201)
-    ORDER BY t.times_seen DESC, t.tag_value ASC
-    LIMIT :top
-) AS top_values ON TRUE
-ORDER BY keys.tag_key ASC, top_values.times_seen DESC, top_values.tag_value ASC;
+LEFT JOIN ranked ON keys.tag_key = ranked.tag_key AND ranked.value_rank <= :top
+ORDER BY keys.tag_key ASC, ranked.value_rank ASC;
 
 -- name: issue_tag_facets_in_project(project_id, issue_id, top)
 -- issue_tag_facets, project-scoped (single-shard on Citus): no row for an
@@ -113,37 +114,37 @@ keys AS (
     INNER JOIN issue ON t.project_id = issue.project_id AND t.issue_id = issue.id
     WHERE t.project_id = :project_id AND t.issue_id = issue.id
     GROUP BY t.tag_key
+),
+
+ranked AS (
+    SELECT
+        t.tag_key,
+        t.tag_value,
+        t.times_seen,
+        t.first_seen,
+        t.last_seen,
+        row_number() OVER (
+            PARTITION BY t.tag_key ORDER BY t.times_seen DESC, t.tag_value ASC
+        ) AS value_rank
+    FROM issue_tag_values AS t
+    INNER JOIN issue ON t.project_id = issue.project_id AND t.issue_id = issue.id
+    WHERE t.project_id = :project_id AND t.issue_id = issue.id AND t.tag_value <> repeat('~', 201)
 )
 
 SELECT
     issue.event_count AS issue_event_count,
     keys.tag_key,
-    top_values.times_seen,
-    top_values.first_seen,
-    top_values.last_seen,
+    ranked.tag_value,
+    ranked.times_seen,
+    ranked.first_seen,
+    ranked.last_seen,
     keys.distinct_values,
     keys.key_event_count,
-    keys.untracked_events,
-    top_values.tag_value
+    keys.untracked_events
 FROM issue
 LEFT JOIN keys ON TRUE
-LEFT JOIN LATERAL (
-    SELECT
-        t.tag_value,
-        t.times_seen,
-        t.first_seen,
-        t.last_seen
-    FROM issue_tag_values AS t
-    WHERE
-        t.project_id = :project_id
-        AND t.project_id = issue.project_id
-        AND t.issue_id = issue.id
-        AND t.tag_key = keys.tag_key
-        AND t.tag_value <> repeat('~', 201)
-    ORDER BY t.times_seen DESC, t.tag_value ASC
-    LIMIT :top
-) AS top_values ON TRUE
-ORDER BY keys.tag_key ASC, top_values.times_seen DESC, top_values.tag_value ASC;
+LEFT JOIN ranked ON keys.tag_key = ranked.tag_key AND ranked.value_rank <= :top
+ORDER BY keys.tag_key ASC, ranked.value_rank ASC;
 
 -- name: project_tag_keys(project_id)
 -- The tag keys seen in a project, in byte order, for autocompletion. Skips
