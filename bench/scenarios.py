@@ -380,8 +380,9 @@ SELECT %(p)s, 'fp-' || g,
              + (mod(g * 31, 100) >= 90)::int + (mod(g * 31, 100) >= 98)::int],
        CASE WHEN mod(g, 20) < 14 THEN 'unresolved' WHEN mod(g, 20) < 19 THEN 'resolved'
             ELSE 'archived' END,
-       CASE WHEN mod(g, 3) = 0 THEN 1 ELSE 1 + mod(g * 7919, 1000) * %(per_issue)s / 500 END,
-       l.last_seen - mod(g * 7907, 10080) * interval '1 minute', l.last_seen
+       CASE WHEN mod(g, 3) = 0 THEN 1
+            ELSE 1 + mod(g::bigint * 7919, 1000) * %(per_issue)s / 500 END,
+       l.last_seen - mod(g::bigint * 7907, 10080) * interval '1 minute', l.last_seen
 FROM generate_series(1, %(issues)s) AS g
 CROSS JOIN LATERAL (
     SELECT now() - g::float8 / %(issues)s * {SPAN_HOURS} * interval '1 hour' AS last_seen

@@ -48,7 +48,10 @@ def test_bench_smoke(tmp_path: Path) -> None:
                      "15a. project B's ingest_event p99", "15c. delete_project(A)",
                      "15e. its longest transaction", "15f. A's rows left",
                      "16a. merge_issues", "16b. unmerge_issue", "16c. the same, its longest",
-                     "16d. the issue list", "16f. ingest_events with users"):  # fmt: skip
+                     "16d. the issue list", "16f. ingest_events with users",
+                     "17a. ingest_events", "17b. tag store bytes", "17. issue_tag_facets",
+                     "17. search_issues request_id",
+                     "12. search_issues `veryrare:yes"):  # fmt: skip
         assert f"| {scenario}" in text, scenario
     # Every read was checked (same rows on both sides) and returned something.
     reads = re.findall(r"^\| (?:5|7|12)\. .* @ [\d,]+ events → (.*?) \|", text, re.MULTILINE)
