@@ -32,6 +32,7 @@ from mesher.aio import queries as aq
 from mesher.errors import Conflict, InvalidInput, NotFound
 from mesher.fingerprint import fingerprint
 from mesher.ingest import ingest_event, ingest_events, user_key
+from mesher.maintenance import maintain
 from mesher.models import EventPayload, IngestedEvent, IssueStatus, Severity
 from mesher.queries import fingerprints as fingerprints_module
 
@@ -609,6 +610,38 @@ def test_an_unmerge_whose_issue_was_deleted_is_forgotten(
     assert q.get_issue(conn, a).event_count == 5 + 18
     conn.rollback()
     _check(conn, project_id, strays=frozenset([fb]))
+
+
+def test_maintain_finishes_an_unmerge_cut_short(
+    conn: Conn, db_url: str, project_id: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, fb = _two_issues(conn, project_id)
+    monkeypatch.setattr(fingerprints_module, "UNMERGE_CHUNK", 4)
+    real = fingerprints_module.q.fingerprints.move_unmerged_events
+    calls: list[None] = []
+
+    def failing(conn_: Any, **kwargs: Any) -> Any:
+        calls.append(None)
+        if len(calls) == 2:
+            raise RuntimeError("cut short")
+        return real(conn_, **kwargs)
+
+    monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", failing)
+    with pytest.raises(RuntimeError, match="cut short"):
+        q.unmerge_issue(conn, project_id, a, [fb])
+    monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", real)
+    conn.rollback()
+    (new,) = _pending(conn, project_id)
+    conn.rollback()
+    with psycopg.connect(db_url, autocommit=True) as owner:
+        report = maintain(owner)
+        assert report.resumed_unmerges == 1
+        assert "finish cut-short unmerges: finished 1" in report.lines()
+        assert maintain(owner).resumed_unmerges == 0
+    assert _pending(conn, project_id) == [] and _held(conn, new) == 22
+    assert q.get_issue(conn, a).event_count == 5
+    conn.rollback()
+    _check(conn, project_id)
 
 
 def test_two_resumes_at_once_move_each_event_once(

@@ -96,6 +96,7 @@ def test_events_beyond_the_window_are_kept_then_moved(
             "forget expired Sentry event ids: nothing to do",
             "delete expired sessions: nothing to do",
             "delete expired outcomes: nothing to do",
+            "finish cut-short unmerges: nothing to do",
             "delete deleted and expired rows: nothing to do",
         ]
         again = maintain(conn)
@@ -178,7 +179,7 @@ def test_cli_maintain(db_url: str) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("create partitions ahead: created 2 (events_")
-    assert len(run.stdout.splitlines()) == 9  # one line per step
+    assert len(run.stdout.splitlines()) == 10  # one line per step
     assert "applied" not in run.stdout
     both = subprocess.run(
         [sys.executable, "-m", "mesher.migrate", "--maintain", "--status"],
@@ -226,6 +227,7 @@ def test_a_clean_run_has_nothing_to_do(db_url: str) -> None:
         "forget expired Sentry event ids: nothing to do",
         "delete expired sessions: nothing to do",
         "delete expired outcomes: nothing to do",
+        "finish cut-short unmerges: nothing to do",
         "delete deleted and expired rows: nothing to do",
     ]
 
@@ -270,6 +272,7 @@ def test_reader_of_events_default_makes_creation_skip_not_fail(
         "forget expired Sentry event ids: nothing to do",
         "delete expired sessions: deleted 1",
         "delete expired outcomes: nothing to do",
+        "finish cut-short unmerges: nothing to do",
         "delete deleted and expired rows: nothing to do",
     ]
     assert took < 10  # two attempts of 150 ms and a back-off per step, not a hang
@@ -359,7 +362,7 @@ def test_deletes_expired_sessions_keeps_live_ones(db_url: str) -> None:
         report = maintain(conn)
         assert report.deleted_sessions == 2
         assert report.skipped == []
-        assert report.lines()[-3] == "delete expired sessions: deleted 2"
+        assert report.lines()[-4] == "delete expired sessions: deleted 2"
         assert conn.execute("SELECT count(*) FROM sessions").fetchone() == (2,)
         for token in tokens[2:]:
             assert q.validate_session(conn, token).user_id == user
@@ -367,7 +370,7 @@ def test_deletes_expired_sessions_keeps_live_ones(db_url: str) -> None:
             assert q.delete_session(conn, token) == 0  # gone, not just expired
         again = maintain(conn)
         assert again.deleted_sessions == 0
-        assert again.lines()[-3] == "delete expired sessions: nothing to do"
+        assert again.lines()[-4] == "delete expired sessions: nothing to do"
 
 
 def test_busy_rows_make_forgetting_and_deleting_skip(
@@ -386,11 +389,12 @@ def test_busy_rows_make_forgetting_and_deleting_skip(
             report = maintain(conn)
     assert report.skipped == ["forget expired idempotency keys", "delete expired sessions"]
     assert (report.forgotten_keys, report.deleted_sessions) == (0, 0)
-    assert report.lines()[-5:] == [
+    assert report.lines()[-6:] == [
         f"forget expired idempotency keys: {BUSY}",
         "forget expired Sentry event ids: nothing to do",
         f"delete expired sessions: {BUSY}",
         "delete expired outcomes: nothing to do",
+        "finish cut-short unmerges: nothing to do",
         "delete deleted and expired rows: nothing to do",
     ]
     with psycopg.connect(db_url, autocommit=True) as conn:

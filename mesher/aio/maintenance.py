@@ -36,6 +36,7 @@ from ..limits import (
     ROLLUP_RETENTION_DAYS,
 )
 from .partitions import _create_ahead, partition_name
+from .queries.fingerprints import resume_unmerges
 from .queries.outcomes import expire_outcomes
 
 _q = async_queries()
@@ -80,6 +81,7 @@ FORGET_KEYS = "forget expired idempotency keys"
 FORGET_EVENT_IDS = "forget expired Sentry event ids"
 DELETE_SESSIONS = "delete expired sessions"
 DELETE_OUTCOMES = "delete expired outcomes"
+RESUME_UNMERGES = "finish cut-short unmerges"
 FIND_STRANDED = "find rows in events_default"
 MOVE_STRANDED = "move rows out of events_default"  # the report line of the two above
 DELETE_DELETED = "delete deleted and expired rows"
@@ -147,6 +149,7 @@ class MaintenanceReport:
     forgotten_event_ids: int = 0  # Sentry SDK event ids past the same window
     deleted_sessions: int = 0  # sessions past their expiry
     deleted_outcomes: int = 0  # outcome rows past their retention
+    resumed_unmerges: int = 0  # unmerges cut short, finished
     deletions: DeletionReport = field(default_factory=DeletionReport)  # deleted projects' rows
     skipped: list[str] = field(default_factory=list)  # steps that could not be done now
     #: Why each step of ``skipped`` was skipped, when not for busy locks.
@@ -185,6 +188,9 @@ class MaintenanceReport:
             ),
             self._line(
                 DELETE_OUTCOMES, self.deleted_outcomes and f"deleted {self.deleted_outcomes} rows"
+            ),
+            self._line(
+                RESUME_UNMERGES, self.resumed_unmerges and f"finished {self.resumed_unmerges}"
             ),
             self.deletions.line(),
         ]
@@ -246,6 +252,16 @@ async def _step(conn: Conn, work: Callable[[], Awaitable[T]], creates: bool = Fa
     raise _Skip(reason)
 
 
+async def _resume_unmerges(conn: Conn) -> int:
+    async with conn.transaction():
+        rows = _q.fingerprints.projects_with_unmerges(conn)
+        projects = [row["project_id"] async for row in rows]
+    finished = 0
+    for project_id in projects:
+        finished += await resume_unmerges(conn, project_id)
+    return finished
+
+
 @translate_errors
 async def maintain(
     conn: Conn,
@@ -271,7 +287,9 @@ async def maintain(
     6. delete expired login sessions, and the outcomes of hours that ended
        more than ``outcomes_retention_days`` ago (default 90, as Sentry
        keeps them; ``queries.expire_outcomes``, in chunks);
-    7. remove the rows of deleted projects and organizations, and the
+    7. finish the unmerges that were cut short (``queries.resume_unmerges``,
+       a chunk per transaction), project by project;
+    8. remove the rows of deleted projects and organizations, and the
        events past a project's own retention, as ``run_deletions`` does, for
        at most ``deletion_budget_s`` seconds.
 
@@ -332,6 +350,7 @@ async def maintain(
             await run(DELETE_SESSIONS, lambda: _q.maintenance.delete_expired_sessions(conn)) or 0
         )
         report.deleted_outcomes = await expire_outcomes(conn, outcomes_retention)
+        report.resumed_unmerges = await _resume_unmerges(conn)
         report.deletions = await _run_deletions(conn, budget)
     finally:
         if not conn.broken:
