@@ -61,6 +61,7 @@ __all__ = [
     "SkippedItem",
     "StackFrame",
     "TagFacet",
+    "TagKeyBound",
     "TagValueCount",
     "User",
     "most_severe",
@@ -368,6 +369,18 @@ class TagValueCount(_Row):
     count: int  # events that carried this value
     first_seen: AwareDatetime
     last_seen: AwareDatetime
+
+
+class TagKeyBound(_Row):
+    """A tag key of a project and its bound (``project_tag_key_bounds``,
+    migration 0028): how many of its values have rows of their own, and how
+    many events carried a value without (never offered by
+    ``project_tag_values``, never listed in facets)."""
+
+    key: str
+    value_bound: int
+    tracked_values: int
+    untracked_events: int
 
 
 class FacetValue(TagValueCount):

@@ -1029,6 +1029,14 @@ def test_a_key_past_its_bound_keeps_its_values_counted_exactly(
     facets = {f.key: f for f in q.issue_tag_facets(conn, issues[0])}
     assert facets["request_id"].untracked_events > 0
     assert facets["browser"].untracked_events == 0
+    # The key's bound says so: the project's keys, each with its counts.
+    bounds = {b.key: b for b in q.project_tag_key_bounds(conn, project_id)}
+    assert list(bounds) == sorted(bounds) == ["browser", "request_id", "url"]
+    assert (bounds["request_id"].value_bound, bounds["request_id"].tracked_values) == (5, 5)
+    untracked = sum(f.untracked_events for i in issues for f in q.issue_tag_facets(conn, i)
+                    if f.key == "request_id")  # fmt: skip
+    assert bounds["request_id"].untracked_events == untracked == sent + 3 - 5
+    assert (bounds["browser"].tracked_values, bounds["browser"].untracked_events) == (2, 0)
     # Autocomplete lists the tracked values only.
     assert [v.value for v in q.project_tag_values(conn, project_id, "request_id", "req-")] == (
         requests

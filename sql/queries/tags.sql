@@ -206,3 +206,22 @@ WHERE
     )
 ORDER BY times_seen DESC, tag_value ASC
 LIMIT :page_size;
+
+-- name: project_tag_key_bounds(project_id)
+-- A project's tag keys, in byte order, with their bound on the values with
+-- rows of their own (migration 0028): how many have one, and how many
+-- events carried a value without (past the bound). Nothing for a deleted
+-- project. A range of project_tag_keys_pkey.
+SELECT
+    k.tag_key,
+    k.value_bound,
+    k.tracked_values,
+    k.untracked_events
+FROM project_tag_keys AS k
+WHERE
+    k.project_id = :project_id
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+    )
+ORDER BY k.tag_key;

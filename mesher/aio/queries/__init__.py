@@ -62,7 +62,7 @@ from .rate_limits import list_project_rate_limits, set_project_rate_limit
 from .releases import issue_releases, list_releases
 from .search import search_issues
 from .sessions import create_session, delete_session, validate_session
-from .tags import issue_tag_facets, project_tag_keys, project_tag_values
+from .tags import issue_tag_facets, project_tag_key_bounds, project_tag_keys, project_tag_values
 from .users import authenticate_user, create_user, get_user
 
 __all__ = [
@@ -114,6 +114,7 @@ __all__ = [
     "list_releases",
     "merge_issues",
     "project_outcomes",
+    "project_tag_key_bounds",
     "project_tag_keys",
     "project_tag_values",
     "record_outcomes",

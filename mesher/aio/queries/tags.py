@@ -15,10 +15,17 @@ from uuid import UUID
 from ..._args import count_arg, uuid_arg
 from ...errors import InvalidInput, NotFound, translate_errors
 from ...limits import MAX_FACET_VALUES, MAX_PAGE
-from ...models import MAX_TAG_NAME, MAX_TAG_VALUE, FacetValue, TagFacet, TagValueCount
+from ...models import (
+    MAX_TAG_NAME,
+    MAX_TAG_VALUE,
+    FacetValue,
+    TagFacet,
+    TagKeyBound,
+    TagValueCount,
+)
 from ._common import Conn, in_project, q
 
-__all__ = ["issue_tag_facets", "project_tag_keys", "project_tag_values"]
+__all__ = ["issue_tag_facets", "project_tag_key_bounds", "project_tag_keys", "project_tag_values"]
 
 #: After every stored tag value in code point order (tag_value is COLLATE
 #: "C"): values are at most MAX_TAG_VALUE characters, so each is smaller
@@ -78,6 +85,23 @@ async def project_tag_keys(conn: Conn, project_id: UUID | str) -> list[str]:
     """The tag keys seen in a project's events, in code point order."""
     rows = q.tags.project_tag_keys(conn, project_id=uuid_arg(project_id, "project_id"))
     return [row["tag_key"] async for row in rows]
+
+
+@translate_errors
+async def project_tag_key_bounds(conn: Conn, project_id: UUID | str) -> list[TagKeyBound]:
+    """A project's tag keys in code point order, each with its bound on the
+    values with rows of their own: ``untracked_events`` > 0 says that the
+    key's values in ``project_tag_values`` and in facets are not all of them."""
+    rows = q.tags.project_tag_key_bounds(conn, project_id=uuid_arg(project_id, "project_id"))
+    return [
+        TagKeyBound(
+            key=row["tag_key"],
+            value_bound=row["value_bound"],
+            tracked_values=row["tracked_values"],
+            untracked_events=row["untracked_events"],
+        )
+        async for row in rows
+    ]
 
 
 @translate_errors
