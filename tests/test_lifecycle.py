@@ -644,6 +644,53 @@ def test_maintain_finishes_an_unmerge_cut_short(
     _check(conn, project_id)
 
 
+def test_maintain_skips_an_unmerge_whose_issue_stays_locked(
+    conn: Conn, db_url: str, project_id: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """maintain's chunks of a cut-short unmerge wait at most LOCK_TIMEOUT_MS
+    for a lock, like its other steps: an issue held by another transaction
+    leaves the unmerge to the next run (skipped, still pending, consistent)
+    and the later steps still run, where it waited for the holder (here:
+    until the session's 5 s lock_timeout, and maintain failed)."""
+    from mesher import maintenance
+
+    a, fb = _two_issues(conn, project_id)
+    monkeypatch.setattr(fingerprints_module, "UNMERGE_CHUNK", 4)
+    monkeypatch.setattr(maintenance, "LOCK_TIMEOUT_MS", 100)
+    real = fingerprints_module.q.fingerprints.move_unmerged_events
+    calls: list[None] = []
+
+    def failing(conn_: Any, **kwargs: Any) -> Any:
+        calls.append(None)
+        if len(calls) == 2:
+            raise RuntimeError("cut short")
+        return real(conn_, **kwargs)
+
+    monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", failing)
+    with pytest.raises(RuntimeError, match="cut short"):
+        q.unmerge_issue(conn, project_id, a, [fb])
+    monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", real)
+    conn.rollback()
+    (new,) = _pending(conn, project_id)
+    conn.rollback()
+    with psycopg.connect(db_url) as holder, psycopg.connect(db_url, autocommit=True) as owner:
+        holder.execute(
+            "SELECT FROM issues WHERE project_id = %s AND id = %s FOR UPDATE", (project_id, a)
+        )
+        owner.execute("SET lock_timeout = '5s'")
+        report = maintenance.maintain(owner)
+        assert report.skipped == [maintenance.RESUME_UNMERGES]
+        assert report.resumed_unmerges == 0
+        holder.rollback()
+        assert _pending(conn, project_id) == [new]
+        conn.rollback()
+        _check(conn, project_id)  # consistent meanwhile
+        assert maintenance.maintain(owner).resumed_unmerges == 1
+    assert _pending(conn, project_id) == [] and _held(conn, new) == 22
+    conn.rollback()
+    _check(conn, project_id)
+
+
 def test_two_resumes_at_once_move_each_event_once(
     conn: Conn, app_url: str, project_id: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

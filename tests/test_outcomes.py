@@ -317,6 +317,37 @@ def test_maintain_deletes_expired_outcomes(db_url: str, conn: Conn, project_id: 
         maintain(conn, outcomes_retention_days=0)
 
 
+def test_maintain_skips_expired_outcomes_whose_rows_stay_locked(
+    db_url: str, conn: Conn, project_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like every step of maintain, the outcomes' chunks wait at most
+    LOCK_TIMEOUT_MS for a lock: a row held by another transaction leaves the
+    step to the next run (skipped) and the later steps still run, where it
+    waited for the holder (here: until the session's 5 s lock_timeout, and
+    maintain failed)."""
+    from mesher import maintenance
+
+    monkeypatch.setattr(maintenance, "LOCK_TIMEOUT_MS", 100)
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+    q.record_outcomes(conn, project_id, {(old, "error", "accepted", ""): 1})
+    conn.commit()
+    with psycopg.connect(db_url) as holder, psycopg.connect(db_url, autocommit=True) as own:
+        holder.execute(
+            "SELECT FROM project_outcomes WHERE project_id = %s FOR UPDATE", (project_id,)
+        )
+        own.execute("SET lock_timeout = '5s'")
+        report = maintenance.maintain(own, outcomes_retention_days=30)
+        assert report.skipped == [maintenance.DELETE_OUTCOMES]
+        assert "delete expired outcomes: skipped, locks busy (the next run retries)" in (
+            report.lines()
+        )
+        holder.rollback()
+        assert maintenance.maintain(own, outcomes_retention_days=30).deleted_outcomes == 1
+    assert _hours(conn, project_id) == []
+    with pytest.raises(InvalidInput, match="lock_timeout_ms"):
+        q.expire_outcomes(conn, 90, lock_timeout_ms=0)
+
+
 def test_migrate_takes_the_outcomes_retention_with_maintain_only(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

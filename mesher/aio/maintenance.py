@@ -258,8 +258,13 @@ async def _resume_unmerges(conn: Conn) -> int:
         projects = [row["project_id"] async for row in rows]
     finished = 0
     for project_id in projects:
-        finished += await resume_unmerges(conn, project_id)
+        finished += await resume_unmerges(conn, project_id, lock_timeout_ms=LOCK_TIMEOUT_MS)
     return finished
+
+
+#: The SQLSTATEs of a chunk whose locks stayed busy (lock_timeout) or that
+#: kept losing deadlocks.
+_BUSY_STATES = frozenset({LockNotAvailable.sqlstate, DeadlockDetected.sqlstate})
 
 
 @translate_errors
@@ -288,7 +293,9 @@ async def maintain(
        more than ``outcomes_retention_days`` ago (default 90, as Sentry
        keeps them; ``queries.expire_outcomes``, in chunks);
     7. finish the unmerges that were cut short (``queries.resume_unmerges``,
-       a chunk per transaction), project by project;
+       a chunk per transaction), project by project (a chunk of these two
+       steps whose locks stay busy leaves the rest of its step to the next
+       run);
     8. remove the rows of deleted projects and organizations, and the
        events past a project's own retention, as ``run_deletions`` does, for
        at most ``deletion_budget_s`` seconds.
@@ -330,6 +337,17 @@ async def maintain(
                 report.reasons[step] = skip.reason
             return None
 
+    async def chunked(step: str, work: Callable[[], Awaitable[int]]) -> int:
+        # A step that commits chunk by chunk, each under LOCK_TIMEOUT_MS: a
+        # busy chunk leaves the rest to the next run, as a deletion's does.
+        try:
+            return await work()
+        except DatabaseError as exc:
+            if exc.sqlstate not in _BUSY_STATES:
+                raise
+            report.skipped.append(step)
+            return 0
+
     async with conn.transaction():  # commits even on a connection that is not autocommit
         await _q.maintenance.acquire_maintenance_lock(conn)
     try:
@@ -349,8 +367,9 @@ async def maintain(
         report.deleted_sessions = (
             await run(DELETE_SESSIONS, lambda: _q.maintenance.delete_expired_sessions(conn)) or 0
         )
-        report.deleted_outcomes = await expire_outcomes(conn, outcomes_retention)
-        report.resumed_unmerges = await _resume_unmerges(conn)
+        expire = partial(expire_outcomes, conn, outcomes_retention, lock_timeout_ms=LOCK_TIMEOUT_MS)
+        report.deleted_outcomes = await chunked(DELETE_OUTCOMES, expire)
+        report.resumed_unmerges = await chunked(RESUME_UNMERGES, partial(_resume_unmerges, conn))
         report.deletions = await _run_deletions(conn, budget)
     finally:
         if not conn.broken:

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from psycopg import Connection
 
-from .._args import _preview, aware_datetime_arg, uuid_arg
+from .._args import _preview, aware_datetime_arg, count_arg, uuid_arg
 from .._sql import RowMaker, row_maker, rows_cursor, sync_queries
 from ..errors import InvalidInput
 from ..limits import MAX_BUCKETS
@@ -38,6 +38,21 @@ def fetch_one(conn: Conn, query: Any, rows: RowMaker[T], params: dict[str, Any])
         cur.execute(query.sql, params)
         row = cur.fetchone()
         return None if row is None else row_maker(query, rows, cur)(row)
+
+
+def lock_timeout_arg(value: Any) -> int | None:
+    """A helper's ``lock_timeout_ms``: None (no bound) or 1 to 60,000 ms."""
+    if value is None:
+        return None
+    return count_arg(value, "lock_timeout_ms", minimum=1, maximum=60_000)
+
+
+def bound_lock_waits(conn: Conn, lock_timeout_ms: int | None) -> None:
+    """With ``lock_timeout_ms``, the current transaction waits at most that
+    long for a lock (on the Citus workers too; then ``LockNotAvailable``):
+    what a helper that commits per chunk does for ``maintain``."""
+    if lock_timeout_ms is not None:
+        q.maintenance.set_lock_timeout(conn, milliseconds=lock_timeout_ms)
 
 
 def in_project(unscoped: Any, scoped: Any, project_id: UUID | str | None) -> Any:

@@ -14,7 +14,7 @@ from .._sql import BinaryArray
 from ..errors import InvalidInput, translate_errors
 from ..limits import MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, OUTCOMES_RETENTION_DAYS
 from ..models import Outcome
-from ._common import Conn, q
+from ._common import Conn, bound_lock_waits, lock_timeout_arg, q
 
 __all__ = ["expire_outcomes", "project_outcomes", "record_outcomes"]
 
@@ -65,14 +65,18 @@ def expire_outcomes(
     *,
     now: dt.datetime | None = None,
     chunk_rows: int = 5000,
+    lock_timeout_ms: int | None = None,
 ) -> int:
     """Delete the outcomes of the hours that ended more than ``keep_days``
     days before ``now`` (default: the current time), project by project, at
     most ``chunk_rows`` rows per transaction, each committed on its own
     (``conn`` must not be inside a transaction); returns how many rows.
+    With ``lock_timeout_ms``, a transaction waits at most that long for a
+    lock (then ``DatabaseError``, sqlstate 55P03; the next call goes on).
     ``maintain`` runs it with its ``outcomes_retention_days``."""
     days = count_arg(keep_days, "keep_days", minimum=MIN_RETENTION_DAYS, maximum=MAX_RETENTION_DAYS)
     chunk = count_arg(chunk_rows, "chunk_rows", minimum=1, maximum=100_000)
+    wait = lock_timeout_arg(lock_timeout_ms)
     when = dt.datetime.now(dt.UTC) if now is None else aware_datetime_arg(now, "now")
     if conn.info.transaction_status != TransactionStatus.IDLE:
         raise InvalidInput("expire_outcomes commits each chunk: call it outside a transaction")
@@ -84,6 +88,7 @@ def expire_outcomes(
     for project_id in projects:
         while True:
             with conn.transaction():
+                bound_lock_waits(conn, wait)
                 n: int = q.outcomes.expire_project_outcomes(
                     conn, project_id=project_id, not_after=not_after, chunk_size=chunk
                 )

@@ -25,7 +25,7 @@ from ...errors import Conflict, InvalidInput, NotFound, translate_errors
 from ...ingest import _lock_keys  # a pure function: the sync module serves both
 from ...limits import MAX_PAGE
 from ...models import Issue, IssueFingerprint, Severity
-from ._common import Conn, q
+from ._common import Conn, bound_lock_waits, lock_timeout_arg, q
 
 __all__ = ["list_issue_fingerprints", "merge_issues", "resume_unmerges", "unmerge_issue"]
 
@@ -196,33 +196,40 @@ async def unmerge_issue(
 
 
 @translate_errors
-async def resume_unmerges(conn: Conn, project_id: UUID | str) -> int:
+async def resume_unmerges(
+    conn: Conn, project_id: UUID | str, *, lock_timeout_ms: int | None = None
+) -> int:
     """Finish the project's unmerges that were cut short (their process
     died, their connection was lost, between two chunks), as
     ``unmerge_issue`` would have, and return how many there were. Commits as
     it goes: call it outside a transaction (``InvalidInput`` otherwise).
-    ``unmerge_issue`` calls it first; a maintenance job may too."""
+    With ``lock_timeout_ms``, a transaction waits at most that long for a
+    lock (then ``DatabaseError``, sqlstate 55P03; the next call goes on).
+    ``unmerge_issue`` calls it first; ``maintain`` too."""
     pid = uuid_arg(project_id, "project_id")
+    wait = lock_timeout_arg(lock_timeout_ms)
     if conn.info.transaction_status != pq.TransactionStatus.IDLE:
         raise InvalidInput("resume_unmerges commits as it goes: call it outside a transaction")
-    return await _resume(conn, pid)
+    return await _resume(conn, pid, wait)
 
 
-async def _resume(conn: Conn, project_id: UUID) -> int:
+async def _resume(conn: Conn, project_id: UUID, wait: int | None = None) -> int:
     async with conn.transaction():
         rows = q.fingerprints.resume_unmerges(conn, project_id=project_id)
         pending = [row["new_issue_id"] async for row in rows]
     for new_id in pending:
-        await _move(conn, project_id, new_id)
+        await _move(conn, project_id, new_id, wait)
     return len(pending)
 
 
-async def _move(conn: Conn, project_id: UUID, new_id: UUID) -> None:
+async def _move(conn: Conn, project_id: UUID, new_id: UUID, wait: int | None = None) -> None:
     """Move an unmerge's past events, a window of ``UNMERGE_WINDOW`` at a
     time (their ids read outside the chunks' transactions), one chunk per
     transaction; the last one, empty, finishes it. Stops once either issue
-    was deleted, or another call finished it."""
+    was deleted, or another call finished it. ``wait``: each transaction's
+    lock timeout (ms), if any."""
     async with conn.transaction():
+        await bound_lock_waits(conn, wait)
         pending = await q.fingerprints.lock_unmerge(
             conn, project_id=project_id, new_issue_id=new_id
         )
@@ -241,20 +248,27 @@ async def _move(conn: Conn, project_id: UUID, new_id: UUID) -> None:
             rows = q.fingerprints.unmerged_event_ids(conn, **which, not_before=start, not_after=end)
             events = [(row["id"], row["received_at"]) async for row in rows]
         for at in range(0, len(events), UNMERGE_CHUNK):
-            if await _chunk(conn, project_id, new_id, events[at : at + UNMERGE_CHUNK], False):
+            chunk = events[at : at + UNMERGE_CHUNK]
+            if await _chunk(conn, project_id, new_id, chunk, False, wait):
                 return
         start = end
-    await _chunk(conn, project_id, new_id, [], True)
+    await _chunk(conn, project_id, new_id, [], True, wait)
 
 
 @retry_deadlocks
 async def _chunk(
-    conn: Conn, project_id: UUID, new_id: UUID, events: list[tuple[UUID, Any]], last: bool
+    conn: Conn,
+    project_id: UUID,
+    new_id: UUID,
+    events: list[tuple[UUID, Any]],
+    last: bool,
+    wait: int | None,
 ) -> bool:
     """One chunk of an unmerge: these events (those still to move); True
     when the unmerge is over (finished with the ``last`` chunk, or
     forgotten)."""
     async with conn.transaction():
+        await bound_lock_waits(conn, wait)
         pending = await q.fingerprints.lock_unmerge(
             conn, project_id=project_id, new_issue_id=new_id
         )
