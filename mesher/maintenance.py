@@ -254,7 +254,7 @@ def _step(conn: Conn, work: Callable[[], T], creates: bool = False) -> T:
 
 def _resume_unmerges(conn: Conn) -> int:
     with conn.transaction():
-        rows = _q.fingerprints.projects_with_unmerges(conn)
+        rows = _q.maintenance.projects_with_unmerges(conn)
         projects = [row["project_id"] for row in rows]
     finished = 0
     for project_id in projects:

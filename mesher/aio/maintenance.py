@@ -254,7 +254,7 @@ async def _step(conn: Conn, work: Callable[[], Awaitable[T]], creates: bool = Fa
 
 async def _resume_unmerges(conn: Conn) -> int:
     async with conn.transaction():
-        rows = _q.fingerprints.projects_with_unmerges(conn)
+        rows = _q.maintenance.projects_with_unmerges(conn)
         projects = [row["project_id"] async for row in rows]
     finished = 0
     for project_id in projects:

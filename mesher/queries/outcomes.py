@@ -89,7 +89,7 @@ def expire_outcomes(
         while True:
             with conn.transaction():
                 bound_lock_waits(conn, wait)
-                n: int = q.outcomes.expire_project_outcomes(
+                n: int = q.outcomes.expire_outcomes(
                     conn, project_id=project_id, not_after=not_after, chunk_size=chunk
                 )
             deleted += n

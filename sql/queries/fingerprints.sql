@@ -381,20 +381,6 @@ FROM issue_unmerges
 WHERE project_id = :project_id
 ORDER BY started_at, new_issue_id;
 
--- name: projects_with_unmerges()
--- The live projects with unmerges in progress or cut short (issue_unmerges
--- rows, each removed by its unmerge's last chunk): maintain finishes them
--- with resume_unmerges. A scan of issue_unmerges (one row per unmerge in
--- progress); a deleted project's go with its rows.
-SELECT DISTINCT u.project_id
-FROM issue_unmerges AS u
-WHERE
-    NOT EXISTS (
-        SELECT FROM projects AS p
-        WHERE p.id = u.project_id AND p.deleted_at IS NOT NULL
-    )
-ORDER BY u.project_id;
-
 -- name: lock_unmerge(project_id, new_issue_id)^
 -- An unmerge in progress, locked for one chunk (a second process finishing
 -- the same one waits for the chunk); none once it is finished.

@@ -185,3 +185,17 @@ SELECT
     table_name,
     deleted_rows
 FROM delete_issue_rows(:project_id, :issue_id, :chunk_size);
+
+-- name: projects_with_unmerges()
+-- The live projects with unmerges in progress or cut short (issue_unmerges
+-- rows, each removed by its unmerge's last chunk): maintain finishes them
+-- with resume_unmerges. A scan of issue_unmerges (one row per unmerge in
+-- progress); a deleted project's go with its rows.
+SELECT DISTINCT u.project_id
+FROM issue_unmerges AS u
+WHERE
+    NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = u.project_id AND p.deleted_at IS NOT NULL
+    )
+ORDER BY u.project_id;

@@ -46,7 +46,7 @@ FROM project_outcomes
 WHERE hour_start <= :not_after
 ORDER BY project_id;
 
--- name: expire_project_outcomes(project_id, not_after, chunk_size)$
+-- name: expire_outcomes(project_id, not_after, chunk_size)$
 -- Deletes at most chunk_size of a project's outcome rows whose hour started
 -- at not_after or before, oldest first; returns how many. A range of the
 -- primary key; one shard on Citus.

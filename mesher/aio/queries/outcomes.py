@@ -90,7 +90,7 @@ async def expire_outcomes(
         while True:
             async with conn.transaction():
                 await bound_lock_waits(conn, wait)
-                n: int = await q.outcomes.expire_project_outcomes(
+                n: int = await q.outcomes.expire_outcomes(
                     conn, project_id=project_id, not_after=not_after, chunk_size=chunk
                 )
             deleted += n
