@@ -413,8 +413,8 @@ FROM (
 WHERE i.project_id = :project_id AND i.id = :issue_id;
 
 -- name: forget_unmerge(project_id, new_issue_id)!
--- An unmerge is finished (its last chunk moved fewer events than a chunk
--- holds), or one of its issues was deleted: its row goes.
+-- An unmerge is finished (its last chunk, empty, after every window's
+-- events), or one of its issues was deleted: its row goes.
 DELETE FROM issue_unmerges
 WHERE project_id = :project_id AND new_issue_id = :new_issue_id;
 
