@@ -785,7 +785,10 @@ WHERE {ISSUE_FILTERS}
   AND (last_seen, id) < (%(after_last_seen)s, cast(%(after_id)s AS UUID))
 ORDER BY last_seen DESC, id DESC LIMIT %(page_size)s""",
     "count_issues_by_status": """SELECT status, issue_count FROM project_issue_counts
-WHERE project_id = %(project_id)s""",
+WHERE project_id = %(project_id)s
+  AND NOT EXISTS (
+    SELECT FROM projects AS p WHERE p.id = %(project_id)s AND p.deleted_at IS NOT NULL
+  )""",
     "top_issues": """SELECT * FROM issues WHERE project_id = %(project_id)s
   AND merged_into IS NULL AND deleted_at IS NULL
   AND NOT EXISTS (

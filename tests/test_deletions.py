@@ -340,6 +340,47 @@ def test_a_deleted_projects_events_are_refused(conn: Conn, project_id: uuid.UUID
         assert _rows(conn, project_id) == before
 
 
+def test_a_batch_in_flight_during_the_delete_adds_no_issue_count(
+    db_url: str, conn: Conn, project_id: uuid.UUID
+) -> None:
+    """A batch that read the project live before delete_project committed
+    (its events held back by a lock on the table) writes its counts per status
+    after delete_project forgot them: count_issues_by_status still answers
+    nothing, as every other read of a deleted project."""
+    with (
+        psycopg.connect(db_url) as gate,
+        psycopg.connect(db_url) as writer,
+        psycopg.connect(db_url, autocommit=True) as watch,  # sees the writer's activity
+    ):
+        gate.execute("LOCK TABLE events IN SHARE MODE")  # the batch's events wait here
+        failed: list[BaseException] = []
+
+        def ingest() -> None:
+            try:
+                ingest_events(writer, project_id, [{"message": "late", "fingerprint": "late"}])
+                writer.commit()
+            except BaseException as exc:
+                failed.append(exc)
+
+        thread = threading.Thread(target=ingest)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not watch.execute(
+                "SELECT FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query ~ '^(COPY|INSERT INTO) events '"
+            ).fetchall():
+                assert time.monotonic() < deadline, "the batch never reached its events"
+                time.sleep(0.01)
+            q.delete_project(conn, project_id)
+            conn.commit()
+        finally:
+            gate.rollback()
+            thread.join(30)
+    assert failed == []
+    assert set(q.count_issues_by_status(conn, project_id).values()) == {0}
+
+
 def test_run_deletions_removes_every_row_in_chunks(
     db_url: str,
     conn: Conn,

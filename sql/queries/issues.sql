@@ -195,12 +195,19 @@ RETURNING *;
 -- Issue counts per status for a project: its rows of project_issue_counts
 -- (migration 0014; primary key), kept by the write path and
 -- set_issue_status, merge_issues and unmerge_issue; a hidden issue is in no
--- count. A status with no issues may have no row or a 0.
+-- count. A status with no issues may have no row or a 0. None for a deleted
+-- project: delete_project forgets its rows, but a batch that read the
+-- project live before it was marked may write them again as it commits.
 SELECT
     status,
     issue_count
 FROM project_issue_counts
-WHERE project_id = :project_id;
+WHERE
+    project_id = :project_id
+    AND NOT EXISTS (
+        SELECT FROM projects AS p
+        WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
+    );
 
 -- name: top_issues(project_id, page_size)
 -- A project's issues with the most events (idx_issues_project_event_count).
