@@ -275,15 +275,15 @@ def test_status_counts_stay_exact_under_concurrent_changes(
         assert q.count_issues_by_status(c, project_id) == _counted(c, project_id)
 
 
-def test_the_readmes_recount_repairs_a_status_changed_by_hand(
+def test_the_documented_recount_repairs_a_status_changed_by_hand(
     conn: Conn, project_id: uuid.UUID, other_project_id: uuid.UUID
 ) -> None:
     ids = _issues(conn, project_id, 3)
     _issues(conn, other_project_id, 2)
     conn.execute("UPDATE issues SET status = 'archived' WHERE id = %s", [ids[0]])  # by hand
     assert q.count_issues_by_status(conn, project_id) != _counted(conn, project_id)
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    section = readme[readme.index("### Issue counts per status") :]
+    repairs = (Path(__file__).parents[1] / "RELIABILITY.md").read_text()
+    section = repairs[repairs.index("**Issue counts per status.**") :]
     start = section.index("```sql\n") + 7
     block = section[start : section.index("\n```", start)]
     statements = [s for s in block.split(";") if s.strip() not in ("", "BEGIN", "COMMIT")]
