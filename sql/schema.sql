@@ -1017,23 +1017,7 @@ COMMENT ON FUNCTION public.drop_expired_events_partitions(retention_days integer
 
 CREATE FUNCTION public.event_user_key(user_context jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN CASE WHEN (jsonb_typeof(user_context) IS DISTINCT FROM 'object'::text) THEN NULL::text WHEN ((jsonb_typeof((user_context -> 'id'::text)) = 'number'::text) OR ((jsonb_typeof((user_context -> 'id'::text)) = 'string'::text) AND (btrim((user_context ->> 'id'::text), ' 	
-
-
-
-'::text) <> ''::text))) THEN ('id:'::text || (user_context ->> 'id'::text)) WHEN ((jsonb_typeof((user_context -> 'email'::text)) = 'number'::text) OR ((jsonb_typeof((user_context -> 'email'::text)) = 'string'::text) AND (btrim((user_context ->> 'email'::text), ' 	
-
-
-
-'::text) <> ''::text))) THEN ('email:'::text || (user_context ->> 'email'::text)) WHEN ((jsonb_typeof((user_context -> 'ip_address'::text)) = 'number'::text) OR ((jsonb_typeof((user_context -> 'ip_address'::text)) = 'string'::text) AND (btrim((user_context ->> 'ip_address'::text), ' 	
-
-
-
-'::text) <> ''::text))) THEN ('ip_address:'::text || (user_context ->> 'ip_address'::text)) WHEN ((jsonb_typeof((user_context -> 'username'::text)) = 'number'::text) OR ((jsonb_typeof((user_context -> 'username'::text)) = 'string'::text) AND (btrim((user_context ->> 'username'::text), ' 	
-
-
-
-'::text) <> ''::text))) THEN ('username:'::text || (user_context ->> 'username'::text)) ELSE NULL::text END;
+    RETURN CASE WHEN (jsonb_typeof(user_context) IS DISTINCT FROM 'object'::text) THEN NULL::text WHEN ((jsonb_typeof((user_context -> 'id'::text)) = 'number'::text) OR ((jsonb_typeof((user_context -> 'id'::text)) = 'string'::text) AND ((user_context ->> 'id'::text) ~ '[^ \t\n\r\f\v]'::text))) THEN ('id:'::text || (user_context ->> 'id'::text)) WHEN ((jsonb_typeof((user_context -> 'email'::text)) = 'number'::text) OR ((jsonb_typeof((user_context -> 'email'::text)) = 'string'::text) AND ((user_context ->> 'email'::text) ~ '[^ \t\n\r\f\v]'::text))) THEN ('email:'::text || (user_context ->> 'email'::text)) WHEN ((jsonb_typeof((user_context -> 'ip_address'::text)) = 'number'::text) OR ((jsonb_typeof((user_context -> 'ip_address'::text)) = 'string'::text) AND ((user_context ->> 'ip_address'::text) ~ '[^ \t\n\r\f\v]'::text))) THEN ('ip_address:'::text || (user_context ->> 'ip_address'::text)) WHEN ((jsonb_typeof((user_context -> 'username'::text)) = 'number'::text) OR ((jsonb_typeof((user_context -> 'username'::text)) = 'string'::text) AND ((user_context ->> 'username'::text) ~ '[^ \t\n\r\f\v]'::text))) THEN ('username:'::text || (user_context ->> 'username'::text)) ELSE NULL::text END;
 COMMENT ON FUNCTION public.event_user_key(user_context jsonb) IS 'The user an event counts as: "<field>:<value>" of the first of id, email, ip_address, username holding a non-blank string or a number; NULL if none.';
 
 CREATE FUNCTION public.filter_events_by_tags(p_project_id uuid, p_tags jsonb, p_since timestamp with time zone, p_page_size integer) RETURNS SETOF public.events

@@ -1,7 +1,9 @@
 -- The user an event counts as (issue_users, Issue.user_count; migration
 -- 0025): "<field>:<value>" for the first of its user's "id", "email",
--- "ip_address" and "username" that holds a string that is not blank (not
--- only spaces, tabs or line breaks) or a number (its text as PostgreSQL
+-- "ip_address" and "username" that holds a string that is not blank (has a
+-- character other than space, tab, line feed, carriage return, form feed and
+-- vertical tab: the regular expression's escapes, so that the definition
+-- holds no control character) or a number (its text as PostgreSQL
 -- writes it: 42, 1.5, 10000000000000000 for 1e16); NULL when none does, or
 -- when the user is not a JSON object. Booleans, objects and arrays are not
 -- users. mesher.ingest.user_key is its mirror in Python, used by the write
@@ -16,28 +18,28 @@ RETURN CASE
         jsonb_typeof(user_context -> 'id') = 'number'
         OR (
             jsonb_typeof(user_context -> 'id') = 'string'
-            AND btrim(user_context ->> 'id', E' \t\n\r\f\x0b') <> ''
+            AND (user_context ->> 'id') ~ '[^ \t\n\r\f\v]'
         )
         THEN 'id:' || (user_context ->> 'id')
     WHEN
         jsonb_typeof(user_context -> 'email') = 'number'
         OR (
             jsonb_typeof(user_context -> 'email') = 'string'
-            AND btrim(user_context ->> 'email', E' \t\n\r\f\x0b') <> ''
+            AND (user_context ->> 'email') ~ '[^ \t\n\r\f\v]'
         )
         THEN 'email:' || (user_context ->> 'email')
     WHEN
         jsonb_typeof(user_context -> 'ip_address') = 'number'
         OR (
             jsonb_typeof(user_context -> 'ip_address') = 'string'
-            AND btrim(user_context ->> 'ip_address', E' \t\n\r\f\x0b') <> ''
+            AND (user_context ->> 'ip_address') ~ '[^ \t\n\r\f\v]'
         )
         THEN 'ip_address:' || (user_context ->> 'ip_address')
     WHEN
         jsonb_typeof(user_context -> 'username') = 'number'
         OR (
             jsonb_typeof(user_context -> 'username') = 'string'
-            AND btrim(user_context ->> 'username', E' \t\n\r\f\x0b') <> ''
+            AND (user_context ->> 'username') ~ '[^ \t\n\r\f\v]'
         )
         THEN 'username:' || (user_context ->> 'username')
 END;

@@ -126,9 +126,11 @@ BEGIN
     ) THEN
         PERFORM create_distributed_function('severity_rank(TEXT)'::REGPROCEDURE);
     END IF;
-    IF NOT EXISTS (
+    IF to_regprocedure('event_user_key(JSONB)') IS NOT NULL AND NOT EXISTS (
         SELECT FROM pg_dist_object
-        WHERE classid = 'pg_proc'::REGCLASS AND objid = 'event_user_key(JSONB)'::REGPROCEDURE
+        WHERE
+            classid = 'pg_proc'::REGCLASS
+            AND objid = to_regprocedure('event_user_key(JSONB)')
     ) THEN
         PERFORM create_distributed_function('event_user_key(JSONB)'::REGPROCEDURE);
     END IF;
