@@ -252,7 +252,7 @@ def parse(raw: str) -> list[Block]:
     blocks: list[Block] = []
     for title, after in zip(titles, [*titles[1:], None], strict=True):
         body = raw[title.end() : after.start() if after else len(raw)]
-        lines = [line for line in body.splitlines() if not _DROPPED_LINE.fullmatch(line)]
+        lines = [line for line in body.split("\n") if not _DROPPED_LINE.fullmatch(line)]
         while lines and lines[-1] in ("", "--"):  # the fence of a dropped trailer
             lines.pop()
         sql = "\n".join(lines).strip("\n")
