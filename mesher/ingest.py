@@ -336,8 +336,10 @@ _UNTRACKED = "~" * 201
 #: The values with rows of the tag keys that have refused a value, per
 #: project and key: such a set never changes again (upsert_tags_and_counts
 #: admits no new value to a key that has refused one), so it is read once per
-#: process. At most value_bound values per key.
+#: process. At most value_bound values per key, and the sets of at most
+#: FROZEN_KEYS keys (the one read longest ago goes first).
 _FROZEN: dict[tuple[UUID, str], frozenset[str]] = {}
+FROZEN_KEYS = 1024
 
 
 def _frozen_tag_values(
@@ -351,15 +353,18 @@ def _frozen_tag_values(
         return {}
     locked = _q.ingest.lock_tag_keys(conn, project_id=project_id, tag_keys=BinaryArray(keys))
     frozen = [row["tag_key"] for row in locked if row["frozen"]]
-    missing = [key for key in frozen if (project_id, key) not in _FROZEN]
+    values = {key: _FROZEN[(project_id, key)] for key in frozen if (project_id, key) in _FROZEN}
+    missing = [key for key in frozen if key not in values]
     if missing:
         read = _q.ingest.tracked_tag_values(
             conn, project_id=project_id, tag_keys=BinaryArray(missing)
         )
         found = {row["tag_key"]: frozenset(row["tag_values"]) for row in read}
         for key in missing:
-            _FROZEN[(project_id, key)] = found.get(key, frozenset())
-    return {key: _FROZEN[(project_id, key)] for key in frozen}
+            values[key] = _FROZEN[(project_id, key)] = found.get(key, frozenset())
+        while len(_FROZEN) > FROZEN_KEYS:
+            del _FROZEN[next(iter(_FROZEN))]
+    return values
 
 
 def _lock_keys(project_id: UUID, fingerprints: Sequence[str]) -> list[int]:

@@ -27,6 +27,7 @@ import sentry_sdk
 from psycopg.rows import dict_row
 
 from mesher import _uuid7, sentry
+from mesher import ingest as sync_ingest
 from mesher import queries as q
 from mesher._sql import sql_dir
 from mesher.aio import ingest as aingest
@@ -1098,6 +1099,26 @@ def test_a_key_past_its_bound_keeps_its_values_counted_exactly(
         want &= {i for i, t in carried if t.get("browser") == "chrome"}
         assert want  # the query matches something
         assert {i.id for i in page.items} == want
+
+
+def test_the_frozen_keys_cache_is_bounded_and_stays_exact(
+    conn: Conn, project_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write path keeps the values of at most FROZEN_KEYS full keys per
+    process; a key it let go of is read again, and the counts stay exact."""
+    monkeypatch.setattr(sync_ingest, "_FROZEN", {})
+    monkeypatch.setattr(sync_ingest, "FROZEN_KEYS", 1)
+    set_bound(conn, project_id, "request_id", 3)
+    set_bound(conn, project_id, "url", 2)
+    rng = random.Random(31)
+    sent = 0
+    for size in (10, 5, 20, 1, 7):
+        ingest_events(conn, project_id, high_cardinality_payloads(rng, size, sent))
+        sent += size
+        assert len(sync_ingest._FROZEN) <= 1
+    conn.commit()
+    assert len(sync_ingest._FROZEN) == 1  # both keys are full; one set is kept
+    assert_bounded_exact(conn, project_id)
 
 
 def test_concurrent_writers_never_half_track_a_value(app_url: str, project_id: uuid.UUID) -> None:
