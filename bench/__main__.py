@@ -182,9 +182,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def notes_link(output: Path) -> list[str]:
     """The report's last section: a link to bench/NOTES.md, relative to where the
-    report is written (``bench/NOTES.md`` from the repository's root)."""
+    report is written inside the repository (``bench/NOTES.md`` from its root,
+    and for a report written elsewhere)."""
     notes = Path(__file__).resolve().parent / "NOTES.md"
-    target = Path(os.path.relpath(notes, output.resolve().parent)).as_posix()
+    root = notes.parent.parent
+    if output.resolve().is_relative_to(root):
+        target = Path(os.path.relpath(notes, output.resolve().parent)).as_posix()
+    else:  # written outside the repository: named from its root, never by a machine's path
+        target = "bench/NOTES.md"
     return [
         "## What the numbers say, and what limits the misses",
         "",
