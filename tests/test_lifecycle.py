@@ -582,11 +582,14 @@ def test_the_next_unmerge_finishes_one_whose_connection_was_lost(
     _check(conn, project_id)
 
 
-def test_an_unmerge_whose_issue_was_deleted_is_forgotten(
-    conn: Conn, project_id: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _unmerge_cut_short(
+    conn: Conn, project_id: Any, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> tuple[Any, str]:
+    """Two issues merged (``_two_issues``), then an unmerge of the source's
+    fingerprint in chunks of ``chunk`` events, cut short in its second chunk:
+    the unmerge stays pending. Returns the target and that fingerprint."""
     a, fb = _two_issues(conn, project_id)
-    monkeypatch.setattr(fingerprints_module, "UNMERGE_CHUNK", 4)
+    monkeypatch.setattr(fingerprints_module, "UNMERGE_CHUNK", chunk)
     real = fingerprints_module.q.fingerprints.move_unmerged_events
     calls: list[None] = []
 
@@ -600,6 +603,13 @@ def test_an_unmerge_whose_issue_was_deleted_is_forgotten(
     with pytest.raises(RuntimeError, match="cut short"):
         q.unmerge_issue(conn, project_id, a, [fb])
     monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", real)
+    return a, fb
+
+
+def test_an_unmerge_whose_issue_was_deleted_is_forgotten(
+    conn: Conn, project_id: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, fb = _unmerge_cut_short(conn, project_id, monkeypatch, chunk=4)
     (new,) = _pending(conn, project_id)
     q.delete_issue(conn, project_id, new)
     conn.commit()
@@ -615,21 +625,7 @@ def test_an_unmerge_whose_issue_was_deleted_is_forgotten(
 def test_maintain_finishes_an_unmerge_cut_short(
     conn: Conn, db_url: str, project_id: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a, fb = _two_issues(conn, project_id)
-    monkeypatch.setattr(fingerprints_module, "UNMERGE_CHUNK", 4)
-    real = fingerprints_module.q.fingerprints.move_unmerged_events
-    calls: list[None] = []
-
-    def failing(conn_: Any, **kwargs: Any) -> Any:
-        calls.append(None)
-        if len(calls) == 2:
-            raise RuntimeError("cut short")
-        return real(conn_, **kwargs)
-
-    monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", failing)
-    with pytest.raises(RuntimeError, match="cut short"):
-        q.unmerge_issue(conn, project_id, a, [fb])
-    monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", real)
+    a, _ = _unmerge_cut_short(conn, project_id, monkeypatch, chunk=4)
     conn.rollback()
     (new,) = _pending(conn, project_id)
     conn.rollback()
@@ -654,22 +650,8 @@ def test_maintain_skips_an_unmerge_whose_issue_stays_locked(
     until the session's 5 s lock_timeout, and maintain failed)."""
     from mesher import maintenance
 
-    a, fb = _two_issues(conn, project_id)
-    monkeypatch.setattr(fingerprints_module, "UNMERGE_CHUNK", 4)
     monkeypatch.setattr(maintenance, "LOCK_TIMEOUT_MS", 100)
-    real = fingerprints_module.q.fingerprints.move_unmerged_events
-    calls: list[None] = []
-
-    def failing(conn_: Any, **kwargs: Any) -> Any:
-        calls.append(None)
-        if len(calls) == 2:
-            raise RuntimeError("cut short")
-        return real(conn_, **kwargs)
-
-    monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", failing)
-    with pytest.raises(RuntimeError, match="cut short"):
-        q.unmerge_issue(conn, project_id, a, [fb])
-    monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", real)
+    a, _ = _unmerge_cut_short(conn, project_id, monkeypatch, chunk=4)
     conn.rollback()
     (new,) = _pending(conn, project_id)
     conn.rollback()
@@ -694,21 +676,7 @@ def test_maintain_skips_an_unmerge_whose_issue_stays_locked(
 def test_two_resumes_at_once_move_each_event_once(
     conn: Conn, app_url: str, project_id: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a, fb = _two_issues(conn, project_id)
-    monkeypatch.setattr(fingerprints_module, "UNMERGE_CHUNK", 2)
-    real = fingerprints_module.q.fingerprints.move_unmerged_events
-    calls: list[None] = []
-
-    def failing(conn_: Any, **kwargs: Any) -> Any:
-        calls.append(None)
-        if len(calls) == 2:
-            raise RuntimeError("cut short")
-        return real(conn_, **kwargs)
-
-    monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", failing)
-    with pytest.raises(RuntimeError, match="cut short"):
-        q.unmerge_issue(conn, project_id, a, [fb])
-    monkeypatch.setattr(fingerprints_module.q.fingerprints, "move_unmerged_events", real)
+    _unmerge_cut_short(conn, project_id, monkeypatch, chunk=2)
     conn.rollback()
     (new,) = _pending(conn, project_id)
     barrier = threading.Barrier(2)
