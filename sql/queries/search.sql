@@ -408,15 +408,39 @@ LIMIT :page_size;
 
 -- name: search_issues_by_tag(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, tag_issue_first, tag_issue_last, tag_issues, seed_key, seed_values, seed_issues, title_patterns, first_releases, users_min, users_max, after_last_seen, after_id, page_size)
 -- search_issues, starting from one tag term's issues instead of walking the
--- sort's index (issue 27): the issues of seed_key with one of seed_values
+-- sort's index: the issues of seed_key with one of seed_values
 -- (idx_issue_tag_values_tag, a range per value) and seed_issues (the
 -- issues of the term's values without rows, found in their events by the
--- caller), each by its primary key, filtered as search_issues filters, sorted.
+-- caller), each then read by its primary key, filtered as search_issues
+-- filters, sorted. The seed drives the plan whatever the parameters:
+-- OFFSET 0 keeps the lateral subquery from being pulled up into a join
+-- that the planner could turn around, as a generic plan (a prepared
+-- statement's, from its sixth run) did: it walked the sort's index and
+-- compared each issue with every seed issue (50 ms for 200 seed issues
+-- that take 2 ms as the seed).
 -- Its cost follows the term's issues, not the project's; search_issues
 -- picks it when the tag store counts few events of the term (mesher.search,
 -- tag_first). Identical to search_issues but for the seed.
 SELECT *  -- noqa: AM04
-FROM issues AS i
+FROM (
+    SELECT by_id.*
+    FROM (
+        SELECT tv.issue_id
+        FROM issue_tag_values AS tv
+        WHERE
+            tv.project_id = :project_id
+            AND tv.tag_key = :seed_key
+            AND tv.tag_value = any(cast(:seed_values AS TEXT[]))
+        UNION
+        SELECT unnest(cast(:seed_issues AS UUID[])) AS issue_id
+    ) AS seed
+    CROSS JOIN LATERAL (
+        SELECT *  -- noqa: AM04
+        FROM issues AS x
+        WHERE x.project_id = :project_id AND x.id = seed.issue_id  -- noqa: RF03
+        OFFSET 0  -- noqa: AM09
+    ) AS by_id
+) AS i
 WHERE
     project_id = :project_id
     AND merged_into IS NULL
@@ -424,16 +448,6 @@ WHERE
     AND NOT EXISTS (
         SELECT FROM projects AS p
         WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
-    )
-    AND id IN (
-        SELECT tv.issue_id
-        FROM issue_tag_values AS tv
-        WHERE
-            tv.project_id = :project_id
-            AND tv.tag_key = :seed_key
-            AND tv.tag_value = any(cast(:seed_values AS TEXT[]))
-        UNION ALL
-        SELECT unnest(cast(:seed_issues AS UUID[])) AS issue_id
     )
     AND (cast(:statuses AS TEXT[]) IS NULL OR status = any(cast(:statuses AS TEXT[])))
     AND (cast(:levels AS TEXT[]) IS NULL OR level = any(cast(:levels AS TEXT[])))
@@ -501,15 +515,39 @@ LIMIT :page_size;
 
 -- name: search_issues_new_by_tag(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, tag_issue_first, tag_issue_last, tag_issues, seed_key, seed_values, seed_issues, title_patterns, first_releases, users_min, users_max, after_first_seen, after_id, page_size)
 -- search_issues_new, starting from one tag term's issues instead of walking the
--- sort's index (issue 27): the issues of seed_key with one of seed_values
+-- sort's index: the issues of seed_key with one of seed_values
 -- (idx_issue_tag_values_tag, a range per value) and seed_issues (the
 -- issues of the term's values without rows, found in their events by the
--- caller), each by its primary key, filtered as search_issues_new filters, sorted.
+-- caller), each then read by its primary key, filtered as search_issues_new
+-- filters, sorted. The seed drives the plan whatever the parameters:
+-- OFFSET 0 keeps the lateral subquery from being pulled up into a join
+-- that the planner could turn around, as a generic plan (a prepared
+-- statement's, from its sixth run) did: it walked the sort's index and
+-- compared each issue with every seed issue (50 ms for 200 seed issues
+-- that take 2 ms as the seed).
 -- Its cost follows the term's issues, not the project's; search_issues
 -- picks it when the tag store counts few events of the term (mesher.search,
 -- tag_first). Identical to search_issues_new but for the seed.
 SELECT *  -- noqa: AM04
-FROM issues AS i
+FROM (
+    SELECT by_id.*
+    FROM (
+        SELECT tv.issue_id
+        FROM issue_tag_values AS tv
+        WHERE
+            tv.project_id = :project_id
+            AND tv.tag_key = :seed_key
+            AND tv.tag_value = any(cast(:seed_values AS TEXT[]))
+        UNION
+        SELECT unnest(cast(:seed_issues AS UUID[])) AS issue_id
+    ) AS seed
+    CROSS JOIN LATERAL (
+        SELECT *  -- noqa: AM04
+        FROM issues AS x
+        WHERE x.project_id = :project_id AND x.id = seed.issue_id  -- noqa: RF03
+        OFFSET 0  -- noqa: AM09
+    ) AS by_id
+) AS i
 WHERE
     project_id = :project_id
     AND merged_into IS NULL
@@ -517,16 +555,6 @@ WHERE
     AND NOT EXISTS (
         SELECT FROM projects AS p
         WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
-    )
-    AND id IN (
-        SELECT tv.issue_id
-        FROM issue_tag_values AS tv
-        WHERE
-            tv.project_id = :project_id
-            AND tv.tag_key = :seed_key
-            AND tv.tag_value = any(cast(:seed_values AS TEXT[]))
-        UNION ALL
-        SELECT unnest(cast(:seed_issues AS UUID[])) AS issue_id
     )
     AND (cast(:statuses AS TEXT[]) IS NULL OR status = any(cast(:statuses AS TEXT[])))
     AND (cast(:levels AS TEXT[]) IS NULL OR level = any(cast(:levels AS TEXT[])))
@@ -594,15 +622,39 @@ LIMIT :page_size;
 
 -- name: search_issues_freq_by_tag(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, tag_issue_first, tag_issue_last, tag_issues, seed_key, seed_values, seed_issues, title_patterns, first_releases, users_min, users_max, after_event_count, after_id, page_size)
 -- search_issues_freq, starting from one tag term's issues instead of walking the
--- sort's index (issue 27): the issues of seed_key with one of seed_values
+-- sort's index: the issues of seed_key with one of seed_values
 -- (idx_issue_tag_values_tag, a range per value) and seed_issues (the
 -- issues of the term's values without rows, found in their events by the
--- caller), each by its primary key, filtered as search_issues_freq filters, sorted.
+-- caller), each then read by its primary key, filtered as search_issues_freq
+-- filters, sorted. The seed drives the plan whatever the parameters:
+-- OFFSET 0 keeps the lateral subquery from being pulled up into a join
+-- that the planner could turn around, as a generic plan (a prepared
+-- statement's, from its sixth run) did: it walked the sort's index and
+-- compared each issue with every seed issue (50 ms for 200 seed issues
+-- that take 2 ms as the seed).
 -- Its cost follows the term's issues, not the project's; search_issues
 -- picks it when the tag store counts few events of the term (mesher.search,
 -- tag_first). Identical to search_issues_freq but for the seed.
 SELECT *  -- noqa: AM04
-FROM issues AS i
+FROM (
+    SELECT by_id.*
+    FROM (
+        SELECT tv.issue_id
+        FROM issue_tag_values AS tv
+        WHERE
+            tv.project_id = :project_id
+            AND tv.tag_key = :seed_key
+            AND tv.tag_value = any(cast(:seed_values AS TEXT[]))
+        UNION
+        SELECT unnest(cast(:seed_issues AS UUID[])) AS issue_id
+    ) AS seed
+    CROSS JOIN LATERAL (
+        SELECT *  -- noqa: AM04
+        FROM issues AS x
+        WHERE x.project_id = :project_id AND x.id = seed.issue_id  -- noqa: RF03
+        OFFSET 0  -- noqa: AM09
+    ) AS by_id
+) AS i
 WHERE
     project_id = :project_id
     AND merged_into IS NULL
@@ -610,16 +662,6 @@ WHERE
     AND NOT EXISTS (
         SELECT FROM projects AS p
         WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
-    )
-    AND id IN (
-        SELECT tv.issue_id
-        FROM issue_tag_values AS tv
-        WHERE
-            tv.project_id = :project_id
-            AND tv.tag_key = :seed_key
-            AND tv.tag_value = any(cast(:seed_values AS TEXT[]))
-        UNION ALL
-        SELECT unnest(cast(:seed_issues AS UUID[])) AS issue_id
     )
     AND (cast(:statuses AS TEXT[]) IS NULL OR status = any(cast(:statuses AS TEXT[])))
     AND (cast(:levels AS TEXT[]) IS NULL OR level = any(cast(:levels AS TEXT[])))
@@ -687,15 +729,39 @@ LIMIT :page_size;
 
 -- name: search_issues_user_by_tag(project_id, statuses, levels, assigned, assignees, not_assignees, first_seen_min, first_seen_max, last_seen_min, last_seen_max, times_seen_min, times_seen_max, tag_keys, tag_negated, tag_value_first, tag_value_last, tag_values, tag_issue_first, tag_issue_last, tag_issues, seed_key, seed_values, seed_issues, title_patterns, first_releases, users_min, users_max, after_user_count, after_id, page_size)
 -- search_issues_user, starting from one tag term's issues instead of walking the
--- sort's index (issue 27): the issues of seed_key with one of seed_values
+-- sort's index: the issues of seed_key with one of seed_values
 -- (idx_issue_tag_values_tag, a range per value) and seed_issues (the
 -- issues of the term's values without rows, found in their events by the
--- caller), each by its primary key, filtered as search_issues_user filters, sorted.
+-- caller), each then read by its primary key, filtered as search_issues_user
+-- filters, sorted. The seed drives the plan whatever the parameters:
+-- OFFSET 0 keeps the lateral subquery from being pulled up into a join
+-- that the planner could turn around, as a generic plan (a prepared
+-- statement's, from its sixth run) did: it walked the sort's index and
+-- compared each issue with every seed issue (50 ms for 200 seed issues
+-- that take 2 ms as the seed).
 -- Its cost follows the term's issues, not the project's; search_issues
 -- picks it when the tag store counts few events of the term (mesher.search,
 -- tag_first). Identical to search_issues_user but for the seed.
 SELECT *  -- noqa: AM04
-FROM issues AS i
+FROM (
+    SELECT by_id.*
+    FROM (
+        SELECT tv.issue_id
+        FROM issue_tag_values AS tv
+        WHERE
+            tv.project_id = :project_id
+            AND tv.tag_key = :seed_key
+            AND tv.tag_value = any(cast(:seed_values AS TEXT[]))
+        UNION
+        SELECT unnest(cast(:seed_issues AS UUID[])) AS issue_id
+    ) AS seed
+    CROSS JOIN LATERAL (
+        SELECT *  -- noqa: AM04
+        FROM issues AS x
+        WHERE x.project_id = :project_id AND x.id = seed.issue_id  -- noqa: RF03
+        OFFSET 0  -- noqa: AM09
+    ) AS by_id
+) AS i
 WHERE
     project_id = :project_id
     AND merged_into IS NULL
@@ -703,16 +769,6 @@ WHERE
     AND NOT EXISTS (
         SELECT FROM projects AS p
         WHERE p.id = :project_id AND p.deleted_at IS NOT NULL
-    )
-    AND id IN (
-        SELECT tv.issue_id
-        FROM issue_tag_values AS tv
-        WHERE
-            tv.project_id = :project_id
-            AND tv.tag_key = :seed_key
-            AND tv.tag_value = any(cast(:seed_values AS TEXT[]))
-        UNION ALL
-        SELECT unnest(cast(:seed_issues AS UUID[])) AS issue_id
     )
     AND (cast(:statuses AS TEXT[]) IS NULL OR status = any(cast(:statuses AS TEXT[])))
     AND (cast(:levels AS TEXT[]) IS NULL OR level = any(cast(:levels AS TEXT[])))
