@@ -130,8 +130,12 @@ def ratio_at_least(ratio: float) -> Goal:
     return Goal(f"≥ {ratio:.2f}", lambda r, _: ((r.ratio or 0) >= ratio, ""))
 
 
-def below(limit: float, unit: Unit) -> Goal:
-    return Goal(f"< {limit:g} {unit.suffix}", lambda r, _: (r.median < limit, ""))
+def below(limit: float, unit: Unit, ratio: float | None = None) -> Goal:
+    def test(r: Result, _: Mapping[str, Result]) -> tuple[bool, str]:
+        return r.median < limit and (ratio is None or (r.ratio or 0) >= ratio), ""
+
+    text = f"< {limit:g} {unit.suffix}"
+    return Goal(text + (f" and ≥ {ratio:.2f}" if ratio is not None else ""), test)
 
 
 def at_most_times(limit: float) -> Goal:

@@ -113,7 +113,7 @@ def _read(mesher: list[object], base: list[tuple[object, ...]]) -> Read:
 
 def test_check_refuses_different_or_empty_results() -> None:
     one, two = SimpleNamespace(id=1), SimpleNamespace(id=2)
-    assert _check(_read([one, two], [(1,), (2,)]), 10, 0) == "2 rows"
+    assert _check(_read([one, two], [(1,), (2,)]), 10, 0) == ("2 rows", 2)
     with pytest.raises(figures.CheckFailed, match="differ"):
         _check(_read([one, two], [(2,), (1,)]), 10, 0)  # same rows, another order
     with pytest.raises(figures.CheckFailed, match="nothing"):
