@@ -618,7 +618,13 @@ def test_the_tag_first_plan_starts_from_the_seed_generic_or_not(
     seed = mesher_search.tag_plan(
         filters, {("environment", "env1"): (500, None), ("browser", "b2"): (9, None)}, 10**6, 11
     )
-    assert seed == {"seed_key": "environment", "seed_values": ["env1"], "seed_issues": []}
+    assert seed is not None
+    assert (seed["seed_key"], seed["seed_values"], seed["seed_issues"]) == (
+        "environment",
+        ["env1"],
+        [],
+    )
+    assert (seed["tag_keys"], seed["tag_negated"]) == (["browser"], [True])  # checked per issue
     key = {**SORTS, "user": "user_count"}[{v: k for k, v in STATEMENTS.items()}.get(name, "user")]
     params = {"project_id": big, **filters, **seed, f"after_{key}": None,
               "after_id": None, "page_size": 11}  # fmt: skip
