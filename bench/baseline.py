@@ -59,45 +59,15 @@ incoming AS (
         SELECT FROM projects AS p WHERE p.id = %(project_id)s AND p.deleted_at IS NULL
     )
 ),
-batch_users AS (
-    SELECT u.fingerprint, u.user_key
-    FROM unnest(cast(%(user_fingerprints)s AS TEXT[]), cast(%(user_keys)s AS TEXT[]))
-         AS u (fingerprint, user_key)
-),
-fingerprint_users AS (
-    SELECT batch_users.fingerprint, count(*) AS user_count
-    FROM batch_users
-    GROUP BY batch_users.fingerprint
-),
-new_users AS (
-    SELECT p.issue_id, sum(p.is_new) AS user_count
-    FROM (
-        SELECT d.issue_id,
-               CASE WHEN (
-                   SELECT count(*) FROM issue_users AS u
-                   WHERE u.project_id = %(project_id)s AND u.issue_id = d.issue_id
-                     AND u.user_key = d.user_key
-               ) = 0 THEN 1 ELSE 0 END AS is_new
-        FROM (
-            SELECT DISTINCT g.issue_id, b.user_key
-            FROM incoming AS g
-            INNER JOIN batch_users AS b ON g.fingerprint = b.fingerprint
-            WHERE g.issue_id IS NOT NULL
-        ) AS d
-    ) AS p
-    GROUP BY p.issue_id
-),
 created AS (
     INSERT INTO issues (
         project_id, fingerprint, title, level, event_count, first_seen, last_seen,
-        first_release, last_release, user_count
+        first_release, last_release
     )
     SELECT %(project_id)s AS project_id, incoming.fingerprint, incoming.title, incoming.level,
            incoming.event_count, incoming.first_seen, incoming.last_seen,
-           incoming.first_release, incoming.last_release,
-           coalesce(fingerprint_users.user_count, 0) AS user_count
+           incoming.first_release, incoming.last_release
     FROM incoming
-    LEFT JOIN fingerprint_users ON incoming.fingerprint = fingerprint_users.fingerprint
     WHERE incoming.issue_id IS NULL
     ORDER BY incoming.fingerprint
     RETURNING id, fingerprint
@@ -147,11 +117,9 @@ updated AS (
         last_release = coalesce(grouped.last_release, i.last_release),
         resolved_after = CASE WHEN reopening.issue_id IS NULL THEN i.resolved_after END,
         resolved_in_release = CASE
-            WHEN reopening.issue_id IS NULL THEN i.resolved_in_release END,
-        user_count = i.user_count + coalesce(new_users.user_count, 0)
+            WHEN reopening.issue_id IS NULL THEN i.resolved_in_release END
     FROM grouped
     LEFT JOIN reopening ON grouped.issue_id = reopening.issue_id
-    LEFT JOIN new_users ON grouped.issue_id = new_users.issue_id
     WHERE i.project_id = %(project_id)s AND i.id = grouped.issue_id
     RETURNING i.id, reopening.issue_id IS NOT NULL AS regressed
 ),
@@ -437,6 +405,23 @@ issue_users_upserted AS (
     ORDER BY u.issue_id, u.user_key
     ON CONFLICT (project_id, issue_id, user_key) DO UPDATE
         SET times_seen = v.times_seen + excluded.times_seen
+    RETURNING v.issue_id, (v.xmax = 0) AS inserted
+),
+
+new_users AS (
+    SELECT
+        issue_users_upserted.issue_id,
+        count(*) AS user_count
+    FROM issue_users_upserted
+    WHERE issue_users_upserted.inserted
+    GROUP BY issue_users_upserted.issue_id
+),
+
+issue_user_counts AS (
+    UPDATE issues AS i
+    SET user_count = i.user_count + new_users.user_count
+    FROM new_users
+    WHERE i.project_id = %(project_id)s AND i.id = new_users.issue_id
     RETURNING 1
 ),
 
@@ -570,6 +555,7 @@ SELECT
     + (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
     (SELECT count(*) FROM issue_releases_upserted) AS issue_release_rows,
     (SELECT count(*) FROM issue_users_upserted) AS issue_user_rows,
+    (SELECT count(*) FROM issue_user_counts) AS issue_user_counts,
     (SELECT count(*) FROM project_tags) AS project_tag_rows,
     (SELECT count(*) FROM tag_keys_counted) AS tag_key_rows,
     (SELECT count(*) FROM project_hours) AS project_hour_rows,
@@ -728,13 +714,6 @@ def ingest_batch(
         )
     )
 
-    # the batch's distinct (fingerprint, user) pairs (upsert_issues counts the
-    # issues' new users); none before the tag store
-    users = sorted(
-        {(fp, u) for fp, p in zip(fingerprints, payloads, strict=True)
-         if (u := user_key(p.get("user_context", {}))) is not None}
-    ) if not today else []  # fmt: skip
-
     def row(i: int, issue_ids: dict[str, UUID]) -> EventRow:
         columns = None if json_text is None else json_text[i]
         return _row(project_id, issue_ids[fingerprints[i]], fingerprints[i], payloads[i], columns)
@@ -749,7 +728,6 @@ def ingest_batch(
             {"project_id": project_id, "fingerprints": keys,
              "issue_ids": a(routes.get(k) for k in keys),
              "release_fingerprints": a([]), "release_versions": a([]),
-             "user_fingerprints": a(k for k, _ in users), "user_keys": a(u for _, u in users),
              "titles": a(titles[groups[k][0]] for k in keys), "levels": levels,
              "counts": a(len(groups[k]) for k in keys), "first_seen": a([now] * len(keys)),
              "last_seen": a([now] * len(keys)), "first_releases": a([None] * len(keys)),

@@ -35,7 +35,7 @@ from mesher._rows import COPY_EVENTS, INSERT_EVENT, EventRow, JsonText
 from mesher._sql import BinaryArray, sync_queries
 from mesher._uuid7 import uuid7_time, uuid7_with_time
 from mesher.fingerprint import fingerprint, title
-from mesher.ingest import ingest_event, ingest_events, user_key
+from mesher.ingest import ingest_event, ingest_events
 from mesher.models import EventPayload
 from mesher.queries.events import EVENT_TIME_SLACK
 from mesher.sentry import ingest_envelope
@@ -139,12 +139,6 @@ def write_batch(
     keys = a(sorted(groups))
     releases = [[rows[i].release for i in groups[k] if rows[i].release] for k in keys]
     pairs = sorted({(k, r) for k, rs in zip(keys, releases, strict=True) for r in rs})
-    # the batch's distinct (fingerprint, user) pairs, for the issues' user_count
-    # (none without the tag store, which keeps the users)
-    users = sorted(
-        {(row.fingerprint, u) for row in rows
-         if (u := _user(row.user_context)) is not None}
-    ) if tag_store else []  # fmt: skip
     params = {
         "project_id": project_id,
         "fingerprints": keys,
@@ -157,8 +151,6 @@ def write_batch(
         "last_releases": a(r[-1] if r else None for r in releases),
         "release_fingerprints": a(k for k, _ in pairs),
         "release_versions": a(r for _, r in pairs),
-        "user_fingerprints": a(k for k, _ in users),
-        "user_keys": a(u for _, u in users),
     }
     with conn.transaction(), conn.cursor() as cur:
         if locks:
@@ -185,12 +177,6 @@ def write_batch(
                 SQL.upsert_tags_and_counts.sql,
                 baseline.tags_and_counts(project_id, rows, tags, locked=locked, upserted=upserted),
             )
-
-
-def _user(user_context: str) -> str | None:
-    """The user an events row counts as (``user_key`` of its user JSON)."""
-    user = json.loads(user_context) if user_context not in ("{}", "null") else None
-    return user_key(user) if isinstance(user, dict) else None
 
 
 def _dumps(value: Any) -> str:

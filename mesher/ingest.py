@@ -197,7 +197,6 @@ def _issue_params(project_id: UUID, events: Sequence[_Prepared]) -> dict[str, An
     keys = BinaryArray(sorted(groups))
     releases = [[e.row.release for e in groups[k] if e.row.release is not None] for k in keys]
     pairs = sorted({(k, r) for k, rs in zip(keys, releases, strict=True) for r in rs})
-    users = sorted({(e.row.fingerprint, e.user) for e in events if e.user is not None})
     return {
         "project_id": project_id,
         "fingerprints": keys,
@@ -212,11 +211,6 @@ def _issue_params(project_id: UUID, events: Sequence[_Prepared]) -> dict[str, An
         # may reopen an issue resolved in a release
         "release_fingerprints": BinaryArray(k for k, r in pairs),
         "release_versions": BinaryArray(r for k, r in pairs),
-        # the batch's distinct (fingerprint, user) pairs: the issues' user_count
-        # adds the users they had no row for (upsert_tags_and_counts inserts
-        # those rows)
-        "user_fingerprints": BinaryArray(k for k, u in users),
-        "user_keys": BinaryArray(u for k, u in users),
     }
 
 

@@ -33,7 +33,7 @@ WHERE
 ORDER BY i.id, f.fingerprint
 FOR UPDATE OF i;
 
--- name: upsert_issues(project_id, fingerprints, issue_ids, titles, levels, counts, first_seen, last_seen, first_releases, last_releases, release_fingerprints, release_versions, user_fingerprints, user_keys)
+-- name: upsert_issues(project_id, fingerprints, issue_ids, titles, levels, counts, first_seen, last_seen, first_releases, last_releases, release_fingerprints, release_versions)
 -- The write path's one issue statement per batch: one entry per distinct
 -- fingerprint (parallel arrays, sorted by fingerprint), with its issue from
 -- lock_issues (NULL: none yet). A fingerprint without an issue starts one at
@@ -48,16 +48,10 @@ FOR UPDATE OF i;
 -- releases per fingerprint are release_fingerprints and release_versions
 -- (distinct pairs); a release not in releases yet is first seen now. Every
 -- fingerprint's row of issue_fingerprints gets its own counts the same way
--- (inserted for a new one). An issue's user_count (migration 0025) adds the
--- batch's users it has no row of issue_users for: user_fingerprints and
--- user_keys are the batch's distinct (fingerprint, user) pairs; a new issue
--- starts at its fingerprint's. Exact: upsert_tags_and_counts inserts those
--- rows, and until the commit no other transaction can add rows of these
--- issues (every writer of issue_users holds its issues' row locks: this
--- batch holds them from lock_issues on, a new issue is its own). Returns
--- each fingerprint's issue id, whether this statement created it and whether
--- it regressed it; nothing for a deleted project. Served by the primary keys
--- of issues, issue_fingerprints, issue_users, releases and projects.
+-- (inserted for a new one). Returns each fingerprint's issue id, whether
+-- this statement created it and whether it regressed it; nothing for a
+-- deleted project. Served by the primary keys of issues, issue_fingerprints,
+-- releases and projects.
 WITH given AS (
     SELECT
         t.fingerprint,
@@ -96,64 +90,10 @@ incoming AS (
     )
 ),
 
-batch_users AS (
-    SELECT
-        u.fingerprint,
-        u.user_key
-    FROM
-        unnest(
-            cast(:user_fingerprints AS TEXT[]), cast(:user_keys AS TEXT[])
-        ) AS u (fingerprint, user_key)
-),
-
--- per fingerprint, its distinct users in the batch (a new issue's count)
-fingerprint_users AS (
-    SELECT
-        batch_users.fingerprint,
-        count(*) AS user_count
-    FROM batch_users
-    GROUP BY batch_users.fingerprint
-),
-
--- per existing issue with users in the batch, how many of them it has no
--- row of issue_users for: one probe of issue_users_pkey per distinct (issue,
--- user), a subquery that stays one (as a join, the missing statistics of a
--- young project pick a scan of all its rows); every such issue gets its row,
--- so that updated joins two inputs of about the batch's size
-new_users AS (
-    SELECT
-        p.issue_id,
-        sum(p.is_new) AS user_count
-    FROM (
-        SELECT
-            d.issue_id,
-            CASE
-                WHEN (
-                    SELECT count(*)
-                    FROM issue_users AS u
-                    WHERE
-                        u.project_id = :project_id
-                        AND u.issue_id = d.issue_id
-                        AND u.user_key = d.user_key
-                ) = 0 THEN 1
-                ELSE 0
-            END AS is_new
-        FROM (
-            SELECT DISTINCT
-                g.issue_id,
-                b.user_key
-            FROM incoming AS g
-            INNER JOIN batch_users AS b ON g.fingerprint = b.fingerprint
-            WHERE g.issue_id IS NOT NULL
-        ) AS d
-    ) AS p
-    GROUP BY p.issue_id
-),
-
 created AS (
     INSERT INTO issues (
         project_id, fingerprint, title, level, event_count, first_seen, last_seen,
-        first_release, last_release, user_count
+        first_release, last_release
     )
     SELECT
         :project_id AS project_id,
@@ -164,10 +104,8 @@ created AS (
         incoming.first_seen,
         incoming.last_seen,
         incoming.first_release,
-        incoming.last_release,
-        coalesce(fingerprint_users.user_count, 0) AS user_count
+        incoming.last_release
     FROM incoming
-    LEFT JOIN fingerprint_users ON incoming.fingerprint = fingerprint_users.fingerprint
     WHERE incoming.issue_id IS NULL
     ORDER BY incoming.fingerprint
     RETURNING id, fingerprint
@@ -237,11 +175,9 @@ updated AS (
         resolved_after = CASE WHEN reopening.issue_id IS NULL THEN i.resolved_after END,
         resolved_in_release = CASE
             WHEN reopening.issue_id IS NULL THEN i.resolved_in_release
-        END,
-        user_count = i.user_count + coalesce(new_users.user_count, 0)
+        END
     FROM grouped
     LEFT JOIN reopening ON grouped.issue_id = reopening.issue_id
-    LEFT JOIN new_users ON grouped.issue_id = new_users.issue_id
     WHERE i.project_id = :project_id AND i.id = grouped.issue_id
     RETURNING i.id, reopening.issue_id IS NOT NULL AS regressed
 ),
@@ -399,8 +335,8 @@ GROUP BY tag_key;
 -- releases, per issue and environment and per project (migration 0024:
 -- one row per distinct (issue, release, environment), environment '' for
 -- none, with its count, first and last time), and its users per issue
--- (migration 0025: one row per distinct (issue, user) with its count; the
--- issue's user_count counted them in upsert_issues), for a
+-- (migration 0025: one row per distinct (issue, user) with its count; an
+-- issue's user_count adds the rows inserted), for a
 -- batch, after its COPY, in one statement. Python coalesces the batch into
 -- one row per (issue, tag key, value), with its count, first and last time,
 -- one per (issue, UTC hour, level) with its count, and one per (tag key,
@@ -682,6 +618,23 @@ issue_users_upserted AS (
     ORDER BY u.issue_id, u.user_key
     ON CONFLICT (project_id, issue_id, user_key) DO UPDATE
         SET times_seen = v.times_seen + excluded.times_seen
+    RETURNING v.issue_id, (v.xmax = 0) AS inserted
+),
+
+new_users AS (
+    SELECT
+        issue_users_upserted.issue_id,
+        count(*) AS user_count
+    FROM issue_users_upserted
+    WHERE issue_users_upserted.inserted
+    GROUP BY issue_users_upserted.issue_id
+),
+
+issue_user_counts AS (
+    UPDATE issues AS i
+    SET user_count = i.user_count + new_users.user_count
+    FROM new_users
+    WHERE i.project_id = :project_id AND i.id = new_users.issue_id
     RETURNING 1
 ),
 
@@ -817,6 +770,7 @@ SELECT
     + (SELECT count(*) FROM issue_hours) AS issue_hour_rows,
     (SELECT count(*) FROM issue_releases_upserted) AS issue_release_rows,
     (SELECT count(*) FROM issue_users_upserted) AS issue_user_rows,
+    (SELECT count(*) FROM issue_user_counts) AS issue_user_counts,
     (SELECT count(*) FROM project_tags) AS project_tag_rows,
     (SELECT count(*) FROM tag_keys_counted) AS tag_key_rows,
     (SELECT count(*) FROM project_hours) AS project_hour_rows,
