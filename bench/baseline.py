@@ -916,6 +916,14 @@ SEARCHES = (
 )
 
 
+#: What a search adds to its filters, as the layer's statements do: live
+#: issues of a live project.
+LIVE_ISSUES = """i.merged_into IS NULL AND i.deleted_at IS NULL
+  AND NOT EXISTS (
+    SELECT FROM projects AS p WHERE p.id = %(project_id)s AND p.deleted_at IS NOT NULL
+  )"""
+
+
 def search_sql(search: Search, key: str, *, after: bool, page: bool = True) -> str:
     """The hand-written statement for a search in one sort order: a page
     (after a row, if ``after``), or (not ``page``) every match's key and id."""
@@ -923,7 +931,7 @@ def search_sql(search: Search, key: str, *, after: bool, page: bool = True) -> s
     keyset = f" AND (i.{key}, i.id) < (%(after_key)s, %(after_id)s)" if after else ""
     return (
         f"SELECT {columns} FROM issues AS i"
-        f" WHERE i.project_id = %(project_id)s AND {search.where}{keyset}"
+        f" WHERE i.project_id = %(project_id)s AND {LIVE_ISSUES} AND {search.where}{keyset}"
         f" ORDER BY i.{key} DESC, i.id DESC" + (" LIMIT %(page_size)s" if page else "")
     )
 

@@ -1,4 +1,4 @@
-"""Scenario 15: deleting a project (issue 25) while another project ingests.
+"""Scenario 15: deleting a project while another project ingests.
 
 Project A holds the events (1,000,000 at full size; ``Sizes.scales[1]``),
 loaded in SQL over the last seven days with everything the write path

@@ -362,7 +362,7 @@ def native_batch(ctx: Context) -> Iterator[Result]:
         f"9. native batch, 500/batch, {count} events of 2 KB, 1,000 fingerprints",
         m, b, count, "event", 0.8,
     )  # fmt: skip
-    # Against bare COPY (issue 27): the issue upsert (its routing read
+    # Against bare COPY: the issue upsert (its routing read
     # included) and COPY of the events' columns, JSON made in the clock;
     # no validation, fingerprint locks, tag store or rollups.
     url = ctx.fresh_db()

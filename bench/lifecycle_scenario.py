@@ -1,4 +1,4 @@
-"""Scenario 16: the issue lifecycle (issue 24) at 1,000,000 events.
+"""Scenario 16: the issue lifecycle at 1,000,000 events.
 
 One project holds the events, loaded in SQL (small events: the lifecycle
 does not read their bodies): two big issues A and B, an issue C with two

@@ -65,9 +65,9 @@ class Sizes:
     partition_days: int
     batch_size: int = 500
     search_issues: int = 50_000  # issues in scenario 12's data sets, at either size
-    #: scenario 12's rare-tag rows: projects of this many issues (issue 27)
+    #: scenario 12's rare-tag rows: projects of this many issues
     rare_search_issues: tuple[int, int] = (50_000, 500_000)
-    #: scenario 17: events of the high-cardinality tag sets (issue 26)
+    #: scenario 17: events of the high-cardinality tag sets
     tag_events: tuple[int, int] = (200_000, 2_000_000)
 
     @classmethod
@@ -868,7 +868,7 @@ def search_at_scale(ctx: Context) -> Iterator[Result]:
     yield from rare_tag_search(ctx)
 
 
-#: Scenario 12's rare-tag projects (issue 27): issues only, one event's
+#: Scenario 12's rare-tag projects: issues only, one event's
 #: worth each (search never reads events), shaped as LOAD_SEARCH_ISSUES; a
 #: common tag on every issue, rare:yes on one in a thousand, veryrare:yes on
 #: twenty whatever the size, spread over the sort orders; the tag store's
@@ -894,12 +894,12 @@ UPDATE issues SET user_count = mod(event_count * 7, 50)"""
 
 #: The page one would write by hand for a rare tag: its issues first (the
 #: tag store's index on the value), then sorted.
-RARE_BY_HAND = """SELECT i.* FROM issues AS i
-WHERE i.project_id = %(project_id)s AND i.merged_into IS NULL AND i.deleted_at IS NULL
+RARE_BY_HAND = f"""SELECT i.* FROM issues AS i
+WHERE i.project_id = %(project_id)s AND {baseline.LIVE_ISSUES}
   AND i.id IN (SELECT tv.issue_id FROM issue_tag_values AS tv
                WHERE tv.project_id = %(project_id)s AND tv.tag_key = %(key)s
                  AND tv.tag_value = 'yes')
-ORDER BY i.{key} DESC, i.id DESC LIMIT 51"""
+ORDER BY i.{{key}} DESC, i.id DESC LIMIT 51"""
 
 
 def _rare_dataset(ctx: Context, issues: int) -> tuple[str, UUID]:
@@ -918,7 +918,7 @@ def rare_tag_search(ctx: Context) -> Iterator[Result]:
     """Scenario 12's rare-tag rows: search_issues for a tag on one issue in
     a thousand and on twenty issues, first page, every sort, at two project
     sizes, against the page written by hand from the tag (RARE_BY_HAND); the
-    goal: 10 ms for the very rare tag (issue 27)."""
+    goals: at least 0.9 of it (READ_GOAL), and 10 ms for the very rare tag."""
     s = ctx.sizes
     now = dt.datetime.now(dt.UTC)
     for issues in s.rare_search_issues:

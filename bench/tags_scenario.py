@@ -1,7 +1,7 @@
-"""Scenario 17: high-cardinality tags (issue 26), two tag sets in one run.
+"""Scenario 17: high-cardinality tags, two tag sets in one run.
 
 Small events of 10 issues, written by ``ingest_events`` in batches of 1,000
-(issue 26's shape), into two databases at once, a chunk at a time, the two
+into two databases at once, a chunk at a time, the two
 alternating:
 
 - *plain*: ``env`` and ``browser`` (few values);
@@ -18,8 +18,9 @@ Rows, at each size (``Sizes.tag_events``):
   goal is on the difference: at most 150 bytes per event.
 - 17c-h: reads on the high-cardinality project, each the layer's call against
   the same statement by hand through psycopg (prepared; a search against the
-  page written by hand from the tag): ``issue_tag_facets`` of the issue with
-  the most url values (goal: 5 ms), ``project_tag_values`` of url with a
+  page written by hand from the tag; goal: at least 0.9 of it):
+  ``issue_tag_facets`` of the issue with the most url values (and in at most
+  5 ms), ``project_tag_values`` of url with a
   prefix, ``filter_events_by_tags`` of a request id without rows and of a url
   with rows, ``search_issues`` for each. Every read checks, before it is
   timed, that both sides return the same non-empty rows, and the facets that
@@ -45,6 +46,7 @@ from mesher.ingest import ingest_events
 
 from .figures import EVENTS_PER_S, MS, CheckFailed, Result, Unit, below, ratio_at_least
 from .scenarios import (
+    READ_GOAL,
     WARMUP,
     BaselineCall,
     Context,
@@ -245,7 +247,7 @@ def _timed_reads(ctx: Context, make: Callable[[], list[Read]], events: int) -> I
             partial(_per_call_ms, read.mesher, calls),
             partial(_per_call_ms, read.baseline, calls),
         )
-        goal = below(5, MS, 0.9) if read.key.startswith("issue_tag_facets") else None
+        goal = below(5, MS, 0.9) if read.key.startswith("issue_tag_facets") else READ_GOAL
         yield Result(
             f"17 {read.key.split(' (')[0].split(',')[0]} @ {events:,}", MS, m, b, goal,
             name=f"17. {read.key} @ {events:,} events → {described}",

@@ -361,6 +361,15 @@ def sql_filters(
     return filters.parameters()
 
 
+#: The tag terms' parameters: parallel arrays of one entry per term, and the
+#: two that the terms' slices point into (tag_values, tag_issues).
+_TAG_ARRAYS = (
+    "tag_keys", "tag_negated", "tag_value_first", "tag_value_last",
+    "tag_values", "tag_issue_first", "tag_issue_last", "tag_issues",
+)  # fmt: skip
+_TERM_ARRAYS = tuple(n for n in _TAG_ARRAYS if n not in ("tag_values", "tag_issues"))
+
+
 class _Filters:
     """What the terms of one query allow, column by column."""
 
@@ -375,10 +384,7 @@ class _Filters:
         self.low: dict[str, dt.datetime] = {}  # inclusive bounds per time column
         self.high: dict[str, dt.datetime] = {}
         self.counts = {f: (_COUNT_MIN, _COUNT_MAX) for f in ("event_count", "user_count")}
-        self.tags: dict[str, list[Any]] = {
-            "tag_keys": [], "tag_negated": [], "tag_value_first": [], "tag_value_last": [],
-            "tag_values": [], "tag_issue_first": [], "tag_issue_last": [], "tag_issues": [],
-        }  # fmt: skip
+        self.tags: dict[str, list[Any]] = {name: [] for name in _TAG_ARRAYS}
         self.patterns: list[str] = []
         self.first_releases: set[str] | None = None  # None: any
 
@@ -511,8 +517,7 @@ def tag_plan(
     the ``*_by_tag`` statements when starting from a term's issues is the
     cheaper plan, else None (walk the sort's index). The seed parameters
     also leave that term out of the per-issue tag check: every seed issue
-    meets it (the same values with rows, the same issues for those without),
-    and checking it again was a third of a rare tag's page.
+    meets it (the same values with rows, the same issues for those without).
 
     The choice: of the terms that must hold (not negated), the one whose
     values the fewest events carry (an upper bound on its issues, E). The
@@ -549,14 +554,6 @@ def tag_plan(
         rest = [x for n, x in enumerate(filters[name]) if n != seeded]
         seed[name] = rest or None
     return seed
-
-
-#: The parallel arrays of the tag terms, one entry per term (tag_values and
-#: tag_issues hold what their slices point at).
-_TERM_ARRAYS = (
-    "tag_keys", "tag_negated", "tag_value_first", "tag_value_last",
-    "tag_issue_first", "tag_issue_last",
-)  # fmt: skip
 
 
 def _bound(value: int, unbounded: int) -> int | None:

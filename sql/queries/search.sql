@@ -414,13 +414,12 @@ LIMIT :page_size;
 -- caller), each then read by its primary key, filtered as search_issues
 -- filters, sorted. The seed drives the plan whatever the parameters:
 -- OFFSET 0 keeps the lateral subquery from being pulled up into a join
--- that the planner could turn around, as a generic plan (a prepared
--- statement's, from its sixth run) did: it walked the sort's index and
--- compared each issue with every seed issue (50 ms for 200 seed issues
--- that take 2 ms as the seed).
--- Its cost follows the term's issues, not the project's; search_issues
--- picks it when the tag store counts few events of the term (mesher.search,
--- tag_first). Identical to search_issues but for the seed.
+-- that the planner could turn around, as a prepared statement's generic
+-- plan did (bench/NOTES.md, scenario 12): it walked the sort's index and
+-- compared each issue with every seed issue.
+-- Its cost follows the term's issues, not the project's; the layer picks
+-- it when the tag store counts few events of the term (mesher.search,
+-- tag_plan). Identical to search_issues but for the seed.
 SELECT *  -- noqa: AM04
 FROM (
     SELECT by_id.*
@@ -519,15 +518,10 @@ LIMIT :page_size;
 -- (idx_issue_tag_values_tag, a range per value) and seed_issues (the
 -- issues of the term's values without rows, found in their events by the
 -- caller), each then read by its primary key, filtered as search_issues_new
--- filters, sorted. The seed drives the plan whatever the parameters:
--- OFFSET 0 keeps the lateral subquery from being pulled up into a join
--- that the planner could turn around, as a generic plan (a prepared
--- statement's, from its sixth run) did: it walked the sort's index and
--- compared each issue with every seed issue (50 ms for 200 seed issues
--- that take 2 ms as the seed).
--- Its cost follows the term's issues, not the project's; search_issues
--- picks it when the tag store counts few events of the term (mesher.search,
--- tag_first). Identical to search_issues_new but for the seed.
+-- filters, sorted; OFFSET 0 as in search_issues_by_tag.
+-- Its cost follows the term's issues, not the project's; the layer picks
+-- it when the tag store counts few events of the term (mesher.search,
+-- tag_plan). Identical to search_issues_new but for the seed.
 SELECT *  -- noqa: AM04
 FROM (
     SELECT by_id.*
@@ -626,15 +620,10 @@ LIMIT :page_size;
 -- (idx_issue_tag_values_tag, a range per value) and seed_issues (the
 -- issues of the term's values without rows, found in their events by the
 -- caller), each then read by its primary key, filtered as search_issues_freq
--- filters, sorted. The seed drives the plan whatever the parameters:
--- OFFSET 0 keeps the lateral subquery from being pulled up into a join
--- that the planner could turn around, as a generic plan (a prepared
--- statement's, from its sixth run) did: it walked the sort's index and
--- compared each issue with every seed issue (50 ms for 200 seed issues
--- that take 2 ms as the seed).
--- Its cost follows the term's issues, not the project's; search_issues
--- picks it when the tag store counts few events of the term (mesher.search,
--- tag_first). Identical to search_issues_freq but for the seed.
+-- filters, sorted; OFFSET 0 as in search_issues_by_tag.
+-- Its cost follows the term's issues, not the project's; the layer picks
+-- it when the tag store counts few events of the term (mesher.search,
+-- tag_plan). Identical to search_issues_freq but for the seed.
 SELECT *  -- noqa: AM04
 FROM (
     SELECT by_id.*
@@ -733,15 +722,10 @@ LIMIT :page_size;
 -- (idx_issue_tag_values_tag, a range per value) and seed_issues (the
 -- issues of the term's values without rows, found in their events by the
 -- caller), each then read by its primary key, filtered as search_issues_user
--- filters, sorted. The seed drives the plan whatever the parameters:
--- OFFSET 0 keeps the lateral subquery from being pulled up into a join
--- that the planner could turn around, as a generic plan (a prepared
--- statement's, from its sixth run) did: it walked the sort's index and
--- compared each issue with every seed issue (50 ms for 200 seed issues
--- that take 2 ms as the seed).
--- Its cost follows the term's issues, not the project's; search_issues
--- picks it when the tag store counts few events of the term (mesher.search,
--- tag_first). Identical to search_issues_user but for the seed.
+-- filters, sorted; OFFSET 0 as in search_issues_by_tag.
+-- Its cost follows the term's issues, not the project's; the layer picks
+-- it when the tag store counts few events of the term (mesher.search,
+-- tag_plan). Identical to search_issues_user but for the seed.
 SELECT *  -- noqa: AM04
 FROM (
     SELECT by_id.*
