@@ -924,6 +924,21 @@ LIVE_ISSUES = """i.merged_into IS NULL AND i.deleted_at IS NULL
   )"""
 
 
+#: A tag value's issues, from the tag store (idx_issue_tag_values_tag).
+TAG_ISSUES = """SELECT tv.issue_id FROM issue_tag_values AS tv
+WHERE tv.project_id = %(project_id)s AND tv.tag_key = %(key)s AND tv.tag_value = %(value)s"""
+
+
+def page_by_hand(issues: str, key: str) -> str:
+    """A search's first page as one would write it knowing its issues are
+    few: ``issues`` (a subquery of their ids) first, then the live ones
+    sorted by ``key``."""
+    return f"""SELECT i.* FROM issues AS i
+WHERE i.project_id = %(project_id)s AND {LIVE_ISSUES}
+  AND i.id IN ({issues})
+ORDER BY i.{key} DESC, i.id DESC LIMIT 51"""
+
+
 def search_sql(search: Search, key: str, *, after: bool, page: bool = True) -> str:
     """The hand-written statement for a search in one sort order: a page
     (after a row, if ``after``), or (not ``page``) every match's key and id."""

@@ -482,9 +482,8 @@ class _Filters:
         }
 
 
-#: What a tag-first page costs per event of its term, against what the walk
-#: costs per issue walked, about (bench/NOTES.md, scenario 12: 2 to 4 µs a
-#: candidate issue against 6 to 10 per issue walked).
+#: What the walk costs per issue walked, against what a tag-first page costs
+#: per event of its term, about (bench/NOTES.md, scenario 12).
 _TAG_FIRST_RATIO = 2
 
 
