@@ -9,7 +9,16 @@ from pydantic import BaseModel, TypeAdapter
 
 from ._args import encode_cursor
 from .errors import NotFound
-from .models import Breadcrumb, Event, ExceptionInfo, Issue, IssueStatus, Project, Severity
+from .models import (
+    Breadcrumb,
+    Event,
+    ExceptionInfo,
+    Issue,
+    IssueStatus,
+    Project,
+    Severity,
+    TagValueCount,
+)
 
 R = TypeVar("R", Issue, Event)
 T = TypeVar("T")
@@ -124,6 +133,15 @@ def event_rows(names: list[str]) -> Callable[[Sequence[Any]], Event]:
     """``event_from_row`` as a RowMaker (see ``issue_rows``)."""
     _whole_rows(Event, names)
     return lambda values: event_from_row(dict(zip(names, values, strict=True)))
+
+
+def tag_value_counts(names: list[str]) -> Callable[[Sequence[Any]], TagValueCount]:
+    """A RowMaker of ``TagValueCount``: rows of a value, its events, first
+    and last seen (the model's fields in order, under the table's names)."""
+    if names != ["tag_value", "times_seen", "first_seen", "last_seen"]:
+        raise TypeError(f"a TagValueCount row must be value, count, first and last seen: {names}")
+    fields = list(TagValueCount.model_fields)
+    return lambda values: trusted(TagValueCount, dict(zip(fields, values, strict=True)))
 
 
 def tuples(names: list[str]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from .._args import count_arg, uuid_arg
+from .._results import tag_value_counts
 from ..errors import InvalidInput, NotFound, translate_errors
 from ..limits import MAX_FACET_VALUES, MAX_PAGE
 from ..models import (
@@ -24,7 +25,7 @@ from ..models import (
     TagKeyBound,
     TagValueCount,
 )
-from ._common import Conn, in_project, q
+from ._common import Conn, fetch_all, in_project, q
 
 __all__ = ["issue_tag_facets", "project_tag_key_bounds", "project_tag_keys", "project_tag_values"]
 
@@ -115,23 +116,14 @@ def project_tag_values(
     pid = uuid_arg(project_id, "project_id")
     tag_key = _text(key, "key", 1, MAX_TAG_NAME)
     start = _text(prefix, "prefix", 0, MAX_TAG_VALUE)
-    rows = q.tags.project_tag_values(
-        conn,
-        project_id=pid,
-        tag_key=tag_key,
-        prefix=start,
-        prefix_end=_after_prefix(start),
-        page_size=count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE),
-    )
-    return [
-        TagValueCount(
-            value=row["tag_value"],
-            count=row["times_seen"],
-            first_seen=row["first_seen"],
-            last_seen=row["last_seen"],
-        )
-        for row in rows
-    ]
+    params = {
+        "project_id": pid,
+        "tag_key": tag_key,
+        "prefix": start,
+        "prefix_end": _after_prefix(start),
+        "page_size": count_arg(limit, "limit", minimum=1, maximum=MAX_PAGE),
+    }  # autocompletion, a read per keystroke: the hot reads' path (fetch_all)
+    return fetch_all(conn, q.tags.project_tag_values, tag_value_counts, params)
 
 
 def _text(value: Any, name: str, shortest: int, longest: int) -> str:
