@@ -144,6 +144,11 @@ def tag_value_counts(names: list[str]) -> Callable[[Sequence[Any]], TagValueCoun
     return lambda values: trusted(TagValueCount, dict(zip(fields, values, strict=True)))
 
 
+def dicts(names: list[str]) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """A RowMaker of a dict per row, by column name."""
+    return lambda values: dict(zip(names, values, strict=True))
+
+
 def tuples(names: list[str]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
     """A RowMaker that keeps rows as they come: tuples, in column order."""
     return tuple
