@@ -66,6 +66,18 @@ def in_project(unscoped: Any, scoped: Any, project_id: UUID | str | None) -> Any
     return partial(scoped, project_id=uuid_arg(project_id, "project_id"))
 
 
+def in_project_params(
+    unscoped: Any, scoped: Any, project_id: UUID | str | None, params: dict[str, Any]
+) -> Any:
+    """``in_project`` for ``fetch_all`` and ``fetch_one``, which run a query's
+    SQL with a dict of parameters: the query, and with a ``project_id`` the
+    scoped one, the (validated) project_id added to ``params``."""
+    if project_id is None:
+        return unscoped
+    params["project_id"] = uuid_arg(project_id, "project_id")
+    return scoped
+
+
 # --- time series (event_volume, issue_sparklines) -------------------------------------
 
 Bucket = Literal["hour", "day"]

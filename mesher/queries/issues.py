@@ -36,6 +36,7 @@ from ._common import (
     fetch_all,
     fetch_one,
     in_project,
+    in_project_params,
     q,
     series_length,
     series_start,
@@ -58,10 +59,7 @@ __all__ = [
 def get_issue(conn: Conn, issue_id: UUID | str, *, project_id: UUID | str | None = None) -> Issue:
     """One issue; with ``project_id``, only if it belongs to that project."""
     params = {"id": uuid_arg(issue_id, "issue_id")}
-    query = q.issues.get_issue
-    if project_id is not None:
-        params["project_id"] = uuid_arg(project_id, "project_id")
-        query = q.issues.get_issue_in_project
+    query = in_project_params(q.issues.get_issue, q.issues.get_issue_in_project, project_id, params)
     return found(fetch_one(conn, query, issue_rows, params), "issue", issue_id)
 
 

@@ -25,7 +25,7 @@ from ..models import (
     TagKeyBound,
     TagValueCount,
 )
-from ._common import Conn, fetch_all, q
+from ._common import Conn, fetch_all, in_project_params, q
 
 __all__ = ["issue_tag_facets", "project_tag_key_bounds", "project_tag_keys", "project_tag_values"]
 
@@ -51,12 +51,9 @@ def issue_tag_facets(
         "issue_id": uuid_arg(issue_id, "issue_id"),
         "top": count_arg(top, "top", minimum=1, maximum=MAX_FACET_VALUES),
     }
-    query = q.tags.issue_tag_facets
-    if project_id is not None:  # see in_project
-        query, params["project_id"] = (
-            q.tags.issue_tag_facets_in_project,
-            uuid_arg(project_id, "project_id"),
-        )
+    query = in_project_params(
+        q.tags.issue_tag_facets, q.tags.issue_tag_facets_in_project, project_id, params
+    )
     # the hot reads' path (fetch_all), the models made without validating
     # the rows again (trusted: the tag store holds what the write path checked)
     rows = fetch_all(conn, query, dicts, params)

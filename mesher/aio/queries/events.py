@@ -20,7 +20,7 @@ from ..._uuid7 import uuid7_time
 from ...errors import InvalidInput, translate_errors
 from ...limits import MAX_PAGE
 from ...models import Event, EventPage, Severity
-from ._common import Conn, bucket_arg, fetch_all, fetch_one, q, series_start
+from ._common import Conn, bucket_arg, fetch_all, fetch_one, in_project_params, q, series_start
 
 __all__ = [
     "EVENT_TIME_SLACK",
@@ -67,15 +67,12 @@ async def list_events_for_issue(
     after_received_at, after_id = cursor_arg(cursor)
     iid = uuid_arg(issue_id, "issue_id")
     params: dict[str, Any] = {"issue_id": iid, "page_size": size + 1}
-    if project_id is None:
-        query = q.events.list_events_for_issue
-        if after_id is not None:
-            query = q.events.list_events_for_issue_after
+    if after_id is None:
+        unscoped, scoped = q.events.list_events_for_issue, q.events.list_events_for_issue_in_project
     else:
-        params["project_id"] = uuid_arg(project_id, "project_id")
-        query = q.events.list_events_for_issue_in_project
-        if after_id is not None:
-            query = q.events.list_events_for_issue_after_in_project
+        unscoped = q.events.list_events_for_issue_after
+        scoped = q.events.list_events_for_issue_after_in_project
+    query = in_project_params(unscoped, scoped, project_id, params)
     if after_id is not None:
         params.update(after_received_at=after_received_at, after_id=after_id)
     items, next_cursor = keyset_page(await fetch_all(conn, query, event_rows, params), size)

@@ -35,6 +35,7 @@ from ._common import (
     fetch_all,
     fetch_one,
     in_project,
+    in_project_params,
     q,
     series_length,
     series_start,
@@ -59,10 +60,7 @@ async def get_issue(
 ) -> Issue:
     """One issue; with ``project_id``, only if it belongs to that project."""
     params = {"id": uuid_arg(issue_id, "issue_id")}
-    query = q.issues.get_issue
-    if project_id is not None:
-        params["project_id"] = uuid_arg(project_id, "project_id")
-        query = q.issues.get_issue_in_project
+    query = in_project_params(q.issues.get_issue, q.issues.get_issue_in_project, project_id, params)
     return found(await fetch_one(conn, query, issue_rows, params), "issue", issue_id)
 
 
